@@ -1,0 +1,39 @@
+# Two commands matter (see README): `make demo` and `make test`.
+# Everything else is plumbing they share.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 4566
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: venv test test-fast serve demo bench-import synth clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test: venv
+	$(PY) -m pytest -n 2 --dist loadfile tests
+
+test-fast: venv
+	$(PY) -m pytest -n 2 --dist loadfile tests -m "not infrastructure"
+
+serve: venv
+	PORT=$(PORT) $(PY) -m emulator serve
+
+demo: venv
+	PORT=$(PORT) $(PY) -m emulator demo
+
+bench-import: venv
+	$(PY) -m bench.import_bench
+
+synth: venv
+	$(PY) app.py
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache

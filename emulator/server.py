@@ -1,0 +1,258 @@
+"""One HTTP port: Personalize APIs → the picks Lambda handlers, everything else → moto.
+
+Requests are told apart the way AWS endpoints would be:
+* ``X-Amz-Target: AmazonPersonalize.*``                         → control plane handler
+* SigV4 scope service ``personalize`` + a runtime/events path    → that API's handler
+* anything else (S3, DynamoDB, ...)                              → moto's server app
+An S3 object created under ``drop/`` in the picks bucket fires the same
+handler that the EventBridge rule targets on AWS.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from moto import mock_aws
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from emulator.lambda_bridge import api_gateway_event, invoke
+from picks import services as picks_services
+from picks.dal.resources import ResourceStore, table_definition
+from picks.errors import ResourceInUseException
+from picks.observability import logger
+from picks.routes import Route, route_for
+from picks.settings import DEFAULT_ACCOUNT, Settings
+from picks.workflows.declaration import TRIGGERS
+from picks.workflows.local_runner import LocalWorkflowRunner
+
+CONTROL_PLANE_TARGET = "AmazonPersonalize."
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+DEFAULT_BUCKET = "picks-data"
+DEFAULT_TABLE = "picks-resources"
+DROP_RETRY_SECONDS = 600.0
+
+# The emulator talks to moto in-process; settings meant for clients must not redirect it.
+_CLIENT_ONLY_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB",
+                    "AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME",
+                    "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS", "AWS_PROFILE")
+
+
+def _prepare_environment(region: str) -> None:
+    for name in _CLIENT_ONLY_ENV:
+        os.environ.pop(name, None)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # One line per request is noise next to the handlers' own structured logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+class PicksApplication:
+    """The WSGI application behind the emulator's port."""
+
+    def __init__(self, settings: Settings, moto_app: Any) -> None:
+        self.settings = settings
+        self.moto_app = moto_app
+        self._drop_threads: list[threading.Thread] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        headers = {
+            key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        route = self._personalize_route(environ, headers)
+        if route is not None:
+            return self._serve_lambda(route, environ, headers, start_response)
+        return self._serve_moto(environ, start_response)
+
+    @staticmethod
+    def _personalize_route(environ: dict[str, Any], headers: dict[str, str]) -> Route | None:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+        if headers.get("X-Amz-Target", "").startswith(CONTROL_PLANE_TARGET):
+            return route_for(method, "/")
+        scope = _SCOPE.search(headers.get("Authorization", ""))
+        if scope and scope.group(2) == "personalize":
+            return route_for(method, path)
+        return None
+
+    def _serve_lambda(self, route: Route, environ: dict[str, Any], headers: dict[str, str],
+                      start_response: Any) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        event = api_gateway_event(route, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), headers, body,
+                                  environ.get("REMOTE_ADDR", "127.0.0.1"))
+        response = invoke(route.function, event)
+        payload = (response.get("body") or "").encode()
+        out_headers = dict(response.get("headers") or {})
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers.setdefault(key, values[-1])
+        out_headers["Content-Length"] = str(len(payload))
+        out_headers.setdefault("x-amzn-RequestId", event["requestContext"]["requestId"])
+        start_response(f"{response['statusCode']} {_reason(response['statusCode'])}", list(out_headers.items()))
+        return [payload]
+
+    def _serve_moto(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        captured: dict[str, int] = {}
+
+        def capture(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split()[0])
+            return start_response(status, response_headers, exc_info)
+
+        result = self.moto_app(environ, capture)
+        if captured.get("status") == 200:
+            created = _created_object(environ)
+            if created is not None:
+                self._on_object_created(*created)
+        return result
+
+    def _on_object_created(self, bucket: str, key: str) -> None:
+        for trigger in TRIGGERS:
+            if bucket == self.settings.bucket_name and key.startswith(trigger.prefix):
+                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key), daemon=True)
+                thread.start()
+                self._drop_threads.append(thread)
+
+    def _fire(self, function: str, bucket: str, key: str) -> None:
+        """Deliver the EventBridge event, retrying while the dataset is busy (Lambda's async retries)."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": self.settings.account,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.settings.region,
+            "resources": [f"arn:aws:s3:::{bucket}"],
+            "detail": {"bucket": {"name": bucket}, "object": {"key": key}, "reason": "PutObject"},
+        }
+        deadline = time.monotonic() + DROP_RETRY_SECONDS
+        while True:
+            try:
+                invoke(function, event)
+                return
+            except ResourceInUseException:
+                if time.monotonic() > deadline:
+                    logger.error("drop import gave up: dataset stayed busy", extra={"key": key})
+                    return
+                time.sleep(0.5)
+            except Exception:  # noqa: BLE001 - logged like a failed async invocation
+                logger.exception("drop import failed", extra={"key": key})
+                return
+
+    def wait_for_triggers(self, timeout: float = 60.0) -> None:
+        for thread in list(self._drop_threads):
+            thread.join(timeout)
+
+
+def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(bucket, key) when the request was a successful S3 object write, path-style or virtual-host."""
+    method = environ["REQUEST_METHOD"]
+    query = environ.get("QUERY_STRING", "")
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None or scope.group(2) != "s3":
+        return None
+    is_put = method == "PUT" and "partNumber=" not in query and "uploadId=" not in query
+    is_complete = method == "POST" and "uploadId=" in query
+    if not (is_put or is_complete):
+        return None
+    path = unquote(environ.get("PATH_INFO", "/"))
+    host = environ.get("HTTP_HOST", "").split(":")[0]
+    if host and not re.fullmatch(r"[\d.]+|localhost", host) and "." in host:
+        bucket, key = host.split(".")[0], path.lstrip("/")
+    else:
+        bucket, _, key = path.lstrip("/").partition("/")
+    return (bucket, key) if bucket and key else None
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class Emulator:
+    """Starts moto, creates picks' table and bucket, and serves everything on one port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1",
+                 bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE) -> None:
+        self.host, self.port = host, port
+        self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
+        self._mock = mock_aws()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.runner: LocalWorkflowRunner | None = None
+        self.app: PicksApplication | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _provision(self) -> None:
+        _prepare_environment(self.settings.region)
+        self._mock.start()
+        session = boto3.session.Session(region_name=self.settings.region)
+        session.client("s3").create_bucket(Bucket=self.settings.bucket_name)
+        session.client("dynamodb").create_table(**table_definition(self.settings.table_name))
+        self.runner = LocalWorkflowRunner(invoke)
+        picks_services.set_services(
+            picks_services.Services(
+                settings=self.settings,
+                resources=ResourceStore(session.client("dynamodb"), self.settings.table_name),
+                s3=session.client("s3"),
+                workflows=self.runner,
+            )
+        )
+        self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))
+
+    def start(self) -> Emulator:
+        """Serve in a background thread (tests, the demo, benchmarks)."""
+        self._provision()
+        assert self.app is not None
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self.port = self._server.server_port  # port 0 picks a free one
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="emulator")
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        if self._server is None:
+            self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        if self.app is not None:
+            self.app.wait_for_triggers(timeout)
+        if self.runner is not None:
+            self.runner.wait_idle(timeout)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        if self.runner is not None:
+            self.runner.shutdown()
+        picks_services.set_services(None)
+        self._mock.stop()

@@ -1,0 +1,23 @@
+"""Lambda entry point for Personalize runtime (REST-JSON): recommendations and ranking."""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from picks.http import rest_json_app
+from picks.observability import logger, metrics, tracer
+from picks.runtime import OPERATIONS
+from picks.services import get_services
+
+app = rest_json_app(
+    "personalize-runtime", {name: (lambda params, op=op: op(get_services(), params)) for name, op in OPERATIONS.items()}
+)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

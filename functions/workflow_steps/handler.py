@@ -1,0 +1,21 @@
+"""Lambda entry point for workflow steps: ``{"action": ..., "input": {...}}`` from Step Functions."""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from picks.observability import logger, tracer
+from picks.services import get_services
+from picks.workflows import dataset_import
+
+ACTIONS = {**dataset_import.ACTIONS}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    action = ACTIONS.get(event.get("action", ""))
+    if action is None:
+        raise ValueError(f"action: unknown workflow step '{event.get('action')}'")
+    return action(get_services(), event.get("input") or {})

@@ -1,0 +1,1 @@
+"""Control-plane operations: one module per resource family, registered by operation name."""

@@ -1,0 +1,63 @@
+"""CreateDatasetGroup / DescribeDatasetGroup / ListDatasetGroups / DeleteDatasetGroup."""
+from __future__ import annotations
+
+from typing import Any
+
+from picks.controlplane.common import ACTIVE, arn_for, new_resource, paginate, summary
+from picks.controlplane.registry import operation
+from picks.errors import LimitExceededException, ResourceInUseException
+from picks.services import Services
+
+KIND = "dataset-group"
+WHAT = "Dataset group"
+CHILD_KINDS = ("dataset", "solution", "filter", "event-tracker", "recommender", "metric-attribution")
+
+
+@operation("CreateDatasetGroup")
+def create_dataset_group(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    store = services.resources
+    if len(store.list(KIND)) >= services.settings.max_dataset_groups:
+        raise LimitExceededException(
+            f"name: cannot create dataset group '{params['name']}': the account already has "
+            f"{services.settings.max_dataset_groups} dataset groups."
+        )
+    arn = arn_for(services, KIND, params["name"])
+    doc = {
+        "name": params["name"],
+        "datasetGroupArn": arn,
+        # Created synchronously: there is nothing to provision, so it is usable at once.
+        "status": ACTIVE,
+        "roleArn": params.get("roleArn"),
+        "kmsKeyArn": params.get("kmsKeyArn"),
+        "domain": params.get("domain"),
+    }
+    store.create(new_resource(services, KIND, arn, doc, tags=params.get("tags")), what=WHAT)
+    return {"datasetGroupArn": arn, "domain": params.get("domain")}
+
+
+@operation("DescribeDatasetGroup")
+def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    group = services.resources.get(params["datasetGroupArn"], what=WHAT, kind=KIND)
+    return {"datasetGroup": group.doc}
+
+
+@operation("ListDatasetGroups")
+def list_dataset_groups(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    fields = ("name", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
+              "failureReason", "domain")
+    docs = [summary(r.doc, fields) for r in services.resources.list(KIND)]
+    page, token = paginate(docs, params, scope=KIND)
+    return {"datasetGroups": page, "nextToken": token}
+
+
+@operation("DeleteDatasetGroup")
+def delete_dataset_group(services: Services, params: dict[str, Any]) -> None:
+    arn = params["datasetGroupArn"]
+    services.resources.get(arn, what=WHAT, kind=KIND)
+    for kind in CHILD_KINDS:
+        children = services.resources.list(kind, parent=arn)
+        if children:
+            raise ResourceInUseException(
+                f"datasetGroupArn: {arn} still contains {kind} {children[0].arn}; delete it first."
+            )
+    services.resources.delete(arn)

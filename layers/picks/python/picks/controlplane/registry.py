@@ -1,0 +1,37 @@
+"""Operation registry and dispatch: validate against the model, run, shape the output."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from picks.errors import UnknownOperationException
+from picks.services import Services
+from picks.wire.serialize import serialize_output
+from picks.wire.validation import validate_input
+
+SERVICE = "personalize"
+Operation = Callable[[Services, dict[str, Any]], dict[str, Any] | None]
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str) -> Callable[[Operation], Operation]:
+    def register(func: Operation) -> Operation:
+        OPERATIONS[name] = func
+        return func
+
+    return register
+
+
+def _load_operation_modules() -> None:
+    # Importing the modules registers their operations.
+    from picks.controlplane import dataset_groups, datasets, import_jobs, schemas, tags  # noqa: F401
+
+
+def dispatch(services: Services, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    if not OPERATIONS:
+        _load_operation_modules()
+    func = OPERATIONS.get(name)
+    if func is None:
+        raise UnknownOperationException(f"Operation {name} is not supported by picks yet.")
+    validate_input(SERVICE, name, params)
+    return serialize_output(SERVICE, name, func(services, params))

@@ -1,0 +1,173 @@
+"""Control-plane resources in one DynamoDB table.
+
+Item layout (the CDK storage construct declares the same keys):
+
+* ``pk``     the resource ARN
+* ``kind``   ARN resource kind (``dataset-group``, ``schema``, ...) — GSI ``byKind`` partition key
+* ``sk``     ``<creation epoch, zero padded>#<arn>`` — GSI sort key, so lists come back oldest first
+* ``parent`` the parent ARN, if any (dataset group of a dataset, dataset of an import job)
+* ``doc``    the resource as Describe returns it, JSON text (floats survive; DynamoDB numbers would not)
+* ``tags``   JSON text of ``[{"tagKey": .., "tagValue": ..}]``
+* ``rev``    revision counter for optimistic concurrency on updates
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+
+BY_KIND_INDEX = "byKind"
+
+
+@dataclass
+class Resource:
+    arn: str
+    kind: str
+    doc: dict[str, Any]
+    parent: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+    rev: int = 0
+    created: float = 0.0
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer changed the resource between our read and write."""
+
+
+class ResourceStore:
+    """CRUD for control-plane resources; ``dynamodb`` is an injected boto3 DynamoDB client."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def create(self, resource: Resource, *, what: str) -> None:
+        item = self._to_item(resource)
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ResourceAlreadyExistsException(f"{what} {resource.arn} already exists.") from error
+            raise
+
+    def find(self, arn: str) -> Resource | None:
+        response = self._db.get_item(TableName=self._table, Key={"pk": {"S": arn}}, ConsistentRead=True)
+        item = response.get("Item")
+        return self._from_item(item) if item else None
+
+    def get(self, arn: str, *, what: str, kind: str | None = None) -> Resource:
+        resource = self.find(arn)
+        if resource is None or (kind is not None and resource.kind != kind):
+            raise ResourceNotFoundException(f"{what} {arn} does not exist.")
+        return resource
+
+    def save(self, resource: Resource) -> None:
+        """Write back a resource read earlier; fails if someone else wrote it meanwhile."""
+        item = self._to_item(resource, rev=resource.rev + 1)
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="#rev = :rev",
+                ExpressionAttributeNames={"#rev": "rev"},
+                ExpressionAttributeValues={":rev": {"N": str(resource.rev)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(resource.arn) from error
+            raise
+        resource.rev += 1
+
+    def update(self, arn: str, change: Callable[[Resource], None], *, what: str, attempts: int = 5) -> Resource:
+        """Read-modify-write with retries on concurrent updates."""
+        for _ in range(attempts):
+            resource = self.get(arn, what=what)
+            change(resource)
+            try:
+                self.save(resource)
+                return resource
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate(arn)
+
+    def delete(self, arn: str) -> None:
+        self._db.delete_item(TableName=self._table, Key={"pk": {"S": arn}})
+
+    def list(self, kind: str, parent: str | None = None) -> list[Resource]:
+        """All resources of ``kind`` (optionally under ``parent``), oldest first."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_KIND_INDEX,
+            "KeyConditionExpression": "#kind = :kind",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":kind": {"S": kind}},
+        }
+        if parent is not None:
+            query["FilterExpression"] = "#parent = :parent"
+            query["ExpressionAttributeNames"]["#parent"] = "parent"
+            query["ExpressionAttributeValues"][":parent"] = {"S": parent}
+        found: list[Resource] = []
+        while True:
+            response = self._db.query(**query)
+            found.extend(self._from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    @staticmethod
+    def _to_item(resource: Resource, rev: int | None = None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": resource.arn},
+            "kind": {"S": resource.kind},
+            "sk": {"S": f"{resource.created:020.6f}#{resource.arn}"},
+            "doc": {"S": json.dumps(resource.doc, separators=(",", ":"))},
+            "tags": {"S": json.dumps(resource.tags, separators=(",", ":"))},
+            "rev": {"N": str(resource.rev if rev is None else rev)},
+            "created": {"N": repr(resource.created)},
+        }
+        if resource.parent:
+            item["parent"] = {"S": resource.parent}
+        return item
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Resource:
+        return Resource(
+            arn=item["pk"]["S"],
+            kind=item["kind"]["S"],
+            doc=json.loads(item["doc"]["S"]),
+            parent=item.get("parent", {}).get("S"),
+            tags=json.loads(item.get("tags", {}).get("S", "[]")),
+            rev=int(item["rev"]["N"]),
+            created=float(item.get("created", {}).get("N", "0")),
+        )
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable parameters for moto and the emulator; mirrors the CDK storage construct."""
+    return {
+        "TableName": table_name,
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_KIND_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }

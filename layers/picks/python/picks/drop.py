@@ -1,0 +1,49 @@
+"""S3 drop imports: ``s3://<picks bucket>/drop/<dataset group name>/<DATASET_TYPE>/<file>.csv``.
+
+Writing an object there starts an INCREMENTAL import into that dataset (on
+AWS via S3 → EventBridge → the s3_drop Lambda; in the emulator when its S3
+receives the object).  If the dataset already has an import running the
+caller gets ResourceInUseException and must retry later, so no drop is lost.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from picks.controlplane.common import arn_for
+from picks.controlplane.import_jobs import start_import
+from picks.dataset_schema import DATASET_TYPES
+from picks.observability import logger
+from picks.services import Services
+from picks.workflows.declaration import DROP_PREFIX
+
+
+def parse_drop_key(key: str) -> tuple[str, str] | None:
+    """(dataset group name, dataset type) for a key under the drop prefix, else None."""
+    if not key.startswith(DROP_PREFIX) or key.endswith("/"):
+        return None
+    parts = key[len(DROP_PREFIX) :].split("/")
+    if len(parts) < 3 or parts[1].upper() not in DATASET_TYPES:
+        return None
+    return parts[0], parts[1].upper()
+
+
+def import_dropped_object(services: Services, bucket: str, key: str) -> dict[str, Any]:
+    target = parse_drop_key(key)
+    if target is None or bucket != services.settings.bucket_name:
+        logger.warning("ignoring object outside the drop layout", extra={"bucket": bucket, "key": key})
+        return {"status": "IGNORED", "reason": f"s3://{bucket}/{key} is not drop/<group>/<TYPE>/<file>"}
+    group_name, dataset_type = target
+    dataset_arn = arn_for(services, "dataset", f"{group_name}/{dataset_type}")
+    # Deterministic name: a retried event cannot start a second import of the same object.
+    digest = hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:12]
+    job_name = f"drop-{int(services.clock())}-{digest}"
+    job_arn = start_import(
+        services,
+        job_name=job_name,
+        dataset_arn=dataset_arn,
+        data_location=f"s3://{bucket}/{key}",
+        import_mode="INCREMENTAL",
+    )
+    logger.info("started drop import", extra={"job": job_arn, "key": key})
+    return {"status": "STARTED", "datasetImportJobArn": job_arn}

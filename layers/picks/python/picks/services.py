@@ -1,0 +1,53 @@
+"""The dependencies handlers and workflow steps use, built once per container.
+
+On Lambda they come from the environment (real boto3 clients, Step
+Functions); the emulator and tests call ``set_services`` with moto-backed
+clients and the in-process workflow runner.  Nothing below this module
+creates its own AWS client.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from picks.dal.resources import ResourceStore
+from picks.settings import Settings
+from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    resources: ResourceStore
+    s3: Any
+    workflows: WorkflowStarter
+    clock: Callable[[], float] = field(default=time.time)
+
+
+_current: Services | None = None
+
+
+def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter | None = None) -> Services:
+    import boto3
+
+    session = session or boto3.session.Session(region_name=settings.region)
+    return Services(
+        settings=settings,
+        resources=ResourceStore(session.client("dynamodb"), settings.table_name),
+        s3=session.client("s3"),
+        workflows=workflows or StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
+    )
+
+
+def get_services() -> Services:
+    global _current
+    if _current is None:
+        _current = build(Settings.from_environment())
+    return _current
+
+
+def set_services(services: Services | None) -> None:
+    global _current
+    _current = services

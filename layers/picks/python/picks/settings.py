@@ -1,0 +1,31 @@
+"""Settings read once from the environment (Lambda) or passed explicitly (emulator, tests)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    account: str
+    table_name: str
+    bucket_name: str
+    workflow_arns: dict[str, str] = field(default_factory=dict)
+    # Quotas from the Personalize developer guide's limits page (defaults, per account and region).
+    max_dataset_groups: int = 500
+    max_schemas: int = 500
+    max_tags_per_resource: int = 50
+
+    @classmethod
+    def from_environment(cls, account: str | None = None) -> Settings:
+        return cls(
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            account=account or os.environ.get("PICKS_ACCOUNT", DEFAULT_ACCOUNT),
+            table_name=os.environ["PICKS_TABLE"],
+            bucket_name=os.environ["PICKS_BUCKET"],
+            workflow_arns=json.loads(os.environ.get("PICKS_WORKFLOWS", "{}")),
+        )

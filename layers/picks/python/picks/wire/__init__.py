@@ -1,0 +1,1 @@
+"""Wire compatibility: botocore's service models drive validation and serialization."""

@@ -1,0 +1,1 @@
+"""Workflows: declared once, run by Step Functions on AWS and in-process locally."""

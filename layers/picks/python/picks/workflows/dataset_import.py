@@ -1,0 +1,80 @@
+"""Steps of the DatasetImport workflow (declared in ``declaration.DATASET_IMPORT``).
+
+``ingest`` validates the whole source before writing, writes the columnar
+table under a new prefix, then repoints the dataset at it; a bad file ends the
+job CREATE FAILED with the line and column and leaves the dataset's previous
+data in place.  ``record_failure`` handles anything unexpected (the Catch).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from picks import arns
+from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
+from picks.dal.resources import Resource
+from picks.dataset_schema import parse_schema
+from picks.ingest.csv_reader import ImportValidationError
+from picks.ingest.importer import run_import
+from picks.services import Services
+
+JOB = "Dataset import job"
+DATA_KEY = "_data"  # private: not in the botocore output shape, so never serialized
+
+
+def _set_status(services: Services, job_arn: str, status: str, reason: str | None = None) -> Resource:
+    def apply(job: Resource) -> None:
+        job.doc["status"] = status
+        job.doc["lastUpdatedDateTime"] = services.clock()
+        if reason is not None:
+            job.doc["failureReason"] = reason
+
+    return services.resources.update(job_arn, apply, what=JOB)
+
+
+def data_prefix(dataset: Resource) -> str | None:
+    data = dataset.doc.get(DATA_KEY)
+    return data["prefix"] if data else None
+
+
+def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    job = _set_status(services, state["datasetImportJobArn"], CREATE_IN_PROGRESS)
+    dataset = services.resources.get(job.doc["datasetArn"], what="Dataset")
+    schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
+    dataset_type = dataset.doc["datasetType"]
+    group_name = arns.parse(dataset.doc["datasetGroupArn"]).path
+    destination = f"datasets/{group_name}/{dataset_type}/{job.doc['jobName']}-{uuid.uuid4().hex[:8]}/"
+    try:
+        result = run_import(
+            services.s3,
+            data_location=job.doc["dataSource"]["dataLocation"],
+            bucket=services.settings.bucket_name,
+            dest_prefix=destination,
+            schema=schema,
+            dataset_type=dataset_type,
+            mode=job.doc.get("importMode") or "FULL",
+            previous_prefix=data_prefix(dataset),
+        )
+    except ImportValidationError as error:
+        _set_status(services, job.arn, CREATE_FAILED, str(error))
+        return {**state, "status": CREATE_FAILED}
+
+    def repoint(resource: Resource) -> None:
+        resource.doc[DATA_KEY] = {"prefix": result.prefix, "rowCount": result.row_count, "job": job.arn}
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    services.resources.update(dataset.arn, repoint, what="Dataset")
+    _set_status(services, job.arn, ACTIVE)
+    return {**state, "status": ACTIVE, "rowCount": result.row_count}
+
+
+def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    error = state.get("error") or {}
+    reason = f"Internal error while importing: {error.get('Error', 'Error')}: {error.get('Cause', '')}".strip()
+    job = services.resources.find(state["datasetImportJobArn"])
+    if job is not None and job.doc.get("status") in IN_PROGRESS_STATES:
+        _set_status(services, job.arn, CREATE_FAILED, reason[:1000])
+    return {**state, "status": CREATE_FAILED}
+
+
+ACTIONS = {"dataset_import.ingest": ingest, "dataset_import.record_failure": record_failure}
