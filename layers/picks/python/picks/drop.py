@@ -13,6 +13,7 @@ from typing import Any
 from picks.controlplane.common import arn_for
 from picks.controlplane.import_jobs import start_import
 from picks.dataset_schema import DATASET_TYPES
+from picks.errors import ResourceNotFoundException
 from picks.observability import logger
 from picks.services import Services
 from picks.workflows.declaration import DROP_PREFIX
@@ -38,12 +39,17 @@ def import_dropped_object(services: Services, bucket: str, key: str) -> dict[str
     # Deterministic name: a retried event cannot start a second import of the same object.
     digest = hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:12]
     job_name = f"drop-{int(services.clock())}-{digest}"
-    job_arn = start_import(
-        services,
-        job_name=job_name,
-        dataset_arn=dataset_arn,
-        data_location=f"s3://{bucket}/{key}",
-        import_mode="INCREMENTAL",
-    )
+    try:
+        job_arn = start_import(
+            services,
+            job_name=job_name,
+            dataset_arn=dataset_arn,
+            data_location=f"s3://{bucket}/{key}",
+            import_mode="INCREMENTAL",
+        )
+    except ResourceNotFoundException as error:
+        # Retrying cannot help; the object stays in S3 for a later, explicit import.
+        logger.error("drop for a dataset that does not exist", extra={"key": key, "reason": error.message})
+        return {"status": "IGNORED", "reason": error.message}
     logger.info("started drop import", extra={"job": job_arn, "key": key})
     return {"status": "STARTED", "datasetImportJobArn": job_arn}
