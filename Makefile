@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 4566
+export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
 .PHONY: venv test test-fast serve demo bench-import synth clean

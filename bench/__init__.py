@@ -1,0 +1,1 @@
+"""Benchmarks run against the local emulator (see docs/benchmarks.md)."""
