@@ -1,0 +1,89 @@
+"""The wire layer: validation and serialization driven by botocore's Personalize models."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
+from picks.routes import FUNCTIONS, route_for, routes
+from picks.wire.protocol import error_headers, error_status
+from picks.wire.serialize import serialize_output
+from picks.wire.validation import _translate_java_pattern, validate_input
+
+
+def test_valid_input_passes():
+    validate_input("personalize", "CreateDatasetGroup", {"name": "good-name_1", "domain": "ECOMMERCE"})
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "fragment"),
+    [
+        ("CreateDatasetGroup", {}, "Value null at 'name' failed to satisfy constraint: Member must not be null"),
+        ("CreateDatasetGroup", {"name": "-starts-with-dash"}, "regular expression pattern"),
+        ("CreateDatasetGroup", {"name": "a" * 64}, "length less than or equal to 63"),
+        ("CreateDatasetGroup", {"name": "ok", "domain": "retail"}, "enum value set: [ECOMMERCE, VIDEO_ON_DEMAND]"),
+        ("ListDatasetGroups", {"maxResults": 0}, "value greater than or equal to 1"),
+        ("ListDatasetGroups", {"maxResults": "10"}, "Member must be an integer"),
+        ("ListDatasetGroups", {"nextToken": "naïve"}, "at 'nextToken'"),
+        ("CreateDatasetImportJob", {"jobName": "j", "datasetArn": "arn:aws:personalize:r:a:dataset/x",
+                                    "dataSource": {"dataLocation": "ftp://x"}}, "at 'dataSource.dataLocation'"),
+        ("TagResource", {"resourceArn": "arn:aws:personalize:r:a:x/y", "tags": [{"tagKey": "k"}]},
+         "at 'tags.1.member.tagValue'"),
+    ],
+)
+def test_invalid_input_names_the_member(operation, params, fragment):
+    with pytest.raises(InvalidInputException) as caught:
+        validate_input("personalize", operation, params)
+    assert fragment in caught.value.message
+
+
+def test_every_error_is_listed():
+    with pytest.raises(InvalidInputException, match="^2 validation errors detected"):
+        validate_input("personalize", "CreateSchema", {"name": "bad name", "schema": "x" * 20001})
+
+
+def test_java_unicode_classes_are_translated():
+    assert _translate_java_pattern(r"\p{ASCII}{0,1500}") == r"[\x00-\x7F]{0,1500}"
+    assert _translate_java_pattern(r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$") == r"^([\w\s\d_.:/=+\-@]*)$"
+    validate_input("personalize", "TagResource", {
+        "resourceArn": "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
+        "tags": [{"tagKey": "Équipe name", "tagValue": "recs:v1"}],
+    })
+
+
+def test_runtime_model_constraints_are_enforced():
+    with pytest.raises(InvalidInputException, match="at 'promotions'"):
+        validate_input("personalize-runtime", "GetRecommendations", {
+            "campaignArn": "arn:aws:personalize:us-east-1:0:campaign/c",
+            "promotions": [{"name": "a", "percentPromotedItems": 10}, {"name": "b", "percentPromotedItems": 10}],
+        })
+
+
+def test_serialize_drops_undeclared_members_and_converts_timestamps():
+    when = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    out = serialize_output("personalize", "DescribeDatasetGroup", {
+        "datasetGroup": {"name": "g", "status": "ACTIVE", "creationDateTime": when, "_private": 1, "failureReason": None}
+    })
+    assert out == {"datasetGroup": {"name": "g", "status": "ACTIVE", "creationDateTime": 1704067200.0}}
+
+
+def test_error_status_follows_the_model():
+    # Control plane: 400 for every modelled error; events: 404/409 as its model declares.
+    assert error_status("personalize", ResourceNotFoundException("x")) == 400
+    assert error_status("personalize-events", ResourceNotFoundException("x")) == 404
+    assert error_status("personalize-events", ResourceInUseException("x")) == 409
+    assert error_headers("personalize-runtime", ResourceNotFoundException("x"))["x-amzn-ErrorType"] == (
+        "ResourceNotFoundException"
+    )
+
+
+def test_routes_come_from_the_model():
+    paths = {(r.service, r.path) for r in routes()}
+    assert ("personalize", "/") in paths
+    assert ("personalize-runtime", "/recommendations") in paths
+    assert ("personalize-events", "/action-interactions") in paths
+    assert len(routes()) == 1 + 3 + 5
+    assert route_for("POST", "/events/").function == "events"
+    assert route_for("GET", "/events") is None
+    assert {r.function for r in routes()} <= set(FUNCTIONS)
