@@ -22,14 +22,14 @@ def operation(name: str) -> Callable[[Operation], Operation]:
     return register
 
 
-def _load_operation_modules() -> None:
-    # Importing the modules registers their operations.
+def load_operation_modules() -> None:
+    # Importing the modules registers their operations. Always import them all: another module
+    # (the S3 drop, say) may have imported one of them first, so a non-empty registry proves nothing.
     from picks.controlplane import dataset_groups, datasets, import_jobs, schemas, tags  # noqa: F401
 
 
 def dispatch(services: Services, name: str, params: dict[str, Any]) -> dict[str, Any]:
-    if not OPERATIONS:
-        _load_operation_modules()
+    load_operation_modules()
     func = OPERATIONS.get(name)
     if func is None:
         raise UnknownOperationException(f"Operation {name} is not supported by picks yet.")

@@ -1,0 +1,103 @@
+"""Step Functions state machines for ``picks.workflows.declaration.WORKFLOWS``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infrastructure import constants
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aws_cdk import aws_lambda as lambda_
+    from picks.workflows.declaration import Step, Workflow
+
+# Where a caught error lands in the state, next to the original input (ResultPath of every Catch).
+ERROR_PATH = "$.error"
+
+
+class Workflows(Construct):
+    """One STANDARD state machine per workflow.
+
+    Each step is a LambdaInvoke of ``functions[step.function]`` with payload
+    ``{"action": step.action, "input": <state>}``; its result becomes the next state. Every step
+    catches ``States.ALL`` into ``$.error`` and goes to the ``on_failure`` step, which receives the
+    same payload shape and is followed by a Fail state carrying the original error.
+
+    Attribute: ``state_machines`` (workflow name -> ``sfn.StateMachine``).
+    """
+
+    LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        declarations: Mapping[str, Workflow],
+        functions: Mapping[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._functions = functions
+        self.state_machines: dict[str, sfn.StateMachine] = {
+            name: self._build_state_machine(workflow) for name, workflow in declarations.items()
+        }
+
+    def _build_state_machine(self, workflow: Workflow) -> sfn.StateMachine:
+        # State construct ids only need to be unique per workflow, so each gets its own scope.
+        scope = Construct(self, constants.construct_id(workflow.name))
+        failed = sfn.Fail(
+            scope,
+            "Failed",
+            state_name="Failed",
+            error_path=f"{ERROR_PATH}.Error",
+            cause_path=f"{ERROR_PATH}.Cause",
+        )
+        on_failure = self._invoke(scope, workflow.on_failure, discard_result=True)
+        # The failure handler's result is discarded so that Failed still sees the caught error.
+        on_failure.add_catch(failed, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+        on_failure.next(failed)
+
+        steps = [self._invoke(scope, step) for step in workflow.steps]
+        for step in steps:
+            step.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
+        chain = sfn.Chain.start(steps[0])
+        for step in steps[1:]:
+            chain = chain.next(step)
+
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            # The /aws/vendedlogs/ prefix keeps CloudWatch Logs resource policies from growing per group.
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{workflow.name}",
+            retention=self.LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,  # a retained named group would block redeploying the stack
+        )
+        return sfn.StateMachine(
+            scope,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.seconds(workflow.timeout_s),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment=f"picks workflow {workflow.name} (picks.workflows.declaration)",
+        )
+
+    def _invoke(self, scope: Construct, step: Step, *, discard_result: bool = False) -> tasks.LambdaInvoke:
+        return tasks.LambdaInvoke(
+            scope,
+            constants.construct_id(step.name),
+            state_name=step.name,
+            lambda_function=self._functions[step.function],
+            payload=sfn.TaskInput.from_object({"action": step.action, "input": sfn.JsonPath.entire_payload}),
+            payload_response_only=True,  # the function's return value is the next state, nothing else
+            retry_on_service_exceptions=True,  # Lambda throttling/service errors, not function errors
+            result_path=sfn.JsonPath.DISCARD if discard_result else None,
+        )

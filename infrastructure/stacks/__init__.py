@@ -1,0 +1,1 @@
+"""Stacks compose constructs and own cross-cutting concerns: grants, outputs, tags, nag acknowledgments."""

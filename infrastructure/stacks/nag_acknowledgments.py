@@ -1,0 +1,148 @@
+"""cdk-nag (AwsSolutions) findings picks accepts, each on the narrowest construct, each with its reason.
+
+cdk-nag 3 reads CDK's own ``Validations.of(construct).acknowledge(...)`` records; an acknowledgment
+covers the construct it is made on and everything below it. Granular rules (IAM4, IAM5) report one
+finding per policy or action/resource, acknowledged one by one as ``Rule[finding]``. Findings that
+name a resource carry its logical id, which is computed here rather than copied from a report.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from picks.workflows.declaration import WORKFLOWS
+
+from infrastructure import constants
+
+if TYPE_CHECKING:
+    from constructs import IConstruct
+
+    from infrastructure.stacks.picks_stack import PicksStack
+
+_MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/"
+
+X_RAY_AND_LOG_DELIVERY = (
+    "X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs log-delivery actions do not support "
+    "resource-level permissions, so their statements must name Resource '*'."
+)
+KMS_GRANT = (
+    "Added by the CDK encrypt/decrypt grant for the single customer-managed key of the data bucket and "
+    "table; the wildcard only covers the GenerateDataKey*/ReEncrypt* variants, on that key alone."
+)
+S3_GRANT = (
+    "Added by the CDK read/write grant on the picks data bucket: the action wildcards are the "
+    "Get/List/Delete/Abort variants and the resource wildcard is the objects of that one bucket."
+)
+TABLE_INDEXES = (
+    "Added by the CDK table grant: queries on the table's own secondary indexes (byKind lists "
+    "resources); scoped to the picks resources table."
+)
+LAMBDA_VERSIONS = (
+    "Added by the Step Functions LambdaInvoke task: invoking any version or alias of the step function "
+    "itself, and nothing else."
+)
+IMPORT_SOURCES = (
+    "Deliberate: like Amazon Personalize, dataset import jobs read from whatever S3 location the caller "
+    "names (dataSource.dataLocation), which cannot be known when the stack is deployed. Only s3:GetObject "
+    "and s3:ListBucket are allowed; the source bucket's own policy and encryption decide access."
+)
+RUNTIME_VERSION = (
+    f"Pinned to python{constants.LAMBDA_PYTHON_VERSION}: the pinned numpy ships manylinux_2_28 wheels, which "
+    "need the Amazon Linux 2023 runtimes, and picks is developed and tested on Python 3.11/3.12. The "
+    "dependencies layer is built for this exact version, so runtime upgrades are a deliberate change."
+)
+IAM_NOT_COGNITO = (
+    "The API is called by AWS SDK clients signing requests with SigV4 (IAM authorization), the same way "
+    "Amazon Personalize is; a Cognito user pool authorizer would break stock boto3 clients."
+)
+NO_WAF = (
+    "Every method requires IAM (SigV4) authorization, so anonymous traffic is rejected before reaching "
+    "the functions; a WAF web ACL is an optional, paid addition that operators can associate with the stage."
+)
+API_GATEWAY_LOGGING_ROLE = (
+    "AmazonAPIGatewayPushToCloudWatchLogs is the role API Gateway documents for its account-level "
+    "CloudWatch logging setting, needed for the access and execution logs of the stage."
+)
+DLQ_IS_DLQ = (
+    "This queue is itself the dead-letter queue of the EventBridge trigger targets; cdk-nag only "
+    "recognizes SQS redrive policies as dead-letter use."
+)
+BUCKET_NOTIFICATIONS_HANDLER = (
+    "CDK's own singleton handler that turns on EventBridge notifications for the data bucket at deploy "
+    "time; its role and runtime are managed by aws-cdk-lib, not by picks."
+)
+
+
+def acknowledge_nag_findings(stack: PicksStack) -> None:
+    """Record every accepted AwsSolutions finding of ``stack``."""
+    functions = stack.functions
+    # Findings shared by every function role (their default policies).
+    _acknowledge(
+        functions,
+        ("AwsSolutions-L1", RUNTIME_VERSION),
+        ("AwsSolutions-IAM5[Resource::*]", X_RAY_AND_LOG_DELIVERY),
+        (f"AwsSolutions-IAM5[Resource::{_arn(stack.storage.table)}/index/*]", TABLE_INDEXES),
+        (f"AwsSolutions-IAM5[Resource::{_arn(stack.storage.bucket)}/*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::s3:GetObject*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::s3:GetBucket*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::s3:List*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::s3:Abort*]", S3_GRANT),
+        ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", KMS_GRANT),
+        ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", KMS_GRANT),
+    )
+    partition = "arn:<AWS::Partition>"
+    for name in constants.IMPORT_SOURCE_READERS:
+        _acknowledge(
+            functions.functions[name].role,
+            (f"AwsSolutions-IAM5[Resource::{partition}:s3:::*/*]", IMPORT_SOURCES),
+            (f"AwsSolutions-IAM5[Resource::{partition}:s3:::*]", IMPORT_SOURCES),
+        )
+
+    step_functions = {step.function for flow in WORKFLOWS.values() for step in (*flow.steps, flow.on_failure)}
+    _acknowledge(
+        stack.workflows,
+        ("AwsSolutions-IAM5[Resource::*]", X_RAY_AND_LOG_DELIVERY),
+        *(
+            (f"AwsSolutions-IAM5[Resource::{_arn(functions.functions[name])}:*]", LAMBDA_VERSIONS)
+            for name in step_functions
+        ),
+    )
+
+    _acknowledge(stack.api, ("AwsSolutions-COG4", IAM_NOT_COGNITO), ("AwsSolutions-APIG3", NO_WAF))
+    _acknowledge(
+        stack.api.rest_api,
+        (
+            f"AwsSolutions-IAM4[{_MANAGED_POLICY}service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            API_GATEWAY_LOGGING_ROLE,
+        ),
+    )
+    _acknowledge(stack.triggers.dead_letter_queue, ("AwsSolutions-SQS3", DLQ_IS_DLQ))
+
+    # aws-cdk-lib adds this singleton at the stack root (id: BucketNotificationsHandler<uuid>).
+    for child in stack.node.children:
+        if child.node.id.startswith("BucketNotificationsHandler"):
+            _acknowledge(
+                child,
+                (
+                    f"AwsSolutions-IAM4[{_MANAGED_POLICY}service-role/AWSLambdaBasicExecutionRole]",
+                    BUCKET_NOTIFICATIONS_HANDLER,
+                ),
+            )
+
+
+def _acknowledge(construct: IConstruct | None, *findings: tuple[str, str]) -> None:
+    if construct is None:
+        raise ValueError("cannot acknowledge nag findings on a missing construct")
+    Validations.of(construct).acknowledge(
+        *(Acknowledgment(id=rule, reason=reason) for rule, reason in findings)
+    )
+
+
+def _arn(construct: IConstruct) -> str:
+    """How cdk-nag spells ``Fn::GetAtt [<logical id>, Arn]`` in a finding."""
+    resource = construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource")
+    return f"<{Stack.of(resource).get_logical_id(resource)}.Arn>"

@@ -1,0 +1,138 @@
+"""The picks stack: storage, functions, workflows, API and triggers, wired together."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from picks.routes import FUNCTIONS, routes
+from picks.workflows.declaration import TRIGGERS, WORKFLOWS
+
+from infrastructure import constants
+from infrastructure.constructs.api import PersonalizeApi
+from infrastructure.constructs.functions import LambdaFunctions
+from infrastructure.constructs.storage import Storage
+from infrastructure.constructs.triggers import ObjectCreatedTriggers
+from infrastructure.constructs.workflows import Workflows
+from infrastructure.stacks.nag_acknowledgments import acknowledge_nag_findings
+
+if TYPE_CHECKING:
+    from constructs import Construct
+
+    from infrastructure.options import DeploymentOptions
+
+
+class PicksStack(Stack):
+    """Everything picks needs in one account and region.
+
+    Attributes: ``storage``, ``functions``, ``workflows``, ``api``, ``triggers`` (the constructs).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: DeploymentOptions,
+        **stack_kwargs: Any,
+    ) -> None:
+        stack_kwargs.setdefault(
+            "description", "picks: self-hosted, Amazon Personalize-compatible recommendations"
+        )
+        super().__init__(scope, construct_id, **stack_kwargs)
+        _check_function_sets()
+
+        # Data outlives the stack: deleting it must never delete imported datasets or resources.
+        self.storage = Storage(self, "Storage", removal_policy=RemovalPolicy.RETAIN)
+        self.functions = LambdaFunctions(
+            self,
+            "Functions",
+            declarations=FUNCTIONS,
+            environment={
+                "PICKS_TABLE": self.storage.table.table_name,
+                "PICKS_BUCKET": self.storage.bucket.bucket_name,
+                # picks builds resource ARNs from it; without it they would name a dummy account.
+                "PICKS_ACCOUNT": self.account,
+            },
+            log_level=options.log_level,
+            offline_dependencies=options.offline_dependencies,
+        )
+        self.workflows = Workflows(
+            self, "Workflows", declarations=WORKFLOWS, functions=self.functions.functions
+        )
+        self.api = PersonalizeApi(
+            self, "Api", routes=routes(), functions=self.functions.functions, stage_name=constants.API_STAGE
+        )
+        self.triggers = ObjectCreatedTriggers(
+            self,
+            "Triggers",
+            declarations=TRIGGERS,
+            bucket=self.storage.bucket,
+            functions=self.functions.functions,
+        )
+
+        self._grant_access()
+        self._add_outputs()
+        Tags.of(self).add("project", constants.SERVICE_NAME)
+        acknowledge_nag_findings(self)
+
+    def _grant_access(self) -> None:
+        table, bucket = self.storage.table, self.storage.bucket
+        state_machines = self.workflows.state_machines
+        for name, function in self.functions.functions.items():
+            # Table and bucket grants include the KMS key both are encrypted with.
+            if name in constants.READ_ONLY_FUNCTIONS:
+                table.grant_read_data(function)
+                bucket.grant_read(function)
+            else:
+                table.grant_read_write_data(function)
+                bucket.grant_read_write(function)
+
+            if name in constants.WORKFLOW_STARTERS:
+                for state_machine in state_machines.values():
+                    state_machine.grant_start_execution(function)
+                # Only starters get the ARNs: a step function referencing its own state machine would
+                # be a circular dependency.
+                arns = {workflow: machine.state_machine_arn for workflow, machine in state_machines.items()}
+                function.add_environment("PICKS_WORKFLOWS", self.to_json_string(arns))
+
+            if name in constants.IMPORT_SOURCE_READERS:
+                # Import jobs name any S3 location the caller chooses (dataSource.dataLocation), as
+                # with Amazon Personalize; the caller's bucket policy decides what is readable.
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        sid="ReadImportSources",
+                        actions=["s3:GetObject"],
+                        resources=[f"arn:{self.partition}:s3:::*/*"],
+                    )
+                )
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        sid="ListImportSources",
+                        actions=["s3:ListBucket"],
+                        resources=[f"arn:{self.partition}:s3:::*"],
+                    )
+                )
+
+    def _add_outputs(self) -> None:
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.api.url,
+            description="endpoint_url for picks.client.picks_client (all three Personalize services)",
+        )
+        CfnOutput(self, "DataBucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "ResourcesTableName", value=self.storage.table.table_name)
+        for name, machine in self.workflows.state_machines.items():
+            CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
+
+
+def _check_function_sets() -> None:
+    """Fail the synth if constants name a function the declaration does not have (e.g. after a rename)."""
+    named = constants.READ_ONLY_FUNCTIONS | constants.WORKFLOW_STARTERS | constants.IMPORT_SOURCE_READERS
+    unknown = sorted(named - FUNCTIONS.keys())
+    if unknown:
+        raise ValueError(
+            f"infrastructure.constants names functions missing from picks.routes.FUNCTIONS: {unknown}"
+        )

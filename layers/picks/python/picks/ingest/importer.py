@@ -1,0 +1,184 @@
+"""Run one dataset import job: CSV objects in S3 -> validated columnar table in S3.
+
+Every input object is read and validated before anything is written, and the result goes to
+a new prefix chosen by the caller.  The previous table is only ever read, so a failed import
+(bad row, missing object, crash) leaves the dataset's current data exactly as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from picks.ingest.columnar import (
+    APPEND_DATASET_TYPES,
+    ID_COLUMNS,
+    ColumnTable,
+    IncompatibleColumnsError,
+    concat,
+    deduplicate,
+    merge,
+    read_table,
+    write_table,
+)
+from picks.ingest.csv_reader import ImportValidationError, read_csv
+
+if TYPE_CHECKING:
+    from picks.dataset_schema import DatasetSchema
+
+IMPORT_MODES = ("FULL", "INCREMENTAL")
+
+_NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+_DENIED_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    row_count: int
+    prefix: str
+    manifest: dict[str, Any]
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key); the key may be empty or end in ``/`` (a folder)."""
+    if not uri.startswith("s3://") or len(uri) <= len("s3://"):
+        raise ImportValidationError(0, None, f"data location {uri!r} is not an s3://bucket/key URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ImportValidationError(0, None, f"data location {uri!r} has no bucket name")
+    return bucket, key
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _s3_failure(error: ClientError, uri: str) -> ImportValidationError | None:
+    """Turn a permanent S3 error into a job failure; None for errors worth retrying."""
+    code = _error_code(error)
+    if code == "NoSuchBucket":
+        return ImportValidationError(0, None, f"bucket in {uri} does not exist", uri)
+    if code in _NOT_FOUND_CODES:
+        return ImportValidationError(0, None, "object does not exist", uri)
+    if code in _DENIED_CODES:
+        return ImportValidationError(0, None, "access denied reading the data location", uri)
+    return None
+
+
+def _list_csv_keys(s3: Any, bucket: str, folder: str) -> list[str]:
+    # A folder means the CSV files directly in it (Delimiter="/"), like a directory listing;
+    # other objects (markers, _SUCCESS files, sub-folders) are ignored.
+    keys: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].lower().endswith(".csv"))
+    return sorted(keys)
+
+
+def _resolve_keys(s3: Any, data_location: str) -> tuple[str, list[str]]:
+    bucket, key = parse_s3_uri(data_location)
+    try:
+        if key and not key.endswith("/"):
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+                return bucket, [key]
+            except ClientError as error:
+                if _error_code(error) not in _NOT_FOUND_CODES - {"NoSuchBucket"}:
+                    raise
+            # "s3://b/folder" without the trailing slash: accept it if it names a folder.
+            keys = _list_csv_keys(s3, bucket, key + "/")
+            if not keys:
+                raise ImportValidationError(0, None, "object does not exist", data_location)
+            return bucket, keys
+        keys = _list_csv_keys(s3, bucket, key)
+    except ClientError as error:
+        failure = _s3_failure(error, data_location)
+        if failure is None:
+            raise
+        raise failure from None
+    if not keys:
+        raise ImportValidationError(0, None, "no .csv objects found in this folder", data_location)
+    return bucket, keys
+
+
+def _read_object(s3: Any, bucket: str, key: str) -> bytes:
+    uri = f"s3://{bucket}/{key}"
+    try:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        failure = _s3_failure(error, uri)
+        if failure is None:
+            raise
+        raise failure from None
+    return body
+
+
+def _normalize_prefix(prefix: str) -> str:
+    return prefix.strip("/")
+
+
+def run_import(
+    s3: Any,
+    *,
+    data_location: str,
+    bucket: str,
+    dest_prefix: str,
+    schema: DatasetSchema,
+    dataset_type: str,
+    mode: str,
+    previous_prefix: str | None,
+) -> ImportResult:
+    """Import ``data_location`` into a new table at ``s3://bucket/dest_prefix``.
+
+    FULL: the table is exactly the new data.  INCREMENTAL: the new data merged into the table
+    at ``previous_prefix`` (appended for interactions, upserted by id for items/users/actions).
+    Within the new data, the last row per id wins for entity datasets.
+    Raises ``ImportValidationError`` for bad input; nothing is written in that case.
+    """
+    dataset_type = dataset_type.upper()
+    mode = mode.upper()
+    if mode not in IMPORT_MODES:
+        raise ValueError(f"import mode must be one of {IMPORT_MODES}, not {mode!r}")
+    if dataset_type not in APPEND_DATASET_TYPES and dataset_type not in ID_COLUMNS:
+        raise ValueError(f"unknown dataset type {dataset_type!r}")
+    dest = _normalize_prefix(dest_prefix)
+    previous = _normalize_prefix(previous_prefix) if previous_prefix else None
+    if not dest:
+        raise ValueError("dest_prefix must not be empty")
+    if previous is not None and previous == dest:
+        raise ValueError(
+            "dest_prefix must differ from previous_prefix; the previous table is never overwritten"
+        )
+
+    source_bucket, keys = _resolve_keys(s3, data_location)
+    tables: list[ColumnTable] = []
+    for key in keys:
+        # Read and parse one object at a time so only one raw file is in memory.
+        data = _read_object(s3, source_bucket, key)
+        tables.append(read_csv(data, schema, dataset_type, source=f"s3://{source_bucket}/{key}"))
+        del data
+    incoming = deduplicate(concat(tables), dataset_type)
+    incoming_rows = incoming.row_count
+
+    result = incoming
+    if mode == "INCREMENTAL" and previous is not None:
+        existing = read_table(s3, bucket, previous)
+        try:
+            result = merge(existing, incoming, dataset_type)
+        except IncompatibleColumnsError as error:
+            raise ImportValidationError(0, error.column, str(error), data_location) from None
+
+    extra = {
+        "import": {
+            "mode": mode,
+            "data_location": data_location,
+            "sources": [f"s3://{source_bucket}/{key}" for key in keys],
+            "previous_prefix": previous if mode == "INCREMENTAL" else None,
+            "imported_rows": incoming_rows,
+        }
+    }
+    result = replace(result, extra=extra)
+    manifest = write_table(s3, bucket, dest, result)
+    return ImportResult(row_count=result.row_count, prefix=dest, manifest=manifest)
