@@ -33,6 +33,7 @@ from picks.routes import Route, route_for
 from picks.settings import DEFAULT_ACCOUNT, Settings
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
+from picks.workflows.local_training import LocalTrainingJobs
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -209,13 +210,15 @@ class Emulator:
         session = boto3.session.Session(region_name=self.settings.region)
         session.client("s3").create_bucket(Bucket=self.settings.bucket_name)
         session.client("dynamodb").create_table(**table_definition(self.settings.table_name))
-        self.runner = LocalWorkflowRunner(invoke)
+        training_jobs = LocalTrainingJobs(session.client("s3"))
+        self.runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
         picks_services.set_services(
             picks_services.Services(
                 settings=self.settings,
                 resources=ResourceStore(session.client("dynamodb"), self.settings.table_name),
                 s3=session.client("s3"),
                 workflows=self.runner,
+                training_jobs=training_jobs,
             )
         )
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))

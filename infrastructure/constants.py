@@ -9,6 +9,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYER_DIR = REPO_ROOT / "layers" / "picks"  # holds python/picks (first party) and requirements.txt
 LAYER_REQUIREMENTS = LAYER_DIR / "requirements.txt"
+LIBRARY_DIR = LAYER_DIR / "python" / "picks"  # the first-party package itself
+TRAINING_DIR = REPO_ROOT / "training"  # the training package (entry point: training.train.main)
+TRAINING_REQUIREMENTS = TRAINING_DIR / "requirements.txt"  # pip-installed by the container, not by synth
 CDK_JSON = REPO_ROOT / "cdk.json"
 
 STACK_ID = "Picks"
@@ -20,6 +23,14 @@ API_STAGE = "v1"
 CONTEXT_OFFLINE_DEPENDENCIES = "picks:offlineDependencies"
 CONTEXT_LOG_LEVEL = "picks:logLevel"
 DEFAULT_LOG_LEVEL = "INFO"
+CONTEXT_TRAINING_IMAGE = "picks:trainingImage"
+# AWS Deep Learning Containers, PyTorch training for SageMaker (script mode), GPU build with Python 3.12: it
+# also runs on CPU instances, and torch is preinstalled. ${AWS::Region}/${AWS::URLSuffix} become the stack's
+# region and domain; 763104351884 hosts the DLCs in most commercial regions (docs/deploy.md: Training).
+DEFAULT_TRAINING_IMAGE = (
+    "763104351884.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/"
+    "pytorch-training:2.9.0-gpu-py312-cu130-ubuntu22.04-sagemaker"
+)
 
 # The numpy pinned in requirements.txt ships manylinux_2_27/2_28 wheels only; Lambda's python3.11
 # runtime is Amazon Linux 2 (glibc 2.26), python3.12 is Amazon Linux 2023 (glibc 2.34).
@@ -32,6 +43,20 @@ LAMBDA_WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 READ_ONLY_FUNCTIONS = frozenset({"runtime"})  # serving reads models and resources, never writes
 WORKFLOW_STARTERS = frozenset({"control_plane", "s3_drop"})  # states:StartExecution + PICKS_WORKFLOWS
 IMPORT_SOURCE_READERS = frozenset({"workflow_steps"})  # reads s3://<user bucket>/... named in imports
+# sagemaker:StopTrainingJob + PICKS_TRAINING_JOBS (StopSolutionVersionCreation stops the running job).
+TRAINING_JOB_STOPPERS = frozenset({"control_plane"})
+TRAINING_JOBS_BACKEND = "sagemaker"  # the value of PICKS_TRAINING_JOBS on AWS
+
+# SageMaker script mode: the source archive (sagemaker_submit_directory) and its entry script
+# (sagemaker_program), which the container runs from the archive's root.
+TRAINING_SOURCE_ARCHIVE = "sourcedir.tar.gz"
+TRAINING_ENTRY_POINT = "train.py"
+TRAINING_INSTANCE_COUNT = 1  # the recipes train on one machine
+TRAINING_VOLUME_GIB = 50  # the channel is copied to the volume (File mode), next to the model being written
+TRAINING_MAX_RUNTIME_S = 24 * 3600
+# Where SageMaker training jobs log; shared by every job of the account and region, created by SageMaker.
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"  # instance and algorithm metrics of the jobs
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _MAX_ID_LENGTH = 64

@@ -33,6 +33,7 @@ from picks import services as picks_services  # noqa: E402
 from picks.dal.resources import ResourceStore, table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
 from picks.workflows.local_runner import LocalWorkflowRunner  # noqa: E402
+from picks.workflows.local_training import LocalTrainingJobs  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "picks-test-data"
@@ -50,12 +51,14 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
     """Handlers' dependencies backed by moto, with the in-process workflow runner."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     aws.client("dynamodb").create_table(**table_definition(TABLE))
-    runner = LocalWorkflowRunner(invoke)
+    training_jobs = LocalTrainingJobs(aws.client("s3"))
+    runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
     built = picks_services.Services(
         settings=Settings(region=REGION, account="000000000000", table_name=TABLE, bucket_name=BUCKET),
         resources=ResourceStore(aws.client("dynamodb"), TABLE),
         s3=aws.client("s3"),
         workflows=runner,
+        training_jobs=training_jobs,
     )
     picks_services.set_services(built)
     yield built

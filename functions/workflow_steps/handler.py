@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from picks.observability import logger, tracer
 from picks.services import get_services
-from picks.workflows import dataset_import
+from picks.workflows import campaign, dataset_import, solution_version
 
-ACTIONS = {**dataset_import.ACTIONS}
+ACTIONS = {**dataset_import.ACTIONS, **solution_version.ACTIONS, **campaign.ACTIONS}
 
 
 @logger.inject_lambda_context

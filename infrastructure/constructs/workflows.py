@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from picks.workflows import training_contract
+from picks.workflows.declaration import TrainingStep
 
 from infrastructure import constants
 
@@ -18,17 +21,40 @@ if TYPE_CHECKING:
     from aws_cdk import aws_lambda as lambda_
     from picks.workflows.declaration import Step, Workflow
 
+    from infrastructure.constructs.training import TrainingJobs
+
 # Where a caught error lands in the state, next to the original input (ResultPath of every Catch).
 ERROR_PATH = "$.error"
+
+
+class _UngrantedS3Location(tasks.S3Location):
+    """An S3 URI (literal or JSON path) that grants nothing when bound to a training task.
+
+    ``S3Location.fromJsonExpression`` would give the execution role ``s3:GetObject``/``ListBucket`` on
+    every bucket (``*``) and ``fromBucket`` the bucket's full write grant; ``TrainingJobs`` grants its
+    role the two prefixes instead.
+    """
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self._uri = uri
+
+    def bind(
+        self, task: tasks.ISageMakerTask, *, for_reading: bool | None = None, for_writing: bool | None = None
+    ) -> tasks.S3LocationConfig:
+        return tasks.S3LocationConfig(uri=self._uri)
 
 
 class Workflows(Construct):
     """One STANDARD state machine per workflow.
 
-    Each step is a LambdaInvoke of ``functions[step.function]`` with payload
-    ``{"action": step.action, "input": <state>}``; its result becomes the next state. Every step
-    catches ``States.ALL`` into ``$.error`` and goes to the ``on_failure`` step, which receives the
-    same payload shape and is followed by a Fail state carrying the original error.
+    A ``Step`` is a LambdaInvoke of ``functions[step.function]`` with payload
+    ``{"action": step.action, "input": <state>}``; its result becomes the next state. A
+    ``TrainingStep`` is a SageMaker CreateTrainingJob task run to completion (``.sync``) from the
+    request at ``$.<request_key>`` (``training_contract.TrainingRequest``); the job's description is
+    added at ``$.<result_key>`` and the rest of the state passes through. Every step catches
+    ``States.ALL`` into ``$.error`` and goes to the ``on_failure`` step, which receives the same
+    payload shape and is followed by a Fail state carrying the original error.
 
     Attribute: ``state_machines`` (workflow name -> ``sfn.StateMachine``).
     """
@@ -42,9 +68,11 @@ class Workflows(Construct):
         *,
         declarations: Mapping[str, Workflow],
         functions: Mapping[str, lambda_.IFunction],
+        training: TrainingJobs | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._functions = functions
+        self._training = training
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._build_state_machine(workflow) for name, workflow in declarations.items()
         }
@@ -64,7 +92,10 @@ class Workflows(Construct):
         on_failure.add_catch(failed, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
         on_failure.next(failed)
 
-        steps = [self._invoke(scope, step) for step in workflow.steps]
+        steps = [
+            self._train(scope, step) if isinstance(step, TrainingStep) else self._invoke(scope, step)
+            for step in workflow.steps
+        ]
         for step in steps:
             step.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
         chain = sfn.Chain.start(steps[0])
@@ -100,4 +131,52 @@ class Workflows(Construct):
             payload_response_only=True,  # the function's return value is the next state, nothing else
             retry_on_service_exceptions=True,  # Lambda throttling/service errors, not function errors
             result_path=sfn.JsonPath.DISCARD if discard_result else None,
+        )
+
+    def _train(self, scope: Construct, step: TrainingStep) -> tasks.SageMakerCreateTrainingJob:
+        training = self._training
+        if training is None:
+            raise ValueError(f"training step {step.name!r} needs the TrainingJobs construct (training=...)")
+        request = f"$.{step.request_key}"
+        return tasks.SageMakerCreateTrainingJob(
+            scope,
+            constants.construct_id(step.name),
+            state_name=step.name,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,  # .sync: wait for the job to end
+            training_job_name=sfn.JsonPath.string_at(f"{request}.jobName"),
+            role=training.role,
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_registry(training.image_uri),
+                training_input_mode=tasks.InputMode.FILE,
+            ),
+            hyperparameters=dict(training.hyperparameters),
+            input_data_config=[
+                tasks.Channel(
+                    channel_name=training_contract.CHANNEL,
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=_UngrantedS3Location(sfn.JsonPath.string_at(f"{request}.inputUri")),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                            s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                        )
+                    ),
+                    input_mode=tasks.InputMode.FILE,
+                )
+            ],
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=_UngrantedS3Location(training.output_uri),
+                encryption_key=training.key,
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=constants.TRAINING_INSTANCE_COUNT,
+                # The request's values already read "ml.<type>"; CDK renders a JSON path as is
+                # ("InstanceType.$") and only prefixes literal EC2 instance types with "ml.".
+                instance_type=ec2.InstanceType(sfn.JsonPath.string_at(f"{request}.instanceType")),
+                volume_size=Size.gibibytes(constants.TRAINING_VOLUME_GIB),
+                volume_encryption_key=training.key,
+            ),
+            stopping_condition=tasks.StoppingCondition(
+                max_runtime=Duration.seconds(constants.TRAINING_MAX_RUNTIME_S)
+            ),
+            result_path=f"$.{step.result_key}",  # keeps the request and everything else in the state
         )

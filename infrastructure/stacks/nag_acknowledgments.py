@@ -11,13 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
-from picks.workflows.declaration import WORKFLOWS
+from picks.workflows.declaration import (
+    TRAINING_INPUT_PREFIX,
+    TRAINING_OUTPUT_PREFIX,
+    WORKFLOWS,
+    Step,
+    TrainingStep,
+)
 
 from infrastructure import constants
 
 if TYPE_CHECKING:
     from constructs import IConstruct
 
+    from infrastructure.constructs.training import TrainingJobs
     from infrastructure.stacks.picks_stack import PicksStack
 
 _MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/"
@@ -68,6 +75,44 @@ DLQ_IS_DLQ = (
     "This queue is itself the dead-letter queue of the EventBridge trigger targets; cdk-nag only "
     "recognizes SQS redrive policies as dead-letter use."
 )
+TRAINING_ACCOUNT_WIDE = (
+    "ecr:GetAuthorizationToken (the registry login token) and cloudwatch:PutMetricData have no "
+    "resource-level permissions, so their statements must name Resource '*'; PutMetricData is limited "
+    "by a cloudwatch:namespace condition to SageMaker's training job namespace."
+)
+TRAINING_OUTPUT_KEY = (
+    "Added by the Step Functions SageMakerCreateTrainingJob task's encrypt grant for the job's output "
+    "key, the single customer-managed key of the data bucket; the wildcards only cover the "
+    "GenerateDataKey*/ReEncrypt* variants, on that key alone."
+)
+TRAINING_INPUT = (
+    f"A training job copies its channel, every object under {TRAINING_INPUT_PREFIX}<job name>/, and "
+    f"job names are chosen by the Prepare step at run time; read access is limited to the "
+    f"{TRAINING_INPUT_PREFIX} prefix of the data bucket."
+)
+TRAINING_OUTPUT = (
+    f"SageMaker writes <job name>/output/model.tar.gz under {TRAINING_OUTPUT_PREFIX}, with job names "
+    f"chosen at run time; write access (PutObject, AbortMultipartUpload) is limited to the "
+    f"{TRAINING_OUTPUT_PREFIX} prefix."
+)
+TRAINING_LOG_STREAMS = (
+    f"SageMaker writes one log stream per training job, named after the job, into the account's "
+    f"{constants.TRAINING_LOG_GROUP} log group; the wildcard covers the streams of that one group."
+)
+TRAINING_JOBS_OF_STATE_MACHINE = (
+    "Added by the Step Functions SageMakerCreateTrainingJob task: the job name is read from the "
+    "execution's state at run time, so CreateTrainingJob, DescribeTrainingJob, StopTrainingJob and "
+    "AddTags name the training jobs of this account and region."
+)
+TRAINING_STATE_MACHINE_ACCOUNT_WIDE = (
+    "sagemaker:ListTags, added by the SageMakerCreateTrainingJob task, and the X-Ray and CloudWatch Logs "
+    "log-delivery actions have no resource-level permissions, so their statements must name Resource '*'."
+)
+STOP_TRAINING_JOBS = (
+    "StopSolutionVersionCreation stops the solution version's training job, whose name is chosen by the "
+    "Prepare step at run time; only sagemaker:StopTrainingJob is allowed, on the training jobs of this "
+    "account and region."
+)
 BUCKET_NOTIFICATIONS_HANDLER = (
     "CDK's own singleton handler that turns on EventBridge notifications for the data bucket at deploy "
     "time; its role and runtime are managed by aws-cdk-lib, not by picks."
@@ -100,7 +145,12 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
             (f"AwsSolutions-IAM5[Resource::{partition}:s3:::*]", IMPORT_SOURCES),
         )
 
-    step_functions = {step.function for flow in WORKFLOWS.values() for step in (*flow.steps, flow.on_failure)}
+    step_functions = {
+        step.function
+        for flow in WORKFLOWS.values()
+        for step in (*flow.steps, flow.on_failure)
+        if isinstance(step, Step)
+    }
     _acknowledge(
         stack.workflows,
         ("AwsSolutions-IAM5[Resource::*]", X_RAY_AND_LOG_DELIVERY),
@@ -109,6 +159,9 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
             for name in step_functions
         ),
     )
+
+    if stack.training is not None:
+        _acknowledge_training(stack, stack.training, partition)
 
     _acknowledge(stack.api, ("AwsSolutions-COG4", IAM_NOT_COGNITO), ("AwsSolutions-APIG3", NO_WAF))
     _acknowledge(
@@ -130,6 +183,36 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
                     BUCKET_NOTIFICATIONS_HANDLER,
                 ),
             )
+
+
+def _acknowledge_training(stack: PicksStack, training: TrainingJobs, partition: str) -> None:
+    """The SageMaker execution role, the roles of the state machines that train, the job stoppers."""
+    bucket = _arn(stack.storage.bucket)
+    _acknowledge(
+        training.role,
+        ("AwsSolutions-IAM5[Resource::*]", TRAINING_ACCOUNT_WIDE),
+        ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", TRAINING_OUTPUT_KEY),
+        ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", TRAINING_OUTPUT_KEY),
+        (f"AwsSolutions-IAM5[Resource::{bucket}/{TRAINING_INPUT_PREFIX}*]", TRAINING_INPUT),
+        (f"AwsSolutions-IAM5[Resource::{bucket}/{TRAINING_OUTPUT_PREFIX}*]", TRAINING_OUTPUT),
+        (
+            f"AwsSolutions-IAM5[Resource::{partition}:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            f"{constants.TRAINING_LOG_GROUP}:*]",
+            TRAINING_LOG_STREAMS,
+        ),
+    )
+    training_jobs = (
+        f"AwsSolutions-IAM5[Resource::{partition}:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]"
+    )
+    for name, flow in WORKFLOWS.items():
+        if any(isinstance(step, TrainingStep) for step in flow.steps):
+            _acknowledge(
+                stack.workflows.state_machines[name].role,
+                (training_jobs, TRAINING_JOBS_OF_STATE_MACHINE),
+                ("AwsSolutions-IAM5[Resource::*]", TRAINING_STATE_MACHINE_ACCOUNT_WIDE),
+            )
+    for name in constants.TRAINING_JOB_STOPPERS:
+        _acknowledge(stack.functions.functions[name].role, (training_jobs, STOP_TRAINING_JOBS))
 
 
 def _acknowledge(construct: IConstruct | None, *findings: tuple[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The picks stack: storage, functions, workflows, API and triggers, wired together."""
+"""The picks stack: storage, functions, training, workflows, API and triggers, wired together."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from picks.routes import FUNCTIONS, routes
-from picks.workflows.declaration import TRIGGERS, WORKFLOWS
+from picks.workflows.declaration import TRIGGERS, WORKFLOWS, TrainingStep
 
 from infrastructure import constants
 from infrastructure.constructs.api import PersonalizeApi
 from infrastructure.constructs.functions import LambdaFunctions
 from infrastructure.constructs.storage import Storage
+from infrastructure.constructs.training import TrainingJobs
 from infrastructure.constructs.triggers import ObjectCreatedTriggers
 from infrastructure.constructs.workflows import Workflows
 from infrastructure.stacks.nag_acknowledgments import acknowledge_nag_findings
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 class PicksStack(Stack):
     """Everything picks needs in one account and region.
 
-    Attributes: ``storage``, ``functions``, ``workflows``, ``api``, ``triggers`` (the constructs).
+    Attributes: ``storage``, ``functions``, ``training`` (None when no workflow trains),
+    ``workflows``, ``api``, ``triggers`` (the constructs).
     """
 
     def __init__(
@@ -58,8 +60,25 @@ class PicksStack(Stack):
             log_level=options.log_level,
             offline_dependencies=options.offline_dependencies,
         )
+        # Only a declaration with a TrainingStep gets the SageMaker role, image and source archive.
+        trains = any(isinstance(step, TrainingStep) for flow in WORKFLOWS.values() for step in flow.steps)
+        self.training = (
+            TrainingJobs(
+                self,
+                "Training",
+                bucket=self.storage.bucket,
+                key=self.storage.key,
+                image=options.training_ecr_image,
+            )
+            if trains
+            else None
+        )
         self.workflows = Workflows(
-            self, "Workflows", declarations=WORKFLOWS, functions=self.functions.functions
+            self,
+            "Workflows",
+            declarations=WORKFLOWS,
+            functions=self.functions.functions,
+            training=self.training,
         )
         self.api = PersonalizeApi(
             self, "Api", routes=routes(), functions=self.functions.functions, stage_name=constants.API_STAGE
@@ -97,6 +116,19 @@ class PicksStack(Stack):
                 arns = {workflow: machine.state_machine_arn for workflow, machine in state_machines.items()}
                 function.add_environment("PICKS_WORKFLOWS", self.to_json_string(arns))
 
+            if name in constants.TRAINING_JOB_STOPPERS and self.training is not None:
+                # StopSolutionVersionCreation stops the job itself; job names come from the Prepare step.
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        sid="StopTrainingJobs",
+                        actions=["sagemaker:StopTrainingJob"],
+                        resources=[
+                            self.format_arn(service="sagemaker", resource="training-job", resource_name="*")
+                        ],
+                    )
+                )
+                function.add_environment("PICKS_TRAINING_JOBS", constants.TRAINING_JOBS_BACKEND)
+
             if name in constants.IMPORT_SOURCE_READERS:
                 # Import jobs name any S3 location the caller chooses (dataSource.dataLocation), as
                 # with Amazon Personalize; the caller's bucket policy decides what is readable.
@@ -130,7 +162,12 @@ class PicksStack(Stack):
 
 def _check_function_sets() -> None:
     """Fail the synth if constants name a function the declaration does not have (e.g. after a rename)."""
-    named = constants.READ_ONLY_FUNCTIONS | constants.WORKFLOW_STARTERS | constants.IMPORT_SOURCE_READERS
+    named = (
+        constants.READ_ONLY_FUNCTIONS
+        | constants.WORKFLOW_STARTERS
+        | constants.IMPORT_SOURCE_READERS
+        | constants.TRAINING_JOB_STOPPERS
+    )
     unknown = sorted(named - FUNCTIONS.keys())
     if unknown:
         raise ValueError(

@@ -5,23 +5,32 @@ One offline synth per module (no pip, no Docker, no AWS); see docs/deploy.md for
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
+import tarfile
+from pathlib import Path
+from typing import Any
 
 import pytest
-from aws_cdk import assertions
+from aws_cdk import CfnResource, Stack, assertions
 from picks.routes import FUNCTIONS, routes
-from picks.workflows.declaration import DROP_PREFIX, TRIGGERS, WORKFLOWS
+from picks.workflows import training_contract
+from picks.workflows.declaration import (
+    DROP_PREFIX,
+    TRAINING_INPUT_PREFIX,
+    TRAINING_OUTPUT_PREFIX,
+    TRIGGERS,
+    WORKFLOWS,
+    TrainingStep,
+)
 
 from app import build
-from infrastructure import constants
+from infrastructure import bundling, constants
 from infrastructure.bundling import OfflinePlaceholderBundling, PipInstallBundling
-from infrastructure.options import DeploymentOptions
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from infrastructure.options import DeploymentOptions, EcrImage, base_context
 
 pytestmark = pytest.mark.infrastructure
 
@@ -72,7 +81,44 @@ def _render(value: Any) -> str:
         return "@" + value["Fn::GetAtt"][0]
     if "Ref" in value:
         return "@" + value["Ref"]
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]  # the asset bucket: cdk-<qualifier>-assets-${AWS::AccountId}-${AWS::Region}
     raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def _pseudo(text: str) -> str:
+    """``${AWS::Region}`` as ``_render`` writes the stack's pseudo parameters: ``@AWS::Region``."""
+    return re.sub(r"\$\{(AWS::\w+)\}", r"@\1", text)
+
+
+def _id_of(construct: Any) -> str:
+    """The logical id of a construct's CloudFormation resource."""
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource), construct.node.path
+    return Stack.of(resource).get_logical_id(resource)
+
+
+def _resources(statement: dict[str, Any]) -> list[str]:
+    value = statement["Resource"]
+    return [_render(r) for r in (value if isinstance(value, list) else [value])]
+
+
+def _definition(template: assertions.Template, workflow_name: str) -> dict[str, Any]:
+    definitions = [
+        json.loads(_render(m["Properties"]["DefinitionString"]))
+        for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
+    ]
+    (definition,) = [d for d in definitions if workflow_name in d.get("Comment", "")]
+    return definition
+
+
+def _training_steps() -> list[tuple[Any, TrainingStep]]:
+    return [
+        (workflow, step)
+        for workflow in WORKFLOWS.values()
+        for step in workflow.steps
+        if isinstance(step, TrainingStep)
+    ]
 
 
 def _statements(template: assertions.Template, role_logical_id: str) -> list[dict[str, Any]]:
@@ -121,6 +167,7 @@ def test_functions_share_the_environment_picks_reads(template: assertions.Templa
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "picks"
         assert variables["LOG_LEVEL"] == constants.DEFAULT_LOG_LEVEL
         assert ("PICKS_WORKFLOWS" in variables) == (name in constants.WORKFLOW_STARTERS)
+        assert ("PICKS_TRAINING_JOBS" in variables) == (name in constants.TRAINING_JOB_STOPPERS)
 
 
 def test_workflow_starters_get_every_state_machine_arn(template: assertions.Template) -> None:
@@ -180,25 +227,28 @@ def test_one_state_machine_per_workflow_with_logs_and_tracing(template: assertio
         props = machine["Properties"]
         assert props["TracingConfiguration"] == {"Enabled": True}
         assert props["LoggingConfiguration"]["Level"] == "ALL"
+    for name in WORKFLOWS:
+        template.has_output(f"{name}StateMachineArn", {})
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS.values(), ids=WORKFLOWS.keys())
 def test_state_machine_follows_the_declaration(template: assertions.Template, workflow: Any) -> None:
     # Given the rendered definition of the workflow's state machine
-    definitions = [
-        json.loads(_render(m["Properties"]["DefinitionString"]))
-        for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
-    ]
-    (definition,) = [d for d in definitions if workflow.name in d.get("Comment", "")]
+    definition = _definition(template, workflow.name)
     states = definition["States"]
     on_failure = workflow.on_failure
 
-    # Then steps run in order, each invoking its function with {action, input: <state>} ...
+    # Then steps run in order: a Lambda step invokes its function with {action, input: <state>}, a
+    # training step runs a SageMaker job (asserted in detail below) ...
     assert definition["StartAt"] == workflow.steps[0].name
     for position, step in enumerate(workflow.steps):
         state = states[step.name]
-        assert state["Resource"] == "@" + _logical_id(template, step.function)
-        assert state["Parameters"] == {"action": step.action, "input.$": "$"}
+        if isinstance(step, TrainingStep):
+            assert state["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+            assert state["ResultPath"] == f"$.{step.result_key}"
+        else:
+            assert state["Resource"] == "@" + _logical_id(template, step.function)
+            assert state["Parameters"] == {"action": step.action, "input.$": "$"}
         if position + 1 < len(workflow.steps):
             assert state["Next"] == workflow.steps[position + 1].name
         else:
@@ -213,6 +263,185 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
     assert failure["ResultPath"] is None  # keeps the caught error for the Fail state
     fail = states[failure["Next"]]
     assert fail == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_the_declaration_has_a_training_step() -> None:
+    # The training assertions below are parametrized over these; none would silently mean no checks.
+    assert [step.name for _, step in _training_steps()] == ["Train"]
+
+
+@pytest.mark.parametrize(("workflow", "step"), _training_steps(), ids=lambda v: getattr(v, "name", ""))
+def test_training_step_runs_the_request_as_a_sagemaker_job(
+    synthesized: tuple[Any, assertions.Template], workflow: Any, step: TrainingStep
+) -> None:
+    # Given the training task of the rendered definition
+    stack, template = synthesized
+    state = _definition(template, workflow.name)["States"][step.name]
+    params = state["Parameters"]
+    request = f"$.{step.request_key}"
+    bucket_id, _ = _data_bucket(template)
+    key_id = _id_of(stack.storage.key)
+
+    # Then it runs the job to completion (.sync) and keeps the state, adding the job's description
+    assert state["Resource"] == "arn:@AWS::Partition:states:::sagemaker:createTrainingJob.sync"
+    assert state["ResultPath"] == "$.trainingJob" == f"$.{step.result_key}"
+    assert state["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": workflow.on_failure.name}
+    ]
+    # ... named, sized and fed from the TrainingRequest (JSON paths, no "ml." added to the instance type)
+    assert params["TrainingJobName.$"] == f"{request}.jobName"
+    assert params["ResourceConfig"] == {
+        "InstanceCount": 1,
+        "InstanceType.$": f"{request}.instanceType",
+        "VolumeSizeInGB": constants.TRAINING_VOLUME_GIB,
+        "VolumeKmsKeyId": f"@{key_id}",
+    }
+    assert params["InputDataConfig"] == [
+        {
+            "ChannelName": training_contract.CHANNEL,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3Uri.$": f"{request}.inputUri",
+                    "S3DataType": "S3Prefix",
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "InputMode": "File",
+        }
+    ]
+    # ... writing model.tar.gz under training-output/ of the data bucket, encrypted with the data key
+    assert params["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://@{bucket_id}/{TRAINING_OUTPUT_PREFIX}",
+        "KmsKeyId": f"@{key_id}",
+    }
+    assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 24 * 3600}
+    assert params["RoleArn"] == f"@{_id_of(stack.training.role)}"
+    # ... in the script-mode container, running train.py from the source archive
+    assert params["AlgorithmSpecification"] == {
+        "TrainingInputMode": "File",
+        "TrainingImage": _pseudo(constants.DEFAULT_TRAINING_IMAGE),
+    }
+    assert params["HyperParameters"] == {
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": _render(stack.resolve(stack.training.source.s3_object_url)),
+        "sagemaker_region": "@AWS::Region",
+    }
+    assert params["HyperParameters"]["sagemaker_submit_directory"].startswith("s3://cdk-")
+
+
+def test_training_state_machine_may_pass_only_the_training_role(
+    synthesized: tuple[Any, assertions.Template],
+) -> None:
+    stack, template = synthesized
+    for workflow, _ in _training_steps():
+        machine = stack.workflows.state_machines[workflow.name]
+        statements = _statements(template, _id_of(machine.role))
+
+        (pass_role,) = [s for s in statements if "iam:PassRole" in _actions([s])]
+        assert _resources(pass_role) == [f"@{_id_of(stack.training.role)}"]
+        assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        assert {"sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"} <= _actions(statements)
+    # Workflows without a training step get no SageMaker permission at all
+    for name, machine in stack.workflows.state_machines.items():
+        if name not in {workflow.name for workflow, _ in _training_steps()}:
+            actions = _actions(_statements(template, _id_of(machine.role)))
+            assert not any(a.startswith("sagemaker:") or a == "iam:PassRole" for a in actions), name
+
+
+def test_training_role_reads_and_writes_only_the_training_prefixes(
+    synthesized: tuple[Any, assertions.Template],
+) -> None:
+    # Given the SageMaker execution role and its policy
+    stack, template = synthesized
+    role_id = _id_of(stack.training.role)
+    trust = template.to_json()["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]
+    statements = _statements(template, role_id)
+    by_sid = {s.get("Sid"): s for s in statements}
+    bucket_id, _ = _data_bucket(template)
+
+    # Then only SageMaker assumes it ...
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "sagemaker.amazonaws.com"}]
+    # ... it reads the channel prefix and writes the output prefix, nothing else of the data bucket
+    assert _resources(by_sid["ReadTrainingInput"]) == [f"@{bucket_id}/{TRAINING_INPUT_PREFIX}*"]
+    assert _actions([by_sid["ReadTrainingInput"]]) == {"s3:GetObject"}
+    assert _resources(by_sid["ListTrainingInput"]) == [f"@{bucket_id}"]
+    assert _actions([by_sid["ListTrainingInput"]]) == {"s3:ListBucket"}
+    assert _resources(by_sid["WriteTrainingOutput"]) == [f"@{bucket_id}/{TRAINING_OUTPUT_PREFIX}*"]
+    assert _actions([by_sid["WriteTrainingOutput"]]) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    s3_resources = {
+        r for s in statements if any(a.startswith("s3:") for a in _actions([s])) for r in _resources(s)
+    }
+    assert f"@{bucket_id}/*" not in s3_resources
+    # ... the one source archive object (not the whole asset bucket)
+    source = stack.training.source
+    assert _resources(by_sid["ReadSourceArchive"]) == [
+        f"arn:@AWS::Partition:s3:::{_render(stack.resolve(source.s3_bucket_name))}/{source.s3_object_key}"
+    ]
+    # ... the data key only, for reading the channel, writing the model and the encrypted volume
+    kms = [s for s in statements if any(a.startswith("kms:") for a in _actions([s]))]
+    assert {r for s in kms for r in _resources(s)} == {f"@{_id_of(stack.storage.key)}"}
+    assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:CreateGrant"} <= _actions(kms)
+    # ... SageMaker's own log group, and image pulls from the image's repository only
+    log_group = "arn:@AWS::Partition:logs:@AWS::Region:@AWS::AccountId:log-group:/aws/sagemaker/TrainingJobs"
+    assert _resources(by_sid["TrainingJobLogs"]) == [log_group, f"{log_group}:*"]
+    assert _resources(by_sid["EcrLogin"]) == ["*"]
+    assert _actions([by_sid["EcrLogin"]]) == {"ecr:GetAuthorizationToken"}
+    assert _resources(by_sid["PullTrainingImage"]) == [
+        "arn:@AWS::Partition:ecr:@AWS::Region:763104351884:repository/pytorch-training"
+    ]
+    assert by_sid["TrainingJobMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
+    }
+
+
+def test_control_plane_can_stop_training_jobs(template: assertions.Template) -> None:
+    functions = _functions(template)
+    for name, resource in functions.items():
+        statements = _statements(template, _role_of(resource))
+        variables = resource["Properties"]["Environment"]["Variables"]
+        stops = [s for s in statements if s.get("Sid") == "StopTrainingJobs"]
+        if name in constants.TRAINING_JOB_STOPPERS:
+            (stop,) = stops
+            assert _actions([stop]) == {"sagemaker:StopTrainingJob"}
+            assert _resources(stop) == [
+                "arn:@AWS::Partition:sagemaker:@AWS::Region:@AWS::AccountId:training-job/*"
+            ]
+            assert variables["PICKS_TRAINING_JOBS"] == "sagemaker"
+        else:
+            assert not any(a.startswith("sagemaker:") for a in _actions(statements)), name
+            assert "PICKS_TRAINING_JOBS" not in variables, name
+
+
+def test_training_source_is_uploaded_as_one_tar_gz(synthesized: tuple[Any, assertions.Template]) -> None:
+    # Given the source archive asset as staged in the cloud assembly
+    stack, _ = synthesized
+    source = stack.training.source
+    staged = Path(stack.node.root.outdir) / source.asset_path
+
+    manifest = json.loads((staged.parent / f"{stack.artifact_id}.assets.json").read_text())
+    entry = manifest["files"][source.asset_hash]
+
+    # Then the archive file itself is the asset, uploaded as is (packaging "file", not zipped again) ...
+    assert staged.name.endswith(".tar.gz") and staged.is_file()
+    assert entry["source"] == {"path": source.asset_path, "packaging": "file"}
+    # ... holding exactly the members the bundling computes from the repository
+    with tarfile.open(staged, "r:gz") as archive:
+        assert archive.getnames() == list(bundling.training_source_files())
+
+
+def test_training_image_comes_from_context() -> None:
+    # Given a synth naming another image (the stack's own account: ${AWS::AccountId}) ...
+    image = "${AWS::AccountId}.dkr.ecr.eu-west-1.amazonaws.com/picks/train@sha256:" + "0" * 64
+    _, stack = build({**OFFLINE, constants.CONTEXT_TRAINING_IMAGE: image})
+    template = assertions.Template.from_stack(stack)
+
+    # Then the task runs it and the role may pull it from that repository only
+    (workflow, step) = _training_steps()[0]
+    params = _definition(template, workflow.name)["States"][step.name]["Parameters"]
+    assert params["AlgorithmSpecification"]["TrainingImage"] == _pseudo(image)
+    statements = _statements(template, _id_of(stack.training.role))
+    (pull,) = [s for s in statements if s.get("Sid") == "PullTrainingImage"]
+    assert _resources(pull) == ["arn:@AWS::Partition:ecr:eu-west-1:@AWS::AccountId:repository/picks/train"]
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -372,6 +601,41 @@ def test_unknown_log_level_is_rejected() -> None:
         DeploymentOptions.from_context(_Scope(**{constants.CONTEXT_LOG_LEVEL: "chatty"}))
 
 
+def test_training_image_defaults_to_cdk_json_and_can_be_overridden() -> None:
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/picks-training:1"
+
+    assert base_context()[constants.CONTEXT_TRAINING_IMAGE] == constants.DEFAULT_TRAINING_IMAGE
+    assert DeploymentOptions.from_context(_Scope()).training_image == constants.DEFAULT_TRAINING_IMAGE
+    options = DeploymentOptions.from_context(_Scope(**{constants.CONTEXT_TRAINING_IMAGE: image}))
+    assert options.training_image == image
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "pytorch/pytorch:2.9.0",  # Docker Hub: SageMaker only pulls from ECR
+        "public.ecr.aws/deep-learning-containers/pytorch-training:2.9.0-gpu-py312",  # ECR Public
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training",  # no tag or digest
+        "763104351884.dkr.ecr.${AWS::Partition}.amazonaws.com/pytorch-training:2.9.0",  # not a region
+    ],
+)
+def test_training_image_must_be_an_ecr_image(image: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(constants.CONTEXT_TRAINING_IMAGE)):
+        DeploymentOptions.from_context(_Scope(**{constants.CONTEXT_TRAINING_IMAGE: image}))
+
+
+def test_training_image_renders_the_stack_region_and_domain() -> None:
+    image = EcrImage.parse(constants.DEFAULT_TRAINING_IMAGE)
+
+    uri, repository_arn = image.render(
+        account="111122223333", region="eu-west-1", url_suffix="amazonaws.com", partition="aws"
+    )
+
+    assert uri.startswith("763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:")
+    assert "-gpu-py312-" in uri and uri.endswith("-sagemaker")  # GPU-capable, Python 3.12, script mode
+    assert repository_arn == "arn:aws:ecr:eu-west-1:763104351884:repository/pytorch-training"
+
+
 def test_pip_bundling_targets_the_lambda_platform(tmp_path: Path) -> None:
     bundler = PipInstallBundling(
         requirements=constants.LAYER_REQUIREMENTS,
@@ -437,3 +701,119 @@ def test_layer_requirements_use_the_repository_pins() -> None:
 
     assert {"aws-lambda-powertools", "numpy"} <= layer.keys()
     assert {name: repository.get(name) for name in layer} == layer
+
+
+# --- training source archive (no synth) ------------------------------------------------------------
+
+
+def _fake_sources(root: Path, *, init: bool) -> dict[str, Path]:
+    """A training package, a library and requirements in ``root``, shaped like the repository's."""
+    training, library = root / "training", root / "library" / "picks"
+    for folder in (training / "recipes", training / "__pycache__", training / "tests", library / "workflows"):
+        folder.mkdir(parents=True)
+    (training / "train.py").write_text(
+        "import picks\n\ndef main():\n    print('trained with', picks.NAME)\n    return 0\n"
+    )
+    (training / "recipes" / "__init__.py").write_text("")
+    (training / "__pycache__" / "train.cpython-312.pyc").write_bytes(b"\0")
+    (training / "tests" / "test_train.py").write_text("")
+    if init:
+        (training / "__init__.py").write_text("")
+    (library / "__init__.py").write_text("NAME = 'picks'\n")
+    (library / "workflows" / "__init__.py").write_text("")
+    (root / "requirements.txt").write_text("implicit==0.7.3\n")
+    return {"training_dir": training, "library_dir": library, "requirements": root / "requirements.txt"}
+
+
+def test_source_archive_has_the_script_mode_layout(tmp_path: Path) -> None:
+    # Given sources whose training folder has no __init__.py yet, bundled into an empty folder
+    sources = _fake_sources(tmp_path / "src", init=False)
+    files = bundling.training_source_files(**sources)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    assert bundling.SourceArchiveBundling(files).try_bundle(str(out)) is True
+
+    # Then the folder holds one sourcedir.tar.gz: train.py and requirements.txt at the root, the
+    # training package (made a regular package, no caches or tests) and the picks library
+    (archive_path,) = out.iterdir()
+    assert archive_path.name == constants.TRAINING_SOURCE_ARCHIVE
+    with tarfile.open(archive_path, "r:gz") as archive:
+        names = archive.getnames()
+        shim = archive.extractfile("train.py").read().decode()  # type: ignore[union-attr]
+        requirements = archive.extractfile("requirements.txt").read().decode()  # type: ignore[union-attr]
+    assert names == [
+        "picks/__init__.py",
+        "picks/workflows/__init__.py",
+        "requirements.txt",
+        "train.py",
+        "training/__init__.py",
+        "training/recipes/__init__.py",
+        "training/train.py",
+    ]
+    assert requirements == "implicit==0.7.3\n"
+    # ... and train.py only imports training.train and runs its main()
+    imports = [node for node in ast.walk(ast.parse(shim)) if isinstance(node, ast.ImportFrom | ast.Import)]
+    assert [(node.module, [alias.name for alias in node.names]) for node in imports] == [
+        ("training.train", ["main"])
+    ]
+    assert len(shim.strip().splitlines()) == 5
+
+
+def test_source_archive_runs_as_sagemaker_would(tmp_path: Path) -> None:
+    # Given the archive extracted the way the training toolkit does (into /opt/ml/code)
+    files = bundling.training_source_files(**_fake_sources(tmp_path / "src", init=True))
+    archive_path = bundling.write_source_archive(files, tmp_path / "sourcedir.tar.gz")
+    code = tmp_path / "code"
+    with tarfile.open(archive_path, "r:gz") as archive:
+        archive.extractall(code, filter="data")
+
+    # When script mode runs the entry point from there
+    result = subprocess.run(
+        [sys.executable, "train.py"], cwd=code, capture_output=True, text=True, check=False, env={}
+    )
+
+    # Then training.train.main() ran, importing the bundled picks
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "trained with picks\n"
+
+
+def test_source_archive_is_reproducible_and_its_hash_follows_every_file(tmp_path: Path) -> None:
+    sources = _fake_sources(tmp_path / "src", init=True)
+    files = bundling.training_source_files(**sources)
+    first = bundling.write_source_archive(files, tmp_path / "a" / "sourcedir.tar.gz").read_bytes()
+    second = bundling.write_source_archive(files, tmp_path / "b" / "sourcedir.tar.gz").read_bytes()
+    assert first == second  # equal sources, equal bytes (fixed timestamps and owners)
+
+    before = bundling.training_source_hash(files)
+    for changed in (
+        sources["training_dir"] / "recipes" / "__init__.py",
+        sources["library_dir"] / "workflows" / "__init__.py",
+        sources["requirements"],
+    ):
+        changed.write_text(changed.read_text() + "# changed\n")
+        after = bundling.training_source_hash(bundling.training_source_files(**sources))
+        assert after != before, changed
+        before = after
+    # Neither caches nor tests take part
+    (sources["training_dir"] / "tests" / "test_more.py").write_text("")
+    assert bundling.training_source_hash(bundling.training_source_files(**sources)) == before
+
+
+def test_repository_sources_make_a_complete_archive() -> None:
+    names = list(bundling.training_source_files())
+
+    assert {"train.py", "requirements.txt", "training/__init__.py"} <= set(names)
+    assert "picks/workflows/training_contract.py" in names
+    assert not any("__pycache__" in name or "/tests/" in name or name.endswith(".pyc") for name in names)
+
+
+def test_training_requirements_use_the_repository_pins() -> None:
+    training = _pins(constants.TRAINING_REQUIREMENTS)
+    repository = _pins(constants.REPO_ROOT / "requirements.txt")
+
+    assert {"implicit", "scipy", "threadpoolctl", "tqdm", "numpy", "boto3", "botocore"} <= training.keys()
+    assert "torch" not in training  # preinstalled in the PyTorch training container
+    assert {name: repository[name] for name in training if name in repository} == {
+        name: version for name, version in training.items() if name in repository
+    }

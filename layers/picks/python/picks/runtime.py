@@ -1,36 +1,188 @@
-"""Personalize runtime operations.  Campaigns and recommenders arrive with training;
-until one exists every lookup answers the modelled ResourceNotFoundException."""
+"""Personalize runtime operations: GetRecommendations and GetPersonalizedRanking on campaigns.
+
+A campaign resolves to the solution version it serves and that version's model, loaded once per
+container (``picks.serving.store``).  Campaign lookups are cached for a few seconds: a request
+must not pay a table read, and a campaign update takes effect within ``CAMPAIGN_TTL_S``.
+
+Beyond Personalize: ``context={"PICKS_EXPLAIN": "true"}`` adds to each item a ``reason`` naming the
+user's interactions that contributed most; ``reason`` is a modelled member of ``PredictedItem``, so
+stock clients parse it.
+"""
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from picks.errors import InvalidInputException
+import numpy as np
+
+from picks import arns
+from picks.errors import InvalidInputException, ResourceNotFoundException
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel
+from picks.serving.store import load_model
 from picks.services import Services
 
+CAMPAIGN_TTL_S = 5.0
+DEFAULT_RESULTS = 25
+MAX_RESULTS = 500
+EXPLAIN_KEY = "PICKS_EXPLAIN"
+ACTIVE = "ACTIVE"
 
-def _serving_resource(services: Services, params: dict[str, Any]) -> None:
-    arn = params.get("campaignArn") or params.get("recommenderArn")
-    if not arn:
+
+@dataclass(frozen=True)
+class ServingCampaign:
+    arn: str
+    recipe_type: str
+    model_prefix: str
+    config: dict[str, Any]
+
+
+_campaigns: dict[str, tuple[float, ServingCampaign]] = {}
+_campaigns_lock = threading.Lock()
+
+
+def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
+    now = time.monotonic()
+    with _campaigns_lock:
+        cached = _campaigns.get(arn)
+    if cached is not None and now - cached[0] < CAMPAIGN_TTL_S:
+        return cached[1]
+    campaign = services.resources.get(arn, what="Campaign", kind="campaign")
+    serving_arn = campaign.doc.get("_servingVersionArn")
+    if campaign.doc.get("status") != ACTIVE or not serving_arn:
+        raise InvalidInputException(
+            f"campaignArn: {arn} is {campaign.doc.get('status')}; it serves recommendations once ACTIVE."
+        )
+    version = services.resources.get(serving_arn, what="Solution version")
+    model = version.doc["_model"]
+    resolved = ServingCampaign(arn, model["recipeType"], model["prefix"], campaign.doc.get("campaignConfig") or {})
+    with _campaigns_lock:
+        _campaigns[arn] = (now, resolved)
+    return resolved
+
+
+def forget_campaigns() -> None:
+    with _campaigns_lock:
+        _campaigns.clear()
+
+
+def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaign, ServingModel]:
+    if params.get("recommenderArn") and not params.get("campaignArn"):
+        services.resources.get(params["recommenderArn"], what="Recommender", kind="recommender")
+    if not params.get("campaignArn"):
         raise InvalidInputException("campaignArn: either campaignArn or recommenderArn is required.")
-    field = "campaignArn" if params.get("campaignArn") else "recommenderArn"
-    kind = "campaign" if field == "campaignArn" else "recommender"
-    services.resources.get(arn, what=kind.capitalize(), kind=kind)
-    raise InvalidInputException(f"{field}: {arn} is not ready to serve.")
+    arns.parse(params["campaignArn"], "campaignArn")
+    campaign = _resolve_campaign(services, params["campaignArn"])
+    return campaign, load_model(services.s3, services.settings.bucket_name, campaign.model_prefix)
+
+
+def _check_filters(services: Services, params: dict[str, Any]) -> None:
+    # Filters are resources of their own; naming one that does not exist is the modelled error.
+    for arn in [params.get("filterArn")] + [p.get("filterArn") for p in params.get("promotions") or []]:
+        if arn:
+            services.resources.get(arn, what="Filter", kind="filter")
+
+
+def recent_interactions(services: Services, user_id: str | None) -> list[str]:
+    """Items the user interacted with after the model was trained, oldest first (real-time events)."""
+    return []
+
+
+def _recommendation_id() -> str:
+    return f"RID-{uuid.uuid4().hex}"  # 36 characters: fits PutEvents' recommendationId (1-40)
+
+
+def _wants_explanation(params: dict[str, Any]) -> bool:
+    return str((params.get("context") or {}).get(EXPLAIN_KEY, "")).lower() == "true"
+
+
+def _items(model: ServingModel, ranked: Ranked) -> list[dict[str, Any]]:
+    ids = model.item_ids
+    return [{"itemId": ids[i], "score": round(float(s), 8)} for i, s in zip(ranked.indices.tolist(), ranked.scores.tolist(), strict=True)]
+
+
+def _explain(model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, user_id: str | None,
+             recent: list[str]) -> None:
+    if not isinstance(model, FactorModel):
+        return
+    for entry, item in zip(items, ranked.indices.tolist(), strict=True):
+        reasons = [
+            f"picks: interacted with item {model.item_ids[source]} ({share:.0%})"[:256]
+            for source, share in model.explain(user_id, item, recent)
+        ]
+        if reasons:
+            entry["reason"] = reasons
 
 
 def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _serving_resource(services, params)
-    return {}
+    campaign, model = _serving(services, params)
+    _check_filters(services, params)
+    count = params.get("numResults", DEFAULT_RESULTS)
+    if count > MAX_RESULTS:
+        raise InvalidInputException(f"numResults: {count} is more than the maximum of {MAX_RESULTS}.")
+    user_id, item_id = params.get("userId"), params.get("itemId")
+    recent: list[str] = []
+    if isinstance(model, FactorModel):
+        if campaign.recipe_type == "PERSONALIZED_RANKING":
+            raise InvalidInputException(
+                f"campaignArn: {campaign.arn} serves PERSONALIZED_RANKING; call GetPersonalizedRanking."
+            )
+        if not user_id:
+            raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
+        recent = recent_interactions(services, user_id)
+        ranked = model.recommend(user_id, count, recent=recent)
+    elif isinstance(model, SimsModel):
+        if not item_id:
+            raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
+        ranked = model.related(item_id, count)
+    elif isinstance(model, PopularityModel):
+        ranked = model.recommend(count)
+    else:  # pragma: no cover - every recipe type has a model class
+        raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")
+    items = _items(model, ranked)
+    if _wants_explanation(params):
+        _explain(model, items, ranked, user_id, recent)
+    return {"itemList": items, "recommendationId": _recommendation_id()}
 
 
 def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _serving_resource(services, params)
-    return {}
+    campaign, model = _serving(services, params)
+    _check_filters(services, params)
+    if not isinstance(model, FactorModel) or campaign.recipe_type != "PERSONALIZED_RANKING":
+        raise InvalidInputException(
+            f"campaignArn: {campaign.arn} serves {campaign.recipe_type}; GetPersonalizedRanking needs a "
+            "PERSONALIZED_RANKING campaign."
+        )
+    input_list: list[str] = params["inputList"]
+    if len(input_list) > MAX_RESULTS:
+        raise InvalidInputException(f"inputList: {len(input_list)} items is more than the maximum of {MAX_RESULTS}.")
+    # Duplicates are ranked once, at their first position, as a set of candidates.
+    unique = list(dict.fromkeys(input_list))
+    index = model.item_index
+    known = np.array([index[item] for item in unique if item in index], dtype=np.int64)
+    unknown = [item for item in unique if item not in index]
+    recent = recent_interactions(services, params["userId"])
+    ranked = model.rank(params["userId"], known, recent=recent)
+    items = _items(model, ranked)
+    if _wants_explanation(params):
+        _explain(model, items, ranked, params["userId"], recent)
+    # Items the model has never seen go last, without a score, in the order given (as Personalize does).
+    items.extend({"itemId": item} for item in unknown)
+    return {"personalizedRanking": items, "recommendationId": _recommendation_id()}
 
 
 def get_action_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    _serving_resource(services, params)
-    return {}
+    arn = params.get("campaignArn")
+    if not arn:
+        raise InvalidInputException("campaignArn: required.")
+    campaign = services.resources.find(arn)
+    if campaign is None:
+        raise ResourceNotFoundException(f"Campaign {arn} does not exist.")
+    raise InvalidInputException(
+        f"campaignArn: {arn} does not serve PERSONALIZED_ACTIONS; picks cannot train aws-next-best-action yet."
+    )
 
 
 OPERATIONS = {

@@ -24,6 +24,9 @@ class Services:
     s3: Any
     workflows: WorkflowStarter
     clock: Callable[[], float] = field(default=time.time)
+    # Stops running training jobs (``.stop(job_name)``) for StopSolutionVersionCreation; None where
+    # nothing can be stopped.
+    training_jobs: Any = None
 
 
 _current: Services | None = None
@@ -33,11 +36,17 @@ def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter
     import boto3
 
     session = session or boto3.session.Session(region_name=settings.region)
+    training_jobs = None
+    if settings.training_jobs == "sagemaker":
+        from picks.workflows.local_training import SageMakerTrainingJobs
+
+        training_jobs = SageMakerTrainingJobs(session.client("sagemaker"))
     return Services(
         settings=settings,
         resources=ResourceStore(session.client("dynamodb"), settings.table_name),
         s3=session.client("s3"),
         workflows=workflows or StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
+        training_jobs=training_jobs,
     )
 
 

@@ -15,10 +15,14 @@ class Settings:
     table_name: str
     bucket_name: str
     workflow_arns: dict[str, str] = field(default_factory=dict)
+    training_jobs: str | None = None  # "sagemaker" where StopSolutionVersionCreation stops SageMaker jobs
     # Quotas from the Personalize developer guide's limits page (defaults, per account and region).
     max_dataset_groups: int = 500
     max_schemas: int = 500
     max_tags_per_resource: int = 50
+    # Per dataset group.
+    max_solutions_per_group: int = 10
+    max_campaigns_per_group: int = 5
 
     @classmethod
     def from_environment(cls, account: str | None = None) -> Settings:
@@ -28,4 +32,5 @@ class Settings:
             table_name=os.environ["PICKS_TABLE"],
             bucket_name=os.environ["PICKS_BUCKET"],
             workflow_arns=json.loads(os.environ.get("PICKS_WORKFLOWS", "{}")),
+            training_jobs=os.environ.get("PICKS_TRAINING_JOBS"),
         )

@@ -25,7 +25,17 @@ def operation(name: str) -> Callable[[Operation], Operation]:
 def load_operation_modules() -> None:
     # Importing the modules registers their operations. Always import them all: another module
     # (the S3 drop, say) may have imported one of them first, so a non-empty registry proves nothing.
-    from picks.controlplane import dataset_groups, datasets, import_jobs, schemas, tags  # noqa: F401
+    from picks.controlplane import (  # noqa: F401
+        campaigns,
+        dataset_groups,
+        datasets,
+        import_jobs,
+        recipes,
+        schemas,
+        solution_versions,
+        solutions,
+        tags,
+    )
 
 
 def dispatch(services: Services, name: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -399,7 +399,8 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-def _encode_dictionary(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def encode_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as (UTF-8 bytes, character offsets): npz-safe without pickle or fixed-width padding."""
     strings: list[str] = values.tolist()
     text = "".join(strings)
     offsets = np.zeros(len(strings) + 1, dtype=np.int64)
@@ -408,7 +409,7 @@ def _encode_dictionary(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8), offsets
 
 
-def _decode_dictionary(text_bytes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def decode_strings(text_bytes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     # Offsets count characters, not bytes: slicing the decoded str is then O(1) per value.
     text = text_bytes.tobytes().decode("utf-8")
     bounds = offsets.tolist()
@@ -461,7 +462,7 @@ def serialize(table: ColumnTable) -> tuple[bytes, dict[str, Any]]:
         arrays[f"{column.name}.data"] = column.data
         if column.is_string:
             assert column.dictionary is not None
-            text, offsets = _encode_dictionary(column.dictionary)
+            text, offsets = encode_strings(column.dictionary)
             arrays[f"{column.name}.dict_text"] = text
             arrays[f"{column.name}.dict_offsets"] = offsets
         elif column.null is not None:
@@ -493,7 +494,7 @@ def deserialize(data: bytes, manifest: Mapping[str, Any]) -> ColumnTable:
             names = entry["arrays"]
             values = npz[names["data"]]
             if f.type == "string":
-                dictionary = _decode_dictionary(npz[names["dict_text"]], npz[names["dict_offsets"]])
+                dictionary = decode_strings(npz[names["dict_text"]], npz[names["dict_offsets"]])
                 columns[f.name] = string_column(f, values, dictionary)
             else:
                 null = npz[names["null"]] if "null" in names else None

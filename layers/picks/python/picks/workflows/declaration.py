@@ -1,9 +1,11 @@
 """The one declaration of picks' workflows and event triggers.
 
-CDK turns each ``Workflow`` into a Step Functions state machine (one
-LambdaInvoke task per step, a Catch on every task routing to ``on_failure``);
-the emulator's ``LocalWorkflowRunner`` walks the same steps in a background
-thread, invoking the same Lambda handler with the same payload.
+CDK turns each ``Workflow`` into a Step Functions state machine: a ``Step`` is a LambdaInvoke task,
+a ``TrainingStep`` a SageMaker CreateTrainingJob task (``.sync``); every task has a Catch routing
+to ``on_failure``.  The emulator's ``LocalWorkflowRunner`` walks the same steps in a background
+thread: it invokes the same Lambda handler with the same payload, and runs a ``TrainingStep`` as a
+subprocess of the same training entry point under the SageMaker contract
+(``picks.workflows.local_training``).
 """
 from __future__ import annotations
 
@@ -22,9 +24,23 @@ class Step:
 
 
 @dataclass(frozen=True)
+class TrainingStep:
+    """A training job following the SageMaker training contract.
+
+    The state entering it carries ``state[request_key]`` (see ``TrainingRequest``); the job's
+    description is stored at ``state[result_key]`` with ``ModelArtifacts.S3ModelArtifacts`` (the
+    ``model.tar.gz`` SageMaker writes), exactly as the Step Functions ``.sync`` integration does.
+    """
+
+    name: str
+    request_key: str = "training"
+    result_key: str = "trainingJob"
+
+
+@dataclass(frozen=True)
 class Workflow:
     name: str
-    steps: tuple[Step, ...]
+    steps: tuple[Step | TrainingStep, ...]
     on_failure: Step
     timeout_s: int = 3600
 
@@ -37,13 +53,44 @@ class ObjectCreatedTrigger:
     function: str
 
 
+# Where training jobs read their one input channel and write model.tar.gz, in the picks bucket.
+TRAINING_INPUT_PREFIX = "training-input/"
+TRAINING_OUTPUT_PREFIX = "training-output/"
+# The single SageMaker input channel; it holds config.json plus one folder per table.
+TRAINING_CHANNEL = "train"
+
 DATASET_IMPORT = Workflow(
     name="DatasetImport",
     steps=(Step("Ingest", "workflow_steps", "dataset_import.ingest"),),
     on_failure=Step("RecordFailure", "workflow_steps", "dataset_import.record_failure"),
 )
 
-WORKFLOWS: dict[str, Workflow] = {w.name: w for w in (DATASET_IMPORT,)}
+# Prepare: stage the datasets as the job's channel and choose the instance; Train: the SageMaker
+# job (fit, holdout evaluation, artifact); Register: publish the numpy artifact and metrics and
+# make the version ACTIVE.
+SOLUTION_VERSION_TRAINING = Workflow(
+    name="SolutionVersionTraining",
+    steps=(
+        Step("Prepare", "workflow_steps", "solution_version.prepare"),
+        TrainingStep("Train"),
+        Step("Register", "workflow_steps", "solution_version.register"),
+    ),
+    on_failure=Step("RecordFailure", "workflow_steps", "solution_version.record_failure"),
+    # Longer than the job's own 24 h limit, so a job that runs out of time still reaches RecordFailure.
+    timeout_s=25 * 3600,
+)
+
+# Checks the campaign's model artifact loads, then makes the campaign (or its update) ACTIVE.
+CAMPAIGN_DEPLOYMENT = Workflow(
+    name="CampaignDeployment",
+    steps=(Step("Deploy", "workflow_steps", "campaign.deploy"),),
+    on_failure=Step("RecordFailure", "workflow_steps", "campaign.record_failure"),
+    timeout_s=900,
+)
+
+WORKFLOWS: dict[str, Workflow] = {
+    w.name: w for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT)
+}
 
 # s3://<picks bucket>/drop/<dataset group name>/<DATASET_TYPE>/<anything>.csv
 DROP_PREFIX = "drop/"

@@ -1,0 +1,211 @@
+"""CreateSolutionVersion / DescribeSolutionVersion / ListSolutionVersions /
+StopSolutionVersionCreation / GetSolutionMetrics.
+
+Creating a version records it as CREATE PENDING and starts the SolutionVersionTraining workflow;
+its steps (``picks.workflows``) move it to CREATE IN_PROGRESS and then ACTIVE or CREATE FAILED, and
+set the private ``_model`` and ``_metrics`` keys.  If the workflow cannot be started the record is
+removed and the caller gets the error, so no version is left pending forever.  Everything a
+version needs is checked here first (imported interactions, the training mode, one version in
+progress per solution), so a request that cannot train fails at once with a field-naming error
+instead of as a CREATE FAILED version minutes later.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from picks import arns
+from picks import recipes as catalog
+from picks.controlplane import solutions
+from picks.controlplane.common import (
+    ACTIVE,
+    CREATE_IN_PROGRESS,
+    CREATE_PENDING,
+    new_resource,
+    paginate,
+    summary,
+)
+from picks.controlplane.registry import operation
+from picks.dal.resources import Resource
+from picks.errors import (
+    InvalidInputException,
+    ResourceAlreadyExistsException,
+    ResourceInUseException,
+)
+from picks.services import Services
+
+KIND = solutions.VERSION_KIND
+WHAT = "Solution version"
+# Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
+TRAINING_WORKFLOW = "SolutionVersionTraining"
+TRAINING_MODES = ("FULL", "UPDATE", "AUTOTRAIN")
+MODEL_KEY = "_model"  # private: set by the workflow, never serialized
+METRICS_KEY = "_metrics"
+TRAINING_JOB_KEY = "_trainingJobName"
+# Set on a dataset by a finished import (picks.workflows.dataset_import.DATA_KEY); not imported from
+# there so the control plane does not load the columnar import engine.
+IMPORTED_DATA_KEY = "_data"
+_ID_ATTEMPTS = 3
+
+
+def get_version(services: Services, arn: str, field: str = "solutionVersionArn") -> Resource:
+    return solutions.get_resource(services, arn, kind=KIND, what=WHAT, field=field)
+
+
+def latest_active_version(services: Services, solution_arn: str) -> Resource | None:
+    """The newest ACTIVE version of the solution (what ``<solutionArn>/$LATEST`` serves)."""
+    for version in reversed(solutions.versions_of(services, solution_arn)):
+        if version.doc.get("status") == ACTIVE:
+            return version
+    return None
+
+
+def _has_imported_interactions(services: Services, group_arn: str) -> bool:
+    for dataset in services.resources.list("dataset", parent=group_arn):
+        if dataset.doc.get("datasetType") == "INTERACTIONS" and dataset.doc.get(IMPORTED_DATA_KEY):
+            return True
+    return False
+
+
+def _check_training_mode(services: Services, solution: Resource, recipe: catalog.Recipe, mode: str) -> None:
+    if mode == "AUTOTRAIN":
+        raise InvalidInputException(
+            "trainingMode: AUTOTRAIN marks versions that automatic training creates; use FULL or UPDATE."
+        )
+    if mode != "UPDATE":
+        return
+    if not recipe.update_training:
+        allowed = ", ".join(r.name for r in catalog.RECIPES.values() if r.update_training and r.implemented)
+        raise InvalidInputException(
+            f"trainingMode: UPDATE is only for {allowed}; recipe {recipe.name} retrains with FULL."
+        )
+    has_full = any(
+        version.doc.get("status") == ACTIVE and version.doc.get("trainingMode") == "FULL"
+        for version in solutions.versions_of(services, solution.arn)
+    )
+    if not has_full:
+        raise InvalidInputException(
+            f"trainingMode: UPDATE needs an ACTIVE FULL version of {solution.arn}; "
+            "create one with trainingMode FULL first."
+        )
+
+
+@operation("CreateSolutionVersion")
+def create_solution_version(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    solution = solutions.get_solution(services, params["solutionArn"])
+    if solution.doc.get("status") != ACTIVE:
+        raise ResourceInUseException(
+            f"solutionArn: {solution.arn} is {solution.doc.get('status')}, not ACTIVE."
+        )
+    recipe = catalog.recipe_for_arn(solution.doc["recipeArn"])
+    mode = params.get("trainingMode", "FULL")
+    _check_training_mode(services, solution, recipe, mode)
+    group_arn = solution.doc["datasetGroupArn"]
+    if not _has_imported_interactions(services, group_arn):
+        raise InvalidInputException(
+            f"solutionArn: dataset group {group_arn} has no imported interactions; import them into its "
+            "INTERACTIONS dataset with CreateDatasetImportJob first."
+        )
+    busy = solutions.busy_version(services, solution.arn)
+    if busy is not None:
+        raise ResourceInUseException(
+            f"solutionArn: solution version {busy.arn} is {busy.doc['status']}; one version trains at a time."
+        )
+    name = params.get("name")
+    if name is not None and any(
+        v.doc.get("name") == name for v in solutions.versions_of(services, solution.arn)
+    ):
+        raise ResourceAlreadyExistsException(f"name: {solution.arn} already has a version named {name}.")
+    doc = {
+        "name": name,
+        "solutionArn": solution.arn,
+        "performHPO": solution.doc.get("performHPO", False),
+        "performAutoML": solution.doc.get("performAutoML", False),
+        "performIncrementalUpdate": solution.doc.get("performIncrementalUpdate"),
+        "recipeArn": solution.doc["recipeArn"],
+        "eventType": solution.doc.get("eventType"),
+        "datasetGroupArn": group_arn,
+        "solutionConfig": solution.doc.get("solutionConfig") or {},
+        "trainingMode": mode,
+        "trainingType": "MANUAL",
+        "status": CREATE_PENDING,
+    }
+    arn = _create_with_fresh_id(services, solution, doc, params.get("tags"))
+    execution = f"{arns.parse(solution.arn).path}-{arn.rsplit('/', 1)[1]}"
+    try:
+        services.workflows.start(TRAINING_WORKFLOW, execution, {"solutionVersionArn": arn})
+    except Exception:
+        services.resources.delete(arn)
+        raise
+    return {"solutionVersionArn": arn}
+
+
+def _create_with_fresh_id(
+    services: Services, solution: Resource, doc: dict[str, Any], tags: list[dict[str, str]] | None
+) -> str:
+    # Versions are <solutionArn>/<8 hex chars>, like Personalize's; retry the rare collision.
+    for attempt in range(_ID_ATTEMPTS):
+        arn = f"{solution.arn}/{uuid.uuid4().hex[:8]}"
+        resource = new_resource(
+            services, KIND, arn, {**doc, "solutionVersionArn": arn}, parent=solution.arn, tags=tags
+        )
+        try:
+            services.resources.create(resource, what=WHAT)
+            return arn
+        except ResourceAlreadyExistsException:
+            if attempt == _ID_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@operation("DescribeSolutionVersion")
+def describe_solution_version(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    return {"solutionVersion": get_version(services, params["solutionVersionArn"]).doc}
+
+
+@operation("ListSolutionVersions")
+def list_solution_versions(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    parent = params.get("solutionArn")
+    if parent:
+        solutions.get_solution(services, parent)
+    docs = [
+        summary(r.doc, solutions.VERSION_SUMMARY_FIELDS) for r in services.resources.list(KIND, parent=parent)
+    ]
+    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    return {"solutionVersions": page, "nextToken": token}
+
+
+@operation("StopSolutionVersionCreation")
+def stop_solution_version_creation(services: Services, params: dict[str, Any]) -> None:
+    version = get_version(services, params["solutionVersionArn"])
+
+    def apply(resource: Resource) -> None:
+        # Decided on the freshly read record: the workflow may have moved it meanwhile.
+        status = resource.doc.get("status")
+        if status == CREATE_PENDING:
+            resource.doc["status"] = solutions.CREATE_STOPPED
+        elif status == CREATE_IN_PROGRESS:
+            resource.doc["status"] = solutions.CREATE_STOPPING
+        else:
+            raise ResourceInUseException(
+                f"solutionVersionArn: {resource.arn} is {status}; only a CREATE PENDING or "
+                "CREATE IN_PROGRESS version can be stopped."
+            )
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    stopped = services.resources.update(version.arn, apply, what=WHAT)
+    training_jobs = getattr(services, "training_jobs", None)
+    job_name = stopped.doc.get(TRAINING_JOB_KEY)
+    if stopped.doc["status"] == solutions.CREATE_STOPPING and training_jobs is not None and job_name:
+        training_jobs.stop(job_name)
+
+
+@operation("GetSolutionMetrics")
+def get_solution_metrics(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    version = get_version(services, params["solutionVersionArn"])
+    if version.doc.get("status") != ACTIVE:
+        raise ResourceInUseException(
+            f"solutionVersionArn: {version.arn} is {version.doc.get('status')}; "
+            "metrics exist once it is ACTIVE."
+        )
+    return {"solutionVersionArn": version.arn, "metrics": version.doc.get(METRICS_KEY, {})}

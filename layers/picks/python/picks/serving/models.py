@@ -1,0 +1,354 @@
+"""Serving-side models: numpy arrays in, ranked item indices and scores out.
+
+One class per recipe type, each built from a ``ModelArtifact``.  The training job evaluates
+its holdout through these very classes, so offline metrics measure what the runtime serves.
+
+Arrays every model has: ``popularity`` (float32 per item, the fallback for unknown users/items).
+``FactorModel`` (USER_PERSONALIZATION, PERSONALIZED_RANKING): ``item_factors``, ``user_factors``,
+``gram`` (YᵀY), and the users' training history as CSR (``history_indptr``, ``history_items``,
+``history_confidence``).  ``SimsModel`` (RELATED_ITEMS): ``neighbors`` / ``neighbor_scores``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from picks.models.artifact import ModelArtifact
+
+
+@dataclass(frozen=True)
+class Ranked:
+    indices: np.ndarray  # item indices, best first
+    scores: np.ndarray  # float, aligned with indices
+
+
+def top_k(scores: np.ndarray, k: int, excluded: np.ndarray | None = None,
+          allowed: np.ndarray | None = None) -> Ranked:
+    """The ``k`` best-scoring items, skipping ``excluded`` indices and items not ``allowed``."""
+    if excluded is not None and len(excluded) or allowed is not None:
+        scores = scores.astype(np.float32, copy=True)
+        if excluded is not None and len(excluded):
+            scores[excluded] = -np.inf
+        if allowed is not None:
+            scores[~allowed] = -np.inf
+    k = min(k, len(scores))
+    if k <= 0:
+        return Ranked(np.empty(0, np.int64), np.empty(0, np.float32))
+    if k < len(scores):
+        part = np.argpartition(-scores, k - 1)[:k]
+    else:
+        part = np.arange(len(scores))
+    order = part[np.argsort(-scores[part], kind="stable")]
+    keep = np.isfinite(scores[order])
+    return Ranked(order[keep], scores[order][keep])
+
+
+def softmax(values: np.ndarray, temperature: float) -> np.ndarray:
+    shifted = (values - values.max()) / temperature
+    exp = np.exp(shifted, dtype=np.float64)
+    return exp / exp.sum()
+
+
+class ServingModel:
+    """What every model answers: ids ↔ indices and the popularity fallback."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact = artifact
+        self.recipe = artifact.recipe
+        self.recipe_type = artifact.recipe_type
+        self.item_ids = artifact.item_ids
+        self.user_ids = artifact.user_ids
+        self.popularity = artifact.arrays["popularity"].astype(np.float32)
+        self.info = artifact.info
+
+    @cached_property
+    def item_index(self) -> dict[str, int]:
+        return {item: index for index, item in enumerate(self.item_ids.tolist())}
+
+    @cached_property
+    def user_index(self) -> dict[str, int]:
+        return {user: index for index, user in enumerate(self.user_ids.tolist())}
+
+    @cached_property
+    def popular_order(self) -> np.ndarray:
+        return np.argsort(-self.popularity, kind="stable")
+
+    @property
+    def item_count(self) -> int:
+        return len(self.item_ids)
+
+    def indices_of(self, item_ids: Iterable[str]) -> np.ndarray:
+        index = self.item_index
+        return np.fromiter((index[i] for i in item_ids if i in index), dtype=np.int64)
+
+    def popular(self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+        if excluded is None and allowed is None:
+            order = self.popular_order[:k]
+            return Ranked(order, self.popularity[order])
+        return top_k(self.popularity, k, excluded, allowed)
+
+
+class PopularityModel(ServingModel):
+    """aws-popularity-count: one list for everyone, most popular first."""
+
+    def recommend(self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+        return self.popular(k, excluded, allowed)
+
+
+def recency_weights(count: int, ramp: float) -> np.ndarray:
+    """Weights of a user's interactions in time order: 1 for the oldest up to ``1 + ramp`` for the newest."""
+    return 1.0 + ramp * np.arange(count) / max(count - 1, 1)
+
+
+def confidence(summed_weights: np.ndarray, alpha: float) -> np.ndarray:
+    """ALS confidence of a (user, item) pair from its summed event weights (training uses the same)."""
+    return alpha * np.log2(1.0 + summed_weights)
+
+
+class FactorModel(ServingModel):
+    """Implicit-feedback matrix factorisation, blended with the neighbours of recent items.
+
+    A user's vector solves the ALS least-squares problem for the item factors at hand
+    (Hu, Koren & Volinsky 2008): ``(YᵀY + λI + Σ (c_i - 1) y_i y_iᵀ) x = Σ c_i y_i``, so
+    events newer than the model move the user without retraining (fold-in).  The score of an
+    item is the normalised factor score plus ``recent_item_weight`` times its normalised
+    co-occurrence with the user's last ``recent_window`` items (newest weighing most): long-term
+    taste from the factors, the current session from the neighbours.
+    """
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        super().__init__(artifact)
+        arrays = artifact.arrays
+        self.item_factors = arrays["item_factors"].astype(np.float32)
+        self.user_factors = arrays["user_factors"].astype(np.float32)
+        self.gram = arrays["gram"].astype(np.float64)
+        self.history_indptr = arrays["history_indptr"]
+        self.history_items = arrays["history_items"]
+        self.history_confidence = arrays["history_confidence"].astype(np.float64)
+        self.recent_indptr = arrays.get("recent_indptr")
+        self.recent_items = arrays.get("recent_items")
+        self.neighbors = arrays.get("neighbors")
+        self.neighbor_scores = arrays.get("neighbor_scores")
+        info = self.info
+        self.regularization = float(info["regularization"])
+        self.alpha = float(info["alpha"])
+        self.recency_ramp = float(info.get("recency_ramp", 0.0))
+        self.temperature = float(info.get("score_temperature", 0.1))
+        self.exclude_history = bool(info.get("exclude_interacted_items", True))
+        self.recent_weight = float(info.get("recent_item_weight", 0.0)) if self.neighbors is not None else 0.0
+        self.recent_window = int(info.get("recent_window", 10))
+        self.recent_decay = float(info.get("recent_decay", 0.9))
+        self._ridge = self.gram + self.regularization * np.eye(self.gram.shape[0])
+
+    @property
+    def factors(self) -> int:
+        return self.item_factors.shape[1]
+
+    # --- user vectors -------------------------------------------------------------------------
+
+    def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.history_indptr[user], self.history_indptr[user + 1]
+        return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end]
+
+    def stored_recent(self, user: int | None) -> np.ndarray:
+        """The user's last items in the training data, newest first."""
+        if user is None or self.recent_indptr is None:
+            return np.empty(0, np.int64)
+        return self.recent_items[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
+
+    def fold_in(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The user vector for these interactions (item indices, confidences), by one exact ALS solve."""
+        if len(items) == 0:
+            return np.zeros(self.factors, dtype=np.float32)
+        factors = self.item_factors[items].astype(np.float64)
+        system = self._ridge + (factors.T * (weights - 1.0)) @ factors
+        return np.linalg.solve(system, factors.T @ weights).astype(np.float32)
+
+    def sequence_confidence(self, sequence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(unique items, confidences) for a chronological item sequence, as training computes them."""
+        items, inverse = np.unique(sequence, return_inverse=True)
+        summed = np.bincount(inverse, weights=recency_weights(len(sequence), self.recency_ramp))
+        return items, confidence(summed, self.alpha)
+
+    def interactions_for(self, user: int | None, recent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training history merged with interactions newer than the model (``recent``, chronological)."""
+        items, weights = self.history(user) if user is not None else (np.empty(0, np.int64), np.empty(0))
+        if len(recent) == 0:
+            return items, weights
+        fresh_items, fresh_weights = self.sequence_confidence(recent)
+        if len(items) == 0:
+            return fresh_items, fresh_weights
+        merged = dict(zip(items.tolist(), weights.tolist(), strict=True))
+        for item, weight in zip(fresh_items.tolist(), fresh_weights.tolist(), strict=True):
+            merged[item] = merged.get(item, 0.0) + weight
+        return (np.fromiter(merged.keys(), dtype=np.int64, count=len(merged)),
+                np.fromiter(merged.values(), dtype=np.float64, count=len(merged)))
+
+    def _context(self, user_id: str | None, recent: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(user vector or None, items to exclude, last items newest first) for a request."""
+        user = self.user_index.get(user_id) if user_id is not None else None
+        fresh = self.indices_of(recent)
+        if user is not None and len(fresh) == 0:
+            vector = self.user_factors[user]
+            seen = self.history(user)[0]
+        else:
+            items, weights = self.interactions_for(user, fresh)
+            vector = self.fold_in(items, weights) if len(items) else None
+            seen = items
+        last = np.concatenate([fresh[::-1], self.stored_recent(user)])[: self.recent_window]
+        return vector, seen, last
+
+    # --- scoring ------------------------------------------------------------------------------
+
+    def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
+        if not self.recent_weight or len(last) == 0:
+            return None
+        out = np.zeros(self.item_count, dtype=np.float32)
+        for position, item in enumerate(last.tolist()):
+            row = self.neighbors[item]
+            valid = row >= 0
+            np.add.at(out, row[valid], self.neighbor_scores[item][valid] * self.recent_decay**position)
+        return out
+
+    def blended_scores(self, vector: np.ndarray | None, last: np.ndarray) -> np.ndarray | None:
+        """Normalised factor score + recent_item_weight × normalised recent-item co-occurrence."""
+        score = None
+        if vector is not None:
+            raw = self.item_factors @ vector
+            top = float(np.abs(raw).max())
+            score = raw / top if top > 0 else raw
+        near = self._neighbor_scores(last)
+        if near is not None and near.max() > 0:
+            near = self.recent_weight * near / near.max()
+            score = near if score is None else score + near
+        return score
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        return self.item_factors @ vector
+
+    def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
+                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+        vector, seen, last = self._context(user_id, recent)
+        skip = seen if self.exclude_history else np.empty(0, np.int64)
+        if excluded is not None:
+            skip = np.concatenate([skip, excluded])
+        score = self.blended_scores(vector, last)
+        if score is None:
+            return self.popular(k, skip, allowed)
+        ranked = top_k(score, k, skip, allowed)
+        return Ranked(ranked.indices, softmax(score, self.temperature)[ranked.indices])
+
+    def recommend_sequences(self, sequences: list[np.ndarray], k: int) -> np.ndarray:
+        """Top-``k`` item indices (-1 pads) for users known only by chronological item sequences.
+
+        What ``recommend(None, k, recent=...)`` returns for each, computed in bulk for offline work.
+        """
+        out = np.full((len(sequences), k), -1, dtype=np.int64)
+        for row, sequence in enumerate(sequences):
+            vector, seen, last = None, np.empty(0, np.int64), sequence[::-1][: self.recent_window]
+            if len(sequence):
+                items, weights = self.sequence_confidence(sequence)
+                vector, seen = self.fold_in(items, weights), items
+            score = self.blended_scores(vector, last)
+            skip = seen if self.exclude_history else None
+            ranked = self.popular(k, skip) if score is None else top_k(score, k, skip)
+            out[row, : len(ranked.indices)] = ranked.indices
+        return out
+
+    def recommend_known_users(self, users: np.ndarray, k: int, batch: int = 1024) -> np.ndarray:
+        """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them."""
+        out = np.full((len(users), k), -1, dtype=np.int64)
+        for start in range(0, len(users), batch):
+            chunk = users[start : start + batch]
+            raw = self.user_factors[chunk] @ self.item_factors.T
+            peak = np.abs(raw).max(axis=1, keepdims=True)
+            raw = np.divide(raw, peak, out=raw, where=peak > 0)
+            for row, user in enumerate(chunk.tolist()):
+                near = self._neighbor_scores(self.stored_recent(user))
+                if near is not None and near.max() > 0:
+                    raw[row] += self.recent_weight * near / near.max()
+                if self.exclude_history:
+                    raw[row, self.history(user)[0]] = -np.inf
+            kk = min(k, raw.shape[1])
+            part = np.argpartition(-raw, kk - 1, axis=1)[:, :kk]
+            part_scores = np.take_along_axis(raw, part, axis=1)
+            order = np.argsort(-part_scores, axis=1, kind="stable")
+            best = np.take_along_axis(part, order, axis=1)
+            finite = np.isfinite(np.take_along_axis(part_scores, order, axis=1))
+            out[start : start + len(chunk), :kk] = np.where(finite, best, -1)
+        return out
+
+    def rank(self, user_id: str | None, candidates: np.ndarray, recent: Sequence[str] = ()) -> Ranked:
+        """Order known ``candidates`` for the user; scores are a softmax over the candidates only."""
+        vector, _, last = self._context(user_id, recent)
+        score = self.blended_scores(vector, last)
+        raw = self.popularity[candidates] if score is None else score[candidates]
+        order = np.argsort(-raw, kind="stable")
+        return Ranked(candidates[order], softmax(raw, self.temperature)[order] if len(raw) else raw)
+
+    def explain(self, user_id: str | None, item: int, recent: Sequence[str] = (), top: int = 3) -> list[tuple[int, float]]:
+        """The user's interactions that contributed most to ``item``'s factor score, with their share.
+
+        With ``W = (YᵀC_uY + λI)⁻¹`` the factor score is ``Σ_i c_i · y_itemᵀ W y_i``: each history
+        item's term is its contribution.
+        """
+        user = self.user_index.get(user_id) if user_id is not None else None
+        items, weights = self.interactions_for(user, self.indices_of(recent))
+        if len(items) == 0:
+            return []
+        factors = self.item_factors[items].astype(np.float64)
+        system = self._ridge + (factors.T * (weights - 1.0)) @ factors
+        solved = np.linalg.solve(system, self.item_factors[item].astype(np.float64))
+        contributions = weights * (factors @ solved)
+        total = np.abs(contributions).sum() or 1.0
+        best = np.argsort(-contributions)[:top]
+        return [(int(items[i]), float(contributions[i] / total)) for i in best if contributions[i] > 0]
+
+
+class SimsModel(ServingModel):
+    """aws-sims: precomputed item-to-item neighbours; popular items for an unknown item."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        super().__init__(artifact)
+        self.neighbors = artifact.arrays["neighbors"]
+        self.neighbor_scores = artifact.arrays["neighbor_scores"].astype(np.float32)
+
+    def related(self, item_id: str | None, k: int, excluded: np.ndarray | None = None,
+                allowed: np.ndarray | None = None) -> Ranked:
+        item = self.item_index.get(item_id) if item_id is not None else None
+        skip = np.array([item], dtype=np.int64) if item is not None else np.empty(0, np.int64)
+        if excluded is not None:
+            skip = np.concatenate([skip, excluded])
+        if item is None:
+            return self.popular(k, skip, allowed)
+        row = self.neighbors[item]
+        valid = row >= 0
+        neighbors, scores = row[valid].astype(np.int64), self.neighbor_scores[item][valid]
+        keep = ~np.isin(neighbors, skip)
+        if allowed is not None:
+            keep &= allowed[neighbors]
+        neighbors, scores = neighbors[keep][:k], scores[keep][:k]
+        if len(neighbors) >= k:
+            return Ranked(neighbors, scores)
+        # Too few co-occurring items: fill with popular ones, scored below every neighbour.
+        fill = self.popular(k - len(neighbors), np.concatenate([skip, neighbors]), allowed)
+        return Ranked(np.concatenate([neighbors, fill.indices]), np.concatenate([scores, np.zeros(len(fill.indices))]))
+
+
+MODEL_CLASSES: dict[str, type[ServingModel]] = {
+    "POPULAR_ITEMS": PopularityModel,
+    "USER_PERSONALIZATION": FactorModel,
+    "PERSONALIZED_RANKING": FactorModel,
+    "RELATED_ITEMS": SimsModel,
+}
+
+
+def serving_model(artifact: ModelArtifact) -> ServingModel:
+    try:
+        cls = MODEL_CLASSES[artifact.recipe_type]
+    except KeyError as error:
+        raise ValueError(f"no serving model for recipe type {artifact.recipe_type}") from error
+    return cls(artifact)

@@ -1,0 +1,129 @@
+"""Steps of the CampaignDeployment workflow (declared in ``declaration.CAMPAIGN_DEPLOYMENT``).
+
+``deploy`` loads the model of the solution version the campaign (or its pending update) names,
+which proves the artifact is servable and warms this container's cache, then makes it ACTIVE.
+An update replaces what the campaign serves only once it is ACTIVE, so requests never see a
+half-deployed campaign.  ``record_failure`` (the Catch) ends it CREATE FAILED with the reason.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
+from picks.dal.resources import Resource
+from picks.serving.store import load_model
+from picks.services import Services
+
+WHAT = "Campaign"
+LATEST_SUFFIX = "/$LATEST"
+UPDATE = "latestCampaignUpdate"
+
+
+class CampaignDeploymentFailed(Exception):
+    """The campaign cannot serve; the message becomes failureReason."""
+
+
+def serving_version(services: Services, requested: str) -> Resource:
+    """The ACTIVE solution version behind ``requested`` (a version ARN or ``<solution>/$LATEST``)."""
+    if requested.endswith(LATEST_SUFFIX):
+        solution = requested[: -len(LATEST_SUFFIX)]
+        active = [v for v in services.resources.list("solution-version", parent=solution)
+                  if v.doc.get("status") == ACTIVE and v.doc.get("_model")]
+        if not active:
+            raise CampaignDeploymentFailed(f"solutionVersionArn: {solution} has no ACTIVE solution version.")
+        return active[-1]
+    version = services.resources.find(requested)
+    if version is None or version.doc.get("status") != ACTIVE or not version.doc.get("_model"):
+        raise CampaignDeploymentFailed(f"solutionVersionArn: {requested} is not an ACTIVE solution version.")
+    return version
+
+
+def _update(services: Services, arn: str, change: Any) -> Resource:
+    def apply(resource: Resource) -> None:
+        change(resource.doc)
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    return services.resources.update(arn, apply, what=WHAT)
+
+
+def deploy(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    campaign = services.resources.get(state["campaignArn"], what=WHAT, kind="campaign")
+    is_update = bool(state.get("update"))
+    pending = campaign.doc.get(UPDATE) or {} if is_update else campaign.doc
+    requested = pending.get("solutionVersionArn") or campaign.doc["solutionVersionArn"]
+
+    def mark_in_progress(doc: dict[str, Any]) -> None:
+        (doc[UPDATE] if is_update else doc)["status"] = CREATE_IN_PROGRESS
+
+    _update(services, campaign.arn, mark_in_progress)
+    version = serving_version(services, requested)
+    load_model(services.s3, services.settings.bucket_name, version.doc["_model"]["prefix"])
+
+    def activate(doc: dict[str, Any]) -> None:
+        now = services.clock()
+        if is_update:
+            update = doc[UPDATE]
+            for name in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig"):
+                if update.get(name) is not None:
+                    doc[name] = update[name]
+            update["status"] = ACTIVE
+            update["lastUpdatedDateTime"] = now
+        doc["status"] = ACTIVE
+        doc.pop("failureReason", None)
+        doc["_servingVersionArn"] = version.arn
+
+    _update(services, campaign.arn, activate)
+    return {**state, "status": ACTIVE, "solutionVersionArn": version.arn}
+
+
+def _reason(error: dict[str, Any]) -> str:
+    cause = error.get("Cause", "")
+    try:
+        parsed = json.loads(cause)
+        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except (TypeError, ValueError):
+        pass
+    return str(cause) if error.get("Error") == "CampaignDeploymentFailed" else f"{error.get('Error')}: {cause}"
+
+
+def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    campaign = services.resources.find(state["campaignArn"])
+    if campaign is None:
+        return {**state, "status": CREATE_FAILED}
+    reason = _reason(state.get("error") or {})[:1000]
+
+    def fail(doc: dict[str, Any]) -> None:
+        if state.get("update") and doc.get(UPDATE):
+            # The campaign keeps serving what it served before; only the update failed.
+            doc[UPDATE]["status"] = CREATE_FAILED
+            doc[UPDATE]["failureReason"] = reason
+        else:
+            doc["status"] = CREATE_FAILED
+            doc["failureReason"] = reason
+
+    _update(services, campaign.arn, fail)
+    return {**state, "status": CREATE_FAILED}
+
+
+def redeploy(services: Services, campaign_arn: str, version_arn: str) -> None:
+    """Point a campaign at ``version_arn`` through a normal update (used by syncWithLatestSolutionVersion)."""
+    def record(doc: dict[str, Any]) -> None:
+        now = services.clock()
+        doc[UPDATE] = {
+            "solutionVersionArn": doc["solutionVersionArn"] if doc["solutionVersionArn"].endswith(LATEST_SUFFIX)
+            else version_arn,
+            "minProvisionedTPS": doc.get("minProvisionedTPS"),
+            "campaignConfig": doc.get("campaignConfig"),
+            "status": "CREATE PENDING",
+            "creationDateTime": now,
+            "lastUpdatedDateTime": now,
+        }
+
+    _update(services, campaign_arn, record)
+    services.workflows.start("CampaignDeployment", f"sync-{uuid.uuid4().hex[:12]}",
+                             {"campaignArn": campaign_arn, "update": True})
+
+
+ACTIONS = {"campaign.deploy": deploy, "campaign.record_failure": record_failure}

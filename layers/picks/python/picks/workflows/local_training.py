@@ -1,0 +1,160 @@
+"""Training jobs: SageMaker on AWS, a subprocess of the same entry point locally.
+
+``LocalTrainingJobs`` plays SageMaker's part of the training contract for the emulator: it copies
+the ``train`` channel from S3 into a job folder, runs ``python -m training.train`` with the
+``SM_*`` variables pointing there, archives the model directory as ``model.tar.gz`` at
+``<outputUri><jobName>/output/`` and answers with a DescribeTrainingJob-shaped result.  A failed
+job raises ``TrainingJobFailed`` whose error matches what the Step Functions ``.sync`` task
+reports (``States.TaskFailed`` with the job description, ``FailureReason`` included, as Cause).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from picks.workflows.training_contract import CHANNEL, TrainingRequest
+
+REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/workflows -> repository
+LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
+
+
+class TrainingJobFailed(Exception):
+    """The job ended Failed or Stopped; ``step_error`` is what the workflow's Catch receives."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        super().__init__(job.get("FailureReason") or job.get("TrainingJobStatus", "Failed"))
+        self.job = job
+
+    def step_error(self) -> dict[str, str]:
+        return {"Error": "States.TaskFailed", "Cause": json.dumps(self.job)}
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+class LocalTrainingJobs:
+    """Runs training jobs as local subprocesses; ``s3`` is an injected boto3 S3 client."""
+
+    def __init__(self, s3: Any, python: str = sys.executable, workdir: str | None = None) -> None:
+        self._s3 = s3
+        self._python = python
+        self._workdir = workdir
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopped: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _download_channel(self, request: TrainingRequest, channel_dir: Path) -> None:
+        bucket, prefix = _split_uri(request.inputUri)
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                relative = entry["Key"][len(prefix) :].lstrip("/")
+                if not relative or relative.endswith("/"):
+                    continue
+                target = channel_dir / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("wb") as handle:
+                    self._s3.download_fileobj(bucket, entry["Key"], handle)
+
+    def _upload_model(self, request: TrainingRequest, model_dir: Path) -> str:
+        buffer = io.BytesIO()
+        # Arrays are mostly incompressible floats: fast compression keeps SageMaker's format cheaply.
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+            for path in sorted(model_dir.rglob("*")):
+                if path.is_file():
+                    archive.add(path, arcname=str(path.relative_to(model_dir)))
+        uri = request.model_artifacts_uri
+        bucket, key = _split_uri(uri)
+        buffer.seek(0)
+        self._s3.upload_fileobj(buffer, bucket, key)
+        return uri
+
+    def run(self, request: TrainingRequest) -> dict[str, Any]:
+        started = time.time()
+        root = Path(tempfile.mkdtemp(prefix=f"picks-{request.jobName}-", dir=self._workdir))
+        try:
+            channel_dir = root / "input" / "data" / CHANNEL
+            model_dir, output_dir = root / "model", root / "output"
+            for folder in (channel_dir, model_dir, output_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            self._download_channel(request, channel_dir)
+            env = {
+                **os.environ,
+                "SM_CHANNEL_TRAIN": str(channel_dir),
+                "SM_MODEL_DIR": str(model_dir),
+                "SM_OUTPUT_DIR": str(output_dir),
+                "SM_HPS": "{}",
+                "SM_CURRENT_INSTANCE_TYPE": request.instanceType,
+                "PYTHONPATH": os.pathsep.join([str(LIBRARY_ROOT), str(REPO_ROOT)]),
+                "OPENBLAS_NUM_THREADS": "1",  # implicit parallelises itself
+            }
+            with self._lock:
+                if request.jobName in self._stopped:
+                    raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped before start"))
+                process = subprocess.Popen([self._python, "-m", "training.train"], env=env, cwd=str(REPO_ROOT))
+                self._running[request.jobName] = process
+            try:
+                code = process.wait(timeout=request.maxRuntimeSeconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise TrainingJobFailed(
+                    self._description(request, "Failed", started, "MaxRuntimeExceeded: the job ran out of time")
+                ) from None
+            finally:
+                with self._lock:
+                    self._running.pop(request.jobName, None)
+            if request.jobName in self._stopped:
+                raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped by request"))
+            if code != 0:
+                failure = output_dir / "failure"
+                reason = failure.read_text().strip() if failure.is_file() else f"training exited with status {code}"
+                raise TrainingJobFailed(self._description(request, "Failed", started, reason))
+            self._upload_model(request, model_dir)
+            return self._description(request, "Completed", started)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    @staticmethod
+    def _description(request: TrainingRequest, status: str, started: float, reason: str | None = None) -> dict[str, Any]:
+        elapsed = int(time.time() - started)
+        job: dict[str, Any] = {
+            "TrainingJobName": request.jobName,
+            "TrainingJobStatus": status,
+            "ResourceConfig": {"InstanceType": request.instanceType, "InstanceCount": 1},
+            "TrainingTimeInSeconds": elapsed,
+            "BillableTimeInSeconds": elapsed,
+        }
+        if status == "Completed":
+            job["ModelArtifacts"] = {"S3ModelArtifacts": request.model_artifacts_uri}
+        if reason:
+            job["FailureReason"] = reason
+        return job
+
+    def stop(self, job_name: str) -> None:
+        with self._lock:
+            self._stopped.add(job_name)
+            process = self._running.get(job_name)
+        if process is not None:
+            process.terminate()
+
+
+class SageMakerTrainingJobs:
+    """Stops SageMaker training jobs (the state machine starts them); ``sagemaker`` is injected."""
+
+    def __init__(self, sagemaker: Any) -> None:
+        self._sagemaker = sagemaker
+
+    def stop(self, job_name: str) -> None:
+        self._sagemaker.stop_training_job(TrainingJobName=job_name)

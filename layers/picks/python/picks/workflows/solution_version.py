@@ -1,0 +1,232 @@
+"""Steps of the SolutionVersionTraining workflow (declared in ``declaration.SOLUTION_VERSION_TRAINING``).
+
+``prepare`` stages the dataset group's tables as the job's ``train`` channel and picks an instance
+type; the ``Train`` step is the SageMaker job (``training/train.py``: fit, holdout metrics,
+artifact); ``register`` publishes the numpy artifact under ``models/`` and makes the version
+ACTIVE; ``record_failure`` (the Catch) ends it CREATE FAILED with the job's reason, or CREATE
+STOPPED when StopSolutionVersionCreation asked for it.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from typing import Any
+
+from picks import arns
+from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
+from picks.dal.resources import Resource
+from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, publish_files
+from picks.observability import logger
+from picks.services import Services
+from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
+from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, model_artifacts_uri
+
+WHAT = "Solution version"
+CREATE_STOPPING = "CREATE STOPPING"
+CREATE_STOPPED = "CREATE STOPPED"
+STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
+TABLE_FILES = ("manifest.json", "data.npz")
+MINIMUM_INTERACTIONS = 1000
+TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
+MODEL_FILES = (MANIFEST_NAME, ARRAYS_NAME, "metrics.json")
+
+
+class SolutionVersionStopped(Exception):
+    """StopSolutionVersionCreation arrived before the job started."""
+
+
+class TrainingDataMissing(Exception):
+    """The dataset group cannot train this solution; the message becomes failureReason."""
+
+
+def instance_type_for(rows: int, recipe: str) -> str:
+    """SageMaker instance for a job: sized by interactions (ALS needs ~40 bytes a row, plus headroom)."""
+    if rows < 2_000_000:
+        return "ml.m5.xlarge"  # 4 vCPU, 16 GiB
+    if rows < 30_000_000:
+        return "ml.m5.4xlarge"  # 16 vCPU, 64 GiB
+    if recipe in ("aws-user-personalization", "aws-personalized-ranking"):
+        return "ml.g5.4xlarge"  # implicit's CUDA ALS on an A10G, 64 GiB host memory
+    return "ml.m5.12xlarge"
+
+
+def job_name_for(version: Resource) -> str:
+    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``) unique per version."""
+    solution_name, _, version_id = arns.parse(version.arn).path.partition("/")
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", solution_name).strip("-")[: 63 - len(version_id) - 7] or "solution"
+    return f"picks-{stem}-{version_id}"
+
+
+def model_prefix(version: Resource) -> str:
+    return f"models/{arns.parse(version.arn).path}/"
+
+
+def _set(services: Services, arn: str, **changes: Any) -> Resource:
+    def apply(resource: Resource) -> None:
+        resource.doc.update(changes)
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    return services.resources.update(arn, apply, what=WHAT)
+
+
+def _datasets(services: Services, group_arn: str) -> dict[str, Resource]:
+    return {d.doc["datasetType"]: d for d in services.resources.list("dataset", parent=group_arn)}
+
+
+def _copy_table(services: Services, source_prefix: str, destination_prefix: str) -> None:
+    bucket = services.settings.bucket_name
+    for name in TABLE_FILES:
+        services.s3.copy(
+            {"Bucket": bucket, "Key": f"{source_prefix.rstrip('/')}/{name}"},
+            bucket,
+            f"{destination_prefix.rstrip('/')}/{name}",
+        )
+
+
+def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    version = services.resources.get(state["solutionVersionArn"], what=WHAT)
+    if version.doc.get("status") in STOPPING_STATES:
+        raise SolutionVersionStopped(version.arn)
+    version = _set(services, version.arn, status=CREATE_IN_PROGRESS)
+    solution = services.resources.get(version.doc["solutionArn"], what="Solution")
+    datasets = _datasets(services, solution.doc["datasetGroupArn"])
+    interactions = datasets.get("INTERACTIONS")
+    data = (interactions.doc.get("_data") if interactions else None) or {}
+    if not data:
+        raise TrainingDataMissing("the dataset group has no imported interactions; import some first.")
+    if int(data.get("rowCount", 0)) < MINIMUM_INTERACTIONS:
+        raise TrainingDataMissing(
+            f"training needs at least {MINIMUM_INTERACTIONS} interactions; the interactions dataset has "
+            f"{data.get('rowCount', 0)}."
+        )
+
+    job_name = job_name_for(version)
+    bucket = services.settings.bucket_name
+    channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
+    for dataset_type in TRAINED_DATASETS:
+        table = (datasets[dataset_type].doc.get("_data") or {}) if dataset_type in datasets else {}
+        if table.get("prefix"):
+            _copy_table(services, table["prefix"], channel + dataset_type.lower())
+    recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
+    mode = version.doc.get("trainingMode") or "FULL"
+    if mode == "UPDATE":
+        previous = _latest_full_version(services, solution.arn, exclude=version.arn)
+        if previous is None:
+            raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
+        for name in (MANIFEST_NAME, ARRAYS_NAME):
+            services.s3.copy({"Bucket": bucket, "Key": previous.doc["_model"]["prefix"] + name}, bucket,
+                             f"{channel}previous_model/{name}")
+    config = {
+        "recipe": recipe,
+        "recipeArn": solution.doc.get("recipeArn"),
+        "solutionArn": solution.arn,
+        "solutionVersionArn": version.arn,
+        "eventType": solution.doc.get("eventType"),
+        "solutionConfig": solution.doc.get("solutionConfig") or {},
+        "performHPO": bool(solution.doc.get("performHPO")),
+        "trainingMode": mode,
+    }
+    services.s3.put_object(Bucket=bucket, Key=channel + CONFIG_FILE, Body=json.dumps(config).encode())
+    request = TrainingRequest(
+        jobName=job_name,
+        instanceType=instance_type_for(int(data.get("rowCount", 0)), recipe),
+        inputUri=f"s3://{bucket}/{channel}",
+        outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
+    )
+    _set(services, version.arn, _trainingJobName=job_name)
+    return {**state, "training": request.to_state()}
+
+
+def _latest_full_version(services: Services, solution_arn: str, exclude: str) -> Resource | None:
+    versions = [
+        v for v in services.resources.list("solution-version", parent=solution_arn)
+        if v.arn != exclude and v.doc.get("status") == ACTIVE and v.doc.get("_model")
+        and (v.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
+    ]
+    return versions[-1] if versions else None
+
+
+def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            name = member.name.removeprefix("./")
+            if member.isfile() and name in MODEL_FILES:
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                files[name] = extracted.read()
+    missing = [name for name in (MANIFEST_NAME, ARRAYS_NAME) if name not in files]
+    if missing:
+        raise ArtifactError(f"{uri} lacks {', '.join(missing)}")
+    return files
+
+
+def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    version = services.resources.get(state["solutionVersionArn"], what=WHAT)
+    if version.doc.get("status") in STOPPING_STATES:
+        _set(services, version.arn, status=CREATE_STOPPED)
+        return {**state, "status": CREATE_STOPPED}
+    files = _read_archive(services, model_artifacts_uri(state["trainingJob"]))
+    manifest = json.loads(files[MANIFEST_NAME])
+    info = manifest.get("info", {})
+    prefix = model_prefix(version)
+    publish_files(services.s3, services.settings.bucket_name, prefix, files[MANIFEST_NAME], files[ARRAYS_NAME])
+    seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
+    changes: dict[str, Any] = {
+        "status": ACTIVE,
+        "trainingHours": round(seconds / 3600.0, 6),
+        "_model": {"prefix": prefix, "recipe": manifest["recipe"], "recipeType": manifest["recipeType"]},
+        "_metrics": info.get("metrics", {}),
+    }
+    if info.get("tunedHPOParams"):
+        changes["tunedHPOParams"] = info["tunedHPOParams"]
+    _set(services, version.arn, **changes)
+    _follow_latest(services, version)
+    logger.info("solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]})
+    return {**state, "status": ACTIVE}
+
+
+def _follow_latest(services: Services, version: Resource) -> None:
+    """Campaigns with syncWithLatestSolutionVersion move to the version that just became ACTIVE."""
+    from picks.workflows.campaign import redeploy
+
+    for campaign in services.resources.list("campaign", parent=version.doc["solutionArn"]):
+        if (campaign.doc.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
+            redeploy(services, campaign.arn, version.arn)
+
+
+def _reason(error: dict[str, Any]) -> str:
+    cause = error.get("Cause", "")
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict):
+        cause = parsed.get("FailureReason") or parsed.get("errorMessage") or cause
+    name = error.get("Error", "Error")
+    if name in ("TrainingDataMissing", "States.TaskFailed"):
+        return str(cause)
+    return f"{name}: {cause}"
+
+
+def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    version = services.resources.find(state["solutionVersionArn"])
+    if version is None:
+        return {**state, "status": CREATE_FAILED}
+    if version.doc.get("status") in STOPPING_STATES:
+        _set(services, version.arn, status=CREATE_STOPPED)
+        return {**state, "status": CREATE_STOPPED}
+    if version.doc.get("status") != ACTIVE:
+        _set(services, version.arn, status=CREATE_FAILED, failureReason=_reason(state.get("error") or {})[:1000])
+    return {**state, "status": CREATE_FAILED}
+
+
+ACTIONS = {
+    "solution_version.prepare": prepare,
+    "solution_version.register": register,
+    "solution_version.record_failure": record_failure,
+}

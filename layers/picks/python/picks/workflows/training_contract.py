@@ -1,0 +1,52 @@
+"""What a ``TrainingStep`` receives and returns, shared by Step Functions (CDK) and the local runner.
+
+The Prepare step puts a ``TrainingRequest`` (as a dict, see ``to_state``) at ``state["training"]``:
+
+* ``jobName``       SageMaker training job name (``^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``)
+* ``instanceType``  e.g. ``ml.m5.xlarge`` (chosen from the data size and the recipe)
+* ``inputUri``      ``s3://<picks bucket>/training-input/<jobName>/``: the one ``train`` channel,
+                    holding ``config.json`` and one columnar table folder per dataset
+* ``outputUri``     ``s3://<picks bucket>/training-output/``; the job writes
+                    ``<outputUri><jobName>/output/model.tar.gz``
+* ``maxRuntimeSeconds``
+
+The step stores the job's description at ``state["trainingJob"]``, in the shape of SageMaker's
+DescribeTrainingJob (the ``.sync`` integration's output); picks reads only ``TrainingJobName``,
+``TrainingJobStatus``, ``FailureReason`` and ``ModelArtifacts.S3ModelArtifacts``.
+
+Inside the job, the SageMaker training contract (``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``,
+``SM_OUTPUT_DIR``, ``/opt/ml/output/failure``) is the only interface; see ``training/train.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+CHANNEL = "train"
+CONFIG_FILE = "config.json"  # inside the channel: recipe, solution config, training mode
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    jobName: str  # noqa: N815 - state keys match the Step Functions paths CDK uses
+    instanceType: str  # noqa: N815
+    inputUri: str  # noqa: N815
+    outputUri: str  # noqa: N815
+    maxRuntimeSeconds: int = 24 * 3600  # noqa: N815
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, value: dict[str, Any]) -> TrainingRequest:
+        return cls(**{key: value[key] for key in cls.__dataclass_fields__ if key in value})
+
+    @property
+    def model_artifacts_uri(self) -> str:
+        return f"{self.outputUri.rstrip('/')}/{self.jobName}/output/{MODEL_ARCHIVE}"
+
+
+def model_artifacts_uri(job: dict[str, Any]) -> str:
+    """``ModelArtifacts.S3ModelArtifacts`` of a DescribeTrainingJob-shaped result."""
+    return job["ModelArtifacts"]["S3ModelArtifacts"]

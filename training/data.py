@@ -1,0 +1,175 @@
+"""Training data: the columnar dataset tables of the ``train`` channel as index arrays.
+
+Users and items get dense indices (0..n-1) once, for the whole job; every subset made later
+(holdout splits) keeps those indices, so models trained on a subset line up with the full data.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from picks.ingest.columnar import ColumnTable, deserialize
+from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
+
+
+class TrainingDataError(ValueError):
+    """The data cannot train this recipe; the message is the solution version's failureReason."""
+
+
+@dataclass(frozen=True)
+class Interactions:
+    users: np.ndarray  # int64 user index per interaction
+    items: np.ndarray  # int64 item index per interaction
+    timestamps: np.ndarray  # int64 epoch seconds
+    weights: np.ndarray  # float32 per interaction (event weights; 1 by default)
+    user_ids: np.ndarray  # object array: index -> USER_ID
+    item_ids: np.ndarray  # object array: index -> ITEM_ID
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def user_count(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def item_count(self) -> int:
+        return len(self.item_ids)
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        return replace(
+            self, users=self.users[mask], items=self.items[mask],
+            timestamps=self.timestamps[mask], weights=self.weights[mask],
+        )
+
+    @property
+    def latest_timestamp(self) -> int:
+        return int(self.timestamps.max()) if len(self.timestamps) else 0
+
+
+@dataclass
+class TrainingJob:
+    """Everything the channel holds: config, interactions, optional tables and previous model."""
+
+    config: dict[str, Any]
+    interactions: Interactions
+    items: ColumnTable | None = None
+    users: ColumnTable | None = None
+    previous_model: ModelArtifact | None = None
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def recipe(self) -> str:
+        return str(self.config["recipe"])
+
+    @property
+    def training_mode(self) -> str:
+        return str(self.config.get("trainingMode") or "FULL")
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 42))
+
+
+def _read_table(folder: Path) -> ColumnTable | None:
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    return deserialize((folder / manifest["data"]["key"]).read_bytes(), manifest)
+
+
+def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(row mask, row weights) from the solution's eventType, eventValueThreshold and eventsConfig."""
+    rows = table.row_count
+    mask = np.ones(rows, dtype=bool)
+    weights = np.ones(rows, dtype=np.float32)
+    solution_config = config.get("solutionConfig") or {}
+    event_type = config.get("eventType")
+    types = None
+    if "EVENT_TYPE" in table:
+        column = table["EVENT_TYPE"]
+        lowered = np.array([str(v).lower() for v in column.dictionary], dtype=object)
+        types = np.where(column.data >= 0, lowered[np.maximum(column.data, 0)], "")
+    if event_type:
+        if types is None:
+            raise TrainingDataError("eventType: the interactions dataset has no EVENT_TYPE column to select from.")
+        mask &= types == event_type.lower()
+    threshold = solution_config.get("eventValueThreshold")
+    if threshold not in (None, ""):
+        if "EVENT_VALUE" not in table:
+            raise TrainingDataError("eventValueThreshold: the interactions dataset has no EVENT_VALUE column.")
+        values = table["EVENT_VALUE"].data.astype(np.float64)
+        mask &= np.nan_to_num(values, nan=-np.inf) >= float(threshold)
+    parameters = (solution_config.get("eventsConfig") or {}).get("eventParametersList") or []
+    if parameters and types is not None:
+        # Only the ratios of the weights matter; event types not listed keep weight 0 (not trained on).
+        weights[:] = 0.0
+        for parameter in parameters:
+            selected = types == str(parameter["eventType"]).lower()
+            if parameter.get("eventValueThreshold") is not None and "EVENT_VALUE" in table:
+                values = np.nan_to_num(table["EVENT_VALUE"].data.astype(np.float64), nan=-np.inf)
+                selected &= values >= float(parameter["eventValueThreshold"])
+            weights[selected] = np.maximum(weights[selected], float(parameter.get("weight", 1.0)))
+        mask &= weights > 0
+    return mask, weights
+
+
+def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Interactions:
+    mask, weights = _event_filter(table, config)
+    user_codes = table["USER_ID"].data[mask]
+    item_codes = table["ITEM_ID"].data[mask]
+    user_codes_unique, users = np.unique(user_codes, return_inverse=True)
+    item_codes_unique, items = np.unique(item_codes, return_inverse=True)
+    return Interactions(
+        users=users.astype(np.int64),
+        items=items.astype(np.int64),
+        timestamps=table["TIMESTAMP"].data[mask].astype(np.int64),
+        weights=weights[mask],
+        user_ids=table["USER_ID"].dictionary[user_codes_unique],
+        item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
+    )
+
+
+def load_channel(channel: str | Path, hyperparameters: dict[str, str] | None = None) -> TrainingJob:
+    channel = Path(channel)
+    config_path = channel / "config.json"
+    if not config_path.is_file():
+        raise TrainingDataError(f"the training channel has no config.json ({channel})")
+    config = json.loads(config_path.read_text())
+    table = _read_table(channel / "interactions")
+    if table is None:
+        raise TrainingDataError("the dataset group has no imported interactions to train on.")
+    previous = None
+    if (channel / "previous_model" / "manifest.json").is_file():
+        try:
+            previous = load_dir(channel / "previous_model")
+        except ArtifactError as error:
+            raise TrainingDataError(f"trainingMode UPDATE: the previous model cannot be read ({error}).") from error
+    return TrainingJob(
+        config=config,
+        interactions=interactions_from_table(table, config),
+        items=_read_table(channel / "items"),
+        users=_read_table(channel / "users"),
+        previous_model=previous,
+        hyperparameters=dict(hyperparameters or {}),
+    )
+
+
+def check_minimums(interactions: Interactions, minimum_interactions: int = 1000) -> None:
+    """Personalize's training minimums, with the numbers found, so the failure says what to fix."""
+    if len(interactions) < minimum_interactions:
+        raise TrainingDataError(
+            f"training needs at least {minimum_interactions} interactions after eventType / "
+            f"eventValueThreshold filtering; found {len(interactions)}."
+        )
+    per_user = np.bincount(interactions.users, minlength=interactions.user_count)
+    repeat_users = int((per_user >= 2).sum())
+    if repeat_users < 25:
+        raise TrainingDataError(
+            f"training needs at least 25 users with 2 or more interactions; found {repeat_users}."
+        )

@@ -1,0 +1,140 @@
+"""Offline metrics with Amazon Personalize's holdout.
+
+As the Personalize developer guide describes it: 10% of the users (of those with at least two
+interactions) are held out and the model trains on the other 90% of users.  Each held-out user's
+oldest 90% of interactions are then given to the model as input (fold-in, exactly as the runtime
+treats a user it has not trained on), and its recommendations are compared with the newest 10%
+(at least one interaction).  Queries go through the serving classes (``picks.serving.models``), so
+the metrics measure what the runtime serves, under Personalize's metric keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel
+from training.data import Interactions
+
+HOLDOUT_FRACTION = 0.1
+TOP_K = 25
+CUTOFFS = (5, 10, 25)
+COVERAGE_SAMPLE_USERS = 20_000
+
+
+@dataclass(frozen=True)
+class Holdout:
+    train_mask: np.ndarray  # interactions the split model trains on: every user but the held-out ones
+    users: np.ndarray  # held-out user indices
+    inputs: list[np.ndarray]  # per held-out user: input item indices, oldest first
+    truths: list[np.ndarray]  # per held-out user: ground-truth item indices
+
+
+def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACTION) -> Holdout:
+    counts = np.bincount(interactions.users, minlength=interactions.user_count)
+    eligible = np.flatnonzero(counts >= 2)
+    rng = np.random.default_rng(seed)
+    size = max(1, int(round(len(eligible) * fraction))) if len(eligible) else 0
+    held = np.sort(rng.choice(eligible, size=size, replace=False)) if size else eligible[:0]
+    is_held = np.zeros(interactions.user_count, dtype=bool)
+    is_held[held] = True
+
+    rows = np.flatnonzero(is_held[interactions.users])
+    # Sort the held-out users' rows by (user, time) so each user's slice is chronological.
+    order = rows[np.lexsort((interactions.timestamps[rows], interactions.users[rows]))]
+    bounds = np.searchsorted(interactions.users[order], held, side="left")
+    ends = np.searchsorted(interactions.users[order], held, side="right")
+    train_mask = ~is_held[interactions.users]
+    inputs, truths = [], []
+    for start, end in zip(bounds, ends, strict=True):
+        n = end - start
+        n_truth = max(1, int(n * fraction))
+        user_rows = order[start:end]
+        inputs.append(interactions.items[user_rows[: n - n_truth]])
+        truths.append(interactions.items[user_rows[n - n_truth :]])
+    return Holdout(train_mask, held, inputs, truths)
+
+
+def _dcg(hits: np.ndarray) -> float:
+    return float((hits / np.log2(np.arange(2, len(hits) + 2))).sum())
+
+
+def ranking_metrics(recommended: list[np.ndarray], relevant: list[set[int]]) -> dict[str, float]:
+    """precision@K, NDCG@K (K = 5, 10, 25) and MRR@25, averaged over requests."""
+    totals = {f"precision_at_{k}": 0.0 for k in CUTOFFS}
+    totals.update({f"normalized_discounted_cumulative_gain_at_{k}": 0.0 for k in CUTOFFS})
+    totals["mean_reciprocal_rank_at_25"] = 0.0
+    for items, truth in zip(recommended, relevant, strict=True):
+        hits = np.fromiter((item in truth for item in items[:TOP_K].tolist()), dtype=float, count=min(len(items), TOP_K))
+        for k in CUTOFFS:
+            top = hits[:k]
+            totals[f"precision_at_{k}"] += top.sum() / k
+            ideal = _dcg(np.ones(min(len(truth), k)))
+            totals[f"normalized_discounted_cumulative_gain_at_{k}"] += _dcg(top) / ideal if ideal else 0.0
+        first = np.flatnonzero(hits)
+        totals["mean_reciprocal_rank_at_25"] += 1.0 / (first[0] + 1) if len(first) else 0.0
+    count = max(1, len(recommended))
+    return {name: value / count for name, value in totals.items()}
+
+
+def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
+    if isinstance(model, FactorModel):
+        return model.recommend(None, TOP_K, recent=model.item_ids[inputs].tolist())
+    if isinstance(model, SimsModel):
+        query = str(model.item_ids[inputs[-1]]) if len(inputs) else None
+        return model.related(query, TOP_K)
+    if isinstance(model, PopularityModel):
+        return model.recommend(TOP_K)
+    raise TypeError(f"cannot evaluate {type(model).__name__}")
+
+
+def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout) -> dict[str, float]:
+    recommended, relevant = [], []
+    batched = None
+    if isinstance(model, FactorModel):
+        batched = model.recommend_sequences(holdout.inputs, TOP_K)
+    for position, (user, inputs, truth) in enumerate(zip(holdout.users, holdout.inputs, holdout.truths, strict=True)):
+        if batched is not None:
+            row = batched[position]
+            recommended.append(row[row >= 0])
+        else:
+            recommended.append(_query(model, int(user), inputs).indices)
+        truth_set = set(truth.tolist())
+        if isinstance(model, FactorModel) and model.exclude_history:
+            # Excluded items can never be recommended; re-interactions do not count as relevant.
+            truth_set -= set(inputs.tolist())
+        relevant.append(truth_set)
+    metrics = ranking_metrics(recommended, relevant)
+    metrics["coverage"] = coverage(model, interactions)
+    return metrics
+
+
+def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> float:
+    """Share of the catalog that appears in top-25 lists, over (a sample of) all users."""
+    users = np.unique(interactions.users)
+    if isinstance(model, FactorModel):  # users the model trained on (held-out ones have no vector)
+        users = users[np.diff(model.history_indptr)[users] > 0]
+    if len(users) > COVERAGE_SAMPLE_USERS:
+        users = np.random.default_rng(seed).choice(users, COVERAGE_SAMPLE_USERS, replace=False)
+    seen = np.zeros(model.item_count, dtype=bool)
+    by_user: Callable[[int], Ranked]
+    if isinstance(model, SimsModel):
+        last = _last_items(interactions)
+        by_user = lambda u: model.related(str(model.item_ids[last[u]]), TOP_K)  # noqa: E731
+    elif isinstance(model, FactorModel):
+        top = model.recommend_known_users(users, TOP_K)
+        seen[top[top >= 0]] = True
+        return float(seen.sum() / max(1, model.item_count))
+    else:
+        by_user = lambda u: model.popular(TOP_K)  # noqa: E731
+    for user in users.tolist():
+        seen[by_user(user).indices] = True
+    return float(seen.sum() / max(1, model.item_count))
+
+
+def _last_items(interactions: Interactions) -> np.ndarray:
+    order = np.lexsort((interactions.timestamps, interactions.users))
+    last = np.full(interactions.user_count, -1, dtype=np.int64)
+    last[interactions.users[order]] = interactions.items[order]  # later rows overwrite earlier ones
+    return last

@@ -1,0 +1,40 @@
+"""Pieces several recipes share: hyperparameter parsing and item popularity."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from training.data import Interactions, TrainingDataError
+
+
+def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> dict[str, str]:
+    """The recipe's defaults (picks.recipes, the catalog DescribeAlgorithm serves) overlaid by ``given``."""
+    from picks.recipes import RECIPES
+
+    return {**dict(RECIPES[recipe].default_hyperparameters), **{k: str(v) for k, v in (given or {}).items()}}
+
+
+def number(params: Mapping[str, str], name: str, kind: type = float, low: float | None = None,
+           high: float | None = None) -> float:
+    raw = params[name]
+    try:
+        value = kind(float(raw)) if kind is int else kind(raw)
+    except (TypeError, ValueError) as error:
+        raise TrainingDataError(f"algorithmHyperParameters.{name}: '{raw}' is not a number.") from error
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise TrainingDataError(f"algorithmHyperParameters.{name}: {value} is outside [{low}, {high}].")
+    return value
+
+
+def flag(params: Mapping[str, str], name: str) -> bool:
+    raw = str(params.get(name, "false")).strip().lower()
+    if raw not in ("true", "false"):
+        raise TrainingDataError(f"algorithmHyperParameters.{name}: '{params.get(name)}' is not true or false.")
+    return raw == "true"
+
+
+def unique_user_counts(interactions: Interactions) -> np.ndarray:
+    """Per item, how many distinct users interacted with it (Personalize's popularity)."""
+    pairs = np.unique(interactions.users * np.int64(interactions.item_count) + interactions.items)
+    return np.bincount(pairs % interactions.item_count, minlength=interactions.item_count).astype(np.float32)

@@ -1,0 +1,238 @@
+"""aws-user-personalization: implicit-feedback matrix factorisation (ALS, the ``implicit`` library).
+
+Each (user, item) pair's confidence is ``als_alpha * log2(1 + Σ event weights)``; with
+``recency_mask`` a user's later interactions weigh up to twice their first ones, so the model
+leans towards what users do now.  The artifact also carries item-to-item co-occurrence
+neighbours and each user's last ``recent_window`` items: at request time the factor score is
+blended with the neighbours of the user's latest items (``recent_item_weight``), which is what
+makes the next interaction predictable from the current session.  Users whose history length is above
+``max_user_history_length_percentile`` (or below the min) do not shape the item factors, but
+still get a vector by fold-in.  ``hidden_dimension`` is the number of factors.
+
+The artifact keeps the users' histories and ``YᵀY`` so the runtime can recompute a user's vector
+from interactions newer than the model (``picks.serving.models.FactorModel.fold_in``).
+``refresh`` (trainingMode UPDATE, and finishing a holdout model) keeps the item factors, folds
+in items the model has not seen from the users who interacted with them, then refreshes users.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from picks.models.artifact import ModelArtifact
+from picks.serving.models import confidence
+from training.data import Interactions
+from training.recipes.common import flag, number, unique_user_counts
+from training.recipes.sims import binary_matrix, neighbor_lists
+
+RECIPE = "aws-user-personalization"
+RECIPE_TYPE = "USER_PERSONALIZATION"
+SCORE_TEMPERATURE = 0.1
+RECENT_WINDOW = 10
+RECENT_DECAY = 0.9
+# Co-occurrence for the session signal counts each user's newest interactions only: what users did
+# together lately predicts the next item better than whole histories (measured on MovieLens), and
+# the cost grows with the square of history length.
+NEIGHBOR_HISTORY = 100
+NEIGHBOR_PAIR_BUDGET = 1_500_000_000
+
+
+def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> sp.csr_matrix:
+    """users × items, value = alpha · log2(1 + summed (recency-scaled) event weights)."""
+    weights = interactions.weights.astype(np.float64)
+    ramp = _recency_ramp(params)
+    if ramp and len(interactions):
+        # Same weights as picks.serving.models.recency_weights, per user, vectorised.
+        order = np.lexsort((interactions.timestamps, interactions.users))
+        users_sorted = interactions.users[order]
+        starts = np.searchsorted(users_sorted, users_sorted, side="left")
+        ends = np.searchsorted(users_sorted, users_sorted, side="right")
+        position = (np.arange(len(order)) - starts) / np.maximum(ends - starts - 1, 1)
+        recency = np.empty(len(order))
+        recency[order] = 1.0 + ramp * position
+        weights = weights * recency
+    matrix = sp.csr_matrix(
+        (weights, (interactions.users, interactions.items)),
+        shape=(interactions.user_count, interactions.item_count),
+    )
+    matrix.sum_duplicates()
+    matrix.data = confidence(matrix.data, number(params, "als_alpha", float, 0)).astype(np.float32)
+    return matrix
+
+
+def _recency_ramp(params: Mapping[str, str]) -> float:
+    return 1.0 if flag(params, "recency_mask") else 0.0
+
+
+def recent_items(interactions: Interactions, window: int = RECENT_WINDOW) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, items) of each user's last ``window`` interactions, newest first."""
+    order = np.lexsort((-interactions.timestamps, interactions.users))
+    users = interactions.users[order]
+    starts = np.searchsorted(users, users, side="left")
+    keep = (np.arange(len(users)) - starts) < window
+    counts = np.bincount(users[keep], minlength=interactions.user_count)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return indptr, interactions.items[order][keep].astype(np.int32)
+
+
+def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) -> int:
+    """Largest per-user history length whose co-occurrence pairs (Σ min(n_u, cap)²) fit ``budget``."""
+    lengths = np.bincount(interactions.users, minlength=interactions.user_count).astype(np.float64)
+    cap = min(NEIGHBOR_HISTORY, int(lengths.max())) if len(lengths) else 1
+    while cap > 10 and float((np.minimum(lengths, cap) ** 2).sum()) > budget:
+        cap = int(cap * 0.8)
+    return max(cap, 10)
+
+
+def cooccurrence_neighbors(interactions: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine-normalised co-occurrence neighbours (``cooc / sqrt(count_i · count_j)`` ranks like this)."""
+    matrix = binary_matrix(interactions, history_cap(interactions))
+    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    return neighbor_lists(matrix, np.sqrt(counts + 1.0).astype(np.float32), min_together=1)
+
+
+def _history_bounds(matrix: sp.csr_matrix, params: Mapping[str, str]) -> np.ndarray:
+    """Users whose history length is inside the configured percentiles (they train the item factors)."""
+    lengths = np.diff(matrix.indptr)
+    active = lengths[lengths > 0]
+    if len(active) == 0:
+        return lengths > 0
+    low = np.quantile(active, number(params, "min_user_history_length_percentile", float, 0, 1))
+    high = np.quantile(active, number(params, "max_user_history_length_percentile", float, 0, 1))
+    return (lengths >= low) & (lengths <= high) & (lengths > 0)
+
+
+def _als(params: Mapping[str, str], seed: int):  # noqa: ANN202 - implicit's model classes
+    from implicit.als import AlternatingLeastSquares
+    from implicit.gpu import HAS_CUDA
+
+    return AlternatingLeastSquares(
+        factors=number(params, "hidden_dimension", int, 1, 1024),
+        regularization=number(params, "als_regularization", float, 0),
+        alpha=1.0,  # confidence is already scaled in confidence_matrix
+        iterations=number(params, "als_iterations", int, 1, 200),
+        random_state=seed,
+        calculate_training_loss=False,
+        use_gpu=HAS_CUDA and os.environ.get("PICKS_USE_GPU", "true") == "true",
+    )
+
+
+def _to_numpy(factors: object) -> np.ndarray:
+    return np.asarray(factors.to_numpy() if hasattr(factors, "to_numpy") else factors, dtype=np.float32)
+
+
+def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, regularization: float) -> np.ndarray:
+    """One exact ALS least-squares solve per row of ``targets`` against fixed ``factors``."""
+    factors64 = factors.astype(np.float64)
+    ridge = factors64.T @ factors64 + regularization * np.eye(factors.shape[1])
+    out = np.zeros((len(rows), factors.shape[1]), dtype=np.float32)
+    for position, row in enumerate(rows.tolist()):
+        lo, hi = targets.indptr[row], targets.indptr[row + 1]
+        if lo == hi:
+            continue
+        chosen = factors64[targets.indices[lo:hi]]
+        confidence = targets.data[lo:hi].astype(np.float64)
+        system = ridge + (chosen.T * (confidence - 1.0)) @ chosen
+        out[position] = np.linalg.solve(system, chosen.T @ confidence)
+    return out
+
+
+def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: np.ndarray,
+              user_factors: np.ndarray, params: Mapping[str, str],
+              neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> ModelArtifact:
+    item64 = item_factors.astype(np.float64)
+    recent_indptr, recent = recent_items(interactions)
+    neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
+    return ModelArtifact(
+        recipe=RECIPE,
+        recipe_type=RECIPE_TYPE,
+        item_ids=interactions.item_ids,
+        user_ids=interactions.user_ids,
+        arrays={
+            "popularity": unique_user_counts(interactions),
+            "item_factors": item_factors.astype(np.float32),
+            "user_factors": user_factors.astype(np.float32),
+            "gram": item64.T @ item64,
+            "history_indptr": matrix.indptr.astype(np.int64),
+            "history_items": matrix.indices.astype(np.int32),
+            "history_confidence": matrix.data.astype(np.float32),
+            "recent_indptr": recent_indptr,
+            "recent_items": recent,
+            "neighbors": neighbors[0],
+            "neighbor_scores": neighbors[1],
+        },
+        info={
+            "hyperParameters": dict(params),
+            "regularization": number(params, "als_regularization", float, 0),
+            "alpha": number(params, "als_alpha", float, 0),
+            "score_temperature": SCORE_TEMPERATURE,
+            "recency_ramp": _recency_ramp(params),
+            "recent_item_weight": number(params, "recent_item_weight", float, 0),
+            "recent_window": RECENT_WINDOW,
+            "recent_decay": RECENT_DECAY,
+            # "auto" is settled by training/train.py on the holdout before the model is saved.
+            "exclude_interacted_items": str(params.get("exclude_interacted_items", "true")).lower() != "false",
+            "latestInteraction": interactions.latest_timestamp,
+        },
+    )
+
+
+def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
+    from threadpoolctl import threadpool_limits
+
+    matrix = confidence_matrix(interactions, params)
+    trains = _history_bounds(matrix, params)
+    fit_matrix = sp.diags(trains.astype(np.float32)) @ matrix  # rows of excluded users become empty
+    fit_matrix.eliminate_zeros()
+    model = _als(params, seed)
+    with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads would oversubscribe
+        model.fit(fit_matrix.tocsr(), show_progress=False)
+    item_factors, user_factors = _to_numpy(model.item_factors), _to_numpy(model.user_factors)
+    others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
+    if len(others):
+        user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
+    return _artifact(interactions, matrix, item_factors, user_factors, params)
+
+
+def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
+            users: np.ndarray | None = None) -> ModelArtifact:
+    """``artifact``'s item factors applied to ``interactions`` without refitting.
+
+    Items the artifact has never seen are folded in from the users who interacted with them; then
+    the vectors of ``users`` (all users when None) are recomputed from their full histories.
+    """
+    regularization = number(params, "als_regularization", float, 0)
+    matrix = confidence_matrix(interactions, params)
+    previous_items = {item: index for index, item in enumerate(artifact.item_ids.tolist())}
+    previous_users = {user: index for index, user in enumerate(artifact.user_ids.tolist())}
+    old_item_factors = artifact.arrays["item_factors"]
+    old_user_factors = artifact.arrays["user_factors"]
+    k = old_item_factors.shape[1]
+
+    item_factors = np.zeros((interactions.item_count, k), dtype=np.float32)
+    item_map = np.array([previous_items.get(i, -1) for i in interactions.item_ids.tolist()], dtype=np.int64)
+    known_items = item_map >= 0
+    item_factors[known_items] = old_item_factors[item_map[known_items]]
+
+    user_map = np.array([previous_users.get(u, -1) for u in interactions.user_ids.tolist()], dtype=np.int64)
+    user_factors = np.zeros((interactions.user_count, k), dtype=np.float32)
+    known_users = user_map >= 0
+    user_factors[known_users] = old_user_factors[user_map[known_users]]
+
+    new_items = np.flatnonzero(~known_items)
+    if len(new_items):
+        item_users = matrix.T.tocsr()
+        # Only users the old model knows carry information about a new item.
+        mask = sp.diags(known_users.astype(np.float32))
+        item_users = (item_users @ mask).tocsr()
+        item_users.eliminate_zeros()
+        item_factors[new_items] = _solve_rows(item_users, new_items, user_factors, regularization)
+
+    targets = np.arange(interactions.user_count) if users is None else np.asarray(users)
+    user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
+    same_items = len(new_items) == 0 and len(item_map) == len(artifact.item_ids)
+    neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
+    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors)

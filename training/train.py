@@ -1,0 +1,165 @@
+"""The training entry point, under the SageMaker training contract.
+
+Inputs: the ``train`` channel (``SM_CHANNEL_TRAIN``, default ``/opt/ml/input/data/train``) with
+``config.json`` (recipe, solution config, training mode, seed) and one columnar table folder per
+dataset (``interactions/``, optional ``items/``, ``users/``, ``previous_model/``).
+Outputs: the model artifact (``picks.models.artifact``) in ``SM_MODEL_DIR`` (``/opt/ml/model``),
+which SageMaker archives as ``model.tar.gz``; on failure a one-line reason in
+``SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), which SageMaker reports as the job's
+FailureReason, and a non-zero exit.
+
+The same module runs as a SageMaker job and as the emulator's subprocess
+(``picks.workflows.local_training``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from picks.models.artifact import ModelArtifact, save_dir
+from picks.serving.models import serving_model
+from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, load_channel
+from training.evaluation import split
+from training.evaluation import evaluate as evaluate_model
+from training.recipes import RECIPE_MODULES
+from training.recipes.common import resolved_hyperparameters
+
+HPO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_10"
+AUTO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_25"
+
+
+def _paths() -> tuple[Path, Path, Path]:
+    return (
+        Path(os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")),
+        Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model")),
+        Path(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output")),
+    )
+
+
+def _hyperparameters() -> dict[str, str]:
+    if os.environ.get("SM_HPS"):
+        return {k: str(v) for k, v in json.loads(os.environ["SM_HPS"]).items()}
+    path = Path("/opt/ml/input/config/hyperparameters.json")
+    return {k: str(v) for k, v in json.loads(path.read_text()).items()} if path.is_file() else {}
+
+
+def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[str, str],
+                     seed: int, previous: ModelArtifact | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
+    """(model on the holdout split, final model on all data, holdout metrics)."""
+    holdout = split(interactions, seed)
+    train_part = interactions.subset(holdout.train_mask)
+    if previous is not None:
+        split_model = module.refresh(previous, train_part, params)
+    else:
+        split_model = module.fit(train_part, params, seed=seed)
+    metrics = evaluate_model(serving_model(split_model), interactions, holdout)
+    if str(params.get("exclude_interacted_items", "")).lower() == "auto":
+        # Scoring-only choice: the same model, served with and without the user's history left out.
+        split_model.info["exclude_interacted_items"] = False
+        keeping = evaluate_model(serving_model(split_model), interactions, holdout)
+        exclude = metrics[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
+        split_model.info["exclude_interacted_items"] = exclude
+        metrics = metrics if exclude else keeping
+        params = {**params, "exclude_interacted_items": "true" if exclude else "false"}
+    if hasattr(module, "refresh"):
+        # Only the held-out users' histories differ between the split and the full data.
+        final = module.refresh(split_model, interactions, params, users=holdout.users)
+    else:
+        final = module.fit(interactions, params, seed=seed)
+    return split_model, final, metrics
+
+
+def _sample_hyperparameters(ranges: Mapping[str, Any], rng: np.random.Generator) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for spec in ranges.get("integerHyperParameterRanges") or []:
+        chosen[spec["name"]] = str(int(rng.integers(int(spec["minValue"]), int(spec["maxValue"]) + 1)))
+    for spec in ranges.get("continuousHyperParameterRanges") or []:
+        chosen[spec["name"]] = repr(float(rng.uniform(float(spec["minValue"]), float(spec["maxValue"]))))
+    for spec in ranges.get("categoricalHyperParameterRanges") or []:
+        chosen[spec["name"]] = str(rng.choice(spec["values"]))
+    return chosen
+
+
+def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Random search over ``hpoConfig`` ranges, scored on the holdout; returns the best parameters."""
+    solution_config = job.config.get("solutionConfig") or {}
+    hpo = solution_config.get("hpoConfig") or {}
+    ranges = hpo.get("algorithmHyperParameterRanges") or {}
+    trials = int((hpo.get("hpoResourceConfig") or {}).get("maxNumberOfTrainingJobs") or 8)
+    objective = (hpo.get("hpoObjective") or {}).get("metricName") or HPO_OBJECTIVE
+    rng = np.random.default_rng(job.seed)
+    holdout = split(job.interactions, job.seed + 1)  # tune on a different split than the reported one
+    train_part = job.interactions.subset(holdout.train_mask)
+    best, best_score, history = params, -np.inf, []
+    for trial in range(max(1, trials)):
+        candidate = params if trial == 0 else {**params, **_sample_hyperparameters(ranges, rng)}
+        model = module.fit(train_part, candidate, seed=job.seed)
+        score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
+        history.append({"hyperParameters": candidate, objective: score})
+        if score > best_score:
+            best, best_score = candidate, score
+    return best, history
+
+
+def run(job: TrainingJob) -> ModelArtifact:
+    module = RECIPE_MODULES.get(job.recipe)
+    if module is None:
+        raise TrainingDataError(f"recipeArn: picks cannot train recipe '{job.recipe}'.")
+    solution_config = job.config.get("solutionConfig") or {}
+    params = resolved_hyperparameters(job.recipe, solution_config.get("algorithmHyperParameters"))
+    check_minimums(job.interactions)
+    started = time.time()
+    info: dict[str, Any] = {}
+    if job.training_mode == "UPDATE":
+        if job.previous_model is None or not hasattr(module, "refresh"):
+            raise TrainingDataError("trainingMode UPDATE needs a FULL version of a user-personalization solution.")
+        _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, job.previous_model)
+    else:
+        if job.config.get("performHPO"):
+            params, trials = _tune(module, job, params)
+            info["tunedHPOParams"] = {"algorithmHyperParameters": params}
+            info["hpoTrials"] = trials
+        _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed)
+    final.info.update(info)
+    final.info["metrics"] = {name: round(float(value), 6) for name, value in metrics.items()}
+    final.info["trainingSeconds"] = round(time.time() - started, 3)
+    final.info["counts"] = {
+        "interactions": len(job.interactions),
+        "users": job.interactions.user_count,
+        "items": job.interactions.item_count,
+    }
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    channel, model_dir, output_dir = _paths()
+    try:
+        job = load_channel(channel, _hyperparameters())
+        artifact = run(job)
+        save_dir(artifact, model_dir)
+        (model_dir / "metrics.json").write_text(json.dumps(artifact.info["metrics"], indent=1))
+        print(json.dumps({"recipe": job.recipe, "metrics": artifact.info["metrics"]}), flush=True)
+        return 0
+    except TrainingDataError as error:
+        reason = str(error)
+        code = 1
+    except Exception as error:  # noqa: BLE001 - any crash must still leave a reason for the job
+        traceback.print_exc()
+        reason = f"Internal training error: {type(error).__name__}: {error}"
+        code = 2
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "failure").write_text(reason[:1000])
+    print(f"training failed: {reason}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
