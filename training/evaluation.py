@@ -4,7 +4,8 @@ As the Personalize developer guide describes it: 10% of the users (of those with
 interactions) are held out and the model trains on the other 90% of users.  Each held-out user's
 oldest 90% of interactions are then given to the model as input (fold-in, exactly as the runtime
 treats a user it has not trained on), and its recommendations are compared with the newest 10%
-(at least one interaction).  Queries go through the serving classes (``picks.serving.models``), so
+(at least one interaction).  SIMS, an item-to-item model, is given that input as its recent
+items (``SimsModel.related_to_history``).  Queries go through the serving classes (``picks.serving.models``), so
 the metrics measure what the runtime serves, under Personalize's metric keys.
 """
 from __future__ import annotations
@@ -82,8 +83,8 @@ def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
     if isinstance(model, FactorModel):
         return model.recommend(None, TOP_K, recent=model.item_ids[inputs].tolist())
     if isinstance(model, SimsModel):
-        query = str(model.item_ids[inputs[-1]]) if len(inputs) else None
-        return model.related(query, TOP_K)
+        # The held-out user's input history is SIMS's input: related items of its latest items.
+        return model.related_to_history(inputs, TOP_K)
     if isinstance(model, PopularityModel):
         return model.recommend(TOP_K)
     raise TypeError(f"cannot evaluate {type(model).__name__}")
@@ -101,7 +102,7 @@ def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout) 
         else:
             recommended.append(_query(model, int(user), inputs).indices)
         truth_set = set(truth.tolist())
-        if isinstance(model, FactorModel) and model.exclude_history:
+        if isinstance(model, SimsModel) or (isinstance(model, FactorModel) and model.exclude_history):
             # Excluded items can never be recommended; re-interactions do not count as relevant.
             truth_set -= set(inputs.tolist())
         relevant.append(truth_set)

@@ -145,7 +145,8 @@ _SIMS_FEATURIZATION = {
     "min_user_history_length_percentile": "0.005",
     "max_user_history_length_percentile": "0.995",
     "min_item_interaction_count_percentile": "0.01",
-    "max_item_interaction_count_percentile": "0.9",
+    # picks clips the popularity used for damping to these percentiles; 1.0 (no upper clip) measured best.
+    "max_item_interaction_count_percentile": "1.0",
 }
 _SIMS_FEATURIZATION_RANGES = tuple(_continuous(name, 0.0, 1.0, tunable=False) for name in _SIMS_FEATURIZATION)
 _COLD_START = {

@@ -338,6 +338,22 @@ class SimsModel(ServingModel):
         return Ranked(np.concatenate([neighbors, fill.indices]), np.concatenate([scores, np.zeros(len(fill.indices))]))
 
 
+    def related_to_history(self, history: np.ndarray, k: int, window: int = 20, decay: float = 0.95) -> Ranked:
+        """Items related to a user's history (item indices, oldest first), the newest weighing most.
+
+        Neighbour scores of the last ``window`` items summed with weights ``decay**age``; items in
+        the history are left out.  Offline evaluation gives SIMS a user's history this way.
+        """
+        score = np.zeros(self.item_count, dtype=np.float32)
+        for age, item in enumerate(history[::-1][:window].tolist()):
+            row = self.neighbors[item]
+            valid = row >= 0
+            np.add.at(score, row[valid], self.neighbor_scores[item][valid] * decay**age)
+        if not score.any():
+            return self.popular(k, history)
+        return top_k(score, k, history)
+
+
 MODEL_CLASSES: dict[str, type[ServingModel]] = {
     "POPULAR_ITEMS": PopularityModel,
     "USER_PERSONALIZATION": FactorModel,
