@@ -26,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.lambda_bridge import api_gateway_event, invoke
 from picks import services as picks_services
+from picks.dal.events import EventStore, events_table_definition
 from picks.dal.resources import ResourceStore, table_definition
 from picks.errors import ResourceInUseException
 from picks.observability import logger
@@ -210,6 +211,7 @@ class Emulator:
         session = boto3.session.Session(region_name=self.settings.region)
         session.client("s3").create_bucket(Bucket=self.settings.bucket_name)
         session.client("dynamodb").create_table(**table_definition(self.settings.table_name))
+        session.client("dynamodb").create_table(**events_table_definition(self.settings.events_table_name))
         training_jobs = LocalTrainingJobs(session.client("s3"))
         self.runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
         picks_services.set_services(
@@ -219,6 +221,7 @@ class Emulator:
                 s3=session.client("s3"),
                 workflows=self.runner,
                 training_jobs=training_jobs,
+                events=EventStore(session.client("dynamodb"), self.settings.events_table_name),
             )
         )
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))

@@ -30,6 +30,7 @@ from moto import mock_aws  # noqa: E402
 from emulator.lambda_bridge import invoke  # noqa: E402
 from emulator.server import Emulator  # noqa: E402
 from picks import services as picks_services  # noqa: E402
+from picks.dal.events import EventStore, events_table_definition  # noqa: E402
 from picks.dal.resources import ResourceStore, table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
 from picks.workflows.local_runner import LocalWorkflowRunner  # noqa: E402
@@ -38,6 +39,7 @@ from picks.workflows.local_training import LocalTrainingJobs  # noqa: E402
 REGION = "us-east-1"
 BUCKET = "picks-test-data"
 TABLE = "picks-test-resources"
+EVENTS_TABLE = "picks-test-events"
 
 
 @pytest.fixture
@@ -51,14 +53,17 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
     """Handlers' dependencies backed by moto, with the in-process workflow runner."""
     aws.client("s3").create_bucket(Bucket=BUCKET)
     aws.client("dynamodb").create_table(**table_definition(TABLE))
+    aws.client("dynamodb").create_table(**events_table_definition(EVENTS_TABLE))
     training_jobs = LocalTrainingJobs(aws.client("s3"))
     runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
     built = picks_services.Services(
-        settings=Settings(region=REGION, account="000000000000", table_name=TABLE, bucket_name=BUCKET),
+        settings=Settings(region=REGION, account="000000000000", table_name=TABLE, bucket_name=BUCKET,
+                          events_table_name=EVENTS_TABLE),
         resources=ResourceStore(aws.client("dynamodb"), TABLE),
         s3=aws.client("s3"),
         workflows=runner,
         training_jobs=training_jobs,
+        events=EventStore(aws.client("dynamodb"), EVENTS_TABLE),
     )
     picks_services.set_services(built)
     yield built

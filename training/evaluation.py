@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from training.data import Interactions
 
 HOLDOUT_FRACTION = 0.1
@@ -87,6 +87,8 @@ def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
         return model.related_to_history(inputs, TOP_K)
     if isinstance(model, PopularityModel):
         return model.recommend(TOP_K)
+    if isinstance(model, TrendingModel):
+        return model.recommend(TOP_K, now=float(model.data_end))
     raise TypeError(f"cannot evaluate {type(model).__name__}")
 
 
@@ -127,6 +129,8 @@ def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> 
         top = model.recommend_known_users(users, TOP_K)
         seen[top[top >= 0]] = True
         return float(seen.sum() / max(1, model.item_count))
+    elif isinstance(model, TrendingModel):
+        by_user = lambda u: model.recommend(TOP_K, now=float(model.data_end))  # noqa: E731
     else:
         by_user = lambda u: model.popular(TOP_K)  # noqa: E731
     for user in users.tolist():

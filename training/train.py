@@ -114,7 +114,10 @@ def run(job: TrainingJob) -> ModelArtifact:
     if module is None:
         raise TrainingDataError(f"recipeArn: picks cannot train recipe '{job.recipe}'.")
     solution_config = job.config.get("solutionConfig") or {}
-    params = resolved_hyperparameters(job.recipe, solution_config.get("algorithmHyperParameters"))
+    params = resolved_hyperparameters(job.recipe, {
+        **(solution_config.get("featureTransformationParameters") or {}),
+        **(solution_config.get("algorithmHyperParameters") or {}),
+    })
     check_minimums(job.interactions)
     started = time.time()
     info: dict[str, Any] = {}

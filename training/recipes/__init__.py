@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from training.recipes import personalized_ranking, popularity_count, sims, user_personalization
+from training.recipes import personalized_ranking, popularity_count, sims, trending_now, user_personalization
 
 RECIPE_MODULES: dict[str, ModuleType] = {
-    module.RECIPE: module for module in (popularity_count, sims, user_personalization, personalized_ranking)
+    module.RECIPE: module for module in (popularity_count, sims, user_personalization, personalized_ranking, trending_now)
 }

@@ -302,6 +302,7 @@ _CATALOG: tuple[Recipe, ...] = (
         algorithm="aws-trending-now-custom",
         defaults={"trend_discovery_frequency": "2 hours"},
         ranges=(_categorical("trend_discovery_frequency", _TREND_FREQUENCIES, tunable=False),),
+        implemented=True,
     ),
     _custom(
         "aws-popularity-count",

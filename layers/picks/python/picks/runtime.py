@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from picks import arns
+from picks import arns, realtime
 from picks.errors import InvalidInputException, ResourceNotFoundException
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.store import load_model
 from picks.services import Services
 
 CAMPAIGN_TTL_S = 5.0
+TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this often
 DEFAULT_RESULTS = 25
 MAX_RESULTS = 500
 EXPLAIN_KEY = "PICKS_EXPLAIN"
@@ -37,6 +38,8 @@ class ServingCampaign:
     recipe_type: str
     model_prefix: str
     config: dict[str, Any]
+    dataset_group_arn: str = ""
+    events_since_ms: int = 0  # events received after this are newer than the model: fold them in
 
 
 _campaigns: dict[str, tuple[float, ServingCampaign]] = {}
@@ -57,7 +60,10 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
         )
     version = services.resources.get(serving_arn, what="Solution version")
     model = version.doc["_model"]
-    resolved = ServingCampaign(arn, model["recipeType"], model["prefix"], campaign.doc.get("campaignConfig") or {})
+    resolved = ServingCampaign(
+        arn, model["recipeType"], model["prefix"], campaign.doc.get("campaignConfig") or {},
+        dataset_group_arn=version.doc.get("datasetGroupArn", ""), events_since_ms=int(model.get("eventsUntil", 0)),
+    )
     with _campaigns_lock:
         _campaigns[arn] = (now, resolved)
     return resolved
@@ -85,9 +91,33 @@ def _check_filters(services: Services, params: dict[str, Any]) -> None:
             services.resources.get(arn, what="Filter", kind="filter")
 
 
-def recent_interactions(services: Services, user_id: str | None) -> list[str]:
-    """Items the user interacted with after the model was trained, oldest first (real-time events)."""
-    return []
+def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None) -> list[str]:
+    """Items the user (or anonymous session) interacted with after the model's data, oldest first."""
+    if not user_id or not campaign.dataset_group_arn:
+        return []
+    return realtime.recent_items(services, campaign.dataset_group_arn, user_id, campaign.events_since_ms)
+
+
+_trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
+
+
+def live_trend_events(services: Services, campaign: ServingCampaign, model: TrendingModel,
+                      now: float) -> tuple[np.ndarray, np.ndarray]:
+    """(item indices, receive times in seconds) of the group's events in the last two windows."""
+    cached = _trends.get(campaign.arn)
+    if cached is not None and time.monotonic() - cached[0] < TREND_TTL_S:
+        return cached[1], cached[2]
+    items, times = np.empty(0, np.int64), np.empty(0, np.int64)
+    if services.events is not None and campaign.dataset_group_arn:
+        since = max(int((now - 2 * model.window) * 1000), campaign.events_since_ms)
+        index = model.item_index
+        pairs = [(index[e.item_id], e.received_ms // 1000)
+                 for e in services.events.export(campaign.dataset_group_arn, since_ms=since)
+                 if e.item_id in index]
+        if pairs:
+            items, times = (np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True))
+    _trends[campaign.arn] = (time.monotonic(), items, times)
+    return items, times
 
 
 def _recommendation_id() -> str:
@@ -131,7 +161,7 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
             )
         if not user_id:
             raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
-        recent = recent_interactions(services, user_id)
+        recent = recent_interactions(services, campaign, user_id)
         ranked = model.recommend(user_id, count, recent=recent)
     elif isinstance(model, SimsModel):
         if not item_id:
@@ -139,6 +169,9 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         ranked = model.related(item_id, count)
     elif isinstance(model, PopularityModel):
         ranked = model.recommend(count)
+    elif isinstance(model, TrendingModel):
+        now = services.clock()
+        ranked = model.recommend(count, now, *live_trend_events(services, campaign, model, now))
     else:  # pragma: no cover - every recipe type has a model class
         raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")
     items = _items(model, ranked)
@@ -163,7 +196,7 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     index = model.item_index
     known = np.array([index[item] for item in unique if item in index], dtype=np.int64)
     unknown = [item for item in unique if item not in index]
-    recent = recent_interactions(services, params["userId"])
+    recent = recent_interactions(services, campaign, params["userId"])
     ranked = model.rank(params["userId"], known, recent=recent)
     items = _items(model, ranked)
     if _wants_explanation(params):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from picks.dal.events import EventStore
 from picks.dal.resources import ResourceStore
 from picks.settings import Settings
 from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
@@ -27,6 +28,8 @@ class Services:
     # Stops running training jobs (``.stop(job_name)``) for StopSolutionVersionCreation; None where
     # nothing can be stopped.
     training_jobs: Any = None
+    # Real-time events and PutItems/PutUsers metadata (picks.dal.events layout).
+    events: EventStore | None = None
 
 
 _current: Services | None = None
@@ -47,6 +50,7 @@ def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter
         s3=session.client("s3"),
         workflows=workflows or StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
         training_jobs=training_jobs,
+        events=EventStore(session.client("dynamodb"), settings.events_table_name),
     )
 
 

@@ -14,6 +14,7 @@ class Settings:
     account: str
     table_name: str
     bucket_name: str
+    events_table_name: str = "picks-events"
     workflow_arns: dict[str, str] = field(default_factory=dict)
     training_jobs: str | None = None  # "sagemaker" where StopSolutionVersionCreation stops SageMaker jobs
     # Quotas from the Personalize developer guide's limits page (defaults, per account and region).
@@ -31,6 +32,7 @@ class Settings:
             account=account or os.environ.get("PICKS_ACCOUNT", DEFAULT_ACCOUNT),
             table_name=os.environ["PICKS_TABLE"],
             bucket_name=os.environ["PICKS_BUCKET"],
+            events_table_name=os.environ.get("PICKS_EVENTS_TABLE", "picks-events"),
             workflow_arns=json.loads(os.environ.get("PICKS_WORKFLOWS", "{}")),
             training_jobs=os.environ.get("PICKS_TRAINING_JOBS"),
         )

@@ -354,6 +354,53 @@ class SimsModel(ServingModel):
         return top_k(score, k, history)
 
 
+TREND_WINDOWS = {"30 minutes": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "1 day": 86400}
+
+
+def window_seconds(frequency: str) -> int:
+    return TREND_WINDOWS[frequency]
+
+
+class TrendingModel(ServingModel):
+    """aws-trending-now: growth of interactions from the previous window to the current one.
+
+    ``trend_items`` / ``trend_times`` are the training data's last two windows; live events are
+    passed in at request time.  Windows end at ``now`` — or, when nothing happened in the last two
+    windows before ``now``, at the training data's end, so a model trained on historic data still
+    shows the trend it saw; with no interactions at all in those windows, popular items.
+    """
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        super().__init__(artifact)
+        self.window = int(self.info["trend_window_seconds"])
+        self.trend_items = artifact.arrays["trend_items"].astype(np.int64)
+        self.trend_times = artifact.arrays["trend_times"]
+        self.data_end = int(self.info.get("latestInteraction", 0))
+
+    def growth(self, now: float, live_items: np.ndarray, live_times: np.ndarray) -> np.ndarray | None:
+        items = np.concatenate([self.trend_items, live_items])
+        times = np.concatenate([self.trend_times, live_times])
+        for end in (now, self.data_end):
+            current = (times > end - self.window) & (times <= end)
+            previous = (times > end - 2 * self.window) & (times <= end - self.window)
+            if current.any() or previous.any():
+                now_counts = np.bincount(items[current], minlength=self.item_count).astype(np.float32)
+                before = np.bincount(items[previous], minlength=self.item_count).astype(np.float32)
+                # Growth first; among equal growth, the busier item now.
+                return (now_counts - before) + now_counts / (now_counts.max() + 1.0)
+        return None
+
+    def recommend(self, k: int, now: float, live_items: np.ndarray | None = None,
+                  live_times: np.ndarray | None = None, excluded: np.ndarray | None = None,
+                  allowed: np.ndarray | None = None) -> Ranked:
+        empty_items, empty_times = np.empty(0, np.int64), np.empty(0, np.int64)
+        score = self.growth(now, live_items if live_items is not None else empty_items,
+                            live_times if live_times is not None else empty_times)
+        if score is None:
+            return self.popular(k, excluded, allowed)
+        return top_k(score, k, excluded, allowed)
+
+
 MODEL_CLASSES: dict[str, type[ServingModel]] = {
     "POPULAR_ITEMS": PopularityModel,
     "USER_PERSONALIZATION": FactorModel,
@@ -363,6 +410,8 @@ MODEL_CLASSES: dict[str, type[ServingModel]] = {
 
 
 def serving_model(artifact: ModelArtifact) -> ServingModel:
+    if artifact.recipe == "aws-trending-now":
+        return TrendingModel(artifact)
     try:
         cls = MODEL_CLASSES[artifact.recipe_type]
     except KeyError as error:

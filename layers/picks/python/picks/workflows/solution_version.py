@@ -14,9 +14,10 @@ import re
 import tarfile
 from typing import Any
 
-from picks import arns
+from picks import arns, realtime
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dal.resources import Resource
+from picks.ingest.columnar import concat, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, publish_files
 from picks.observability import logger
 from picks.services import Services
@@ -31,6 +32,9 @@ TABLE_FILES = ("manifest.json", "data.npz")
 MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
 MODEL_FILES = (MANIFEST_NAME, ARRAYS_NAME, "metrics.json")
+# Events received this close before the export may still be missing from the (eventually
+# consistent) export index; the runtime keeps folding them in until the next training.
+EVENTS_OVERLAP_MS = 60_000
 
 
 class SolutionVersionStopped(Exception):
@@ -91,21 +95,32 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         raise SolutionVersionStopped(version.arn)
     version = _set(services, version.arn, status=CREATE_IN_PROGRESS)
     solution = services.resources.get(version.doc["solutionArn"], what="Solution")
-    datasets = _datasets(services, solution.doc["datasetGroupArn"])
+    group_arn = solution.doc["datasetGroupArn"]
+    datasets = _datasets(services, group_arn)
     interactions = datasets.get("INTERACTIONS")
     data = (interactions.doc.get("_data") if interactions else None) or {}
-    if not data:
-        raise TrainingDataMissing("the dataset group has no imported interactions; import some first.")
-    if int(data.get("rowCount", 0)) < MINIMUM_INTERACTIONS:
-        raise TrainingDataMissing(
-            f"training needs at least {MINIMUM_INTERACTIONS} interactions; the interactions dataset has "
-            f"{data.get('rowCount', 0)}."
-        )
-
     job_name = job_name_for(version)
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
-    for dataset_type in TRAINED_DATASETS:
+
+    # Real-time events (PutEvents) join the bulk interactions: what users did since the last import.
+    events_until = int(services.clock() * 1000)
+    streamed = None
+    if services.events is not None:
+        streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
+    rows = int(data.get("rowCount", 0)) + (streamed.row_count if streamed else 0)
+    if rows == 0:
+        raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
+    if rows < MINIMUM_INTERACTIONS:
+        raise TrainingDataMissing(
+            f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
+        )
+    if streamed is not None:
+        parts = [streamed] + ([read_table(services.s3, bucket, data["prefix"])] if data.get("prefix") else [])
+        write_table(services.s3, bucket, channel + "interactions", concat(parts))
+    elif data.get("prefix"):
+        _copy_table(services, data["prefix"], channel + "interactions")
+    for dataset_type in TRAINED_DATASETS[1:]:
         table = (datasets[dataset_type].doc.get("_data") or {}) if dataset_type in datasets else {}
         if table.get("prefix"):
             _copy_table(services, table["prefix"], channel + dataset_type.lower())
@@ -131,11 +146,11 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     services.s3.put_object(Bucket=bucket, Key=channel + CONFIG_FILE, Body=json.dumps(config).encode())
     request = TrainingRequest(
         jobName=job_name,
-        instanceType=instance_type_for(int(data.get("rowCount", 0)), recipe),
+        instanceType=instance_type_for(rows, recipe),
         inputUri=f"s3://{bucket}/{channel}",
         outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
     )
-    _set(services, version.arn, _trainingJobName=job_name)
+    _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until - EVENTS_OVERLAP_MS)
     return {**state, "training": request.to_state()}
 
 
@@ -179,7 +194,8 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {
         "status": ACTIVE,
         "trainingHours": round(seconds / 3600.0, 6),
-        "_model": {"prefix": prefix, "recipe": manifest["recipe"], "recipeType": manifest["recipeType"]},
+        "_model": {"prefix": prefix, "recipe": manifest["recipe"], "recipeType": manifest["recipeType"],
+                   "eventsUntil": version.doc.get("_eventsUntil", 0)},
         "_metrics": info.get("metrics", {}),
     }
     if info.get("tunedHPOParams"):

@@ -1,0 +1,232 @@
+"""Real-time events in DynamoDB: the per-user recent history read at request time, and the durable
+log the next solution version trains on — one write serves both.
+
+Item layout of the events table (the CDK storage construct declares the same keys):
+
+* event     ``pk = U#<datasetGroupArn>#<userId or sessionId>``, ``sk = E#<receivedAt ms>#<eventId>``,
+            ``ev`` = the event as JSON, plus ``gpk = <datasetGroupArn>#<shard>`` / ``gsk = sk`` for
+            the ``byGroup`` index that training exports from (sharded so one busy dataset group does
+            not make one hot index partition)
+* event id  ``pk = I#<datasetGroupArn>#<eventId>``, ``sk = I``: makes a repeated eventId a no-op
+* metadata  ``pk = M#<datasetArn>``, ``sk = <item/user/action id>`` (PutItems / PutUsers / PutActions)
+
+A PutEvents call is one DynamoDB transaction: every event of the call is stored with its id
+marker, or none is, so a caller never gets a 200 for events that were lost.  Events whose
+eventId was stored before (a client retry after a lost response) are skipped, not duplicated.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from picks.errors import PicksError
+
+BY_GROUP_INDEX = "byGroup"
+SHARDS = 16
+MAX_TRANSACTION_ATTEMPTS = 4
+THROTTLE_CODES = {
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "TransactionInProgressException",
+}
+
+
+class EventStoreThrottled(PicksError):
+    """Storage is throttling: retryable, and botocore retries ThrottlingException by itself."""
+
+    code = "ThrottlingException"
+    status = 400
+
+
+class EventStoreUnavailable(PicksError):
+    """Storage failed: nothing was stored; retryable (botocore retries a 503)."""
+
+    code = "ServiceUnavailableException"
+    status = 503
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    session_id: str
+    event_type: str
+    sent_at: float
+    user_id: str | None = None
+    item_id: str | None = None
+    event_value: float | None = None
+    properties: str | None = None
+    recommendation_id: str | None = None
+    impression: list[str] | None = None
+    received_ms: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        """Whose history the event extends: the user, or the session for anonymous events."""
+        return self.user_id or self.session_id
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, {}, [])}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredEvent:
+        raw = json.loads(text)
+        return cls(**raw)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _shard(event_id: str) -> int:
+    return int(hashlib.blake2b(event_id.encode(), digest_size=2).hexdigest(), 16) % SHARDS
+
+
+def _user_key(group_arn: str, subject: str) -> str:
+    return f"U#{group_arn}#{subject}"
+
+
+def _event_sk(received_ms: int, event_id: str) -> str:
+    return f"E#{received_ms:015d}#{event_id}"
+
+
+class EventStore:
+    """Events of every dataset group; ``dynamodb`` is an injected boto3 DynamoDB client."""
+
+    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], float] = time.time) -> None:
+        self._db = dynamodb
+        self._table = table_name
+        self._clock = clock
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _items(self, group_arn: str, event: StoredEvent) -> list[dict[str, Any]]:
+        sk = _event_sk(event.received_ms, event.event_id)
+        return [
+            {"Put": {
+                "TableName": self._table,
+                "Item": {"pk": {"S": f"I#{group_arn}#{event.event_id}"}, "sk": {"S": "I"},
+                         "at": {"S": f"{_user_key(group_arn, event.subject)}|{sk}"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }},
+            {"Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": _user_key(group_arn, event.subject)},
+                    "sk": {"S": sk},
+                    "ev": {"S": event.to_json()},
+                    "gpk": {"S": f"{group_arn}#{_shard(event.event_id):02d}"},
+                    "gsk": {"S": sk},
+                },
+            }},
+        ]
+
+    def put_events(self, group_arn: str, events: list[StoredEvent]) -> int:
+        """Store ``events`` atomically; returns how many were new (repeated eventIds are skipped)."""
+        now_ms = int(self._clock() * 1000)
+        unique: dict[str, StoredEvent] = {}
+        for offset, event in enumerate(events):
+            if event.event_id not in unique:  # the first of a repeated eventId wins, as in Personalize
+                unique[event.event_id] = StoredEvent(**{**asdict(event), "received_ms": now_ms + offset})
+        pending = list(unique.values())
+        for _ in range(MAX_TRANSACTION_ATTEMPTS):
+            if not pending:
+                return 0
+            items = [item for event in pending for item in self._items(group_arn, event)]
+            try:
+                self._db.transact_write_items(TransactItems=items)
+                return len(pending)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "TransactionCanceledException":
+                    reasons = error.response.get("CancellationReasons") or []
+                    duplicates = {
+                        pending[index // 2].event_id
+                        for index, reason in enumerate(reasons)
+                        if index % 2 == 0 and reason.get("Code") == "ConditionalCheckFailed"
+                    }
+                    if duplicates:
+                        pending = [e for e in pending if e.event_id not in duplicates]
+                        continue
+                    if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
+                        raise EventStoreThrottled("Events were not stored (write conflict); retry the call.") from error
+                if code in THROTTLE_CODES:
+                    raise EventStoreThrottled("Events were not stored (storage throttled); retry the call.") from error
+                raise EventStoreUnavailable(f"Events were not stored ({code or 'storage error'}); retry the call.") from error
+            except Exception as error:  # noqa: BLE001 - network or client failure: nothing was acknowledged
+                raise EventStoreUnavailable(f"Events were not stored ({type(error).__name__}); retry the call.") from error
+        raise EventStoreThrottled("Events were not stored (concurrent duplicates); retry the call.")
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def recent(self, group_arn: str, subject: str, *, limit: int = 1000, since_ms: int = 0) -> list[StoredEvent]:
+        """The subject's newest ``limit`` events received after ``since_ms``, oldest first."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk > :since",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _user_key(group_arn, subject)}, ":since": {"S": _event_sk(since_ms, "~")},
+            },
+            "ScanIndexForward": False,
+            "ConsistentRead": True,  # read-your-writes: the next request sees the event just put
+            "Limit": limit,
+        }
+        response = self._db.query(**query)
+        events = [StoredEvent.from_json(item["ev"]["S"]) for item in response.get("Items", [])]
+        return events[::-1]
+
+    def export(self, group_arn: str, *, since_ms: int = 0, until_ms: int | None = None) -> Iterator[StoredEvent]:
+        """Every event of the group received in ``(since_ms, until_ms]``, shard by shard."""
+        upper = _event_sk(until_ms if until_ms is not None else 10**15 - 1, "~")
+        for shard in range(SHARDS):
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": BY_GROUP_INDEX,
+                "KeyConditionExpression": "gpk = :g AND gsk BETWEEN :lo AND :hi",
+                "ExpressionAttributeValues": {
+                    ":g": {"S": f"{group_arn}#{shard:02d}"},
+                    ":lo": {"S": _event_sk(since_ms + 1, "")},
+                    ":hi": {"S": upper},
+                },
+            }
+            while True:
+                response = self._db.query(**query)
+                for item in response.get("Items", []):
+                    yield StoredEvent.from_json(item["ev"]["S"])
+                if "LastEvaluatedKey" not in response:
+                    break
+                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def events_table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable parameters for moto and the emulator; mirrors the CDK storage construct."""
+    return {
+        "TableName": table_name,
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "gpk", "AttributeType": "S"},
+            {"AttributeName": "gsk", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_GROUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gpk", "KeyType": "HASH"},
+                    {"AttributeName": "gsk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }

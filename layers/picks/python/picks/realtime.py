@@ -1,0 +1,123 @@
+"""Real-time interactions: PutEvents in, recent history and training data out.
+
+An acknowledged event is in DynamoDB (``picks.dal.events``) before PutEvents answers 200.  From
+there it serves two readers: the runtime folds a user's events newer than the model into their
+vector on the next request (read-your-writes), and the next solution version's Prepare step
+exports the dataset group's events into the interactions it trains on.  Anonymous events
+(sessionId, no userId) are kept under the session id, which is what a client passes as userId
+to get that session's recommendations; at training time they are merged into the userId that
+later used the same sessionId, as Personalize does.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from picks.dal.events import StoredEvent, new_event_id
+from picks.dataset_schema import Field
+from picks.errors import InvalidInputException
+from picks.ingest.columnar import Column, ColumnTable, DictionaryEncoder, string_column
+from picks.services import Services
+
+EVENT_FIELDS = (
+    Field("USER_ID", "string"),
+    Field("ITEM_ID", "string"),
+    Field("TIMESTAMP", "long"),
+    Field("EVENT_TYPE", "string"),
+    Field("EVENT_VALUE", "float", nullable=True),
+)
+RECENT_LIMIT = 1000  # events per user read at request time (Personalize keeps 100 per event type)
+
+
+def _timestamp(value: Any, path: str) -> float:
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputException(f"{path}: '{value}' is not a timestamp (epoch seconds).") from None
+
+
+def stored_events(params: dict[str, Any], validate_properties: Any = None) -> list[StoredEvent]:
+    """The request's events as stored records; raises InvalidInputException naming the field."""
+    user_id, session_id = params.get("userId"), params["sessionId"]
+    out = []
+    for index, event in enumerate(params["eventList"]):
+        path = f"eventList.{index + 1}"
+        properties = event.get("properties")
+        if properties is not None and validate_properties is not None:
+            validate_properties(properties, f"{path}.properties")
+        value = event.get("eventValue")
+        if value is not None and not np.isfinite(float(value)):
+            raise InvalidInputException(f"{path}.eventValue: {value} is not a finite number.")
+        out.append(StoredEvent(
+            event_id=event.get("eventId") or new_event_id(),
+            session_id=session_id,
+            user_id=user_id,
+            event_type=event["eventType"],
+            sent_at=_timestamp(event["sentAt"], f"{path}.sentAt"),
+            item_id=event.get("itemId"),
+            event_value=None if value is None else float(value),
+            properties=properties,
+            recommendation_id=event.get("recommendationId"),
+            impression=event.get("impression"),
+            extra={"metricAttribution": event["metricAttribution"]} if event.get("metricAttribution") else {},
+        ))
+    return out
+
+
+def record_events(services: Services, group_arn: str, events: list[StoredEvent]) -> int:
+    """Durably store the events (all or none); returns how many were new."""
+    if services.events is None:
+        raise RuntimeError("services.events is not configured")
+    return services.events.put_events(group_arn, events)
+
+
+def recent_items(services: Services, group_arn: str, subject: str, since_ms: int,
+                 limit: int = RECENT_LIMIT) -> list[str]:
+    """Items ``subject`` (userId, or sessionId for anonymous users) interacted with after ``since_ms``."""
+    if services.events is None:
+        return []
+    events = services.events.recent(group_arn, subject, limit=limit, since_ms=since_ms)
+    return [e.item_id for e in events if e.item_id]
+
+
+# --- training export ----------------------------------------------------------------------------
+
+
+def merge_sessions(events: Iterable[StoredEvent]) -> list[tuple[str, StoredEvent]]:
+    """(training user id, event) for events with an item: a session's anonymous events go to the
+    userId seen with that sessionId, if any; otherwise the session id stands in for the user."""
+    events = list(events)
+    owner: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.received_ms):
+        if event.user_id and event.session_id not in owner:
+            owner[event.session_id] = event.user_id
+    return [
+        (event.user_id or owner.get(event.session_id, event.session_id), event)
+        for event in events if event.item_id
+    ]
+
+
+def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
+    """The exported events as an interactions table (the reserved columns only), or None if empty."""
+    rows = merge_sessions(events)
+    if not rows:
+        return None
+    users, items, types = DictionaryEncoder(), DictionaryEncoder(), DictionaryEncoder()
+    fields = {f.name: f for f in EVENT_FIELDS}
+    values = [e.event_value for _, e in rows]
+    columns = {
+        "USER_ID": string_column(fields["USER_ID"], users.encode([u for u, _ in rows]), users.dictionary()),
+        "ITEM_ID": string_column(fields["ITEM_ID"], items.encode([e.item_id for _, e in rows]), items.dictionary()),
+        "TIMESTAMP": Column(fields["TIMESTAMP"], np.array([int(e.sent_at) for _, e in rows], dtype=np.int64)),
+        "EVENT_TYPE": string_column(fields["EVENT_TYPE"], types.encode([e.event_type for _, e in rows]), types.dictionary()),
+        "EVENT_VALUE": Column(
+            fields["EVENT_VALUE"],
+            np.array([np.nan if v is None else v for v in values], dtype=np.float64),
+            np.array([v is None for v in values], dtype=bool),
+        ),
+    }
+    return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})
