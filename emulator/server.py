@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from emulator.lambda_bridge import api_gateway_event, invoke
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
+from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore, table_definition
 from picks.errors import ResourceInUseException
 from picks.observability import logger
@@ -222,6 +223,7 @@ class Emulator:
                 workflows=self.runner,
                 training_jobs=training_jobs,
                 events=EventStore(session.client("dynamodb"), self.settings.events_table_name),
+                metadata=MetadataStore(session.client("dynamodb"), self.settings.events_table_name),
             )
         )
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))

@@ -31,6 +31,7 @@ from emulator.lambda_bridge import invoke  # noqa: E402
 from emulator.server import Emulator  # noqa: E402
 from picks import services as picks_services  # noqa: E402
 from picks.dal.events import EventStore, events_table_definition  # noqa: E402
+from picks.dal.metadata import MetadataStore  # noqa: E402
 from picks.dal.resources import ResourceStore, table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
 from picks.workflows.local_runner import LocalWorkflowRunner  # noqa: E402
@@ -64,6 +65,7 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
         workflows=runner,
         training_jobs=training_jobs,
         events=EventStore(aws.client("dynamodb"), EVENTS_TABLE),
+        metadata=MetadataStore(aws.client("dynamodb"), EVENTS_TABLE),
     )
     picks_services.set_services(built)
     yield built

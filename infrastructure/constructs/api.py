@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -46,6 +46,9 @@ class PersonalizeApi(Construct):
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
+            # The name is the ApiName dimension of the API's metrics (and the 5XX alarm): the default, the
+            # construct id, would be shared with every other CDK app's "RestApi" in the account.
+            rest_api_name=f"{Stack.of(self).stack_name}-api",
             description="picks: Amazon Personalize-compatible API (IAM / SigV4 for execute-api)",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Access and execution logging need the account-level API Gateway CloudWatch role.

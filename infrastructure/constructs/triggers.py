@@ -1,4 +1,5 @@
-"""EventBridge rules for ``picks.workflows.declaration.TRIGGERS`` (S3 Object Created -> function)."""
+"""EventBridge rules for ``picks.workflows.declaration.TRIGGERS`` (S3 Object Created -> function), and the
+queues where the events of those asynchronous invocations end when they cannot be processed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -15,7 +18,6 @@ from infrastructure import constants
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from aws_cdk import aws_lambda as lambda_
     from aws_cdk import aws_s3 as s3
     from picks.workflows.declaration import ObjectCreatedTrigger
 
@@ -24,14 +26,26 @@ class ObjectCreatedTriggers(Construct):
     """One rule per trigger on the default event bus, matching the bucket's EventBridge notifications
     (the bucket must have ``event_bridge_enabled``) for keys under the trigger's prefix.
 
-    Events EventBridge cannot deliver after its retries go to ``dead_letter_queue`` rather than
-    vanishing: a dropped file that was never imported should be findable.
+    EventBridge invokes the function asynchronously, so an event can be lost at two points, and each
+    has its own queue: a dropped file that was never imported should be findable.
 
-    Attributes: ``rules`` (one per trigger, in order), ``dead_letter_queue``.
+    * ``dead_letter_queue``: events EventBridge could not hand to Lambda after ``RETRY_ATTEMPTS``
+      retries within ``MAX_EVENT_AGE`` (the original event, with EventBridge's error attributes).
+    * ``failed_invocation_queue``: the on-failure destination of the function's asynchronous
+      invocations, for events Lambda accepted but the function failed on ``FUNCTION_RETRY_ATTEMPTS``
+      more times, or could not run within ``FUNCTION_MAX_EVENT_AGE`` (an invocation record: the
+      event, the error and the function's response).
+
+    Attributes: ``rules`` (one per trigger, in order), ``dead_letter_queue``,
+    ``failed_invocation_queue``, ``invoke_configs`` (function name -> its ``EventInvokeConfig``).
     """
 
     MAX_EVENT_AGE = Duration.hours(2)
     RETRY_ATTEMPTS = 4
+    # Lambda's asynchronous retries (at most 2) and how long an event may wait in its queue (at most 6 h).
+    FUNCTION_MAX_EVENT_AGE = Duration.hours(2)
+    FUNCTION_RETRY_ATTEMPTS = 2
+    QUEUE_RETENTION = Duration.days(14)  # SQS's maximum: time to notice the alarm and re-drive
 
     def __init__(
         self,
@@ -48,8 +62,28 @@ class ObjectCreatedTriggers(Construct):
             "DeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=self.QUEUE_RETENTION,
         )
+        self.failed_invocation_queue = sqs.Queue(
+            self,
+            "FailedInvocations",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=self.QUEUE_RETENTION,
+        )
+        # One per function (several triggers may share one); the destination grants sqs:SendMessage on
+        # this queue to the function's role.
+        self.invoke_configs: dict[str, lambda_.EventInvokeConfig] = {
+            name: lambda_.EventInvokeConfig(
+                self,
+                constants.construct_id(name, "AsyncInvoke"),
+                function=functions[name],
+                on_failure=destinations.SqsDestination(self.failed_invocation_queue),
+                retry_attempts=self.FUNCTION_RETRY_ATTEMPTS,
+                max_event_age=self.FUNCTION_MAX_EVENT_AGE,
+            )
+            for name in dict.fromkeys(trigger.function for trigger in declarations)
+        }
         self.rules: list[events.Rule] = [
             events.Rule(
                 self,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from picks.dal.events import BY_GROUP_INDEX
+from picks.dal.resources import BY_KIND_INDEX
 from picks.workflows.declaration import (
     TRAINING_INPUT_PREFIX,
     TRAINING_OUTPUT_PREFIX,
@@ -35,15 +37,19 @@ X_RAY_AND_LOG_DELIVERY = (
 )
 KMS_GRANT = (
     "Added by the CDK encrypt/decrypt grant for the single customer-managed key of the data bucket and "
-    "table; the wildcard only covers the GenerateDataKey*/ReEncrypt* variants, on that key alone."
+    "tables; the wildcard only covers the GenerateDataKey*/ReEncrypt* variants, on that key alone."
 )
 S3_GRANT = (
     "Added by the CDK read/write grant on the picks data bucket: the action wildcards are the "
     "Get/List/Delete/Abort variants and the resource wildcard is the objects of that one bucket."
 )
 TABLE_INDEXES = (
-    "Added by the CDK table grant: queries on the table's own secondary indexes (byKind lists "
+    f"Added by the CDK table grant: queries on the table's own secondary indexes ({BY_KIND_INDEX} lists "
     "resources); scoped to the picks resources table."
+)
+EVENTS_TABLE_INDEXES = (
+    f"Added by the CDK table grant: queries on the events table's own secondary indexes ({BY_GROUP_INDEX}, "
+    "which training exports a dataset group's events from); scoped to the picks events table."
 )
 LAMBDA_VERSIONS = (
     "Added by the Step Functions LambdaInvoke task: invoking any version or alias of the step function "
@@ -74,6 +80,10 @@ API_GATEWAY_LOGGING_ROLE = (
 DLQ_IS_DLQ = (
     "This queue is itself the dead-letter queue of the EventBridge trigger targets; cdk-nag only "
     "recognizes SQS redrive policies as dead-letter use."
+)
+FAILURE_DESTINATION_IS_DLQ = (
+    "This queue is itself the on-failure destination (dead-letter queue) of the trigger functions' "
+    "asynchronous invocations; cdk-nag only recognizes SQS redrive policies as dead-letter use."
 )
 TRAINING_ACCOUNT_WIDE = (
     "ecr:GetAuthorizationToken (the registry login token) and cloudwatch:PutMetricData have no "
@@ -137,6 +147,14 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
         ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", KMS_GRANT),
         ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", KMS_GRANT),
     )
+    for name in sorted(constants.EVENTS_TABLE_WRITERS | constants.EVENTS_TABLE_READERS):
+        _acknowledge(
+            functions.functions[name].role,
+            (
+                f"AwsSolutions-IAM5[Resource::{_arn(stack.storage.events_table)}/index/*]",
+                EVENTS_TABLE_INDEXES,
+            ),
+        )
     partition = "arn:<AWS::Partition>"
     for name in constants.IMPORT_SOURCE_READERS:
         _acknowledge(
@@ -172,6 +190,7 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
         ),
     )
     _acknowledge(stack.triggers.dead_letter_queue, ("AwsSolutions-SQS3", DLQ_IS_DLQ))
+    _acknowledge(stack.triggers.failed_invocation_queue, ("AwsSolutions-SQS3", FAILURE_DESTINATION_IS_DLQ))
 
     # aws-cdk-lib adds this singleton at the stack root (id: BucketNotificationsHandler<uuid>).
     for child in stack.node.children:

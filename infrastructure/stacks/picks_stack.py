@@ -1,15 +1,17 @@
-"""The picks stack: storage, functions, training, workflows, API and triggers, wired together."""
+"""The picks stack: storage, functions, training, workflows, API, triggers and alarms, wired together."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from picks.routes import FUNCTIONS, routes
+from picks.routes import API_FUNCTIONS, FUNCTIONS, routes
 from picks.workflows.declaration import TRIGGERS, WORKFLOWS, TrainingStep
 
 from infrastructure import constants
+from infrastructure.constructs.alarms import OperationalAlarms
 from infrastructure.constructs.api import PersonalizeApi
 from infrastructure.constructs.functions import LambdaFunctions
 from infrastructure.constructs.storage import Storage
@@ -28,7 +30,7 @@ class PicksStack(Stack):
     """Everything picks needs in one account and region.
 
     Attributes: ``storage``, ``functions``, ``training`` (None when no workflow trains),
-    ``workflows``, ``api``, ``triggers`` (the constructs).
+    ``workflows``, ``api``, ``triggers``, ``alarms`` (the constructs).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class PicksStack(Stack):
             declarations=FUNCTIONS,
             environment={
                 "PICKS_TABLE": self.storage.table.table_name,
+                "PICKS_EVENTS_TABLE": self.storage.events_table.table_name,
                 "PICKS_BUCKET": self.storage.bucket.bucket_name,
                 # picks builds resource ARNs from it; without it they would name a dummy account.
                 "PICKS_ACCOUNT": self.account,
@@ -91,6 +94,20 @@ class PicksStack(Stack):
             functions=self.functions.functions,
         )
 
+        self.alarms = OperationalAlarms(
+            self,
+            "Alarms",
+            api_functions={name: self.functions.functions[name] for name in API_FUNCTIONS.values()},
+            api_stage=self.api.rest_api.deployment_stage,
+            tables={"events_table": self.storage.events_table},
+            operations=[dynamodb.Operation[name] for name in constants.EVENTS_TABLE_OPERATIONS],
+            dead_letter_queues={
+                "drop_dead_letters": self.triggers.dead_letter_queue,
+                "drop_failed_invocations": self.triggers.failed_invocation_queue,
+            },
+            state_machines=self.workflows.state_machines,
+        )
+
         self._grant_access()
         self._add_outputs()
         Tags.of(self).add("project", constants.SERVICE_NAME)
@@ -107,6 +124,12 @@ class PicksStack(Stack):
             else:
                 table.grant_read_write_data(function)
                 bucket.grant_read_write(function)
+
+            # The events table is granted only where it is used (constants: EVENTS_TABLE_*).
+            if name in constants.EVENTS_TABLE_WRITERS:
+                self.storage.events_table.grant_read_write_data(function)
+            elif name in constants.EVENTS_TABLE_READERS:
+                self.storage.events_table.grant_read_data(function)
 
             if name in constants.WORKFLOW_STARTERS:
                 for state_machine in state_machines.values():
@@ -156,6 +179,25 @@ class PicksStack(Stack):
         )
         CfnOutput(self, "DataBucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "ResourcesTableName", value=self.storage.table.table_name)
+        CfnOutput(self, "EventsTableName", value=self.storage.events_table.table_name)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarms.topic.topic_arn,
+            description="SNS topic every picks alarm notifies: subscribe to it (e.g. by email)",
+        )
+        CfnOutput(
+            self,
+            "DropDeadLetterQueueUrl",
+            value=self.triggers.dead_letter_queue.queue_url,
+            description="Drop events EventBridge could not deliver to the s3_drop function",
+        )
+        CfnOutput(
+            self,
+            "DropFailedInvocationQueueUrl",
+            value=self.triggers.failed_invocation_queue.queue_url,
+            description="Drop events the s3_drop function failed on after its retries",
+        )
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
 
@@ -167,9 +209,14 @@ def _check_function_sets() -> None:
         | constants.WORKFLOW_STARTERS
         | constants.IMPORT_SOURCE_READERS
         | constants.TRAINING_JOB_STOPPERS
+        | constants.EVENTS_TABLE_WRITERS
+        | constants.EVENTS_TABLE_READERS
     )
     unknown = sorted(named - FUNCTIONS.keys())
     if unknown:
         raise ValueError(
             f"infrastructure.constants names functions missing from picks.routes.FUNCTIONS: {unknown}"
         )
+    both = sorted(constants.EVENTS_TABLE_WRITERS & constants.EVENTS_TABLE_READERS)
+    if both:
+        raise ValueError(f"infrastructure.constants: events table writers are readers too: {both}")

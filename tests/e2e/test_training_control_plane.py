@@ -31,6 +31,7 @@ UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 SIMS = "arn:aws:personalize:::recipe/aws-sims"
 POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
 TRENDING = "arn:aws:personalize:::recipe/aws-trending-now"
+NEXT_BEST_ACTION = "arn:aws:personalize:::recipe/aws-next-best-action"
 VOD_TOP_PICKS = "arn:aws:personalize:::recipe/aws-vod-top-picks"
 MISSING_GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/no-such-group"
 CAMPAIGN_STATES = ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
@@ -133,8 +134,9 @@ def test_catalog_is_consistent():
         "aws-sims",
         "aws-user-personalization",
         "aws-personalized-ranking",
+        "aws-trending-now",
     }
-    assert catalog.RECIPES["aws-trending-now"].implemented is False
+    assert catalog.RECIPES["aws-next-best-action"].implemented is False
     assert len([r for r in catalog.RECIPES.values() if r.domain is None]) == 15
     assert len([r for r in catalog.RECIPES.values() if r.domain is not None]) == 10
     for recipe in catalog.RECIPES.values():
@@ -328,7 +330,7 @@ def test_create_solution_defaults_listing_and_tags(personalize):
 @pytest.mark.parametrize(
     ("extra", "error", "field", "words"),
     [
-        ({"recipeArn": TRENDING}, "InvalidInputException", "recipeArn", "not trainable by picks yet"),
+        ({"recipeArn": NEXT_BEST_ACTION}, "InvalidInputException", "recipeArn", "not trainable by picks yet"),
         ({"recipeArn": VOD_TOP_PICKS}, "InvalidInputException", "recipeArn", "CreateRecommender"),
         (
             {"recipeArn": "arn:aws:personalize:::recipe/aws-crystal-ball"},

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import CfnResource, Stack, assertions
-from picks.routes import FUNCTIONS, routes
+from aws_cdk import App, CfnResource, RemovalPolicy, Stack, assertions
+from aws_cdk import aws_kms as kms
+from picks.dal.events import BY_GROUP_INDEX, events_table_definition
+from picks.dal.resources import table_definition
+from picks.routes import API_FUNCTIONS, FUNCTIONS, routes
 from picks.workflows import training_contract
 from picks.workflows.declaration import (
     DROP_PREFIX,
@@ -30,6 +33,7 @@ from picks.workflows.declaration import (
 from app import build
 from infrastructure import bundling, constants
 from infrastructure.bundling import OfflinePlaceholderBundling, PipInstallBundling
+from infrastructure.constructs.storage import table_from_definition
 from infrastructure.options import DeploymentOptions, EcrImage, base_context
 
 pytestmark = pytest.mark.infrastructure
@@ -162,7 +166,13 @@ def test_functions_share_the_environment_picks_reads(template: assertions.Templa
     for name, resource in _functions(template).items():
         variables = resource["Properties"]["Environment"]["Variables"]
 
-        assert {"PICKS_TABLE", "PICKS_BUCKET", "PICKS_ACCOUNT", "LOG_LEVEL"} <= variables.keys()
+        assert {
+            "PICKS_TABLE",
+            "PICKS_EVENTS_TABLE",
+            "PICKS_BUCKET",
+            "PICKS_ACCOUNT",
+            "LOG_LEVEL",
+        } <= variables.keys()
         assert variables["POWERTOOLS_SERVICE_NAME"] == constants.SERVICE_NAME
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "picks"
         assert variables["LOG_LEVEL"] == constants.DEFAULT_LOG_LEVEL
@@ -197,6 +207,45 @@ def test_grants_follow_each_functions_role(template: assertions.Template) -> Non
         "arn:@AWS::Partition:s3:::*",
     }
     assert _actions(import_reads) == {"s3:GetObject", "s3:ListBucket"}
+
+
+def _actions_on(statements: list[dict[str, Any]], resource: str) -> set[str]:
+    """The actions ``statements`` allow on ``resource`` (a rendered ARN such as ``@<table id>``)."""
+    return _actions([s for s in statements if resource in _resources(s)])
+
+
+def test_events_table_is_granted_per_function(synthesized: tuple[Any, assertions.Template]) -> None:
+    # Given the events table and each function's statements
+    stack, template = synthesized
+    table = f"@{_id_of(stack.storage.events_table)}"
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert constants.EVENTS_TABLE_WRITERS == {"events"}
+    assert constants.EVENTS_TABLE_READERS == {"runtime", "workflow_steps"}
+
+    for name, resource in _functions(template).items():
+        statements = _statements(template, _role_of(resource))
+        variables = resource["Properties"]["Environment"]["Variables"]
+        on_table, on_indexes = _actions_on(statements, table), _actions_on(statements, f"{table}/index/*")
+
+        # Then every function is told the table's name ...
+        assert variables["PICKS_EVENTS_TABLE"] == {"Ref": table.lstrip("@")}, name
+        if name in constants.EVENTS_TABLE_WRITERS:
+            # ... the events function writes: PutEvents is a TransactWriteItems of conditional Puts, which
+            # IAM authorizes as PutItem (ConditionCheck as ConditionCheckItem); PutItems and friends put
+            # and update metadata
+            assert writes | {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"} <= on_table
+        elif name in constants.EVENTS_TABLE_READERS:
+            # ... runtime (history Query) and workflow_steps (byGroup export, metadata) only read
+            assert {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"} <= on_table, name
+            assert not on_table & writes, name
+            assert "dynamodb:Query" in on_indexes, name  # the byGroup export
+        else:
+            # ... and the others (control_plane, s3_drop) cannot touch it
+            assert on_table == set() and on_indexes == set(), name
+        if on_table:
+            # The table is encrypted with the data key: a grant without kms:Decrypt would be useless
+            key = f"@{_id_of(stack.storage.key)}"
+            assert "kms:Decrypt" in _actions_on(statements, key), name
 
 
 def test_each_function_logs_to_its_own_group_only(template: assertions.Template) -> None:
@@ -524,31 +573,90 @@ def test_every_bucket_refuses_plain_http(template: assertions.Template) -> None:
     assert denied == buckets.keys()
 
 
-def test_key_rotates(template: assertions.Template) -> None:
-    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+def test_keys_rotate(template: assertions.Template) -> None:
+    keys = template.find_resources("AWS::KMS::Key")
+    assert len(keys) == 2  # the data key, the alarm topic's key
+    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
 
 
-def test_table_matches_the_dal_layout(template: assertions.Template) -> None:
-    table = _only(template.find_resources("AWS::DynamoDB::Table"))["Properties"]
-
-    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert table["SSESpecification"]["SSEEnabled"] is True
-    assert table["SSESpecification"]["SSEType"] == "KMS"
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "byKind"
-    assert index["KeySchema"] == [
-        {"AttributeName": "kind", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
-    ]
+def _comparable(definition: dict[str, Any]) -> dict[str, Any]:
+    """CreateTable parameters without the name, in an order CloudFormation and boto3 agree on."""
+    comparable = {key: value for key, value in definition.items() if key != "TableName"}
+    comparable["AttributeDefinitions"] = sorted(
+        definition["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+    )
+    if "GlobalSecondaryIndexes" in definition:
+        comparable["GlobalSecondaryIndexes"] = sorted(
+            definition["GlobalSecondaryIndexes"], key=lambda index: index["IndexName"]
+        )
+    return comparable
 
 
-def test_data_is_retained_when_the_stack_is_deleted(template: assertions.Template) -> None:
-    for resource_type in ("AWS::DynamoDB::Table", "AWS::KMS::Key"):
-        assert _only(template.find_resources(resource_type))["DeletionPolicy"] == "Retain"
+@pytest.mark.parametrize(
+    ("attribute", "definition"),
+    [("table", table_definition), ("events_table", events_table_definition)],
+    ids=["resources", "events"],
+)
+def test_tables_match_the_dal_definitions(
+    synthesized: tuple[Any, assertions.Template], attribute: str, definition: Any
+) -> None:
+    # Given the CDK table and the CreateTable parameters moto and the emulator create it with
+    stack, template = synthesized
+    props = template.to_json()["Resources"][_id_of(getattr(stack.storage, attribute))]["Properties"]
+    expected = _comparable(definition("any-name"))
+
+    # Then keys, attribute types, indexes (keys, projection) and billing are the same ...
+    assert _comparable({key: props[key] for key in expected if key in props}) == expected
+    # ... and the rest is picks' storage policy: the data key, point-in-time recovery, nothing else
+    # (no TTL, stream or provisioned throughput the emulator would not have)
+    assert props["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Fn::GetAtt": [_id_of(stack.storage.key), "Arn"]},
+    }
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props.keys() == expected.keys() | {"SSESpecification", "PointInTimeRecoverySpecification", "Tags"}
+
+
+def test_events_table_has_the_export_index(synthesized: tuple[Any, assertions.Template]) -> None:
+    stack, template = synthesized
+    props = template.to_json()["Resources"][_id_of(stack.storage.events_table)]["Properties"]
+    assert [index["IndexName"] for index in props["GlobalSecondaryIndexes"]] == [BY_GROUP_INDEX]
+    template.has_output("EventsTableName", {"Value": {"Ref": _id_of(stack.storage.events_table)}})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"StreamSpecification": {"StreamEnabled": True}}, "StreamSpecification"),
+        ({"BillingMode": "PROVISIONED"}, "PAY_PER_REQUEST"),
+    ],
+)
+def test_table_definitions_the_app_cannot_mirror_fail_the_synth(change: dict[str, Any], message: str) -> None:
+    stack = Stack(App(), "Bare")
+    with pytest.raises(ValueError, match=message):
+        table_from_definition(
+            stack,
+            "Events",
+            {**events_table_definition("t"), **change},
+            encryption_key=kms.Key(stack, "Key"),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+
+def test_data_is_retained_when_the_stack_is_deleted(synthesized: tuple[Any, assertions.Template]) -> None:
+    stack, template = synthesized
+    resources = template.to_json()["Resources"]
+    tables = template.find_resources("AWS::DynamoDB::Table")
+
+    assert tables.keys() == {_id_of(stack.storage.table), _id_of(stack.storage.events_table)}
+    for logical_id in (*tables, _id_of(stack.storage.key)):
+        assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", logical_id
     data_bucket_id, bucket = _data_bucket(template)
     assert bucket["DeletionPolicy"] == "Retain", data_bucket_id
+    # The alarm topic's key protects nothing that outlives the topic
+    assert resources[_id_of(stack.alarms.key)]["DeletionPolicy"] == "Delete"
 
 
 # --- triggers --------------------------------------------------------------------------------------
@@ -569,7 +677,245 @@ def test_drop_prefix_rule_targets_its_function(template: assertions.Template) ->
     }
     (target,) = props["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [_logical_id(template, drop.function), "Arn"]}
-    assert "DeadLetterConfig" in target
+
+
+def test_asynchronous_invocations_end_in_a_dead_letter_queue(
+    synthesized: tuple[Any, assertions.Template],
+) -> None:
+    # Given the trigger rules, the asynchronous invoke configurations and the two queues
+    stack, template = synthesized
+    dead_letters = _id_of(stack.triggers.dead_letter_queue)
+    failed = _id_of(stack.triggers.failed_invocation_queue)
+    configs = template.find_resources("AWS::Lambda::EventInvokeConfig")
+
+    # Then EventBridge retries each target explicitly, then hands the event to the dead-letter queue ...
+    for rule in template.find_resources("AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 2 * 3600, "MaximumRetryAttempts": 4}
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dead_letters, "Arn"]}}
+    # ... and every function EventBridge invokes (asynchronously) sends what it failed on to the
+    # failure queue after explicit retries; functions invoked synchronously have no such configuration
+    triggered = {trigger.function for trigger in TRIGGERS}
+    assert {c["Properties"]["FunctionName"]["Ref"] for c in configs.values()} == {
+        _logical_id(template, name) for name in triggered
+    }
+    for config in configs.values():
+        props = config["Properties"]
+        assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [failed, "Arn"]}}}
+        assert props["MaximumRetryAttempts"] == 2
+        assert props["MaximumEventAgeInSeconds"] == 2 * 3600
+    for name in triggered:
+        statements = _statements(template, _role_of(_functions(template)[name]))
+        assert "sqs:SendMessage" in _actions_on(statements, f"@{failed}"), name
+    template.has_output("DropDeadLetterQueueUrl", {"Value": {"Ref": dead_letters}})
+    template.has_output("DropFailedInvocationQueueUrl", {"Value": {"Ref": failed}})
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(template: assertions.Template) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    denied = {
+        queue["Ref"]
+        for policy in template.find_resources("AWS::SQS::QueuePolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny"
+        and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for queue in policy["Properties"]["Queues"]
+    }
+
+    assert len(queues) == 2
+    for queue in queues.values():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+        assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert denied == queues.keys()
+
+
+# --- alarms ----------------------------------------------------------------------------------------
+
+
+def _alarms(template: assertions.Template) -> dict[str, dict[str, Any]]:
+    """Every alarm's properties, keyed by alarm name."""
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def _simple(metric_name: str, namespace: str, statistic: str, **dimensions: Any) -> dict[str, Any]:
+    """What a single-metric alarm's properties say about its metric."""
+    return {
+        "MetricName": metric_name,
+        "Namespace": namespace,
+        "Statistic": statistic,
+        "Period": 300,
+        "Dimensions": [{"Name": name, "Value": value} for name, value in sorted(dimensions.items())],
+    }
+
+
+def _metric_of(alarm: dict[str, Any]) -> dict[str, Any]:
+    keys = ("MetricName", "Namespace", "Statistic", "Period")
+    metric = {key: alarm.get(key) for key in keys}
+    metric["Dimensions"] = sorted(alarm.get("Dimensions", []), key=lambda d: d["Name"])
+    return metric
+
+
+def _expected_alarms(stack: Any, template: assertions.Template) -> dict[str, Any]:
+    """Alarm name -> the metric it watches: a ``_simple`` dict, or ``(metric name, table id)`` for the
+    DynamoDB per-operation sums."""
+    prefix = f"{stack.stack_name}-"
+    expected: dict[str, Any] = {}
+    for name in API_FUNCTIONS.values():
+        function = {"Ref": _logical_id(template, name)}
+        key = constants.construct_id(name)
+        expected[f"{prefix}{key}Errors"] = _simple("Errors", "AWS/Lambda", "Sum", FunctionName=function)
+        expected[f"{prefix}{key}Throttles"] = _simple("Throttles", "AWS/Lambda", "Sum", FunctionName=function)
+    stage = stack.api.rest_api.deployment_stage
+    expected[f"{prefix}Api5XXErrors"] = _simple(
+        "5XXError", "AWS/ApiGateway", "Sum", ApiName=f"{stack.stack_name}-api", Stage={"Ref": _id_of(stage)}
+    )
+    table = _id_of(stack.storage.events_table)
+    expected[f"{prefix}EventsTableThrottles"] = ("ThrottledRequests", table)
+    expected[f"{prefix}EventsTableSystemErrors"] = ("SystemErrors", table)
+    for name, queue in (
+        ("DropDeadLetters", stack.triggers.dead_letter_queue),
+        ("DropFailedInvocations", stack.triggers.failed_invocation_queue),
+    ):
+        expected[f"{prefix}{name}Messages"] = _simple(
+            "ApproximateNumberOfMessagesVisible",
+            "AWS/SQS",
+            "Maximum",
+            QueueName={"Fn::GetAtt": [_id_of(queue), "QueueName"]},
+        )
+    for name, machine in stack.workflows.state_machines.items():
+        expected[f"{prefix}{constants.construct_id(name)}ExecutionsFailed"] = _simple(
+            "ExecutionsFailed", "AWS/States", "Sum", StateMachineArn={"Ref": _id_of(machine)}
+        )
+    return expected
+
+
+def test_alarms_watch_what_should_never_happen(synthesized: tuple[Any, assertions.Template]) -> None:
+    # Given every alarm of the stack, and the ones the declarations call for
+    stack, template = synthesized
+    alarms = _alarms(template)
+    expected = _expected_alarms(stack, template)
+
+    # Then there is one per API function signal, the API stage, the events table, each queue and each
+    # workflow, and no other ...
+    assert alarms.keys() == expected.keys()
+    assert len(alarms) == 2 * len(API_FUNCTIONS) + 1 + 2 + 2 + len(WORKFLOWS)
+    for name, alarm in alarms.items():
+        # ... each raised by a single data point above 0 over 5 minutes, quiet when there is no data
+        assert alarm["Threshold"] == 0, name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert alarm["EvaluationPeriods"] == 1, name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        # ... notifying the alarm topic
+        assert alarm["AlarmActions"] == [{"Ref": _id_of(stack.alarms.topic)}], name
+        if isinstance(expected[name], dict):
+            assert _metric_of(alarm) == expected[name], name
+
+
+@pytest.mark.parametrize("metric_name", ["ThrottledRequests", "SystemErrors"])
+def test_events_table_alarms_sum_every_operation_it_serves(
+    synthesized: tuple[Any, assertions.Template], metric_name: str
+) -> None:
+    # Given the events table alarm on metric_name
+    stack, template = synthesized
+    table = _id_of(stack.storage.events_table)
+    (alarm,) = [
+        a
+        for name, a in _alarms(template).items()
+        if _expected_alarms(stack, template)[name] == (metric_name, table)
+    ]
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
+
+    # Then it adds up one metric per operation of the table (TransactWriteItems for PutEvents included),
+    # each read as 0 when that operation reported nothing
+    operations = {
+        "".join(word.capitalize() for word in name.split("_")) for name in constants.EVENTS_TABLE_OPERATIONS
+    }
+    assert "TransactWriteItems" in operations and "Query" in operations
+    assert {
+        next(d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "Operation")
+        for m in stats
+    } == operations
+    for m in stats:
+        assert m["MetricStat"]["Metric"]["MetricName"] == metric_name
+        assert m["MetricStat"]["Metric"]["Namespace"] == "AWS/DynamoDB"
+        assert {"Name": "TableName", "Value": {"Ref": table}} in m["MetricStat"]["Metric"]["Dimensions"]
+        assert (m["MetricStat"]["Stat"], m["MetricStat"]["Period"], m["ReturnData"]) == ("Sum", 300, False)
+    assert expression["ReturnData"] is True
+    assert expression["Expression"] == " + ".join(f"FILL({m['Id']}, 0)" for m in stats)
+    assert len(alarm["Metrics"]) <= 10  # CloudWatch's limit for one alarm
+
+
+def _dynamodb_calls(module: Path) -> set[str]:
+    """The boto3 DynamoDB client methods a DAL module calls (``self._db.<method>(...)``)."""
+    return {
+        node.func.attr
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "_db"
+    }
+
+
+def test_events_table_alarms_cover_every_operation_picks_issues() -> None:
+    # Given the DynamoDB calls of the events table's DAL modules (every picks.dal module but the
+    # resources table's)
+    modules = sorted(
+        m
+        for m in (constants.LIBRARY_DIR / "dal").glob("*.py")
+        if m.name not in {"__init__.py", "resources.py"}
+    )
+    calls = set().union(*(_dynamodb_calls(m) for m in modules))
+
+    # Then each is one of the operations the alarms sum (query, batch_get_item, transact_write_items ...)
+    assert {"events.py"} <= {m.name for m in modules}
+    assert {"query", "transact_write_items"} <= calls
+    assert {call.upper() for call in calls} <= set(constants.EVENTS_TABLE_OPERATIONS)
+
+
+def test_alarm_topic_is_encrypted_tls_only_and_open_to_this_stacks_alarms(
+    synthesized: tuple[Any, assertions.Template],
+) -> None:
+    # Given the alarm topic, its policy and its key
+    stack, template = synthesized
+    resources = template.to_json()["Resources"]
+    topic_id, key_id = _id_of(stack.alarms.topic), _id_of(stack.alarms.key)
+    (policy,) = template.find_resources(
+        "AWS::SNS::TopicPolicy", {"Properties": {"Topics": [{"Ref": topic_id}]}}
+    ).values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    key_statements = resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+
+    # Then the topic is encrypted with its own key (not the data key) ...
+    assert resources[topic_id]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key_id != _id_of(stack.storage.key)
+    # ... refuses publishing without TLS ...
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # ... admits CloudWatch only for this stack's alarms in this account and region, which all match ...
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    pattern = _render(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert (
+        pattern == f"arn:@AWS::Partition:cloudwatch:@AWS::Region:@AWS::AccountId:alarm:{stack.stack_name}-*"
+    )
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert all(name.startswith(f"{stack.stack_name}-") for name in _alarms(template))
+    # ... lets CloudWatch encrypt what it publishes ...
+    (cloudwatch,) = [
+        s for s in key_statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # ... and is exported for subscriptions
+    template.has_output("AlarmTopicArn", {"Value": {"Ref": topic_id}})
+    data_key = resources[_id_of(stack.storage.key)]["Properties"]["KeyPolicy"]["Statement"]
+    assert not any("cloudwatch" in json.dumps(s.get("Principal")) for s in data_key)
 
 
 # --- options and bundling (no synth) ---------------------------------------------------------------

@@ -84,7 +84,8 @@ def test_runtime_validates_against_model(services):
 
 def test_events_unknown_tracker_is_rejected_not_dropped(services):
     response = events.lambda_handler(load_event("events_put_events"), LocalContext("events"))
-    assert response["statusCode"] == 400
+    assert response["statusCode"] == 404
+    assert response_header(response, "x-amzn-ErrorType") == "ResourceNotFoundException"
     assert "trackingId" in json.loads(response["body"])["message"]
 
 

@@ -68,6 +68,54 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
     return out
 
 
+def _interactions_schema(services: Services, group_arn: str) -> Any:
+    from picks.dataset_schema import parse_schema
+
+    for dataset in services.resources.list("dataset", parent=group_arn):
+        if dataset.doc.get("datasetType") == "INTERACTIONS":
+            return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
+    return None
+
+
+def put_events(services: Services, params: dict[str, Any]) -> None:
+    """PutEvents: validate, then store every event of the call durably before answering."""
+    from picks.events import resolve_tracker
+    from picks.records import validate_event_properties
+
+    tracker = resolve_tracker(services, params["trackingId"])
+    group_arn = tracker.doc["datasetGroupArn"]
+    schema = None
+    if any(e.get("properties") for e in params["eventList"]):
+        schema = _interactions_schema(services, group_arn)
+        if schema is None:
+            raise InvalidInputException(
+                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema declares them."
+            )
+    validator = (lambda text, path: validate_event_properties(schema, text, path)) if schema else None
+    record_events(services, group_arn, stored_events(params, validator))
+
+
+def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
+    """PutActionInteractions: stored durably with the events (actions train nothing in picks yet)."""
+    from picks.events import resolve_tracker
+
+    tracker = resolve_tracker(services, params["trackingId"])
+    events = []
+    for index, interaction in enumerate(params["actionInteractions"]):
+        events.append(StoredEvent(
+            event_id=interaction.get("eventId") or new_event_id(),
+            session_id=interaction["sessionId"],
+            user_id=interaction.get("userId"),
+            event_type=interaction["eventType"],
+            sent_at=_timestamp(interaction["timestamp"], f"actionInteractions.{index + 1}.timestamp"),
+            properties=interaction.get("properties"),
+            recommendation_id=interaction.get("recommendationId"),
+            impression=interaction.get("impression"),
+            extra={"actionId": interaction["actionId"]},
+        ))
+    record_events(services, tracker.doc["datasetGroupArn"], events)
+
+
 def record_events(services: Services, group_arn: str, events: list[StoredEvent]) -> int:
     """Durably store the events (all or none); returns how many were new."""
     if services.events is None:

@@ -26,6 +26,10 @@ from picks.services import Services
 
 CAMPAIGN_TTL_S = 5.0
 TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this often
+# Events received just before a training's export may be missing from the (eventually consistent)
+# export index; fold-in keeps using them for this long past the cut-off.  Counting one twice in a
+# user's vector is harmless; missing it would not be.
+EVENTS_OVERLAP_MS = 60_000
 DEFAULT_RESULTS = 25
 MAX_RESULTS = 500
 EXPLAIN_KEY = "PICKS_EXPLAIN"
@@ -95,7 +99,8 @@ def recent_interactions(services: Services, campaign: ServingCampaign, user_id: 
     """Items the user (or anonymous session) interacted with after the model's data, oldest first."""
     if not user_id or not campaign.dataset_group_arn:
         return []
-    return realtime.recent_items(services, campaign.dataset_group_arn, user_id, campaign.events_since_ms)
+    since = max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS)
+    return realtime.recent_items(services, campaign.dataset_group_arn, user_id, since)
 
 
 _trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}

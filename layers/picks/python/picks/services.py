@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from picks.dal.events import EventStore
+from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore
 from picks.settings import Settings
 from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
@@ -30,6 +31,8 @@ class Services:
     training_jobs: Any = None
     # Real-time events and PutItems/PutUsers metadata (picks.dal.events layout).
     events: EventStore | None = None
+    # Records written by PutItems / PutUsers / PutActions (``M#<datasetArn>`` items, events table).
+    metadata: MetadataStore | None = None
 
 
 _current: Services | None = None
@@ -51,6 +54,7 @@ def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter
         workflows=workflows or StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
         training_jobs=training_jobs,
         events=EventStore(session.client("dynamodb"), settings.events_table_name),
+        metadata=MetadataStore(session.client("dynamodb"), settings.events_table_name),
     )
 
 

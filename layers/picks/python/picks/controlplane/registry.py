@@ -29,6 +29,7 @@ def load_operation_modules() -> None:
         campaigns,
         dataset_groups,
         datasets,
+        event_trackers,
         import_jobs,
         recipes,
         schemas,

@@ -195,6 +195,25 @@ def _boolean_problem(f: Field, value: str) -> str | None:
     return None
 
 
+def value_problem(f: Field, value: str) -> str | None:
+    """Why one value, written as in a bulk CSV, is invalid for ``f``; None when it is valid.
+
+    The per-value rules of ``read_csv`` (empty = null, number syntax and ranges, epoch seconds,
+    lower-case booleans, string lengths), for other record sources such as PutItems properties.
+    A textual string over the limit is reported: ``read_csv`` truncates those instead, so callers
+    that follow it truncate to ``MAX_TEXTUAL_CHARS`` before asking.
+    """
+    if f.type == "string":
+        return _string_problem(f, value)
+    if f.type in INTEGER_TYPES:
+        return _integer_problem(f, value)
+    if f.type in FLOAT_TYPES:
+        return _float_problem(f, value)
+    if f.type == "boolean":
+        return _boolean_problem(f, value)
+    raise ValueError(f"field {f.name} has unsupported type {f.type!r}")
+
+
 class _ColumnBuilder:
     """Checks and converts one column, chunk by chunk.
 

@@ -32,9 +32,6 @@ TABLE_FILES = ("manifest.json", "data.npz")
 MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
 MODEL_FILES = (MANIFEST_NAME, ARRAYS_NAME, "metrics.json")
-# Events received this close before the export may still be missing from the (eventually
-# consistent) export index; the runtime keeps folding them in until the next training.
-EVENTS_OVERLAP_MS = 60_000
 
 
 class SolutionVersionStopped(Exception):
@@ -150,7 +147,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         inputUri=f"s3://{bucket}/{channel}",
         outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
     )
-    _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until - EVENTS_OVERLAP_MS)
+    _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until)
     return {**state, "training": request.to_state()}
 
 
