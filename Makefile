@@ -7,7 +7,7 @@ PORT ?= 4566
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast serve demo bench-import synth clean
+.PHONY: venv test test-fast serve demo bench-import bench-events synth clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,9 @@ demo: venv
 
 bench-import: venv
 	$(PY) -m bench.import_bench
+
+bench-events: venv
+	$(PY) -m bench.events_bench
 
 synth: venv
 	$(PY) app.py

@@ -24,6 +24,7 @@ from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from emulator import moto_patches
 from emulator.lambda_bridge import api_gateway_event, invoke
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
@@ -208,6 +209,7 @@ class Emulator:
 
     def _provision(self) -> None:
         _prepare_environment(self.settings.region)
+        moto_patches.install()
         self._mock.start()
         session = boto3.session.Session(region_name=self.settings.region)
         session.client("s3").create_bucket(Bucket=self.settings.bucket_name)

@@ -165,3 +165,23 @@ def test_storage_faults_never_lose_acknowledged_events(setup, emulator):
     saved = {e.event_id for e in stored(setup["group"]) if e.event_id.startswith("fault-")}
     assert failed, "the fault injection should have failed some calls"
     assert saved == set(acknowledged)  # every acknowledged event stored, no failed call half-stored
+
+
+def test_put_items_enter_the_next_training_data(setup):
+    from picks.ingest.columnar import read_table
+
+    services = picks_services.get_services()
+    personalize = setup["personalize"]
+    items_dataset = next(d["datasetArn"] for d in personalize.list_datasets(datasetGroupArn=setup["group"])["datasets"]
+                         if d["datasetType"] == "ITEMS")
+    setup["events"].put_items(datasetArn=items_dataset, items=[{
+        "itemId": "I-new-arrival",
+        "properties": '{"category": "shoes", "price": 19.5, "description": "new", "creationTimestamp": 1704067200}',
+    }])
+    version_arn, version = train(personalize, setup["group"], "rt-items", "aws-popularity-count")
+    assert version["status"] == "ACTIVE", version
+    job = services.resources.get(version_arn, what="Solution version").doc["_trainingJobName"]
+    staged = read_table(services.s3, services.settings.bucket_name, f"training-input/{job}/items")
+    rows = {row["ITEM_ID"]: row for row in staged.to_pylist()}
+    assert rows["I-new-arrival"]["CATEGORY"] == "shoes" and rows["I-new-arrival"]["PRICE"] == 19.5
+    assert len(rows) == len(setup["data"].items) + 1  # bulk items kept, the new one upserted

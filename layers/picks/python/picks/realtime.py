@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+import csv
+import io
+
 from picks.dal.events import StoredEvent, new_event_id
 from picks.dataset_schema import Field
 from picks.errors import InvalidInputException
@@ -169,3 +172,30 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
         ),
     }
     return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})
+
+
+def records_table(schema: Any, dataset_type: str, records: Iterable[tuple[str, dict[str, Any]]]) -> ColumnTable | None:
+    """PutItems / PutUsers records as a table of the dataset's schema (None if there are none).
+
+    The records were validated when they were put; rendering them as the CSV a bulk import would
+    read lets the import's own reader type and encode them exactly like bulk rows.
+    """
+    from picks.ingest.columnar import ID_COLUMNS
+    from picks.ingest.csv_reader import read_csv
+
+    id_column = ID_COLUMNS[dataset_type]
+    names = [f.name for f in schema.fields]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    count = 0
+    for record_id, fields in records:
+        row = []
+        for name in names:
+            value = record_id if name.upper() == id_column else fields.get(name)
+            row.append("" if value is None else ("true" if value is True else "false" if value is False else value))
+        writer.writerow(row)
+        count += 1
+    if not count:
+        return None
+    return read_csv(buffer.getvalue().encode("utf-8"), schema, dataset_type, source="PutItems/PutUsers records")

@@ -17,7 +17,8 @@ from typing import Any
 from picks import arns, realtime
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dal.resources import Resource
-from picks.ingest.columnar import concat, read_table, write_table
+from picks.dataset_schema import parse_schema
+from picks.ingest.columnar import concat, merge, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, publish_files
 from picks.observability import logger
 from picks.services import Services
@@ -118,9 +119,8 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     elif data.get("prefix"):
         _copy_table(services, data["prefix"], channel + "interactions")
     for dataset_type in TRAINED_DATASETS[1:]:
-        table = (datasets[dataset_type].doc.get("_data") or {}) if dataset_type in datasets else {}
-        if table.get("prefix"):
-            _copy_table(services, table["prefix"], channel + dataset_type.lower())
+        if dataset_type in datasets:
+            _stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
@@ -149,6 +149,23 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     )
     _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until)
     return {**state, "training": request.to_state()}
+
+
+def _stage_entities(services: Services, dataset: Resource, destination: str) -> None:
+    """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
+    table = dataset.doc.get("_data") or {}
+    written = None
+    if services.metadata is not None:
+        schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
+        written = realtime.records_table(schema, dataset.doc["datasetType"], services.metadata.scan_all(dataset.arn))
+    if written is None:
+        if table.get("prefix"):
+            _copy_table(services, table["prefix"], destination)
+        return
+    bulk = read_table(services.s3, services.settings.bucket_name, table["prefix"]) if table.get("prefix") else None
+    # The individually written record wins over the bulk row with the same id.
+    merged = merge(bulk, written, dataset.doc["datasetType"])
+    write_table(services.s3, services.settings.bucket_name, destination, merged)
 
 
 def _latest_full_version(services: Services, solution_arn: str, exclude: str) -> Resource | None:
