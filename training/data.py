@@ -61,6 +61,7 @@ class TrainingJob:
     users: ColumnTable | None = None
     previous_model: ModelArtifact | None = None
     hyperparameters: dict[str, str] = field(default_factory=dict)
+    interactions_table: ColumnTable | None = None  # every row, before eventType filtering
 
     @property
     def recipe(self) -> str:
@@ -157,6 +158,7 @@ def load_channel(channel: str | Path, hyperparameters: dict[str, str] | None = N
         users=_read_table(channel / "users"),
         previous_model=previous,
         hyperparameters=dict(hyperparameters or {}),
+        interactions_table=table,
     )
 
 

@@ -43,6 +43,7 @@ class ModelArtifact:
     user_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # hyperparameters, counts, metrics, ...
+    strings: dict[str, np.ndarray] = field(default_factory=dict)  # other object arrays of str
 
     def manifest(self, data_sha256: str, data_size: int) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class ModelArtifact:
             "items": int(len(self.item_ids)),
             "users": int(len(self.user_ids)),
             "arrays": {name: {"dtype": str(a.dtype), "shape": list(a.shape)} for name, a in self.arrays.items()},
+            "strings": sorted(self.strings),
             "data": {"key": ARRAYS_NAME, "size": data_size, "sha256": data_sha256},
             "info": self.info,
         }
@@ -61,8 +63,9 @@ class ModelArtifact:
 def serialize(artifact: ModelArtifact) -> tuple[bytes, bytes]:
     """(manifest.json bytes, model.npz bytes)."""
     arrays = dict(artifact.arrays)
-    for name in ID_ARRAYS:
-        text, offsets = encode_strings(np.asarray(getattr(artifact, name), dtype=object))
+    named = {name: getattr(artifact, name) for name in ID_ARRAYS} | artifact.strings
+    for name, values in named.items():
+        text, offsets = encode_strings(np.asarray(values, dtype=object))
         arrays[f"{name}.text"], arrays[f"{name}.offsets"] = text, offsets
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
@@ -80,6 +83,8 @@ def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     ids = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets")) for name in ID_ARRAYS}
+    strings = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets"))
+               for name in manifest.get("strings", [])}
     return ModelArtifact(
         recipe=manifest["recipe"],
         recipe_type=manifest["recipeType"],
@@ -87,6 +92,7 @@ def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
         user_ids=ids["user_ids"],
         arrays=arrays,
         info=manifest.get("info", {}),
+        strings=strings,
     )
 
 

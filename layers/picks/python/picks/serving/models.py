@@ -80,6 +80,23 @@ class ServingModel:
     def item_count(self) -> int:
         return len(self.item_ids)
 
+    @cached_property
+    def _filter_users(self) -> dict[str, int]:
+        users = self.artifact.strings.get("filter_users")
+        return {} if users is None else {user: i for i, user in enumerate(users.tolist())}
+
+    def interaction_history(self, user_id: str | None) -> dict[str, np.ndarray]:
+        """The user's interactions in the training data, by lower-cased event type (item indices,
+        newest first) — what interaction filters see before real-time events are added."""
+        user = self._filter_users.get(user_id) if user_id is not None else None
+        if user is None:
+            return {}
+        arrays = self.artifact.arrays
+        lo, hi = arrays["filter_indptr"][user], arrays["filter_indptr"][user + 1]
+        items, types = arrays["filter_items"][lo:hi].astype(np.int64), arrays["filter_types"][lo:hi]
+        names = self.artifact.strings["filter_event_types"]
+        return {str(names[t]): items[types == t] for t in np.unique(types).tolist()}
+
     def indices_of(self, item_ids: Iterable[str]) -> np.ndarray:
         index = self.item_index
         return np.fromiter((index[i] for i in item_ids if i in index), dtype=np.int64)

@@ -1,0 +1,50 @@
+"""Each user's recent interactions by event type, kept in the model for interaction filters.
+
+Filters such as ``EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")`` need what a user
+did, per event type — including event types the solution did not train on.  The artifact keeps
+each user's newest ``PER_TYPE`` interactions of every event type (Personalize keeps 100) as CSR
+arrays; the runtime adds the user's real-time events on top.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from picks.ingest.columnar import ColumnTable
+from picks.models.artifact import ModelArtifact
+
+PER_TYPE = 1000
+
+
+def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE) -> None:
+    """Add ``filter_users`` / ``filter_event_types`` strings and ``filter_indptr`` / ``filter_items`` /
+    ``filter_types`` arrays (items as the artifact's item indices, newest first per user)."""
+    index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
+    item_column = table["ITEM_ID"]
+    item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
+    items = item_map[item_column.data]
+    users = table["USER_ID"].data.astype(np.int64)
+    times = table["TIMESTAMP"].data.astype(np.int64)
+    if "EVENT_TYPE" in table:
+        column = table["EVENT_TYPE"]
+        lowered = [str(v).lower() for v in column.dictionary.tolist()]
+        type_names = sorted(set(lowered))
+        remap = np.array([type_names.index(v) for v in lowered] + [-1], dtype=np.int64)
+        types = remap[column.data]  # null codes (-1) index the appended -1
+    else:
+        type_names, types = [""], np.zeros(len(users), dtype=np.int64)
+    keep = (items >= 0) & (types >= 0)
+    users, items, times, types = users[keep], items[keep], times[keep], types[keep]
+    # Newest first within (user, type); keep the first per_type of each group.
+    order = np.lexsort((-times, types, users))
+    users, items, types = users[order], items[order], types[order]
+    group = users * np.int64(len(type_names) + 1) + types
+    starts = np.searchsorted(group, group, side="left")
+    recent = (np.arange(len(group)) - starts) < per_type
+    users, items, types = users[recent], items[recent], types[recent]
+    n_users = len(table["USER_ID"].dictionary)
+    counts = np.bincount(users, minlength=n_users)
+    artifact.strings["filter_users"] = table["USER_ID"].dictionary
+    artifact.strings["filter_event_types"] = np.array(type_names, dtype=object)
+    artifact.arrays["filter_indptr"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    artifact.arrays["filter_items"] = items.astype(np.int32)
+    artifact.arrays["filter_types"] = types.astype(np.int16)
