@@ -5,7 +5,12 @@ Amazon Personalize itself (given a real bucket and role), which is the point of
 the project.  ``load_demo`` is safe to re-run: resources that already exist are
 looked up by name and reused.
 
-    python -m demo.load --endpoint-url http://127.0.0.1:4566
+With ``train=True`` (what ``make demo`` does) it goes on like the getting-started guide:
+one solution each for aws-user-personalization, aws-sims and aws-popularity-count,
+a solution version and a campaign for each, then it prints the versions' offline
+metrics side by side and a few sample recommendations.
+
+    python -m demo.load --endpoint-url http://127.0.0.1:4566 [--no-train]
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,21 +35,41 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test
 # Dataset type -> CSV stem written by DemoData.csv_texts().
 DATASET_FILES = {"INTERACTIONS": "interactions", "ITEMS": "items", "USERS": "users"}
 
-__all__ = ["BUCKET", "DATASET_GROUP", "DemoLoadError", "load_demo", "main"]
+# (short name, recipe): one solution, solution version and campaign each when training.
+DEMO_SOLUTIONS = (
+    ("user-personalization", "aws-user-personalization"),
+    ("sims", "aws-sims"),
+    ("popularity", "aws-popularity-count"),
+)
+RECIPE_ARN = "arn:aws:personalize:::recipe/"
+# GetSolutionMetrics keys shown in the demo's table, with their column titles.
+METRIC_COLUMNS = (
+    ("precision_at_10", "precision@10"),
+    ("normalized_discounted_cumulative_gain_at_10", "NDCG@10"),
+    ("mean_reciprocal_rank_at_25", "MRR@25"),
+    ("coverage", "coverage"),
+)
+SAMPLE_RESULTS = 5
+
+__all__ = ["BUCKET", "DATASET_GROUP", "DEMO_SOLUTIONS", "DemoLoadError", "load_demo", "main", "train_demo"]
 
 
 class DemoLoadError(RuntimeError):
     """A resource ended in a failed state or did not become ACTIVE in time."""
 
 
-def _clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
+def _client(service: str, endpoint_url: str, region: str) -> Any:
     config = Config(
         retries={"max_attempts": 5, "mode": "standard"},
         # Path-style, because virtual-hosted buckets would need DNS for <bucket>.127.0.0.1.
         s3={"addressing_style": "path"},
     )
-    common = {"endpoint_url": endpoint_url, "region_name": region, "config": config, **DUMMY_CREDENTIALS}
-    return boto3.client("s3", **common), boto3.client("personalize", **common)
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=config,
+                        **DUMMY_CREDENTIALS)
+
+
+def _clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
+    return _client("s3", endpoint_url, region), _client("personalize", endpoint_url, region)
 
 
 def _error_code(error: ClientError) -> str:
@@ -178,11 +204,14 @@ def load_demo(
     data: DemoData | None = None,
     wait_timeout: float = 300,
     quiet: bool = False,
+    train: bool = False,
 ) -> dict[str, Any]:
     """Upload the demo CSVs and import them; return the ARNs of everything involved.
 
-    ``wait_timeout`` bounds the wait for each resource to become ACTIVE.  Raises
-    ``DemoLoadError`` (with the server's failureReason) if an import fails.
+    With ``train`` it then trains and deploys the demo solutions (``train_demo``) and the result
+    also holds their solution, version and campaign ARNs, offline metrics and sample
+    recommendations.  ``wait_timeout`` bounds the wait for each resource to become ACTIVE.
+    Raises ``DemoLoadError`` (with the server's failureReason) if an import or training fails.
     """
     data = data if data is not None else generate()
     s3, personalize = _clients(endpoint_url, region)
@@ -222,12 +251,216 @@ def load_demo(
         say(f"{dataset_type.lower()} import ACTIVE (waited {time.monotonic() - started:.1f}s)")
 
     say(how_to(endpoint_url, region, group_arn))
-    return {
+    loaded: dict[str, Any] = {
         "bucket": BUCKET,
         "datasetGroupArn": group_arn,
         "schemaArns": schema_arns,
         "datasetArns": dataset_arns,
         "datasetImportJobArns": job_arns,
+    }
+    if train:
+        loaded.update(train_demo(endpoint_url, group_arn, data, region=region, wait_timeout=wait_timeout,
+                                 quiet=quiet))
+    return loaded
+
+
+# --- training and serving ------------------------------------------------------------------------
+
+
+def _ensure_solution(personalize: Any, group_arn: str, name: str, recipe: str) -> str:
+    try:
+        return str(personalize.create_solution(
+            name=name, datasetGroupArn=group_arn, recipeArn=RECIPE_ARN + recipe, performAutoTraining=False,
+        )["solutionArn"])
+    except personalize.exceptions.ResourceAlreadyExistsException:
+        listed = _paginate(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn)
+        return str(_find(listed, name=name)["solutionArn"])
+
+
+def _start_training(personalize: Any, solution_arn: str) -> str:
+    """A new FULL solution version; on a re-run while one still trains, that one."""
+    try:
+        return str(personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"])
+    except personalize.exceptions.ResourceInUseException:
+        for version in _paginate(personalize, "list_solution_versions", "solutionVersions",
+                                 solutionArn=solution_arn):
+            if version.get("status") in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+                return str(version["solutionVersionArn"])
+        raise
+
+
+def _ensure_campaign(personalize: Any, name: str, version_arn: str, timeout: float) -> str:
+    """A campaign serving ``version_arn``: created, or (on a re-run) updated to it."""
+
+    def describe() -> dict[str, Any]:
+        return personalize.describe_campaign(campaignArn=arn)["campaign"]
+
+    try:
+        arn = str(personalize.create_campaign(name=name, solutionVersionArn=version_arn,
+                                              minProvisionedTPS=1)["campaignArn"])
+    except personalize.exceptions.ResourceAlreadyExistsException:
+        arn = str(_find(_paginate(personalize, "list_campaigns", "campaigns"), name=name)["campaignArn"])
+        _wait_active(describe, f"campaign {name}", timeout)
+        if describe()["solutionVersionArn"] != version_arn:
+            personalize.update_campaign(campaignArn=arn, solutionVersionArn=version_arn)
+            _wait_active(lambda: describe()["latestCampaignUpdate"], f"update of campaign {name}", timeout)
+    _wait_active(describe, f"campaign {name}", timeout)
+    return arn
+
+
+def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
+    """Recipes as rows, the METRIC_COLUMNS as columns (GetSolutionMetrics values)."""
+    width = max([len("recipe")] + [len(recipe) for recipe in metrics])
+    lines = ["  " + "recipe".ljust(width) + "".join(f"{title:>14}" for _, title in METRIC_COLUMNS)]
+    for recipe, values in metrics.items():
+        cells = "".join(
+            f"{values[key]:>14.4f}" if key in values else f"{'-':>14}" for key, _ in METRIC_COLUMNS
+        )
+        lines.append("  " + recipe.ljust(width) + cells)
+    return "\n".join(lines)
+
+
+def _sample_user(data: DemoData) -> str:
+    """The demo user with the most interactions (ties: the first), so explanations have material."""
+    counts = Counter(row[0] for row in data.interactions)
+    return max((row[0] for row in data.users if row[0] in counts), key=counts.__getitem__)
+
+
+def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData) -> dict[str, Any]:
+    category = {row[0]: row[1] for row in data.items}
+    user = _sample_user(data)
+    history = sorted((row for row in data.interactions if row[0] == user), key=lambda row: row[2])
+    recommended = runtime.get_recommendations(
+        campaignArn=campaigns["aws-user-personalization"], userId=user, numResults=SAMPLE_RESULTS,
+        context={"PICKS_EXPLAIN": "true"},
+    )["itemList"]
+    item = history[-1][1]
+    related = runtime.get_recommendations(
+        campaignArn=campaigns["aws-sims"], itemId=item, numResults=SAMPLE_RESULTS)["itemList"]
+    popular = runtime.get_recommendations(
+        campaignArn=campaigns["aws-popularity-count"], userId=user, numResults=SAMPLE_RESULTS)["itemList"]
+
+    def described(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**entry, "category": category.get(entry["itemId"], "?")} for entry in items]
+
+    return {
+        "userId": user,
+        "userHistory": [{"itemId": row[1], "category": category.get(row[1], "?"), "eventType": row[3]}
+                        for row in history[-SAMPLE_RESULTS:]],
+        "userRecommendations": described(recommended),
+        "itemId": item,
+        "itemCategory": category.get(item, "?"),
+        "relatedItems": described(related),
+        "popularItems": described(popular),
+    }
+
+
+def _samples_text(samples: dict[str, Any]) -> str:
+    def line(entry: dict[str, Any], scored: bool = True) -> str:
+        score = f"  score {entry['score']:.4f}" if scored and "score" in entry else ""
+        return f"    {entry['itemId']}  {entry['category']:<12}{score}"
+
+    lines = [f"Sample recommendations (GetRecommendations, {SAMPLE_RESULTS} each):", "",
+             f"  user {samples['userId']} lately: "
+             + ", ".join(f"{h['itemId']} ({h['category']}, {h['eventType']})"
+                         for h in samples["userHistory"]),
+             "  aws-user-personalization for that user, with PICKS_EXPLAIN reasons:"]
+    for entry in samples["userRecommendations"]:
+        lines.append(line(entry))
+        for reason in entry.get("reason", []):
+            lines.append(f"        because {reason.removeprefix('picks: ')}")
+    lines.append(f"  aws-sims: items related to {samples['itemId']} ({samples['itemCategory']}):")
+    lines.extend(line(entry) for entry in samples["relatedItems"])
+    lines.append("  aws-popularity-count (the same for everyone):")
+    lines.extend(line(entry, scored=False) for entry in samples["popularItems"])
+    return "\n".join(lines)
+
+
+def serving_how_to(endpoint_url: str, region: str, campaigns: dict[str, str], versions: dict[str, str],
+                   user: str, item: str) -> str:
+    return f"""\
+Campaigns are ACTIVE. Paste into Python to ask them yourself:
+
+  import boto3
+  kwargs = dict(endpoint_url="{endpoint_url}", region_name="{region}",
+                aws_access_key_id="test", aws_secret_access_key="test")
+  runtime = boto3.client("personalize-runtime", **kwargs)
+  personalize = boto3.client("personalize", **kwargs)
+
+  # Items for a user, with the interactions behind each one (picks' PICKS_EXPLAIN context)
+  runtime.get_recommendations(
+      campaignArn="{campaigns['aws-user-personalization']}",
+      userId="{user}", numResults=10, context={{"PICKS_EXPLAIN": "true"}})["itemList"]
+
+  # Items related to an item (aws-sims)
+  runtime.get_recommendations(
+      campaignArn="{campaigns['aws-sims']}",
+      itemId="{item}", numResults=10)["itemList"]
+
+  # Most popular items (aws-popularity-count)
+  runtime.get_recommendations(
+      campaignArn="{campaigns['aws-popularity-count']}",
+      userId="{user}", numResults=10)["itemList"]
+
+  # Offline metrics of a solution version
+  personalize.get_solution_metrics(
+      solutionVersionArn="{versions['aws-user-personalization']}")["metrics"]
+"""
+
+
+def train_demo(
+    endpoint_url: str,
+    group_arn: str,
+    data: DemoData,
+    *,
+    region: str = "us-east-1",
+    wait_timeout: float = 300,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Train and deploy the DEMO_SOLUTIONS on the loaded dataset group, through the public API.
+
+    Returns solutionArns, solutionVersionArns and campaignArns (keyed by recipe), the versions'
+    ``metrics`` (GetSolutionMetrics) and ``recommendations`` (sample GetRecommendations answers).
+    """
+    personalize = _client("personalize", endpoint_url, region)
+    runtime = _client("personalize-runtime", endpoint_url, region)
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, flush=True)
+
+    started = time.monotonic()
+    solutions = {recipe: _ensure_solution(personalize, group_arn, f"{DATASET_GROUP}-{short}", recipe)
+                 for short, recipe in DEMO_SOLUTIONS}
+    # Start every training before waiting on any: the server trains them side by side.
+    versions = {recipe: _start_training(personalize, arn) for recipe, arn in solutions.items()}
+    for recipe, version_arn in versions.items():
+        _wait_active(lambda arn=version_arn: personalize.describe_solution_version(solutionVersionArn=arn)[
+            "solutionVersion"], f"{recipe} solution version {version_arn}", wait_timeout)
+        say(f"{recipe} solution version ACTIVE ({time.monotonic() - started:.1f}s)")
+    metrics = {recipe: personalize.get_solution_metrics(solutionVersionArn=arn)["metrics"]
+               for recipe, arn in versions.items()}
+    campaigns = {
+        recipe: _ensure_campaign(personalize, f"{DATASET_GROUP}-{short}", versions[recipe], wait_timeout)
+        for short, recipe in DEMO_SOLUTIONS
+    }
+    say(f"campaigns ACTIVE ({time.monotonic() - started:.1f}s)")
+    samples = _samples(runtime, campaigns, data)
+
+    say("")
+    say("Offline metrics (GetSolutionMetrics: Personalize's holdout, 10% of users and their newest "
+        "interactions):")
+    say(metrics_table(metrics))
+    say("")
+    say(_samples_text(samples))
+    say("")
+    say(serving_how_to(endpoint_url, region, campaigns, versions, samples["userId"], samples["itemId"]))
+    return {
+        "solutionArns": solutions,
+        "solutionVersionArns": versions,
+        "campaignArns": campaigns,
+        "metrics": metrics,
+        "recommendations": samples,
     }
 
 
@@ -239,10 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: the demo's)")
     parser.add_argument("--wait-timeout", type=float, default=300)
+    parser.add_argument("--no-train", action="store_true",
+                        help="only import the data; train and deploy nothing")
     args = parser.parse_args(argv)
     data = generate(seed=args.seed) if args.seed is not None else None
     try:
-        load_demo(args.endpoint_url, region=args.region, data=data, wait_timeout=args.wait_timeout)
+        load_demo(args.endpoint_url, region=args.region, data=data, wait_timeout=args.wait_timeout,
+                  train=not args.no_train)
     except DemoLoadError as error:
         print(f"demo load failed: {error}", file=sys.stderr)
         return 1

@@ -89,6 +89,19 @@ def _sample_hyperparameters(ranges: Mapping[str, Any], rng: np.random.Generator)
     return chosen
 
 
+def _inside(params: Mapping[str, str], ranges: Mapping[str, Any]) -> bool:
+    try:
+        for spec in (ranges.get("integerHyperParameterRanges") or []) + (ranges.get("continuousHyperParameterRanges") or []):
+            if not float(spec["minValue"]) <= float(params[spec["name"]]) <= float(spec["maxValue"]):
+                return False
+        for spec in ranges.get("categoricalHyperParameterRanges") or []:
+            if str(params[spec["name"]]) not in [str(v) for v in spec["values"]]:
+                return False
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """Random search over ``hpoConfig`` ranges, scored on the holdout; returns the best parameters."""
     solution_config = job.config.get("solutionConfig") or {}
@@ -101,7 +114,9 @@ def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[s
     train_part = job.interactions.subset(holdout.train_mask)
     best, best_score, history = params, -np.inf, []
     for trial in range(max(1, trials)):
-        candidate = params if trial == 0 else {**params, **_sample_hyperparameters(ranges, rng)}
+        # The defaults are the first candidate only where they fall inside the ranges asked for.
+        use_defaults = trial == 0 and _inside(params, ranges)
+        candidate = params if use_defaults else {**params, **_sample_hyperparameters(ranges, rng)}
         model = module.fit(train_part, candidate, seed=job.seed)
         score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
         history.append({"hyperParameters": candidate, objective: score})

@@ -233,6 +233,6 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
 
     targets = np.arange(interactions.user_count) if users is None else np.asarray(users)
     user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
-    same_items = len(new_items) == 0 and len(item_map) == len(artifact.item_ids)
+    same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(item_map, np.arange(len(item_map)))
     neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
     return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors)

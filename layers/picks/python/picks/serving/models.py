@@ -101,11 +101,22 @@ class ServingModel:
         index = self.item_index
         return np.fromiter((index[i] for i in item_ids if i in index), dtype=np.int64)
 
+    @cached_property
+    def popularity_share(self) -> np.ndarray:
+        """Popularity as a share of all interactions: scores on Personalize's 0..1 scale."""
+        total = float(self.popularity.sum())
+        return self.popularity / total if total > 0 else self.popularity
+
     def popular(self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
-        if excluded is None and allowed is None:
-            order = self.popular_order[:k]
-            return Ranked(order, self.popularity[order])
-        return top_k(self.popularity, k, excluded, allowed)
+        """The ``k`` most popular items (ties: lower index first, on every path)."""
+        order = self.popular_order
+        if (excluded is not None and len(excluded)) or allowed is not None:
+            keep = np.ones(self.item_count, dtype=bool) if allowed is None else allowed.copy()
+            if excluded is not None and len(excluded):
+                keep[excluded] = False
+            order = order[keep[order]]
+        order = order[:k]
+        return Ranked(order, self.popularity_share[order])
 
 
 class PopularityModel(ServingModel):

@@ -88,10 +88,14 @@ def _copy_table(services: Services, source_prefix: str, destination_prefix: str)
 
 
 def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
-    version = services.resources.get(state["solutionVersionArn"], what=WHAT)
-    if version.doc.get("status") in STOPPING_STATES:
-        raise SolutionVersionStopped(version.arn)
-    version = _set(services, version.arn, status=CREATE_IN_PROGRESS)
+    def start(resource: Resource) -> None:
+        # Decided on the record being written, so a stop that lands meanwhile is never overwritten.
+        if resource.doc.get("status") in STOPPING_STATES:
+            raise SolutionVersionStopped(resource.arn)
+        resource.doc["status"] = CREATE_IN_PROGRESS
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    version = services.resources.update(state["solutionVersionArn"], start, what=WHAT)
     solution = services.resources.get(version.doc["solutionArn"], what="Solution")
     group_arn = solution.doc["datasetGroupArn"]
     datasets = _datasets(services, group_arn)
@@ -214,7 +218,18 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     }
     if info.get("tunedHPOParams"):
         changes["tunedHPOParams"] = info["tunedHPOParams"]
-    _set(services, version.arn, **changes)
+
+    def activate(resource: Resource) -> None:
+        # A stop that arrived while the model was being published wins over ACTIVE.
+        if resource.doc.get("status") in STOPPING_STATES:
+            resource.doc["status"] = CREATE_STOPPED
+        else:
+            resource.doc.update(changes)
+        resource.doc["lastUpdatedDateTime"] = services.clock()
+
+    version = services.resources.update(version.arn, activate, what=WHAT)
+    if version.doc["status"] == CREATE_STOPPED:
+        return {**state, "status": CREATE_STOPPED}
     _follow_latest(services, version)
     logger.info("solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]})
     return {**state, "status": ACTIVE}

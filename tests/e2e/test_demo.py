@@ -1,0 +1,126 @@
+"""`make demo`'s loader end to end: import, train the three demo solutions, deploy a campaign each,
+report metrics and sample recommendations — all through stock boto3 against the emulator."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+from demo.load import DEMO_SOLUTIONS, METRIC_COLUMNS, load_demo, main
+from demo.synthetic import generate
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.e2e
+
+RECIPES = [recipe for _, recipe in DEMO_SOLUTIONS]
+METRIC_KEYS = {
+    "coverage", "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5", "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25", "precision_at_5", "precision_at_10", "precision_at_25",
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(n_users=200, n_items=80, n_interactions=5000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def loaded(emulator, data):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        summary = load_demo(emulator.url, data=data, train=True, wait_timeout=120)
+    return summary, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def personalize(emulator):
+    return client_for(emulator, "personalize")
+
+
+def test_every_demo_campaign_is_active_on_its_version(loaded, personalize):
+    summary, _ = loaded
+    assert set(summary["campaignArns"]) == set(RECIPES) == set(summary["solutionVersionArns"])
+    for recipe in RECIPES:
+        solution = personalize.describe_solution(solutionArn=summary["solutionArns"][recipe])["solution"]
+        assert solution["recipeArn"] == f"arn:aws:personalize:::recipe/{recipe}"
+        assert solution["datasetGroupArn"] == summary["datasetGroupArn"]
+        version = personalize.describe_solution_version(
+            solutionVersionArn=summary["solutionVersionArns"][recipe])["solutionVersion"]
+        assert version["status"] == "ACTIVE"
+        campaign = personalize.describe_campaign(campaignArn=summary["campaignArns"][recipe])["campaign"]
+        assert campaign["status"] == "ACTIVE"
+        assert campaign["solutionVersionArn"] == summary["solutionVersionArns"][recipe]
+
+
+def test_summary_has_each_versions_metrics(loaded, personalize):
+    summary, _ = loaded
+    for recipe in RECIPES:
+        metrics = summary["metrics"][recipe]
+        assert set(metrics) == METRIC_KEYS
+        assert all(0.0 <= value <= 1.0 for value in metrics.values())
+        assert metrics == personalize.get_solution_metrics(
+            solutionVersionArn=summary["solutionVersionArns"][recipe])["metrics"]
+    # One list for everyone covers 25 items at most; personalization covers more of the catalog.
+    assert summary["metrics"]["aws-popularity-count"]["coverage"] <= 25 / 80 + 1e-9
+    assert summary["metrics"]["aws-user-personalization"]["coverage"] > summary["metrics"][
+        "aws-popularity-count"]["coverage"]
+
+
+def test_summary_has_sample_recommendations(loaded, data):
+    summary, _ = loaded
+    samples = summary["recommendations"]
+    users = {row[0] for row in data.users}
+    items = {row[0]: row[1] for row in data.items}
+    assert samples["userId"] in users
+    history = [row[1] for row in data.interactions if row[0] == samples["userId"]]
+    assert samples["itemId"] in history
+    for key in ("userRecommendations", "relatedItems", "popularItems"):
+        listed = samples[key]
+        assert len(listed) == 5 and len({entry["itemId"] for entry in listed}) == 5
+        assert all(entry["category"] == items[entry["itemId"]] for entry in listed)
+    assert samples["itemId"] not in {entry["itemId"] for entry in samples["relatedItems"]}
+    # PICKS_EXPLAIN: the reasons name the user's own interactions.
+    reasons = [reason for entry in samples["userRecommendations"] for reason in entry.get("reason", [])]
+    assert reasons and all(any(f"item {item} " in reason for item in history) for reason in reasons)
+    assert [h["itemId"] for h in samples["userHistory"]] == [
+        row[1] for row in sorted((r for r in data.interactions if r[0] == samples["userId"]),
+                                 key=lambda r: r[2])][-5:]
+
+
+def test_printed_report_has_the_table_samples_and_snippets(loaded):
+    summary, printed = loaded
+    for _, title in METRIC_COLUMNS:
+        assert title in printed
+    report = printed[printed.index("Offline metrics"):]
+    table = [line.split() for line in report.splitlines()[1:5]]
+    assert table[0] == ["recipe"] + [title for _, title in METRIC_COLUMNS]
+    assert [row[0] for row in table[1:]] == RECIPES
+    for recipe in RECIPES:
+        row = " ".join(next(cells for cells in table if cells[0] == recipe))
+        values = [float(cell) for cell in row.split()[1:]]
+        expected = [summary["metrics"][recipe][key] for key, _ in METRIC_COLUMNS]
+        assert values == pytest.approx(expected, abs=1e-4)
+        assert summary["campaignArns"][recipe] in printed
+    assert "PICKS_EXPLAIN" in printed and "because interacted with item" in printed
+    assert summary["recommendations"]["userId"] in printed
+    assert 'runtime.get_recommendations(' in printed and 'boto3.client("personalize-runtime"' in printed
+
+
+def test_loading_again_retrains_and_moves_the_campaigns(loaded, emulator, data, personalize):
+    first, _ = loaded
+    again = load_demo(emulator.url, data=data, train=True, quiet=True, wait_timeout=120)
+    assert again["solutionArns"] == first["solutionArns"]
+    assert again["campaignArns"] == first["campaignArns"]
+    for recipe in RECIPES:
+        assert again["solutionVersionArns"][recipe] != first["solutionVersionArns"][recipe]
+        campaign = personalize.describe_campaign(campaignArn=again["campaignArns"][recipe])["campaign"]
+        assert campaign["solutionVersionArn"] == again["solutionVersionArns"][recipe]
+        assert campaign["latestCampaignUpdate"]["status"] == "ACTIVE"
+
+
+def test_command_line_without_training(emulator, capsys):
+    assert main(["--endpoint-url", emulator.url, "--no-train", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "The demo is loaded" in out and "Offline metrics" not in out
