@@ -27,7 +27,7 @@ import numpy as np
 from picks.models.artifact import ModelArtifact, save_dir
 from picks.serving.models import serving_model
 from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, load_channel
-from training import history
+from training import context, history
 from training.evaluation import split
 from training.evaluation import evaluate as evaluate_model
 from training.recipes import RECIPE_MODULES
@@ -150,6 +150,8 @@ def run(job: TrainingJob) -> ModelArtifact:
     final.info.update(info)
     if job.interactions_table is not None:
         history.attach(final, job.interactions_table)
+        if final.recipe_type in ("USER_PERSONALIZATION", "PERSONALIZED_RANKING"):
+            context.attach(final, job.interactions_table)
     final.info["metrics"] = {name: round(float(value), 6) for name, value in metrics.items()}
     final.info["trainingSeconds"] = round(time.time() - started, 3)
     final.info["counts"] = {

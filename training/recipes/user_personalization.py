@@ -171,6 +171,7 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "score_temperature": SCORE_TEMPERATURE,
             "recency_ramp": _recency_ramp(params),
             "recent_item_weight": number(params, "recent_item_weight", float, 0),
+            "context_weight": number(params, "context_weight", float, 0),
             "recent_window": RECENT_WINDOW,
             "recent_decay": RECENT_DECAY,
             # "auto" is settled by training/train.py on the holdout before the model is saved.

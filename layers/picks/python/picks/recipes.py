@@ -175,6 +175,8 @@ _PICKS_ALS_DEFAULTS = {
     # Weight of the session signal: co-occurrence with the user's latest items, blended with the
     # factor score at request time (0 turns it off).
     "recent_item_weight": "1.0",
+    # Weight of the request's context (interaction metadata such as DEVICE) on the scores.
+    "context_weight": "0.5",
     # auto: training measures, on the holdout, whether leaving out what users already interacted with
     # helps (catalogues watched once) or hurts (repeat purchases), and keeps the better.
     "exclude_interacted_items": "auto",
@@ -185,6 +187,7 @@ _PICKS_ALS_RANGES = (
     _continuous("als_regularization", 0.0, 10.0, tunable=True),
     _continuous("als_alpha", 0.1, 100.0, tunable=True),
     _continuous("recent_item_weight", 0.0, 10.0, tunable=True),
+    _continuous("context_weight", 0.0, 10.0, tunable=True),
     _categorical("exclude_interacted_items", ("auto", *BOOLEAN_VALUES), tunable=False),
 )
 _PICKS_SIMS_DEFAULTS = {

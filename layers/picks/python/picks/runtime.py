@@ -129,6 +129,11 @@ def _recommendation_id() -> str:
     return f"RID-{uuid.uuid4().hex}"  # 36 characters: fits PutEvents' recommendationId (1-40)
 
 
+def _scoring_context(params: dict[str, Any]) -> dict[str, str]:
+    """The request's context without picks' own switches."""
+    return {k: v for k, v in (params.get("context") or {}).items() if k != EXPLAIN_KEY}
+
+
 def _wants_explanation(params: dict[str, Any]) -> bool:
     return str((params.get("context") or {}).get(EXPLAIN_KEY, "")).lower() == "true"
 
@@ -167,7 +172,7 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         if not user_id:
             raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
         recent = recent_interactions(services, campaign, user_id)
-        ranked = model.recommend(user_id, count, recent=recent)
+        ranked = model.recommend(user_id, count, recent=recent, context=_scoring_context(params))
     elif isinstance(model, SimsModel):
         if not item_id:
             raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
@@ -202,7 +207,7 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     known = np.array([index[item] for item in unique if item in index], dtype=np.int64)
     unknown = [item for item in unique if item not in index]
     recent = recent_interactions(services, campaign, params["userId"])
-    ranked = model.rank(params["userId"], known, recent=recent)
+    ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params))
     items = _items(model, ranked)
     if _wants_explanation(params):
         _explain(model, items, ranked, params["userId"], recent)

@@ -170,6 +170,22 @@ class FactorModel(ServingModel):
         self.recent_window = int(info.get("recent_window", 10))
         self.recent_decay = float(info.get("recent_decay", 0.9))
         self._ridge = self.gram + self.regularization * np.eye(self.gram.shape[0])
+        keys = artifact.strings.get("context_keys")
+        self.context_index = {} if keys is None else {key: i for i, key in enumerate(keys.tolist())}
+        self.context_lift = arrays.get("context_lift")
+        self.context_weight = float(info.get("context_weight", 0.5))
+
+    def context_scores(self, context: dict[str, str] | None) -> np.ndarray | None:
+        """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none apply."""
+        if not context or self.context_lift is None:
+            return None
+        rows = [self.context_index[f"{key.upper()}={value}"] for key, value in context.items()
+                if f"{key.upper()}={value}" in self.context_index]
+        if not rows:
+            return None
+        lift = self.context_lift[rows].sum(axis=0)
+        peak = float(np.abs(lift).max())
+        return lift / peak if peak > 0 else None
 
     @property
     def factors(self) -> int:
@@ -258,12 +274,13 @@ class FactorModel(ServingModel):
         return self.item_factors @ vector
 
     def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
-                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                  context: dict[str, str] | None = None) -> Ranked:
         vector, seen, last = self._context(user_id, recent)
         skip = seen if self.exclude_history else np.empty(0, np.int64)
         if excluded is not None:
             skip = np.concatenate([skip, excluded])
-        score = self.blended_scores(vector, last)
+        score = self._with_context(self.blended_scores(vector, last), context)
         if score is None:
             return self.popular(k, skip, allowed)
         ranked = top_k(score, k, skip, allowed)
@@ -309,10 +326,18 @@ class FactorModel(ServingModel):
             out[start : start + len(chunk), :kk] = np.where(finite, best, -1)
         return out
 
-    def rank(self, user_id: str | None, candidates: np.ndarray, recent: Sequence[str] = ()) -> Ranked:
+    def _with_context(self, score: np.ndarray | None, context: dict[str, str] | None) -> np.ndarray | None:
+        shift = self.context_scores(context)
+        if shift is None:
+            return score
+        shift = self.context_weight * shift
+        return shift if score is None else score + shift
+
+    def rank(self, user_id: str | None, candidates: np.ndarray, recent: Sequence[str] = (),
+             context: dict[str, str] | None = None) -> Ranked:
         """Order known ``candidates`` for the user; scores are a softmax over the candidates only."""
         vector, _, last = self._context(user_id, recent)
-        score = self.blended_scores(vector, last)
+        score = self._with_context(self.blended_scores(vector, last), context)
         raw = self.popularity[candidates] if score is None else score[candidates]
         order = np.argsort(-raw, kind="stable")
         return Ranked(candidates[order], softmax(raw, self.temperature)[order] if len(raw) else raw)
