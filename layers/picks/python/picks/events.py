@@ -75,6 +75,10 @@ def _put_records(services: Services, params: dict[str, Any], operation: str) -> 
     if services.metadata is None:
         raise EventStoreUnavailable(f"{operation}: record storage is not configured; nothing was stored.")
     services.metadata.put(dataset.arn, records)
+    # Filters and metadata in this process see the new records on the next request.
+    from picks.serving.business_rules import records_changed
+
+    records_changed()
 
 
 def put_events(services: Services, params: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from picks import arns, realtime
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
 from picks.serving.store import load_model
 from picks.services import Services
 
@@ -32,6 +33,8 @@ TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this of
 EVENTS_OVERLAP_MS = 60_000
 DEFAULT_RESULTS = 25
 MAX_RESULTS = 500
+MAX_RESULTS_WITH_METADATA = 50
+MAX_METADATA_COLUMNS = 10
 EXPLAIN_KEY = "PICKS_EXPLAIN"
 ACTIVE = "ACTIVE"
 
@@ -86,13 +89,6 @@ def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaig
     arns.parse(params["campaignArn"], "campaignArn")
     campaign = _resolve_campaign(services, params["campaignArn"])
     return campaign, load_model(services.s3, services.settings.bucket_name, campaign.model_prefix)
-
-
-def _check_filters(services: Services, params: dict[str, Any]) -> None:
-    # Filters are resources of their own; naming one that does not exist is the modelled error.
-    for arn in [params.get("filterArn")] + [p.get("filterArn") for p in params.get("promotions") or []]:
-        if arn:
-            services.resources.get(arn, what="Filter", kind="filter")
 
 
 def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None) -> list[str]:
@@ -156,12 +152,57 @@ def _explain(model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, u
             entry["reason"] = reasons
 
 
+def _rules(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any]) -> RequestRules:
+    return RequestRules(
+        services, campaign.dataset_group_arn, model, campaign.model_prefix,
+        params.get("userId"), params.get("itemId"), max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS),
+    )
+
+
+def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: int, field: str) -> list[str]:
+    """The metadata columns asked for (checked against the campaign), and the cap they impose."""
+    columns = (params.get("metadataColumns") or {}).get("ITEMS") or []
+    extra = set(params.get("metadataColumns") or {}) - {"ITEMS"}
+    if extra:
+        raise InvalidInputException(f"metadataColumns: only ITEMS columns can be returned, not {sorted(extra)}.")
+    if columns:
+        if not campaign.config.get("enableMetadataWithRecommendations"):
+            raise InvalidInputException(
+                f"metadataColumns: {campaign.arn} was not created with "
+                "campaignConfig.enableMetadataWithRecommendations=true."
+            )
+        if len(columns) > MAX_METADATA_COLUMNS:
+            raise InvalidInputException(f"metadataColumns: at most {MAX_METADATA_COLUMNS} columns, not {len(columns)}.")
+        if requested > MAX_RESULTS_WITH_METADATA:
+            raise InvalidInputException(
+                f"{field}: at most {MAX_RESULTS_WITH_METADATA} when metadataColumns are requested, not {requested}."
+            )
+    return columns
+
+
+def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any],
+          count: int, allowed: np.ndarray | None, recent: list[str], excluded: np.ndarray | None = None) -> Ranked:
+    user_id, item_id = params.get("userId"), params.get("itemId")
+    if isinstance(model, FactorModel):
+        return model.recommend(user_id, count, recent=recent, excluded=excluded, allowed=allowed,
+                               context=_scoring_context(params))
+    if isinstance(model, SimsModel):
+        return model.related(item_id, count, excluded=excluded, allowed=allowed)
+    if isinstance(model, PopularityModel):
+        return model.recommend(count, excluded=excluded, allowed=allowed)
+    if isinstance(model, TrendingModel):
+        now = services.clock()
+        return model.recommend(count, now, *live_trend_events(services, campaign, model, now),
+                               excluded=excluded, allowed=allowed)
+    raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")  # pragma: no cover
+
+
 def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     campaign, model = _serving(services, params)
-    _check_filters(services, params)
     count = params.get("numResults", DEFAULT_RESULTS)
     if count > MAX_RESULTS:
         raise InvalidInputException(f"numResults: {count} is more than the maximum of {MAX_RESULTS}.")
+    columns = _result_limit(campaign, params, count, "numResults")
     user_id, item_id = params.get("userId"), params.get("itemId")
     recent: list[str] = []
     if isinstance(model, FactorModel):
@@ -172,27 +213,41 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         if not user_id:
             raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
         recent = recent_interactions(services, campaign, user_id)
-        ranked = model.recommend(user_id, count, recent=recent, context=_scoring_context(params))
-    elif isinstance(model, SimsModel):
-        if not item_id:
-            raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
-        ranked = model.related(item_id, count)
-    elif isinstance(model, PopularityModel):
-        ranked = model.recommend(count)
-    elif isinstance(model, TrendingModel):
-        now = services.clock()
-        ranked = model.recommend(count, now, *live_trend_events(services, campaign, model, now))
-    else:  # pragma: no cover - every recipe type has a model class
-        raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")
+    elif isinstance(model, SimsModel) and not item_id:
+        raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
+    rules = _rules(services, campaign, model, params)
+    allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
+    recommendation_id = _recommendation_id()
+    promotions = params.get("promotions") or []
+    promoted_slots: set[int] = set()
+    promotion_name = None
+    if promotions:
+        promotion = promotions[0]
+        promotion_name = promotion["name"]
+        promoted_allowed = rules.allowed(promotion.get("filterArn"), promotion.get("filterValues"),
+                                         field="promotions.1.filterArn")
+        wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
+        # The promotion's own filter applies to the promoted share, the request's filter to the rest.
+        promoted = _rank(services, campaign, model, params, wanted, promoted_allowed, recent)
+        rest = _rank(services, campaign, model, params, count, allowed, recent, excluded=promoted.indices)
+        indices, scores, promoted_slots = promote(rest, promoted, count, recommendation_id)
+        ranked = Ranked(np.array(indices, dtype=np.int64), np.array(scores))
+    else:
+        ranked = _rank(services, campaign, model, params, count, allowed, recent)
     items = _items(model, ranked)
+    for position in promoted_slots:
+        items[position]["promotionName"] = promotion_name
     if _wants_explanation(params):
         _explain(model, items, ranked, user_id, recent)
-    return {"itemList": items, "recommendationId": _recommendation_id()}
+    if columns:
+        schema = items_schema(services, campaign.dataset_group_arn)
+        for entry, metadata in zip(items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True):
+            entry["metadata"] = metadata
+    return {"itemList": items, "recommendationId": recommendation_id}
 
 
 def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     campaign, model = _serving(services, params)
-    _check_filters(services, params)
     if not isinstance(model, FactorModel) or campaign.recipe_type != "PERSONALIZED_RANKING":
         raise InvalidInputException(
             f"campaignArn: {campaign.arn} serves {campaign.recipe_type}; GetPersonalizedRanking needs a "
@@ -201,11 +256,16 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     input_list: list[str] = params["inputList"]
     if len(input_list) > MAX_RESULTS:
         raise InvalidInputException(f"inputList: {len(input_list)} items is more than the maximum of {MAX_RESULTS}.")
+    columns = _result_limit(campaign, params, len(input_list), "inputList")
     # Duplicates are ranked once, at their first position, as a set of candidates.
     unique = list(dict.fromkeys(input_list))
     index = model.item_index
     known = np.array([index[item] for item in unique if item in index], dtype=np.int64)
     unknown = [item for item in unique if item not in index]
+    rules = _rules(services, campaign, model, params)
+    allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
+    if allowed is not None:
+        known = known[allowed[known]]  # filtered-out candidates are left out of the ranking
     recent = recent_interactions(services, campaign, params["userId"])
     ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params))
     items = _items(model, ranked)
@@ -213,6 +273,10 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
         _explain(model, items, ranked, params["userId"], recent)
     # Items the model has never seen go last, without a score, in the order given (as Personalize does).
     items.extend({"itemId": item} for item in unknown)
+    if columns:
+        schema = items_schema(services, campaign.dataset_group_arn)
+        for entry, metadata in zip(items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True):
+            entry["metadata"] = metadata
     return {"personalizedRanking": items, "recommendationId": _recommendation_id()}
 
 

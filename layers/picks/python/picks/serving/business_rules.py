@@ -1,0 +1,286 @@
+"""Filters, promotions and item metadata for runtime requests.
+
+A filter is evaluated into an ``allowed`` mask over the model's items (``picks.filters``) from:
+
+* item metadata: the Items dataset's bulk table, overridden by PutItems records — cached per
+  model and table, with the records re-read at most every ``RECORDS_TTL_S`` (and at once after a
+  PutItems in the same process), so metadata filters see updates within about a second;
+* the user's interactions by event type: the model's copy of the training data (the newest 1000
+  per type) plus the user's real-time events (the newest ``RECENT_EVENTS``);
+* ``CurrentUser``: the Users dataset row overridden by the PutUsers record;
+* ``CurrentItem``: the request's item (RELATED_ITEMS).
+
+The masks go into the models' ranking, so when a filter removes candidates the next best items
+fill the list up to ``numResults``.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from picks.dal.resources import Resource
+from picks.dataset_schema import DatasetSchema, parse_schema
+from picks.errors import InvalidInputException
+from picks.filters.catalog import ItemCatalog, UserProfile
+from picks.ingest.columnar import ColumnTable, read_table
+from picks.serving.models import Ranked, ServingModel
+from picks.services import Services
+
+RECORDS_TTL_S = 1.0
+FILTER_TTL_S = 5.0
+RECENT_EVENTS = 1000
+
+
+@dataclass
+class _CatalogEntry:
+    catalog: ItemCatalog
+    built: float
+    records_version: int
+
+
+_catalogs: dict[tuple[str, str], _CatalogEntry] = {}
+_tables: dict[str, ColumnTable] = {}
+_filters: dict[str, tuple[float, Resource]] = {}
+_records_version = 0
+_lock = threading.Lock()
+
+
+def records_changed() -> None:
+    """PutItems / PutUsers in this process: the next request rebuilds its catalog."""
+    global _records_version
+    with _lock:
+        _records_version += 1
+
+
+def _dataset(services: Services, group_arn: str, dataset_type: str) -> Resource | None:
+    for dataset in services.resources.list("dataset", parent=group_arn):
+        if dataset.doc.get("datasetType") == dataset_type:
+            return dataset
+    return None
+
+
+def _table(services: Services, prefix: str) -> ColumnTable:
+    with _lock:
+        table = _tables.get(prefix)
+    if table is None:
+        table = read_table(services.s3, services.settings.bucket_name, prefix)
+        with _lock:
+            _tables[prefix] = table
+            while len(_tables) > 8:
+                _tables.pop(next(iter(_tables)))
+    return table
+
+
+_row_indexes: dict[str, dict[str, int]] = {}
+
+
+def _row_index(prefix: str, table: ColumnTable, id_field: str) -> dict[str, int]:
+    """id -> its (last) row in a bulk entity table, built once per table."""
+    index = _row_indexes.get(prefix)
+    if index is None:
+        index = {value: row for row, value in enumerate(table[id_field].decoded().tolist())}
+        _row_indexes[prefix] = index
+    return index
+
+
+def _row_values(table: ColumnTable, row: int) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, column in table.columns.items():
+        if column.is_string:
+            code = int(column.data[row])
+            values[name] = None if code < 0 else column.dictionary[code]
+        elif column.null is not None and column.null[row]:
+            values[name] = None
+        else:
+            values[name] = column.data[row].item()
+    return values
+
+
+def _schema(services: Services, dataset: Resource) -> DatasetSchema:
+    return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
+
+
+def item_catalog(services: Services, group_arn: str, model: ServingModel, model_key: str) -> ItemCatalog:
+    """The model's items with their current metadata (bulk table + PutItems records)."""
+    key = (group_arn, model_key)
+    now = time.monotonic()
+    with _lock:
+        entry = _catalogs.get(key)
+        version = _records_version
+    if entry is not None and now - entry.built < RECORDS_TTL_S and entry.records_version == version:
+        return entry.catalog
+    dataset = _dataset(services, group_arn, "ITEMS")
+    table, records, schema = None, None, None
+    if dataset is not None:
+        schema = _schema(services, dataset)
+        prefix = (dataset.doc.get("_data") or {}).get("prefix")
+        table = _table(services, prefix) if prefix else None
+        if services.metadata is not None:
+            records = dict(services.metadata.scan_all(dataset.arn))
+    catalog = ItemCatalog.build(model.item_ids, table, records, schema=schema, id_field="ITEM_ID")
+    with _lock:
+        _catalogs[key] = _CatalogEntry(catalog, now, version)
+    return catalog
+
+
+def user_profile(services: Services, group_arn: str, user_id: str | None) -> UserProfile | None:
+    """``CurrentUser``: the user's Users-dataset row, overridden by their PutUsers record."""
+    if not user_id:
+        return None
+    dataset = _dataset(services, group_arn, "USERS")
+    if dataset is None:
+        return None
+    schema = _schema(services, dataset)
+    values: dict[str, Any] = {}
+    prefix = (dataset.doc.get("_data") or {}).get("prefix")
+    if prefix:
+        table = _table(services, prefix)
+        row = _row_index(prefix, table, "USER_ID").get(user_id)
+        if row is not None:
+            values = _row_values(table, row)
+    if services.metadata is not None:
+        record = services.metadata.get(dataset.arn, [user_id]).get(user_id)
+        if record is not None:
+            values = {"USER_ID": user_id, **record}
+    return UserProfile.from_record(values, schema) if values else None
+
+
+def user_interactions(services: Services, group_arn: str, model: ServingModel, user_id: str | None,
+                      since_ms: int) -> dict[str, np.ndarray]:
+    """Item indices the user interacted with, by lower-cased event type: training data + live events."""
+    history = {kind: items for kind, items in model.interaction_history(user_id).items()}
+    if user_id and services.events is not None:
+        index = model.item_index
+        live: dict[str, list[int]] = {}
+        for event in services.events.recent(group_arn, user_id, limit=RECENT_EVENTS, since_ms=since_ms):
+            if event.item_id in index:
+                live.setdefault(event.event_type.lower(), []).append(index[event.item_id])
+        for kind, items in live.items():
+            fresh = np.array(items, dtype=np.int64)
+            history[kind] = np.concatenate([fresh, history[kind]]) if kind in history else fresh
+    return history
+
+
+def filter_resource(services: Services, arn: str) -> Resource:
+    cached = _filters.get(arn)
+    if cached is not None and time.monotonic() - cached[0] < FILTER_TTL_S:
+        return cached[1]
+    resource = services.resources.get(arn, what="Filter", kind="filter")
+    _filters[arn] = (time.monotonic(), resource)
+    return resource
+
+
+@dataclass
+class RequestRules:
+    services: Services
+    group_arn: str
+    model: ServingModel
+    model_key: str
+    user_id: str | None
+    item_id: str | None
+    events_since_ms: int
+
+    def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
+                field: str = "filterArn") -> np.ndarray | None:
+        """The items ``filter_arn`` lets through for this request (None: no filter)."""
+        if not filter_arn:
+            return None
+        resource = filter_resource(self.services, filter_arn)
+        from picks.filters import evaluate, parse
+
+        if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
+            raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")
+        expression = parse(resource.doc["filterExpression"])
+        catalog = item_catalog(self.services, self.group_arn, self.model, self.model_key)
+        needs_user = expression.uses_current_user
+        needs_history = bool(expression.interaction_event_types)
+        current = None
+        if expression.uses_current_item:
+            if not self.item_id:
+                raise InvalidInputException(f"{field}: {filter_arn} uses CurrentItem, which needs an itemId.")
+            current = catalog.current_item(self.item_id)
+        return evaluate(
+            expression,
+            catalog,
+            filter_values=filter_values or {},
+            user=user_profile(self.services, self.group_arn, self.user_id) if needs_user else None,
+            current_item=current,
+            interactions=user_interactions(self.services, self.group_arn, self.model, self.user_id,
+                                           self.events_since_ms) if needs_history else {},
+        )
+
+    def metadata(self, columns: list[str], item_ids: list[str], schema: DatasetSchema | None) -> list[dict[str, str]]:
+        """``metadata`` of each item: the requested Items columns as strings (null columns left out)."""
+        if schema is not None:
+            for column in columns:
+                if schema.field(column) is None:
+                    raise InvalidInputException(
+                        f"metadataColumns: '{column}' is not a field of the ITEMS dataset's schema."
+                    )
+        catalog = item_catalog(self.services, self.group_arn, self.model, self.model_key)
+        out = []
+        for item_id in item_ids:
+            values = catalog.current_item(item_id)
+            entry = {}
+            for column in columns:
+                value = values.get(column.upper())
+                if value is not None:
+                    entry[column] = _text(value)
+            out.append(entry)
+        return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def items_schema(services: Services, group_arn: str) -> DatasetSchema | None:
+    dataset = _dataset(services, group_arn, "ITEMS")
+    return _schema(services, dataset) if dataset is not None else None
+
+
+def promote(ranked: Ranked, promoted: Ranked, count: int, seed: str) -> tuple[list[int], list[float], set[int]]:
+    """Merge ``promoted`` into ``ranked`` at random positions, keeping each list's own order.
+
+    Returns (item indices, scores, positions holding promoted items).  The positions are drawn
+    from the request's recommendation id, so one response is reproducible.
+    """
+    total = min(count, len(ranked.indices) + len(promoted.indices))
+    n_promoted = min(len(promoted.indices), total)
+    rng = random.Random(seed)
+    slots = set(rng.sample(range(total), n_promoted)) if n_promoted else set()
+    items: list[int] = []
+    scores: list[float] = []
+    p = r = 0
+    for position in range(total):
+        if position in slots:
+            items.append(int(promoted.indices[p]))
+            scores.append(float(promoted.scores[p]))
+            p += 1
+        else:
+            items.append(int(ranked.indices[r]))
+            scores.append(float(ranked.scores[r]))
+            r += 1
+    return items, scores, slots
+
+
+def promoted_count(num_results: int, percent: int) -> int:
+    return max(1, int(round(num_results * percent / 100.0))) if percent > 0 and num_results > 0 else 0
+
+
+def combine(mask: np.ndarray | None, other: np.ndarray | None, op: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray | None:
+    if mask is None:
+        return other
+    if other is None:
+        return mask
+    return op(mask, other)
