@@ -192,7 +192,7 @@ class RequestRules:
         if not filter_arn:
             return None
         resource = filter_resource(self.services, filter_arn)
-        from picks.filters import evaluate, parse
+        from picks.filters import evaluate, parse_cached as parse
 
         if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
             raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")
