@@ -24,6 +24,12 @@ class Settings:
     # Per dataset group.
     max_solutions_per_group: int = 10
     max_campaigns_per_group: int = 5
+    # Filters (current guide: "30 filters per dataset group"; "The maximum number of distinct dataset
+    # fields for a filter ... is 10. The maximum number of distinct dataset fields across all filters
+    # in a dataset group is 20").
+    max_filters_per_group: int = 30
+    max_fields_per_filter: int = 10
+    max_filter_fields_per_group: int = 20
 
     @classmethod
     def from_environment(cls, account: str | None = None) -> Settings:

@@ -30,6 +30,7 @@ def load_operation_modules() -> None:
         dataset_groups,
         datasets,
         event_trackers,
+        filters,
         import_jobs,
         recipes,
         schemas,
