@@ -33,7 +33,14 @@ class Settings:
 
     @classmethod
     def from_environment(cls, account: str | None = None) -> Settings:
+        # Every quota can be raised without a code change: PICKS_MAX_FILTERS_PER_GROUP=60, etc.
+        quotas = {
+            name: int(os.environ[f"PICKS_{name.upper()}"])
+            for name, spec in cls.__dataclass_fields__.items()
+            if name.startswith("max_") and spec.type in ("int", int) and f"PICKS_{name.upper()}" in os.environ
+        }
         return cls(
+            **quotas,
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             account=account or os.environ.get("PICKS_ACCOUNT", DEFAULT_ACCOUNT),
             table_name=os.environ["PICKS_TABLE"],
