@@ -20,20 +20,19 @@ from typing import Any
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import (
     ACTIVE,
+    arn_for,
     CREATE_FAILED,
     CREATE_PENDING,
+    create_resource,
     IN_PROGRESS_STATES,
-    arn_for,
+    list_page,
     new_resource,
-    paginate,
-    summary,
 )
 from picks.controlplane.registry import operation
 from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
-    ResourceAlreadyExistsException,
     ResourceInUseException,
 )
 from picks.services import Services
@@ -154,12 +153,8 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
         DATASET_GROUP_KEY: group_arn,
     }
     resource = new_resource(services, KIND, arn, doc, parent=solution.arn, tags=params.get("tags"))
-    try:
-        services.resources.create(resource, what=WHAT)
-    except ResourceAlreadyExistsException as error:
-        raise ResourceAlreadyExistsException(
-            f"name: campaign {params['name']} already exists ({arn})."
-        ) from error
+    create_resource(services, resource, what=WHAT,
+                    duplicate=f"name: campaign {params['name']} already exists ({arn}).")
     try:
         _start_deployment(services, params["name"], {"campaignArn": arn})
     except Exception:
@@ -178,8 +173,7 @@ def list_campaigns(services: Services, params: dict[str, Any]) -> dict[str, Any]
     # The model declares no ResourceNotFoundException here: an unknown solution lists nothing.
     parent = params.get("solutionArn")
     fields = ("name", "campaignArn", "status", "creationDateTime", "lastUpdatedDateTime", "failureReason")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"campaigns": page, "nextToken": token}
 
 

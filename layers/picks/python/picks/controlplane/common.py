@@ -8,7 +8,7 @@ from typing import Any
 
 from picks import arns
 from picks.dal.resources import Resource
-from picks.errors import InvalidNextTokenException, TooManyTagsException
+from picks.errors import InvalidNextTokenException, ResourceAlreadyExistsException, TooManyTagsException
 from picks.services import Services
 
 ACTIVE = "ACTIVE"
@@ -65,3 +65,19 @@ def paginate(
 
 def summary(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: doc[name] for name in fields if name in doc}
+
+
+def create_resource(services: Services, resource: Resource, *, what: str, duplicate: str) -> None:
+    """Store a new resource; if its ARN is taken, ResourceAlreadyExistsException with ``duplicate``
+    (a message naming the request field that chose the ARN)."""
+    try:
+        services.resources.create(resource, what=what)
+    except ResourceAlreadyExistsException as error:
+        raise ResourceAlreadyExistsException(duplicate) from error
+
+
+def list_page(services: Services, params: dict[str, Any], *, kind: str, fields: tuple[str, ...],
+              parent: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``kind`` summaries (under ``parent`` if given), oldest first."""
+    docs = [summary(r.doc, fields) for r in services.resources.list(kind, parent=parent)]
+    return paginate(docs, params, scope=f"{kind}:{parent or ''}" if parent is not None else kind)

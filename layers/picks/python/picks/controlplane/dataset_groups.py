@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from picks.controlplane.common import ACTIVE, arn_for, new_resource, paginate, summary
+from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.errors import LimitExceededException, ResourceInUseException
 from picks.services import Services
@@ -45,8 +45,7 @@ def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[s
 def list_dataset_groups(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     fields = ("name", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
               "failureReason", "domain")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND)]
-    page, token = paginate(docs, params, scope=KIND)
+    page, token = list_page(services, params, kind=KIND, fields=fields)
     return {"datasetGroups": page, "nextToken": token}
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from picks import arns
 from picks.controlplane import dataset_groups, schemas
-from picks.controlplane.common import ACTIVE, IN_PROGRESS_STATES, arn_for, new_resource, paginate, summary
+from picks.controlplane.common import ACTIVE, arn_for, create_resource, IN_PROGRESS_STATES, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dal.resources import Resource
 from picks.dataset_schema import DATASET_TYPES, DatasetSchema, check_for_dataset_type, parse_schema
@@ -71,12 +71,8 @@ def create_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    try:
-        services.resources.create(resource, what=WHAT)
-    except ResourceAlreadyExistsException as error:
-        raise ResourceAlreadyExistsException(
-            f"datasetType: {group.arn} already has a {dataset_type} dataset ({arn})."
-        ) from error
+    create_resource(services, resource, what=WHAT,
+                    duplicate=f"datasetType: {group.arn} already has a {dataset_type} dataset ({arn}).")
     return {"datasetArn": arn}
 
 
@@ -91,8 +87,7 @@ def list_datasets(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     if parent:
         services.resources.get(parent, what=dataset_groups.WHAT, kind=dataset_groups.KIND)
     fields = ("name", "datasetArn", "datasetType", "status", "creationDateTime", "lastUpdatedDateTime")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"datasets": page, "nextToken": token}
 
 

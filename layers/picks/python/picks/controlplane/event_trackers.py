@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, new_resource, paginate, summary
+from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate, Resource
@@ -75,12 +75,8 @@ def create_event_tracker(services: Services, params: dict[str, Any]) -> dict[str
         "status": ACTIVE,
     }
     tracker = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    try:
-        services.resources.create(tracker, what=WHAT)
-    except ResourceAlreadyExistsException as error:
-        raise ResourceAlreadyExistsException(
-            f"name: event tracker {params['name']} already exists ({arn}); names are unique per account."
-        ) from error
+    create_resource(services, tracker, what=WHAT,
+                    duplicate=f"name: event tracker {params['name']} already exists ({arn}); names are unique per account.")
     try:
         _claim_group(services, group.arn, arn)
         alias = Resource(arn=alias_key(tracking_id), kind=ALIAS_KIND, doc=tracker.doc, parent=arn,
@@ -146,8 +142,7 @@ def describe_event_tracker(services: Services, params: dict[str, Any]) -> dict[s
 def list_event_trackers(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     # The model declares no ResourceNotFoundException here: an unknown group lists nothing.
     parent = params.get("datasetGroupArn")
-    docs = [summary(r.doc, SUMMARY_FIELDS) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=SUMMARY_FIELDS, parent=parent)
     return {"eventTrackers": page, "nextToken": token}
 
 

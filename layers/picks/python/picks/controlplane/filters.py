@@ -20,14 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, new_resource, paginate, summary
+from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dataset_schema import DatasetSchema, Field, parse_schema
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
-    ResourceAlreadyExistsException,
     ResourceInUseException,
 )
 from picks.filters.parser import (
@@ -89,12 +88,8 @@ def create_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    try:
-        services.resources.create(resource, what=WHAT)
-    except ResourceAlreadyExistsException as error:
-        raise ResourceAlreadyExistsException(
-            f"name: filter {params['name']} already exists ({arn}); names are unique per account."
-        ) from error
+    create_resource(services, resource, what=WHAT,
+                    duplicate=f"name: filter {params['name']} already exists ({arn}); names are unique per account.")
     return {"filterArn": arn}
 
 
@@ -107,8 +102,7 @@ def describe_filter(services: Services, params: dict[str, Any]) -> dict[str, Any
 def list_filters(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     # The model declares no ResourceNotFoundException here: an unknown group lists nothing.
     parent = params.get("datasetGroupArn")
-    docs = [summary(r.doc, SUMMARY_FIELDS) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=SUMMARY_FIELDS, parent=parent)
     return {"Filters": page, "nextToken": token}
 
 

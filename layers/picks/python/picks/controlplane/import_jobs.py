@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from picks.controlplane import datasets
-from picks.controlplane.common import CREATE_PENDING, arn_for, new_resource, paginate, summary
+from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.errors import InvalidInputException, ResourceInUseException
 from picks.services import Services
@@ -85,6 +85,5 @@ def list_dataset_import_jobs(services: Services, params: dict[str, Any]) -> dict
         services.resources.get(parent, what=datasets.WHAT, kind=datasets.KIND)
     fields = ("datasetImportJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
               "failureReason", "importMode")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"datasetImportJobs": page, "nextToken": token}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from picks.controlplane.common import arn_for, new_resource, paginate, summary
+from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import parse_schema
 from picks.errors import LimitExceededException, ResourceInUseException
@@ -35,8 +35,7 @@ def describe_schema(services: Services, params: dict[str, Any]) -> dict[str, Any
 @operation("ListSchemas")
 def list_schemas(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     fields = ("name", "schemaArn", "creationDateTime", "lastUpdatedDateTime", "domain")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND)]
-    page, token = paginate(docs, params, scope=KIND)
+    page, token = list_page(services, params, kind=KIND, fields=fields)
     return {"schemas": page, "nextToken": token}
 
 

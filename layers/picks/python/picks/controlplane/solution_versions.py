@@ -21,9 +21,8 @@ from picks.controlplane.common import (
     ACTIVE,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
+    list_page,
     new_resource,
-    paginate,
-    summary,
 )
 from picks.controlplane.registry import operation
 from picks.dal.resources import Resource
@@ -168,10 +167,7 @@ def list_solution_versions(services: Services, params: dict[str, Any]) -> dict[s
     parent = params.get("solutionArn")
     if parent:
         solutions.get_solution(services, parent)
-    docs = [
-        summary(r.doc, solutions.VERSION_SUMMARY_FIELDS) for r in services.resources.list(KIND, parent=parent)
-    ]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=solutions.VERSION_SUMMARY_FIELDS, parent=parent)
     return {"solutionVersions": page, "nextToken": token}
 
 

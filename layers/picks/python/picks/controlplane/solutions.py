@@ -19,11 +19,12 @@ from picks import recipes as catalog
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import (
     ACTIVE,
+    arn_for,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
-    arn_for,
+    create_resource,
+    list_page,
     new_resource,
-    paginate,
     summary,
 )
 from picks.controlplane.registry import operation
@@ -31,7 +32,6 @@ from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
-    ResourceAlreadyExistsException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
@@ -177,12 +177,8 @@ def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    try:
-        services.resources.create(resource, what=WHAT)
-    except ResourceAlreadyExistsException as error:
-        raise ResourceAlreadyExistsException(
-            f"name: solution {params['name']} already exists ({arn})."
-        ) from error
+    create_resource(services, resource, what=WHAT,
+                    duplicate=f"name: solution {params['name']} already exists ({arn}).")
     return {"solutionArn": arn}
 
 
@@ -201,8 +197,7 @@ def list_solutions(services: Services, params: dict[str, Any]) -> dict[str, Any]
     # The model declares no ResourceNotFoundException here: an unknown group lists nothing.
     parent = params.get("datasetGroupArn")
     fields = ("name", "solutionArn", "status", "creationDateTime", "lastUpdatedDateTime", "recipeArn")
-    docs = [summary(r.doc, fields) for r in services.resources.list(KIND, parent=parent)]
-    page, token = paginate(docs, params, scope=f"{KIND}:{parent or ''}")
+    page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"solutions": page, "nextToken": token}
 
 
