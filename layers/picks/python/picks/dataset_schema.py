@@ -104,7 +104,7 @@ def parse_schema(text: str) -> DatasetSchema:
     except json.JSONDecodeError as exc:
         raise _invalid(f"is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
-        raise _invalid(f"must be a JSON object describing an Avro record, not {_json_kind(document)}")
+        raise _invalid(f"must be a JSON object describing an Avro record, not {json_kind(document)}")
 
     record_type = document.get("type")
     if record_type != "record":
@@ -120,7 +120,7 @@ def parse_schema(text: str) -> DatasetSchema:
     namespace = document.get("namespace")
     if namespace is not None:
         if not isinstance(namespace, str):
-            raise _invalid(f'"namespace" must be a string, not {_json_kind(namespace)}')
+            raise _invalid(f'"namespace" must be a string, not {json_kind(namespace)}')
         if namespace and not _AVRO_FULLNAME.match(namespace):
             raise _invalid(f"namespace {namespace!r} is not a dotted sequence of Avro names")
 
@@ -150,7 +150,7 @@ def parse_schema(text: str) -> DatasetSchema:
 
 def _parse_field(raw: Any, position: int) -> Field:
     if not isinstance(raw, dict):
-        raise _invalid(f'fields[{position}] must be an object with "name" and "type", not {_json_kind(raw)}')
+        raise _invalid(f'fields[{position}] must be an object with "name" and "type", not {json_kind(raw)}')
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise _invalid(f'fields[{position}] needs a "name" string')
@@ -529,7 +529,8 @@ def _invalid(reason: str) -> InvalidInputException:
     return InvalidInputException(f"schema: {reason}")
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """How a JSON value is named in error messages (\"an array\", \"a string\", ...)."""
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from picks.dataset_schema import ID_FIELDS, DatasetSchema, Field
+from picks.dataset_schema import ID_FIELDS, DatasetSchema, Field, json_kind
 from picks.errors import InvalidInputException
 from picks.ingest.csv_reader import MAX_TEXTUAL_CHARS, value_problem
 
@@ -180,21 +180,11 @@ def _parse_object(properties_json: str | None, path: str) -> list[tuple[str, Any
         raise InvalidInputException(f"{path}: not valid JSON ({detail}).") from None
     if not isinstance(document, _Pairs):
         raise InvalidInputException(
-            f'{path}: must be a JSON object such as {{"genres": "Comedy"}}, not {_json_kind(document)}.'
+            f'{path}: must be a JSON object such as {{"genres": "Comedy"}}, not {json_kind(document)}.'
         )
     return list(document)
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "null"
 
 
 def _no_constant(name: str) -> Any:
