@@ -236,7 +236,7 @@ def test_describe_algorithm(personalize):
         algorithmArn="arn:aws:personalize:::algorithm/aws-user-personalization"
     )
     up_defaults = up["algorithm"]["defaultHyperParameters"]
-    assert up_defaults["hidden_dimension"] == "64" and up_defaults["als_iterations"] == "15"
+    assert up_defaults["hidden_dimension"] == "32" and up_defaults["als_iterations"] == "15"
     categorical = {
         r["name"]: r
         for r in up["algorithm"]["defaultHyperParameterRanges"]["categoricalHyperParameterRanges"]

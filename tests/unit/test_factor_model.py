@@ -116,7 +116,7 @@ def test_recent_events_fold_in_without_retraining(model, data):
     # Exactly one ALS solve over history merged with the new events, and the session blend.
     items, weights = model.interactions_for(user, np.array(recent_items))
     assert set(recent_items) <= set(items.tolist())
-    last = np.array(recent_items[::-1] + model.stored_recent(user).tolist())[:10]
+    last = np.array(recent_items[::-1] + model.stored_recent(user).tolist())[: model.recent_window]
     score = model.blended_scores(model.fold_in(items, weights), last)
     assert after.indices.tolist() == top_k(score, 10, items).indices.tolist()
     np.testing.assert_array_equal(model.user_factors[user], stored)  # the model itself is unchanged

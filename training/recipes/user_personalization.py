@@ -31,8 +31,8 @@ from training.recipes.sims import binary_matrix, neighbor_lists
 RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"
 SCORE_TEMPERATURE = 0.1
-RECENT_WINDOW = 10
-RECENT_DECAY = 0.9
+RECENT_WINDOW = 20
+RECENT_DECAY = 0.95
 # Co-occurrence for the session signal counts each user's newest interactions only: what users did
 # together lately predicts the next item better than whole histories (measured on MovieLens), and
 # the cost grows with the square of history length.

@@ -165,7 +165,9 @@ _RECENCY_BIAS_RANGES = (_categorical("apply_recency_bias", BOOLEAN_VALUES, tunab
 # picks trains User-Personalization and Personalized-Ranking with one implicit-feedback ALS model
 # (see training/); the documented HRNN keys are accepted so existing solution configs still work.
 _PICKS_ALS_DEFAULTS = {
-    "hidden_dimension": "64",
+    # 32 and 64 factors measured the same on MovieLens (mean precision@10 over three holdouts);
+    # 32 trains in half the time.
+    "hidden_dimension": "32",
     "bptt": "32",
     "recency_mask": "true",
     **_HISTORY_PERCENTILES,
