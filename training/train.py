@@ -65,10 +65,12 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
         # Scoring-only choice: the same model, served with and without the user's history left out.
         split_model.info["exclude_interacted_items"] = False
-        keeping = evaluate_model(serving_model(split_model), interactions, holdout)
+        keeping = evaluate_model(serving_model(split_model), interactions, holdout, with_coverage=False)
         exclude = metrics[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
         split_model.info["exclude_interacted_items"] = exclude
-        metrics = metrics if exclude else keeping
+        if not exclude:
+            keeping["coverage"] = evaluate_model(serving_model(split_model), interactions, holdout)["coverage"]
+            metrics = keeping
         params = {**params, "exclude_interacted_items": "true" if exclude else "false"}
     if hasattr(module, "refresh"):
         # Only the held-out users' histories differ between the split and the full data.

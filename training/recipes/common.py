@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import scipy.sparse as sp
 
 from training.data import Interactions, TrainingDataError
 
@@ -34,7 +35,16 @@ def flag(params: Mapping[str, str], name: str) -> bool:
     return raw == "true"
 
 
-def unique_user_counts(interactions: Interactions) -> np.ndarray:
-    """Per item, how many distinct users interacted with it (Personalize's popularity)."""
-    pairs = np.unique(interactions.users * np.int64(interactions.item_count) + interactions.items)
-    return np.bincount(pairs % interactions.item_count, minlength=interactions.item_count).astype(np.float32)
+def unique_user_counts(interactions: Interactions, pairs: sp.csr_matrix | None = None) -> np.ndarray:
+    """Per item, how many distinct users interacted with it (Personalize's popularity).
+
+    ``pairs``: a users × items matrix of the same interactions with duplicates summed, when the
+    caller has one already (its column counts are the answer, in O(non-zeros)).
+    """
+    if pairs is None:
+        pairs = sp.csr_matrix(
+            (np.ones(len(interactions), dtype=np.float32), (interactions.users, interactions.items)),
+            shape=(interactions.user_count, interactions.item_count),
+        )
+        pairs.sum_duplicates()
+    return np.bincount(pairs.indices, minlength=interactions.item_count).astype(np.float32)

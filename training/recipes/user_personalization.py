@@ -152,7 +152,7 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
         item_ids=interactions.item_ids,
         user_ids=interactions.user_ids,
         arrays={
-            "popularity": unique_user_counts(interactions),
+            "popularity": unique_user_counts(interactions, matrix),
             "item_factors": item_factors.astype(np.float32),
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
