@@ -1,5 +1,10 @@
 """Performance and thread-safety fixes for moto behind the emulator (not used on AWS).
 
+Query: moto answers a primary-key Query by sorting every item of the table and keeping the
+partition's; the per-user event history makes that O(events stored) per GetRecommendations.  For
+a base-table Query on a table with a range key, only the partition's items are handed to moto's
+own Query logic (conditions, order, paging unchanged).
+
 moto's TransactWriteItems deep-copies every table it touches so it can roll back; on the events
 table that makes each PutEvents cost O(events stored) and, with the emulator's threads, races
 ("dictionary changed size during iteration").  For the transactions picks writes — Puts, each
@@ -16,10 +21,12 @@ from typing import Any
 
 from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 
 _LOCK = threading.RLock()
 _NOT_EXISTS = re.compile(r"\s*attribute_not_exists\s*\(\s*[A-Za-z0-9_#]+\s*\)\s*")
 _original = DynamoDBBackend.transact_write_items
+_original_query = Table.query
 
 
 def _simple_puts(items: list[dict[str, Any]]) -> bool:
@@ -61,5 +68,19 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         return None
 
 
+def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    if index_name is not None or hash_key is None or not self.range_key_attr:
+        return _original_query(self, hash_key, *args, **kwargs)
+    with _LOCK:
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: partition  # type: ignore[method-assign]  # this call only
+        try:
+            return _original_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+
 def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    Table.query = _query  # type: ignore[method-assign]
