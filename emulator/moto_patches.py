@@ -68,17 +68,30 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         return None
 
 
+class _Partition:
+    """The table as moto's Query sees it, with ``all_items`` narrowed to one partition.
+
+    Everything else is the real table's; nothing is changed on it, so concurrent readers and
+    writers are unaffected.
+    """
+
+    def __init__(self, table: Table, items: list[Any]) -> None:
+        self._table = table
+        self._items = items
+
+    def all_items(self) -> list[Any]:
+        return self._items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
 def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     if index_name is not None or hash_key is None or not self.range_key_attr:
         return _original_query(self, hash_key, *args, **kwargs)
-    with _LOCK:
-        partition = list(self.items.get(hash_key, {}).values())
-        self.all_items = lambda: partition  # type: ignore[method-assign]  # this call only
-        try:
-            return _original_query(self, hash_key, *args, **kwargs)
-        finally:
-            del self.all_items
+    partition = list(self.items.get(hash_key, {}).values())
+    return _original_query(_Partition(self, partition), hash_key, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def install() -> None:
