@@ -7,7 +7,7 @@ PORT ?= 4566
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast serve demo bench-import bench-events synth clean
+.PHONY: venv test test-fast serve demo bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,16 @@ bench-import: venv
 
 bench-events: venv
 	$(PY) -m bench.events_bench
+
+bench-accuracy: venv
+	$(PY) -m bench.accuracy_bench
+
+bench-train: venv
+	$(PY) -m bench.train_bench
+
+bench-latency: venv
+	$(PY) -m bench.latency_bench
+	$(PY) -m bench.rules_latency_bench
 
 synth: venv
 	$(PY) app.py

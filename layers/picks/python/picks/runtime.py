@@ -91,10 +91,16 @@ def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaig
     return campaign, load_model(services.s3, services.settings.bucket_name, campaign.model_prefix)
 
 
-def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None) -> list[str]:
-    """Items the user (or anonymous session) interacted with after the model's data, oldest first."""
+def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None,
+                        rules: RequestRules | None = None) -> list[str]:
+    """Items the user (or anonymous session) interacted with after the model's data, oldest first.
+
+    Read through the request's ``rules`` when given, so filters and fold-in share one event read.
+    """
     if not user_id or not campaign.dataset_group_arn:
         return []
+    if rules is not None:
+        return rules.recent_items()
     since = max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS)
     return realtime.recent_items(services, campaign.dataset_group_arn, user_id, since)
 
@@ -181,11 +187,15 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
 
 
 def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any],
-          count: int, allowed: np.ndarray | None, recent: list[str], excluded: np.ndarray | None = None) -> Ranked:
+          count: int, allowed: np.ndarray | None, recent: list[str], excluded: np.ndarray | None = None,
+          scored: dict[str, Any] | None = None) -> Ranked:
+    """``count`` items for the request; ``scored`` keeps the request's scores between calls."""
     user_id, item_id = params.get("userId"), params.get("itemId")
     if isinstance(model, FactorModel):
-        return model.recommend(user_id, count, recent=recent, excluded=excluded, allowed=allowed,
-                               context=_scoring_context(params))
+        memo = scored if scored is not None else {}
+        if "scores" not in memo:
+            memo["scores"] = model.request_scores(user_id, recent, _scoring_context(params))
+        return model.recommend(user_id, count, excluded=excluded, allowed=allowed, scored=memo["scores"])
     if isinstance(model, SimsModel):
         return model.related(item_id, count, excluded=excluded, allowed=allowed)
     if isinstance(model, PopularityModel):
@@ -212,10 +222,11 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
             )
         if not user_id:
             raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
-        recent = recent_interactions(services, campaign, user_id)
     elif isinstance(model, SimsModel) and not item_id:
         raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
     rules = _rules(services, campaign, model, params)
+    if isinstance(model, FactorModel):
+        recent = recent_interactions(services, campaign, user_id, rules=rules)
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     recommendation_id = _recommendation_id()
     promotions = params.get("promotions") or []
@@ -228,8 +239,10 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
                                          field="promotions.1.filterArn")
         wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
         # The promotion's own filter applies to the promoted share, the request's filter to the rest.
-        promoted = _rank(services, campaign, model, params, wanted, promoted_allowed, recent)
-        rest = _rank(services, campaign, model, params, count, allowed, recent, excluded=promoted.indices)
+        scored: dict[str, Any] = {}
+        promoted = _rank(services, campaign, model, params, wanted, promoted_allowed, recent, scored=scored)
+        rest = _rank(services, campaign, model, params, count, allowed, recent, excluded=promoted.indices,
+                     scored=scored)
         indices, scores, promoted_slots = promote(rest, promoted, count, recommendation_id)
         ranked = Ranked(np.array(indices, dtype=np.int64), np.array(scores))
     else:
@@ -266,7 +279,7 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     if allowed is not None:
         known = known[allowed[known]]  # filtered-out candidates are left out of the ranking
-    recent = recent_interactions(services, campaign, params["userId"])
+    recent = recent_interactions(services, campaign, params["userId"], rules=rules)
     ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params))
     items = _items(model, ranked)
     if _wants_explanation(params):

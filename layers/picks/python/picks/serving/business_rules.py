@@ -42,6 +42,8 @@ class _CatalogEntry:
     catalog: ItemCatalog
     built: float
     records_version: int
+    records: dict[str, Any] | None
+    table_prefix: str | None
 
 
 _catalogs: dict[tuple[str, str], _CatalogEntry] = {}
@@ -58,11 +60,20 @@ def records_changed() -> None:
         _records_version += 1
 
 
+_datasets: dict[tuple[str, str], tuple[float, Resource | None]] = {}
+
+
 def _dataset(services: Services, group_arn: str, dataset_type: str) -> Resource | None:
+    """The group's dataset of ``dataset_type`` (its record is cached for ``RECORDS_TTL_S``)."""
+    cached = _datasets.get((group_arn, dataset_type))
+    if cached is not None and time.monotonic() - cached[0] < RECORDS_TTL_S:
+        return cached[1]
+    found = None
     for dataset in services.resources.list("dataset", parent=group_arn):
         if dataset.doc.get("datasetType") == dataset_type:
-            return dataset
-    return None
+            found = dataset
+    _datasets[(group_arn, dataset_type)] = (time.monotonic(), found)
+    return found
 
 
 def _table(services: Services, prefix: str) -> ColumnTable:
@@ -116,16 +127,21 @@ def item_catalog(services: Services, group_arn: str, model: ServingModel, model_
     if entry is not None and now - entry.built < RECORDS_TTL_S and entry.records_version == version:
         return entry.catalog
     dataset = _dataset(services, group_arn, "ITEMS")
-    table, records, schema = None, None, None
+    table, records, schema, prefix = None, None, None, None
     if dataset is not None:
-        schema = _schema(services, dataset)
         prefix = (dataset.doc.get("_data") or {}).get("prefix")
-        table = _table(services, prefix) if prefix else None
         if services.metadata is not None:
             records = dict(services.metadata.scan_all(dataset.arn))
+    if entry is not None and entry.records == records and entry.table_prefix == prefix:
+        # Nothing changed since the last build: keep the catalog (and its cached masks).
+        entry.built, entry.records_version = now, version
+        return entry.catalog
+    if dataset is not None:
+        schema = _schema(services, dataset)
+        table = _table(services, prefix) if prefix else None
     catalog = ItemCatalog.build(model.item_ids, table, records, schema=schema, id_field="ITEM_ID")
     with _lock:
-        _catalogs[key] = _CatalogEntry(catalog, now, version)
+        _catalogs[key] = _CatalogEntry(catalog, now, version, records, prefix)
     return catalog
 
 
@@ -151,14 +167,13 @@ def user_profile(services: Services, group_arn: str, user_id: str | None) -> Use
     return UserProfile.from_record(values, schema) if values else None
 
 
-def user_interactions(services: Services, group_arn: str, model: ServingModel, user_id: str | None,
-                      since_ms: int) -> dict[str, np.ndarray]:
+def user_interactions(model: ServingModel, user_id: str | None, events: list[Any]) -> dict[str, np.ndarray]:
     """Item indices the user interacted with, by lower-cased event type: training data + live events."""
     history = {kind: items for kind, items in model.interaction_history(user_id).items()}
-    if user_id and services.events is not None:
+    if user_id and events:
         index = model.item_index
         live: dict[str, list[int]] = {}
-        for event in services.events.recent(group_arn, user_id, limit=RECENT_EVENTS, since_ms=since_ms):
+        for event in events:
             if event.item_id in index:
                 live.setdefault(event.event_type.lower(), []).append(index[event.item_id])
         for kind, items in live.items():
@@ -185,6 +200,19 @@ class RequestRules:
     user_id: str | None
     item_id: str | None
     events_since_ms: int
+    _events: list[Any] | None = None
+
+    def user_events(self) -> list[Any]:
+        """The user's events newer than the model, oldest first — read once per request."""
+        if self._events is None:
+            self._events = []
+            if self.user_id and self.group_arn and self.services.events is not None:
+                self._events = self.services.events.recent(
+                    self.group_arn, self.user_id, limit=RECENT_EVENTS, since_ms=self.events_since_ms)
+        return self._events
+
+    def recent_items(self) -> list[str]:
+        return [event.item_id for event in self.user_events() if event.item_id]
 
     def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
                 field: str = "filterArn") -> np.ndarray | None:
@@ -211,8 +239,7 @@ class RequestRules:
             filter_values=filter_values or {},
             user=user_profile(self.services, self.group_arn, self.user_id) if needs_user else None,
             current_item=current,
-            interactions=user_interactions(self.services, self.group_arn, self.model, self.user_id,
-                                           self.events_since_ms) if needs_history else {},
+            interactions=user_interactions(self.model, self.user_id, self.user_events()) if needs_history else {},
         )
 
     def metadata(self, columns: list[str], item_ids: list[str], schema: DatasetSchema | None) -> list[dict[str, str]]:

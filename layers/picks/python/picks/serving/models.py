@@ -273,14 +273,24 @@ class FactorModel(ServingModel):
     def scores(self, vector: np.ndarray) -> np.ndarray:
         return self.item_factors @ vector
 
-    def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
-                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None,
-                  context: dict[str, str] | None = None) -> Ranked:
+    def request_scores(self, user_id: str | None, recent: Sequence[str] = (),
+                       context: dict[str, str] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+        """(score per item or None for "use popularity", items the user's history excludes).
+
+        One pass over the item factors — the expensive part of a request — so callers ranking the
+        same request twice (a promotion and the rest) compute it once.
+        """
         vector, seen, last = self._context(user_id, recent)
         skip = seen if self.exclude_history else np.empty(0, np.int64)
+        return self._with_context(self.blended_scores(vector, last), context), skip
+
+    def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
+                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None,
+                  context: dict[str, str] | None = None,
+                  scored: tuple[np.ndarray | None, np.ndarray] | None = None) -> Ranked:
+        score, skip = scored if scored is not None else self.request_scores(user_id, recent, context)
         if excluded is not None:
             skip = np.concatenate([skip, excluded])
-        score = self._with_context(self.blended_scores(vector, last), context)
         if score is None:
             return self.popular(k, skip, allowed)
         ranked = top_k(score, k, skip, allowed)
