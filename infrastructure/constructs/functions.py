@@ -59,6 +59,9 @@ class LambdaFunctions(Construct):
             "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
             "LOG_LEVEL": log_level,
+            # Requests are single matrix-vector products: OpenBLAS threads only contend with each
+            # other on Lambda's vCPUs (measured: p99 22 ms with 2 threads vs 6 ms with 1 under load).
+            "OPENBLAS_NUM_THREADS": "1",
         }
         self._log_level = _LAMBDA_LOG_LEVELS[log_level]
 
