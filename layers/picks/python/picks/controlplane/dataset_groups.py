@@ -5,7 +5,8 @@ from typing import Any
 
 from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
-from picks.errors import LimitExceededException, ResourceInUseException
+from picks.dal.resources import Resource
+from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
 from picks.services import Services
 
 KIND = "dataset-group"
@@ -60,3 +61,13 @@ def delete_dataset_group(services: Services, params: dict[str, Any]) -> None:
                 f"datasetGroupArn: {arn} still contains {kind} {children[0].arn}; delete it first."
             )
     services.resources.delete(arn)
+
+
+def active_group(services: Services, arn: str, field: str = "datasetGroupArn") -> Resource:
+    """The dataset group a new child resource goes into: it must exist and be ACTIVE."""
+    group = services.resources.find(arn)
+    if group is None or group.kind != KIND:
+        raise ResourceNotFoundException(f"{field}: {WHAT} {arn} does not exist.")
+    if group.doc.get("status") != ACTIVE:
+        raise ResourceInUseException(f"{field}: {group.arn} is {group.doc.get('status')}, not ACTIVE.")
+    return group

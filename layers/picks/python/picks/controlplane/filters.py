@@ -27,7 +27,6 @@ from picks.dataset_schema import DatasetSchema, Field, parse_schema
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
-    ResourceInUseException,
 )
 from picks.filters.parser import (
     DISPLAY_NAMES,
@@ -64,17 +63,7 @@ def get_filter(services: Services, arn: str) -> Resource:
 
 @operation("CreateFilter")
 def create_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    group = get_resource(
-        services,
-        params["datasetGroupArn"],
-        kind=dataset_groups.KIND,
-        what=dataset_groups.WHAT,
-        field="datasetGroupArn",
-    )
-    if group.doc.get("status") != ACTIVE:
-        raise ResourceInUseException(
-            f"datasetGroupArn: {group.arn} is {group.doc.get('status')}, not ACTIVE."
-        )
+    group = dataset_groups.active_group(services, params["datasetGroupArn"])
     expression = parse_cached(params["filterExpression"])
     _check_fields(services, group, expression)
     _check_limits(services, group, expression, params["name"])

@@ -135,17 +135,7 @@ def _trainable_recipe(params: dict[str, Any]) -> catalog.Recipe:
 @operation("CreateSolution")
 def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     recipe = _trainable_recipe(params)
-    group = get_resource(
-        services,
-        params["datasetGroupArn"],
-        kind=dataset_groups.KIND,
-        what=dataset_groups.WHAT,
-        field="datasetGroupArn",
-    )
-    if group.doc.get("status") != ACTIVE:
-        raise ResourceInUseException(
-            f"datasetGroupArn: {group.arn} is {group.doc.get('status')}, not ACTIVE."
-        )
+    group = dataset_groups.active_group(services, params["datasetGroupArn"])
     limit = services.settings.max_solutions_per_group
     if len(services.resources.list(KIND, parent=group.arn)) >= limit:
         raise LimitExceededException(
