@@ -31,7 +31,6 @@ EVENT_FIELDS = (
     Field("EVENT_TYPE", "string"),
     Field("EVENT_VALUE", "float", nullable=True),
 )
-RECENT_LIMIT = 1000  # events per user read at request time (Personalize keeps 100 per event type)
 
 
 def _timestamp(value: Any, path: str) -> float:
@@ -74,10 +73,12 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
 def _interactions_schema(services: Services, group_arn: str) -> Any:
     from picks.dataset_schema import parse_schema
 
-    for dataset in services.resources.list("dataset", parent=group_arn):
-        if dataset.doc.get("datasetType") == "INTERACTIONS":
-            return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
-    return None
+    from picks.controlplane.datasets import of_group
+
+    dataset = of_group(services, group_arn).get("INTERACTIONS")
+    if dataset is None:
+        return None
+    return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
 
 
 def put_events(services: Services, params: dict[str, Any]) -> None:
@@ -124,15 +125,6 @@ def record_events(services: Services, group_arn: str, events: list[StoredEvent])
     if services.events is None:
         raise RuntimeError("services.events is not configured")
     return services.events.put_events(group_arn, events)
-
-
-def recent_items(services: Services, group_arn: str, subject: str, since_ms: int,
-                 limit: int = RECENT_LIMIT) -> list[str]:
-    """Items ``subject`` (userId, or sessionId for anonymous users) interacted with after ``since_ms``."""
-    if services.events is None:
-        return []
-    events = services.events.recent(group_arn, subject, limit=limit, since_ms=since_ms)
-    return [e.item_id for e in events if e.item_id]
 
 
 # --- training export ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from picks import arns, realtime
+from picks import arns
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
@@ -92,17 +92,14 @@ def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaig
 
 
 def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None,
-                        rules: RequestRules | None = None) -> list[str]:
+                        rules: RequestRules) -> list[str]:
     """Items the user (or anonymous session) interacted with after the model's data, oldest first.
 
-    Read through the request's ``rules`` when given, so filters and fold-in share one event read.
+    Read through the request's ``rules``, so fold-in and filters share one event read.
     """
     if not user_id or not campaign.dataset_group_arn:
         return []
-    if rules is not None:
-        return rules.recent_items()
-    since = max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS)
-    return realtime.recent_items(services, campaign.dataset_group_arn, user_id, since)
+    return rules.recent_items()
 
 
 _trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 from picks import arns
 from picks import recipes as catalog
-from picks.controlplane import solutions
+from picks.controlplane import datasets, solutions
 from picks.controlplane.common import (
     ACTIVE,
     CREATE_IN_PROGRESS,
@@ -60,10 +60,8 @@ def latest_active_version(services: Services, solution_arn: str) -> Resource | N
 
 
 def _has_imported_interactions(services: Services, group_arn: str) -> bool:
-    for dataset in services.resources.list("dataset", parent=group_arn):
-        if dataset.doc.get("datasetType") == "INTERACTIONS" and dataset.doc.get(IMPORTED_DATA_KEY):
-            return True
-    return False
+    interactions = datasets.of_group(services, group_arn).get("INTERACTIONS")
+    return bool(interactions is not None and interactions.doc.get(IMPORTED_DATA_KEY))
 
 
 def _check_training_mode(services: Services, solution: Resource, recipe: catalog.Recipe, mode: str) -> None:

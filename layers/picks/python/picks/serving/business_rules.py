@@ -68,10 +68,9 @@ def _dataset(services: Services, group_arn: str, dataset_type: str) -> Resource 
     cached = _datasets.get((group_arn, dataset_type))
     if cached is not None and time.monotonic() - cached[0] < RECORDS_TTL_S:
         return cached[1]
-    found = None
-    for dataset in services.resources.list("dataset", parent=group_arn):
-        if dataset.doc.get("datasetType") == dataset_type:
-            found = dataset
+    from picks.controlplane.datasets import of_group
+
+    found = of_group(services, group_arn).get(dataset_type)
     _datasets[(group_arn, dataset_type)] = (time.monotonic(), found)
     return found
 

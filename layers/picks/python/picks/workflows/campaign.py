@@ -7,7 +7,6 @@ half-deployed campaign.  ``record_failure`` (the Catch) ends it CREATE FAILED wi
 """
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dal.resources import Resource
 from picks.serving.store import load_model
 from picks.services import Services
+from picks.workflows.failures import failure_reason
 
 WHAT = "Campaign"
 LATEST_SUFFIX = "/$LATEST"
@@ -78,21 +78,11 @@ def deploy(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "status": ACTIVE, "solutionVersionArn": version.arn}
 
 
-def _reason(error: dict[str, Any]) -> str:
-    cause = error.get("Cause", "")
-    try:
-        parsed = json.loads(cause)
-        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    except (TypeError, ValueError):
-        pass
-    return str(cause) if error.get("Error") == "CampaignDeploymentFailed" else f"{error.get('Error')}: {cause}"
-
-
 def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     campaign = services.resources.find(state["campaignArn"])
     if campaign is None:
         return {**state, "status": CREATE_FAILED}
-    reason = _reason(state.get("error") or {})[:1000]
+    reason = failure_reason(state.get("error") or {}, ("CampaignDeploymentFailed",))[:1000]
 
     def fail(doc: dict[str, Any]) -> None:
         if state.get("update") and doc.get(UPDATE):

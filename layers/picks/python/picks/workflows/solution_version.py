@@ -16,12 +16,14 @@ from typing import Any
 
 from picks import arns, realtime
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
+from picks.controlplane import datasets
 from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat, merge, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, publish_files
 from picks.observability import logger
 from picks.services import Services
+from picks.workflows.failures import failure_reason
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
 from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, model_artifacts_uri
 
@@ -73,10 +75,6 @@ def _set(services: Services, arn: str, **changes: Any) -> Resource:
     return services.resources.update(arn, apply, what=WHAT)
 
 
-def _datasets(services: Services, group_arn: str) -> dict[str, Resource]:
-    return {d.doc["datasetType"]: d for d in services.resources.list("dataset", parent=group_arn)}
-
-
 def _copy_table(services: Services, source_prefix: str, destination_prefix: str) -> None:
     bucket = services.settings.bucket_name
     for name in TABLE_FILES:
@@ -98,8 +96,8 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     version = services.resources.update(state["solutionVersionArn"], start, what=WHAT)
     solution = services.resources.get(version.doc["solutionArn"], what="Solution")
     group_arn = solution.doc["datasetGroupArn"]
-    datasets = _datasets(services, group_arn)
-    interactions = datasets.get("INTERACTIONS")
+    group_datasets = datasets.of_group(services, group_arn)
+    interactions = group_datasets.get("INTERACTIONS")
     data = (interactions.doc.get("_data") if interactions else None) or {}
     job_name = job_name_for(version)
     bucket = services.settings.bucket_name
@@ -123,8 +121,8 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     elif data.get("prefix"):
         _copy_table(services, data["prefix"], channel + "interactions")
     for dataset_type in TRAINED_DATASETS[1:]:
-        if dataset_type in datasets:
-            _stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
+        if dataset_type in group_datasets:
+            _stage_entities(services, group_datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
@@ -244,20 +242,6 @@ def _follow_latest(services: Services, version: Resource) -> None:
             redeploy(services, campaign.arn, version.arn)
 
 
-def _reason(error: dict[str, Any]) -> str:
-    cause = error.get("Cause", "")
-    try:
-        parsed = json.loads(cause)
-    except (TypeError, ValueError):
-        parsed = None
-    if isinstance(parsed, dict):
-        cause = parsed.get("FailureReason") or parsed.get("errorMessage") or cause
-    name = error.get("Error", "Error")
-    if name in ("TrainingDataMissing", "States.TaskFailed"):
-        return str(cause)
-    return f"{name}: {cause}"
-
-
 def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     version = services.resources.find(state["solutionVersionArn"])
     if version is None:
@@ -266,7 +250,7 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         _set(services, version.arn, status=CREATE_STOPPED)
         return {**state, "status": CREATE_STOPPED}
     if version.doc.get("status") != ACTIVE:
-        _set(services, version.arn, status=CREATE_FAILED, failureReason=_reason(state.get("error") or {})[:1000])
+        _set(services, version.arn, status=CREATE_FAILED, failureReason=failure_reason(state.get("error") or {}, ("TrainingDataMissing", "States.TaskFailed"))[:1000])
     return {**state, "status": CREATE_FAILED}
 
 
