@@ -289,6 +289,21 @@ def render(result: Result, command: str) -> str:
             "over held-out users (at most 5,000 of them).",
         ),
         "",
+        *prose(
+            "**Re-interactions.** The newest 10% counts every interaction, as Personalize's does,",
+            "including items the user already touched: in this preparation a rating above 3 is a `click`",
+            "and a `watch` of the same movie at the same second, so when the cut falls between them the",
+            "held-out `watch` is of the movie the input ends with (30-40% of held-out users).",
+            "User-Personalization learns from its training users how often a recent item comes back, by",
+            "its position, latest event type and count (`training/repeats.py`), and recommends again those",
+            "above `repeat_threshold` (0.05): here the last movie only clicked (about 60% come back), never",
+            "one already watched. This is where the gain over Personalize comes from: without it picks",
+            "measured precision_at_10 0.0475 on this split (Personalize 0.0571), whose sequence model",
+            "(HRNN) can learn the same pattern (its MRR@25, 0.269, well above its precision, suggests it",
+            "does). SIMS, related items of the history, does not count re-interactions. Set",
+            "`exclude_interacted_items` to `true` to never recommend an item again.",
+        ),
+        "",
     ]
     if result.seed_metrics:
         n_users = result.users

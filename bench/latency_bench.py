@@ -258,12 +258,13 @@ def benchmark(
         model_info["event_query_ms"] = float(np.median(query_ms))
         original = runtime.recent_interactions
 
-        def with_events(*args: Any, **kwargs: Any) -> list[str]:  # (services, campaign, user_id, rules=)
+        def with_events(*args: Any, **kwargs: Any) -> tuple[list[str], list[str]]:  # (services, campaign, user_id, rules=)
             user = kwargs.get("user_id", args[-1] if args else None)
-            return list(live.get(user or "", []))
+            items = list(live.get(user or "", []))
+            return items, ["click"] * len(items)
 
-        def without_events(*args: Any, **kwargs: Any) -> list[str]:
-            return []
+        def without_events(*args: Any, **kwargs: Any) -> tuple[list[str], list[str]]:
+            return [], []
 
         call = _handler_caller(campaign)
         in_process, http = [], []

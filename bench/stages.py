@@ -83,8 +83,10 @@ def install_training(timer: StageTimer) -> None:
     import implicit.cpu.als as implicit_als
     from picks.serving import models
 
+    import training.context as context
     import training.data as data
     import training.evaluation as evaluation
+    import training.history as history
     import training.train as train
     from training.recipes import sims, user_personalization
 
@@ -98,6 +100,7 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(evaluation, "coverage")
     timer.patch(models.FactorModel, "recommend_sequences")
     timer.patch(models.FactorModel, "recommend_known_users")
+    timer.patch(user_personalization, "prepare")
     timer.patch(user_personalization, "fit", "fit")
     timer.patch(user_personalization, "refresh", "refresh")
     timer.patch(user_personalization, "confidence_matrix")
@@ -109,6 +112,8 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(user_personalization, "binary_matrix")
     timer.patch(user_personalization, "neighbor_lists")
     timer.patch(implicit_als.AlternatingLeastSquares, "fit", "implicit_als_fit")
+    timer.patch(history, "attach", "history_attach")
+    timer.patch(context, "attach", "context_attach")
     timer.patch(sims, "fit", "sims_fit")
     timer.patch(sims, "neighbor_lists")
 

@@ -28,6 +28,9 @@ class Interactions:
     weights: np.ndarray  # float32 per interaction (event weights; 1 by default)
     user_ids: np.ndarray  # object array: index -> USER_ID
     item_ids: np.ndarray  # object array: index -> ITEM_ID
+    # int16 code per interaction into event_type_names (lower-cased, sorted); len(names) = no type
+    event_types: np.ndarray | None = None
+    event_type_names: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.users)
@@ -44,6 +47,7 @@ class Interactions:
         return replace(
             self, users=self.users[mask], items=self.items[mask],
             timestamps=self.timestamps[mask], weights=self.weights[mask],
+            event_types=None if self.event_types is None else self.event_types[mask],
         )
 
     @property
@@ -120,6 +124,47 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
     return mask, weights
 
 
+def _bits(value: int) -> int:
+    return max(int(value).bit_length(), 1)
+
+
+def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = False) -> np.ndarray:
+    """Row order by group, then time (oldest first, or newest first), ties in row order.
+
+    Exactly ``np.lexsort((-timestamps if newest_first else timestamps, groups))`` for non-negative
+    integer groups, several times faster on millions of rows: a (key, row) pair packed into one
+    int64 sorts as one number (numpy's SIMD sort), where lexsort and argsort are comparison sorts
+    of indices.  First the rows' rank in time order, then (group, that rank); one sort when the
+    rows are already in time order (data exported or imported in time order).
+    """
+    n = len(groups)
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    timestamps = np.asarray(timestamps, dtype=np.int64)
+    row_bits = _bits(n - 1)
+    low, high = int(timestamps.min()), int(timestamps.max())
+    if int(groups.min()) < 0 or _bits(int(groups.max())) + row_bits > 63 or _bits(high - low) + row_bits > 63:
+        return np.lexsort((-timestamps if newest_first else timestamps, groups))
+    mask = np.int64((1 << row_bits) - 1)
+    rows = np.arange(n, dtype=np.int64)
+    if not newest_first and bool(np.all(timestamps[1:] >= timestamps[:-1])):
+        by_time = rank = rows  # already in (time, row) order
+    else:
+        key = (high - timestamps) if newest_first else (timestamps - low)
+        key <<= row_bits
+        key |= rows
+        key.sort()
+        by_time = key & mask  # rows in (time, row) order
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_time] = rows
+        del key
+    key = groups.astype(np.int64) << row_bits
+    key |= rank
+    key.sort()
+    key &= mask
+    return key if by_time is rows else by_time[key]
+
+
 def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes in use, each row's index among them): np.unique(return_inverse) in O(n), no sort."""
     used = np.flatnonzero(np.bincount(codes, minlength=cardinality))
@@ -128,10 +173,22 @@ def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]
     return used, remap[codes]
 
 
+def _event_type_codes(table: ColumnTable, mask: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(code per kept row, lower-cased sorted names); rows without a type get ``len(names)``."""
+    if "EVENT_TYPE" not in table:
+        return None, None
+    column = table["EVENT_TYPE"]
+    lowered = [str(v).lower() for v in column.dictionary.tolist()]
+    names = sorted(set(lowered))
+    remap = np.array([names.index(v) for v in lowered] + [len(names)], dtype=np.int16)
+    return remap[column.data[mask]], np.array(names, dtype=object)  # null codes (-1) take the last
+
+
 def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Interactions:
     mask, weights = _event_filter(table, config)
     user_codes = table["USER_ID"].data[mask]
     item_codes = table["ITEM_ID"].data[mask]
+    event_types, event_type_names = _event_type_codes(table, mask)
     user_codes_unique, users = _dense(user_codes, len(table["USER_ID"].dictionary))
     item_codes_unique, items = _dense(item_codes, len(table["ITEM_ID"].dictionary))
     return Interactions(
@@ -141,6 +198,8 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
         weights=weights[mask],
         user_ids=table["USER_ID"].dictionary[user_codes_unique],
         item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
+        event_types=event_types,
+        event_type_names=event_type_names,
     )
 
 

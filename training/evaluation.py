@@ -33,6 +33,7 @@ class Holdout:
     users: np.ndarray  # held-out user indices
     inputs: list[np.ndarray]  # per held-out user: input item indices, oldest first
     truths: list[np.ndarray]  # per held-out user: ground-truth item indices
+    input_types: list[np.ndarray] | None = None  # per held-out user: the inputs' event type codes
 
 
 def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACTION) -> Holdout:
@@ -50,14 +51,16 @@ def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACT
     bounds = np.searchsorted(interactions.users[order], held, side="left")
     ends = np.searchsorted(interactions.users[order], held, side="right")
     train_mask = ~is_held[interactions.users]
-    inputs, truths = [], []
+    inputs, truths, input_types = [], [], []
     for start, end in zip(bounds, ends, strict=True):
         n = end - start
         n_truth = max(1, int(n * fraction))
         user_rows = order[start:end]
         inputs.append(interactions.items[user_rows[: n - n_truth]])
         truths.append(interactions.items[user_rows[n - n_truth :]])
-    return Holdout(train_mask, held, inputs, truths)
+        if interactions.event_types is not None:
+            input_types.append(interactions.event_types[user_rows[: n - n_truth]].astype(np.int64))
+    return Holdout(train_mask, held, inputs, truths, input_types if interactions.event_types is not None else None)
 
 
 def _dcg(hits: np.ndarray) -> float:
@@ -101,7 +104,7 @@ def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout,
     recommended, relevant = [], []
     batched = None
     if isinstance(model, FactorModel):
-        batched = model.recommend_sequences(holdout.inputs, TOP_K)
+        batched = model.recommend_sequences(holdout.inputs, TOP_K, holdout.input_types)
     for position, (user, inputs, truth) in enumerate(zip(holdout.users, holdout.inputs, holdout.truths, strict=True)):
         if batched is not None:
             row = batched[position]
@@ -109,8 +112,8 @@ def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout,
         else:
             recommended.append(_query(model, int(user), inputs).indices)
         truth_set = set(truth.tolist())
-        if isinstance(model, SimsModel) or (isinstance(model, FactorModel) and model.exclude_history):
-            # Excluded items can never be recommended; re-interactions do not count as relevant.
+        if isinstance(model, SimsModel):
+            # Related items never include the items asked about; re-interactions do not count.
             truth_set -= set(inputs.tolist())
         relevant.append(truth_set)
     metrics = ranking_metrics(recommended, relevant)
@@ -123,13 +126,15 @@ def _scored_subset(holdout: Holdout, limit: int = MAX_EVALUATED_USERS, seed: int
     if len(holdout.users) <= limit:
         return holdout
     chosen = np.sort(np.random.default_rng(seed).choice(len(holdout.users), limit, replace=False))
+    types = None if holdout.input_types is None else [holdout.input_types[i] for i in chosen]
     return Holdout(holdout.train_mask, holdout.users[chosen],
-                   [holdout.inputs[i] for i in chosen], [holdout.truths[i] for i in chosen])
+                   [holdout.inputs[i] for i in chosen], [holdout.truths[i] for i in chosen], types)
 
 
 def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> float:
     """Share of the catalog that appears in top-25 lists, over (a sample of) all users."""
-    users = np.unique(interactions.users)
+    # The users with interactions, ascending (np.unique's answer; a bincount is O(n), no sort or hash).
+    users = np.flatnonzero(np.bincount(interactions.users, minlength=interactions.user_count))
     if isinstance(model, FactorModel):  # users the model trained on (held-out ones have no vector)
         users = users[np.diff(model.history_indptr)[users] > 0]
     if len(users) > COVERAGE_SAMPLE_USERS:

@@ -11,8 +11,17 @@ import numpy as np
 
 from picks.ingest.columnar import ColumnTable
 from picks.models.artifact import ModelArtifact
+from training.data import time_order
 
 PER_TYPE = 1000
+
+
+def _position_in_run(values: np.ndarray) -> np.ndarray:
+    """Each element's distance from the start of its run of equal values (sorted input): O(n)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    return np.arange(len(values)) - np.repeat(starts, np.diff(np.append(starts, len(values))))
 
 
 def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE) -> None:
@@ -34,12 +43,12 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
         type_names, types = [""], np.zeros(len(users), dtype=np.int64)
     keep = (items >= 0) & (types >= 0)
     users, items, times, types = users[keep], items[keep], times[keep], types[keep]
-    # Newest first within (user, type); keep the first per_type of each group.
-    order = np.lexsort((-times, types, users))
-    users, items, types = users[order], items[order], types[order]
+    # Newest first within (user, type) — np.lexsort((-times, types, users)) — and the first
+    # per_type of each group kept.
     group = users * np.int64(len(type_names) + 1) + types
-    starts = np.searchsorted(group, group, side="left")
-    recent = (np.arange(len(group)) - starts) < per_type
+    order = time_order(group, times, newest_first=True)
+    users, items, types, group = users[order], items[order], types[order], group[order]
+    recent = _position_in_run(group) < per_type
     users, items, types = users[recent], items[recent], types[recent]
     n_users = len(table["USER_ID"].dictionary)
     counts = np.bincount(users, minlength=n_users)

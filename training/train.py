@@ -57,11 +57,17 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
     """(model on the holdout split, final model on all data, holdout metrics)."""
     holdout = split(interactions, seed)
     train_part = interactions.subset(holdout.train_mask)
+    # What the recipe derives from the interactions alone is built once, on all of them; the split
+    # model gets the same without the held-out users' rows (identical to building it on train_part).
+    full = module.prepare(interactions, params) if hasattr(module, "prepare") else None
+    on_split = {} if full is None else {"prepared": full.without(holdout.users)}
     if previous is not None:
-        split_model = module.refresh(previous, train_part, params)
+        split_model = module.refresh(previous, train_part, params, **on_split)
     else:
-        split_model = module.fit(train_part, params, seed=seed)
+        split_model = module.fit(train_part, params, seed=seed, **on_split)
+    del on_split
     metrics = evaluate_model(serving_model(split_model), interactions, holdout)
+    chosen_exclude = None
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
         # Scoring-only choice: the same model, served with and without the user's history left out.
         split_model.info["exclude_interacted_items"] = False
@@ -71,12 +77,17 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
         if not exclude:
             keeping["coverage"] = evaluate_model(serving_model(split_model), interactions, holdout)["coverage"]
             metrics = keeping
-        params = {**params, "exclude_interacted_items": "true" if exclude else "false"}
+        chosen_exclude = exclude
     if hasattr(module, "refresh"):
         # Only the held-out users' histories differ between the split and the full data.
-        final = module.refresh(split_model, interactions, params, users=holdout.users)
+        final = module.refresh(split_model, interactions, params, users=holdout.users,
+                               **({} if full is None else {"prepared": full}))
     else:
         final = module.fit(interactions, params, seed=seed)
+    if chosen_exclude is not None:
+        # Settled here rather than in params: an explicit "true" also turns re-recommending off.
+        final.info["exclude_interacted_items"] = chosen_exclude
+        final.info["hyperParameters"]["exclude_interacted_items"] = "true" if chosen_exclude else "false"
     return split_model, final, metrics
 
 
@@ -114,12 +125,14 @@ def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[s
     rng = np.random.default_rng(job.seed)
     holdout = split(job.interactions, job.seed + 1)  # tune on a different split than the reported one
     train_part = job.interactions.subset(holdout.train_mask)
+    # Trials whose hyperparameters leave it unchanged share it (the recipe checks; others rebuild).
+    on_split = {"prepared": module.prepare(job.interactions, params).without(holdout.users)} if hasattr(module, "prepare") else {}
     best, best_score, history = params, -np.inf, []
     for trial in range(max(1, trials)):
         # The defaults are the first candidate only where they fall inside the ranges asked for.
         use_defaults = trial == 0 and _inside(params, ranges)
         candidate = params if use_defaults else {**params, **_sample_hyperparameters(ranges, rng)}
-        model = module.fit(train_part, candidate, seed=job.seed)
+        model = module.fit(train_part, candidate, seed=job.seed, **on_split)
         score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
         history.append({"hyperParameters": candidate, objective: score})
         if score > best_score:

@@ -241,7 +241,7 @@ def test_rank_orders_candidates_with_softmax_scores(model, user_id):
     assert sorted(ranked.indices.tolist()) == sorted(candidates.tolist())
     assert np.all(np.diff(ranked.scores) <= 1e-12)
     assert ranked.scores.sum() == pytest.approx(1.0)
-    vector, _, last = model._context(user_id, ())
+    vector, _, last, _ = model._context(user_id, ())
     raw = model.blended_scores(vector, last)
     raw = model.popularity if raw is None else raw
     assert ranked.indices.tolist() == candidates[np.argsort(-raw[candidates], kind="stable")].tolist()

@@ -13,18 +13,26 @@ The artifact keeps the users' histories and ``YᵀY`` so the runtime can recompu
 from interactions newer than the model (``picks.serving.models.FactorModel.fold_in``).
 ``refresh`` (trainingMode UPDATE, and finishing a holdout model) keeps the item factors, folds
 in items the model has not seen from the users who interacted with them, then refreshes users.
+
+Re-interactions (``training/repeats.py``, ``picks.serving.repeats``): the artifact carries how
+often the training users came back to one of their recent items, by position, event type and
+count, and the event types of each user's recent items; recent items whose chance is above
+``repeat_threshold`` are recommended again ahead of the rest (a click followed by a purchase of the
+same item), unless ``exclude_interacted_items`` is explicitly ``true``.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import confidence
-from training.data import Interactions
+from training.data import Interactions, time_order
+from training import repeats
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import binary_matrix, neighbor_lists
 
@@ -40,17 +48,27 @@ NEIGHBOR_HISTORY = 100
 NEIGHBOR_PAIR_BUDGET = 1_500_000_000
 
 
+def _user_time_order(interactions: Interactions, newest_first: bool = False) -> np.ndarray:
+    """``np.lexsort((±timestamps, users))``: rows by user, then time, ties in row order."""
+    return time_order(interactions.users, interactions.timestamps, newest_first)
+
+
+def _positions(users_sorted: np.ndarray, user_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(each sorted row's position within its user's rows, that user's row count): O(n), no search."""
+    counts = np.bincount(users_sorted, minlength=user_count)
+    first = np.cumsum(counts) - counts
+    return np.arange(len(users_sorted)) - first[users_sorted], counts[users_sorted]
+
+
 def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> sp.csr_matrix:
     """users × items, value = alpha · log2(1 + summed (recency-scaled) event weights)."""
     weights = interactions.weights.astype(np.float64)
     ramp = _recency_ramp(params)
     if ramp and len(interactions):
         # Same weights as picks.serving.models.recency_weights, per user, vectorised.
-        order = np.lexsort((interactions.timestamps, interactions.users))
-        users_sorted = interactions.users[order]
-        starts = np.searchsorted(users_sorted, users_sorted, side="left")
-        ends = np.searchsorted(users_sorted, users_sorted, side="right")
-        position = (np.arange(len(order)) - starts) / np.maximum(ends - starts - 1, 1)
+        order = _user_time_order(interactions)
+        within, count = _positions(interactions.users[order], interactions.user_count)
+        position = within / np.maximum(count - 1, 1)
         recency = np.empty(len(order))
         recency[order] = 1.0 + ramp * position
         weights = weights * recency
@@ -69,13 +87,67 @@ def _recency_ramp(params: Mapping[str, str]) -> float:
 
 def recent_items(interactions: Interactions, window: int = RECENT_WINDOW) -> tuple[np.ndarray, np.ndarray]:
     """CSR (indptr, items) of each user's last ``window`` interactions, newest first."""
-    order = np.lexsort((-interactions.timestamps, interactions.users))
+    order = _user_time_order(interactions, newest_first=True)
     users = interactions.users[order]
-    starts = np.searchsorted(users, users, side="left")
-    keep = (np.arange(len(users)) - starts) < window
+    within, _ = _positions(users, interactions.user_count)
+    keep = within < window
     counts = np.bincount(users[keep], minlength=interactions.user_count)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return indptr, interactions.items[order][keep].astype(np.int32)
+    return indptr, interactions.items[order[keep]].astype(np.int32)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``fit`` and ``refresh`` derive from the interactions alone: the confidence matrix and the
+    users' recent items.  Built once per job on all interactions (``prepare``); the holdout split's
+    are the same with the held-out users' rows left out (``without``), bit for bit what building
+    them on the split's interactions gives, since every user's rows depend on that user's
+    interactions only."""
+
+    key: tuple[float, float]  # (recency ramp, alpha): the hyperparameters the matrix depends on
+    matrix: sp.csr_matrix
+    recent: tuple[np.ndarray, np.ndarray]
+
+    def without(self, users: np.ndarray) -> Prepared:
+        """The same with these users' rows emptied."""
+        keep = np.ones(self.matrix.shape[0], dtype=bool)
+        keep[np.asarray(users, dtype=np.int64)] = False
+        return Prepared(self.key, _keep_rows(self.matrix, keep), _keep_csr_rows(*self.recent, keep))
+
+    def fits(self, interactions: Interactions, params: Mapping[str, str]) -> bool:
+        return self.key == _matrix_key(params) and self.matrix.shape == (interactions.user_count, interactions.item_count)
+
+
+def _matrix_key(params: Mapping[str, str]) -> tuple[float, float]:
+    return _recency_ramp(params), number(params, "als_alpha", float, 0)
+
+
+def _keep_csr_rows(indptr: np.ndarray, values: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.diff(indptr)
+    kept = np.where(keep, lengths, 0)
+    out = np.zeros(len(indptr), dtype=indptr.dtype)
+    np.cumsum(kept, out=out[1:])
+    return out, values[np.repeat(keep, lengths)]
+
+
+def _keep_rows(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    indptr, data = _keep_csr_rows(matrix.indptr, matrix.data, keep)
+    indices = matrix.indices[np.repeat(keep, np.diff(matrix.indptr))]
+    out = sp.csr_matrix((data, indices, indptr), shape=matrix.shape)
+    out.has_canonical_format = matrix.has_canonical_format  # rows kept as they were, so still canonical
+    return out
+
+
+def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
+    """The confidence matrix and recent items of ``interactions``, for ``fit`` / ``refresh(prepared=)``."""
+    return Prepared(_matrix_key(params), confidence_matrix(interactions, params), recent_items(interactions))
+
+
+def _prepared(interactions: Interactions, params: Mapping[str, str],
+              prepared: Prepared | None) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray] | None]:
+    if prepared is not None and prepared.fits(interactions, params):
+        return prepared.matrix, prepared.recent
+    return confidence_matrix(interactions, params), None
 
 
 def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) -> int:
@@ -140,11 +212,16 @@ def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, r
     return out
 
 
+def _excludes_explicitly(params: Mapping[str, str]) -> bool:
+    return str(params.get("exclude_interacted_items", "")).lower() == "true"
+
+
 def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: np.ndarray,
               user_factors: np.ndarray, params: Mapping[str, str],
-              neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> ModelArtifact:
+              neighbors: tuple[np.ndarray, np.ndarray] | None = None,
+              recent: tuple[np.ndarray, np.ndarray] | None = None) -> ModelArtifact:
     item64 = item_factors.astype(np.float64)
-    recent_indptr, recent = recent_items(interactions)
+    recent_indptr, recent = recent if recent is not None else recent_items(interactions)
     neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
     return ModelArtifact(
         recipe=RECIPE,
@@ -163,7 +240,10 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "recent_items": recent,
             "neighbors": neighbors[0],
             "neighbor_scores": neighbors[1],
+            "recent_types": repeats.recent_types(interactions, RECENT_WINDOW),
+            "repeat_probability": repeats.table(interactions, RECENT_WINDOW),
         },
+        strings={"repeat_event_types": np.array(repeats.type_names(interactions), dtype=object)},
         info={
             "hyperParameters": dict(params),
             "regularization": number(params, "als_regularization", float, 0),
@@ -174,6 +254,8 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "context_weight": number(params, "context_weight", float, 0),
             "recent_window": RECENT_WINDOW,
             "recent_decay": RECENT_DECAY,
+            # An explicit exclude_interacted_items=true means no item the user touched comes back.
+            "repeat_threshold": 1.0 if _excludes_explicitly(params) else number(params, "repeat_threshold", float, 0, 1),
             # "auto" is settled by training/train.py on the holdout before the model is saved.
             "exclude_interacted_items": str(params.get("exclude_interacted_items", "true")).lower() != "false",
             "latestInteraction": interactions.latest_timestamp,
@@ -181,10 +263,12 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
     )
 
 
-def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
+def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
+        prepared: Prepared | None = None) -> ModelArtifact:
+    """ALS on ``interactions``; ``prepared``: their ``prepare`` output when the caller has it already."""
     from threadpoolctl import threadpool_limits
 
-    matrix = confidence_matrix(interactions, params)
+    matrix, recent = _prepared(interactions, params, prepared)
     trains = _history_bounds(matrix, params)
     fit_matrix = sp.diags(trains.astype(np.float32)) @ matrix  # rows of excluded users become empty
     fit_matrix.eliminate_zeros()
@@ -195,18 +279,19 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
     others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
     if len(others):
         user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
-    return _artifact(interactions, matrix, item_factors, user_factors, params)
+    return _artifact(interactions, matrix, item_factors, user_factors, params, recent=recent)
 
 
 def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
-            users: np.ndarray | None = None) -> ModelArtifact:
+            users: np.ndarray | None = None, *, prepared: Prepared | None = None) -> ModelArtifact:
     """``artifact``'s item factors applied to ``interactions`` without refitting.
 
     Items the artifact has never seen are folded in from the users who interacted with them; then
     the vectors of ``users`` (all users when None) are recomputed from their full histories.
+    ``prepared``: the interactions' ``prepare`` output when the caller has it already.
     """
     regularization = number(params, "als_regularization", float, 0)
-    matrix = confidence_matrix(interactions, params)
+    matrix, recent = _prepared(interactions, params, prepared)
     previous_items = {item: index for index, item in enumerate(artifact.item_ids.tolist())}
     previous_users = {user: index for index, user in enumerate(artifact.user_ids.tolist())}
     old_item_factors = artifact.arrays["item_factors"]
@@ -236,4 +321,4 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
     user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
     same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(item_map, np.arange(len(item_map)))
     neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
-    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors)
+    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent)

@@ -179,8 +179,13 @@ _PICKS_ALS_DEFAULTS = {
     "recent_item_weight": "1.0",
     # Weight of the request's context (interaction metadata such as DEVICE) on the scores.
     "context_weight": "0.5",
+    # A recent item is recommended again when the chance, learned from the training users, that the
+    # user comes back to it (a click followed by a purchase of the same item) is above this: about the
+    # precision of a fresh recommendation.  1 turns re-recommending off.
+    "repeat_threshold": "0.05",
     # auto: training measures, on the holdout, whether leaving out what users already interacted with
-    # helps (catalogues watched once) or hurts (repeat purchases), and keeps the better.
+    # helps (catalogues watched once) or hurts (repeat purchases), and keeps the better; either way
+    # recent items above repeat_threshold may come back.  true: nothing the user touched comes back.
     "exclude_interacted_items": "auto",
 }
 _PICKS_ALS_RANGES = (
@@ -190,6 +195,7 @@ _PICKS_ALS_RANGES = (
     _continuous("als_alpha", 0.1, 100.0, tunable=True),
     _continuous("recent_item_weight", 0.0, 10.0, tunable=True),
     _continuous("context_weight", 0.0, 10.0, tunable=True),
+    _continuous("repeat_threshold", 0.0, 1.0, tunable=True),
     _categorical("exclude_interacted_items", ("auto", *BOOLEAN_VALUES), tunable=False),
 )
 _PICKS_SIMS_DEFAULTS = {

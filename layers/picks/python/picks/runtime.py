@@ -92,14 +92,15 @@ def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaig
 
 
 def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None,
-                        rules: RequestRules) -> list[str]:
-    """Items the user (or anonymous session) interacted with after the model's data, oldest first.
+                        rules: RequestRules) -> tuple[list[str], list[str]]:
+    """(items, their event types) the user (or anonymous session) interacted with after the model's
+    data, oldest first.
 
     Read through the request's ``rules``, so fold-in and filters share one event read.
     """
     if not user_id or not campaign.dataset_group_arn:
-        return []
-    return rules.recent_items()
+        return [], []
+    return rules.recent_items(), rules.recent_event_types()
 
 
 _trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
@@ -184,14 +185,15 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
 
 
 def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any],
-          count: int, allowed: np.ndarray | None, recent: list[str], excluded: np.ndarray | None = None,
+          count: int, allowed: np.ndarray | None, recent: tuple[list[str], list[str]],
+          excluded: np.ndarray | None = None,
           scored: dict[str, Any] | None = None) -> Ranked:
     """``count`` items for the request; ``scored`` keeps the request's scores between calls."""
     user_id, item_id = params.get("userId"), params.get("itemId")
     if isinstance(model, FactorModel):
         memo = scored if scored is not None else {}
         if "scores" not in memo:
-            memo["scores"] = model.request_scores(user_id, recent, _scoring_context(params))
+            memo["scores"] = model.request_scores(user_id, recent[0], _scoring_context(params), recent_types=recent[1])
         return model.recommend(user_id, count, excluded=excluded, allowed=allowed, scored=memo["scores"])
     if isinstance(model, SimsModel):
         return model.related(item_id, count, excluded=excluded, allowed=allowed)
@@ -211,7 +213,7 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         raise InvalidInputException(f"numResults: {count} is more than the maximum of {MAX_RESULTS}.")
     columns = _result_limit(campaign, params, count, "numResults")
     user_id, item_id = params.get("userId"), params.get("itemId")
-    recent: list[str] = []
+    recent: tuple[list[str], list[str]] = ([], [])
     if isinstance(model, FactorModel):
         if campaign.recipe_type == "PERSONALIZED_RANKING":
             raise InvalidInputException(
@@ -248,7 +250,7 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
     for position in promoted_slots:
         items[position]["promotionName"] = promotion_name
     if _wants_explanation(params):
-        _explain(model, items, ranked, user_id, recent)
+        _explain(model, items, ranked, user_id, recent[0])
     if columns:
         schema = items_schema(services, campaign.dataset_group_arn)
         for entry, metadata in zip(items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True):
@@ -276,8 +278,9 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     if allowed is not None:
         known = known[allowed[known]]  # filtered-out candidates are left out of the ranking
-    recent = recent_interactions(services, campaign, params["userId"], rules=rules)
-    ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params))
+    recent, recent_types = recent_interactions(services, campaign, params["userId"], rules=rules)
+    ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params),
+                        recent_types=recent_types)
     items = _items(model, ranked)
     if _wants_explanation(params):
         _explain(model, items, ranked, params["userId"], recent)

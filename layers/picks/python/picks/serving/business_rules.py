@@ -213,6 +213,10 @@ class RequestRules:
     def recent_items(self) -> list[str]:
         return [event.item_id for event in self.user_events() if event.item_id]
 
+    def recent_event_types(self) -> list[str]:
+        """The event type of each of ``recent_items``, aligned with it."""
+        return [event.event_type for event in self.user_events() if event.item_id]
+
     def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
                 field: str = "filterArn") -> np.ndarray | None:
         """The items ``filter_arn`` lets through for this request (None: no filter)."""

@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from picks.models.artifact import ModelArtifact
+from picks.serving.repeats import RepeatTable, lift_repeats
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,55 @@ def top_k(scores: np.ndarray, k: int, excluded: np.ndarray | None = None,
     order = part[np.argsort(-scores[part], kind="stable")]
     keep = np.isfinite(scores[order])
     return Ranked(order[keep], scores[order][keep])
+
+
+TOP_K_SAMPLE_STRIDE = 16
+
+
+def _argpartition_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1)
+    return np.where(np.isfinite(np.take_along_axis(part_scores, order, axis=1)), best, -1)
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``scores`` (users × items), ``top_k``'s answer: the ``k`` best item indices, best
+    first, -1 where a score is not finite; exactly, ties included.
+
+    ``top_k`` partitions the whole row.  Here every ``TOP_K_SAMPLE_STRIDE``-th item's score gives
+    a threshold that at least ``k`` items reach, and only the few that do are sorted.  Where that
+    sort finds two equal scores among the best ``k`` (or at the cut), which of them comes first is
+    ``argpartition``'s choice, so such rows (and rows without ``k`` finite sampled scores) are
+    ranked by ``top_k``'s own partition.
+    """
+    rows, n = scores.shape
+    if rows == 0 or n < 8 * TOP_K_SAMPLE_STRIDE * k:
+        return _argpartition_rows(scores, k)
+    threshold = -np.partition(-scores[:, ::TOP_K_SAMPLE_STRIDE], k - 1, axis=1)[:, k - 1]
+    exact = np.isfinite(threshold)
+    found = np.flatnonzero(scores >= np.where(exact, threshold, np.inf)[:, None])
+    row_of, item = np.divmod(found, n)
+    value = scores.reshape(-1)[found]
+    order = np.lexsort((-value, row_of))  # per row, best first
+    item, value = item[order], value[order]
+    counts = np.bincount(row_of, minlength=rows)
+    starts = np.cumsum(counts) - counts
+    out = np.full((rows, k), -1, dtype=np.int64)
+    chosen = np.flatnonzero(exact)
+    if len(chosen):
+        positions = starts[chosen, None] + np.arange(k)
+        best = value[positions]
+        tied = (best[:, 1:] == best[:, :-1]).any(axis=1)
+        cut = np.minimum(starts[chosen] + k, len(value) - 1)
+        tied |= (counts[chosen] > k) & (value[cut] == best[:, -1])
+        out[chosen] = item[positions]
+        exact[chosen[tied]] = False
+    redo = np.flatnonzero(~exact)
+    if len(redo):
+        out[redo] = _argpartition_rows(scores[redo], k)
+    return out
 
 
 def softmax(values: np.ndarray, temperature: float) -> np.ndarray:
@@ -174,6 +224,15 @@ class FactorModel(ServingModel):
         self.context_index = {} if keys is None else {key: i for i, key in enumerate(keys.tolist())}
         self.context_lift = arrays.get("context_lift")
         self.context_weight = float(info.get("context_weight", 0.5))
+        self.recent_types = arrays.get("recent_types")
+        self.repeats = None
+        if "repeat_probability" in arrays:
+            names = artifact.strings.get("repeat_event_types")
+            self.repeats = RepeatTable(
+                arrays["repeat_probability"].astype(np.float32),
+                {} if names is None else {str(name): i for i, name in enumerate(names.tolist())},
+                float(info.get("repeat_threshold", 1.0)),
+            )
 
     def context_scores(self, context: dict[str, str] | None) -> np.ndarray | None:
         """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none apply."""
@@ -231,10 +290,37 @@ class FactorModel(ServingModel):
         return (np.fromiter(merged.keys(), dtype=np.int64, count=len(merged)),
                 np.fromiter(merged.values(), dtype=np.float64, count=len(merged)))
 
-    def _context(self, user_id: str | None, recent: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-        """(user vector or None, items to exclude, last items newest first) for a request."""
+    def stored_recent_types(self, user: int | None, count: int) -> np.ndarray:
+        """Event type codes of ``stored_recent(user)`` (the unknown type where training kept none)."""
+        if user is None or self.recent_types is None:
+            return np.full(count, self._unknown_type, dtype=np.int64)
+        return self.recent_types[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
+
+    @property
+    def _unknown_type(self) -> int:
+        return len(self.repeats.event_types) if self.repeats is not None else 0
+
+    def _fresh(self, recent: Sequence[str], recent_types: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(item indices, event type codes) of the request's recent events the model knows, oldest first."""
+        index = self.item_index
+        known = [position for position, item in enumerate(recent) if item in index]
+        items = np.fromiter((index[recent[p]] for p in known), dtype=np.int64, count=len(known))
+        if self.repeats is None or not recent_types:
+            return items, np.full(len(items), self._unknown_type, dtype=np.int64)
+        codes = np.fromiter((self.repeats.type_code(recent_types[p]) for p in known), dtype=np.int64, count=len(known))
+        return items, codes
+
+    def repeat_candidates(self, last: np.ndarray, last_types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(items, chances) of the user's recent items worth recommending again (``picks.serving.repeats``)."""
+        if self.repeats is None:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        return self.repeats.candidates(last, last_types)
+
+    def _context(self, user_id: str | None, recent: Sequence[str],
+                 recent_types: Sequence[str] = ()) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+        """(user vector or None, items to exclude, last items newest first, their event type codes)."""
         user = self.user_index.get(user_id) if user_id is not None else None
-        fresh = self.indices_of(recent)
+        fresh, fresh_types = self._fresh(recent, recent_types)
         if user is not None and len(fresh) == 0:
             vector = self.user_factors[user]
             seen = self.history(user)[0]
@@ -242,8 +328,10 @@ class FactorModel(ServingModel):
             items, weights = self.interactions_for(user, fresh)
             vector = self.fold_in(items, weights) if len(items) else None
             seen = items
-        last = np.concatenate([fresh[::-1], self.stored_recent(user)])[: self.recent_window]
-        return vector, seen, last
+        stored = self.stored_recent(user)
+        last = np.concatenate([fresh[::-1], stored])[: self.recent_window]
+        last_types = np.concatenate([fresh_types[::-1], self.stored_recent_types(user, len(stored))])[: self.recent_window]
+        return vector, seen, last, last_types
 
     # --- scoring ------------------------------------------------------------------------------
 
@@ -274,21 +362,31 @@ class FactorModel(ServingModel):
         return self.item_factors @ vector
 
     def request_scores(self, user_id: str | None, recent: Sequence[str] = (),
-                       context: dict[str, str] | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+                       context: dict[str, str] | None = None,
+                       recent_types: Sequence[str] = ()) -> tuple[np.ndarray | None, np.ndarray]:
         """(score per item or None for "use popularity", items the user's history excludes).
 
         One pass over the item factors — the expensive part of a request — so callers ranking the
         same request twice (a promotion and the rest) compute it once.
         """
-        vector, seen, last = self._context(user_id, recent)
+        vector, seen, last, last_types = self._context(user_id, recent, recent_types)
         skip = seen if self.exclude_history else np.empty(0, np.int64)
-        return self._with_context(self.blended_scores(vector, last), context), skip
+        score = self._with_context(self.blended_scores(vector, last), context)
+        return self._with_repeats(score, skip, self.repeat_candidates(last, last_types))
+
+    def _with_repeats(self, score: np.ndarray | None, skip: np.ndarray,
+                      candidates: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
+        """Repeat candidates lifted above the rest, and no longer excluded as history."""
+        if score is None or len(candidates[0]) == 0:
+            return score, skip
+        return lift_repeats(score, candidates), skip[~np.isin(skip, candidates[0])]
 
     def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
                   excluded: np.ndarray | None = None, allowed: np.ndarray | None = None,
                   context: dict[str, str] | None = None,
-                  scored: tuple[np.ndarray | None, np.ndarray] | None = None) -> Ranked:
-        score, skip = scored if scored is not None else self.request_scores(user_id, recent, context)
+                  scored: tuple[np.ndarray | None, np.ndarray] | None = None,
+                  recent_types: Sequence[str] = ()) -> Ranked:
+        score, skip = scored if scored is not None else self.request_scores(user_id, recent, context, recent_types)
         if excluded is not None:
             skip = np.concatenate([skip, excluded])
         if score is None:
@@ -296,44 +394,91 @@ class FactorModel(ServingModel):
         ranked = top_k(score, k, skip, allowed)
         return Ranked(ranked.indices, softmax(score, self.temperature)[ranked.indices])
 
-    def recommend_sequences(self, sequences: list[np.ndarray], k: int) -> np.ndarray:
+    def recommend_sequences(self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None,
+                            batch: int = 512) -> np.ndarray:
         """Top-``k`` item indices (-1 pads) for users known only by chronological item sequences.
 
-        What ``recommend(None, k, recent=...)`` returns for each, computed in bulk for offline work.
+        What ``recommend(None, k, recent=...)`` returns for each, computed in bulk for offline work:
+        the user vectors are folded in one by one, the factor scores of a chunk of users come from
+        one matrix product, and the rest of ``blended_scores`` is added per user.
         """
         out = np.full((len(sequences), k), -1, dtype=np.int64)
-        for row, sequence in enumerate(sequences):
-            vector, seen, last = None, np.empty(0, np.int64), sequence[::-1][: self.recent_window]
-            if len(sequence):
-                items, weights = self.sequence_confidence(sequence)
-                vector, seen = self.fold_in(items, weights), items
-            score = self.blended_scores(vector, last)
-            skip = seen if self.exclude_history else None
-            ranked = self.popular(k, skip) if score is None else top_k(score, k, skip)
-            out[row, : len(ranked.indices)] = ranked.indices
+        empty = np.empty(0, np.int64)
+        for start in range(0, len(sequences), batch):
+            chunk = sequences[start : start + batch]
+            vectors = np.zeros((len(chunk), self.factors), dtype=np.float32)
+            seen: list[np.ndarray] = []
+            for row, sequence in enumerate(chunk):
+                items = empty
+                if len(sequence):
+                    items, weights = self.sequence_confidence(sequence)
+                    vectors[row] = self.fold_in(items, weights)
+                seen.append(items)
+            has_vector = np.array([len(sequence) > 0 for sequence in chunk], dtype=bool)
+            raw = self._normalised_factor_scores(vectors)
+            lasts = [sequence[::-1][: self.recent_window] for sequence in chunk]
+            if types is None:
+                last_types = [np.full(len(last), self._unknown_type, dtype=np.int64) for last in lasts]
+            else:
+                last_types = [np.asarray(t)[::-1][: self.recent_window] for t in types[start : start + batch]]
+            repeats = [self.repeat_candidates(last, t) for last, t in zip(lasts, last_types, strict=True)]
+            out[start : start + len(chunk)] = self._top_rows(raw, has_vector, lasts, seen, k, repeats)
         return out
 
-    def recommend_known_users(self, users: np.ndarray, k: int, batch: int = 1024) -> np.ndarray:
+    def recommend_known_users(self, users: np.ndarray, k: int, batch: int = 512) -> np.ndarray:
         """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them."""
         out = np.full((len(users), k), -1, dtype=np.int64)
         for start in range(0, len(users), batch):
-            chunk = users[start : start + batch]
-            raw = self.user_factors[chunk] @ self.item_factors.T
-            peak = np.abs(raw).max(axis=1, keepdims=True)
-            raw = np.divide(raw, peak, out=raw, where=peak > 0)
-            for row, user in enumerate(chunk.tolist()):
-                near = self._neighbor_scores(self.stored_recent(user))
-                if near is not None and near.max() > 0:
-                    raw[row] += self.recent_weight * near / near.max()
-                if self.exclude_history:
-                    raw[row, self.history(user)[0]] = -np.inf
-            kk = min(k, raw.shape[1])
-            part = np.argpartition(-raw, kk - 1, axis=1)[:, :kk]
-            part_scores = np.take_along_axis(raw, part, axis=1)
-            order = np.argsort(-part_scores, axis=1, kind="stable")
-            best = np.take_along_axis(part, order, axis=1)
-            finite = np.isfinite(np.take_along_axis(part_scores, order, axis=1))
-            out[start : start + len(chunk), :kk] = np.where(finite, best, -1)
+            chunk = np.asarray(users[start : start + batch])
+            raw = self._normalised_factor_scores(self.user_factors[chunk])
+            lasts = [self.stored_recent(user) for user in chunk.tolist()]
+            seen = [self.history(user)[0] for user in chunk.tolist()]
+            repeats = [self.repeat_candidates(last, self.stored_recent_types(user, len(last)))
+                       for user, last in zip(chunk.tolist(), lasts, strict=True)]
+            out[start : start + len(chunk)] = self._top_rows(raw, np.ones(len(chunk), dtype=bool), lasts, seen, k,
+                                                             repeats)
+        return out
+
+    def _normalised_factor_scores(self, vectors: np.ndarray) -> np.ndarray:
+        """``blended_scores``' factor part for many user vectors at once: one row per vector."""
+        raw = vectors @ self.item_factors.T
+        if raw.size == 0:
+            return raw
+        peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))[:, None]  # max |raw|, without an |raw| copy
+        return np.divide(raw, peak, out=raw, where=peak > 0)
+
+    def _top_rows(self, raw: np.ndarray, has_vector: np.ndarray, lasts: list[np.ndarray],
+                  seen: list[np.ndarray], k: int,
+                  repeats: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+        """Per row: ``raw`` (normalised factor scores, used where ``has_vector``) plus the recent-item
+        part of ``blended_scores``, ``seen`` excluded when the model excludes history, the top ``k``
+        as ``top_k`` orders them; a row with no score at all gets ``popular``.  -1 pads."""
+        out = np.full((len(raw), k), -1, dtype=np.int64)
+        fallback = []
+        for row, last in enumerate(lasts):
+            near = self.blended_scores(None, last)  # the recent items' share alone (None: no vector)
+            if near is not None:
+                if has_vector[row]:
+                    raw[row] += near
+                else:
+                    raw[row] = near
+            elif not has_vector[row]:
+                fallback.append(row)
+                continue
+            if self.exclude_history and len(seen[row]):
+                raw[row, seen[row]] = -np.inf
+            if repeats is not None and len(repeats[row][0]):
+                raw[row] = lift_repeats(raw[row], repeats[row])  # as request_scores' _with_repeats
+        for row in fallback:
+            ranked = self.popular(k, seen[row] if self.exclude_history else None)
+            out[row, : len(ranked.indices)] = ranked.indices
+            raw[row] = -np.inf
+        kk = min(k, raw.shape[1])
+        if kk <= 0:
+            return out
+        scored = np.ones(len(raw), dtype=bool)
+        scored[fallback] = False
+        out[scored, :kk] = top_k_rows(raw, kk)[scored]
         return out
 
     def _with_context(self, score: np.ndarray | None, context: dict[str, str] | None) -> np.ndarray | None:
@@ -344,10 +489,11 @@ class FactorModel(ServingModel):
         return shift if score is None else score + shift
 
     def rank(self, user_id: str | None, candidates: np.ndarray, recent: Sequence[str] = (),
-             context: dict[str, str] | None = None) -> Ranked:
+             context: dict[str, str] | None = None, recent_types: Sequence[str] = ()) -> Ranked:
         """Order known ``candidates`` for the user; scores are a softmax over the candidates only."""
-        vector, _, last = self._context(user_id, recent)
+        vector, _, last, last_types = self._context(user_id, recent, recent_types)
         score = self._with_context(self.blended_scores(vector, last), context)
+        score, _ = self._with_repeats(score, np.empty(0, np.int64), self.repeat_candidates(last, last_types))
         raw = self.popularity[candidates] if score is None else score[candidates]
         order = np.argsort(-raw, kind="stable")
         return Ranked(candidates[order], softmax(raw, self.temperature)[order] if len(raw) else raw)

@@ -26,6 +26,8 @@ from picks.workflows.training_contract import CHANNEL, TrainingRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/workflows -> repository
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
+COPY_CHUNK = 8 << 20
+SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger archives go up in parts
 
 
 class TrainingJobFailed(Exception):
@@ -65,20 +67,27 @@ class LocalTrainingJobs:
                     continue
                 target = channel_dir / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
+                # One GET per object: boto3's managed download (ranged GETs on threads) is far slower here.
+                body = self._s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"]
                 with target.open("wb") as handle:
-                    self._s3.download_fileobj(bucket, entry["Key"], handle)
+                    shutil.copyfileobj(body, handle, COPY_CHUNK)
 
     def _upload_model(self, request: TrainingRequest, model_dir: Path) -> str:
         buffer = io.BytesIO()
-        # Arrays are mostly incompressible floats: fast compression keeps SageMaker's format cheaply.
-        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
+        # SageMaker's format (a gzipped tar), with stored (level 0) deflate blocks: the arrays are mostly
+        # incompressible, and compressing hundreds of MB costs more than moving them (register reads
+        # gzip and plain tar alike).
+        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=0) as archive:
             for path in sorted(model_dir.rglob("*")):
                 if path.is_file():
                     archive.add(path, arcname=str(path.relative_to(model_dir)))
         uri = request.model_artifacts_uri
         bucket, key = _split_uri(uri)
-        buffer.seek(0)
-        self._s3.upload_fileobj(buffer, bucket, key)
+        if buffer.tell() <= SINGLE_PUT_BYTES:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        else:
+            buffer.seek(0)
+            self._s3.upload_fileobj(buffer, bucket, key)
         return uri
 
     def run(self, request: TrainingRequest) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import re
 import tarfile
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from picks import arns, realtime
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.controlplane import datasets
@@ -75,14 +77,21 @@ def _set(services: Services, arn: str, **changes: Any) -> Resource:
     return services.resources.update(arn, apply, what=WHAT)
 
 
+def _copy_object(s3: Any, bucket: str, source_key: str, destination_key: str) -> None:
+    """One server-side CopyObject; boto3's managed (multipart) copy only for sources past its 5 GB limit."""
+    try:
+        s3.copy_object(Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InvalidRequest":
+            raise
+        s3.copy({"Bucket": bucket, "Key": source_key}, bucket, destination_key)
+
+
 def _copy_table(services: Services, source_prefix: str, destination_prefix: str) -> None:
     bucket = services.settings.bucket_name
     for name in TABLE_FILES:
-        services.s3.copy(
-            {"Bucket": bucket, "Key": f"{source_prefix.rstrip('/')}/{name}"},
-            bucket,
-            f"{destination_prefix.rstrip('/')}/{name}",
-        )
+        _copy_object(services.s3, bucket, f"{source_prefix.rstrip('/')}/{name}",
+                     f"{destination_prefix.rstrip('/')}/{name}")
 
 
 def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +139,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         if previous is None:
             raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
         for name in (MANIFEST_NAME, ARRAYS_NAME):
-            services.s3.copy({"Bucket": bucket, "Key": previous.doc["_model"]["prefix"] + name}, bucket,
-                             f"{channel}previous_model/{name}")
+            _copy_object(services.s3, bucket, previous.doc["_model"]["prefix"] + name, f"{channel}previous_model/{name}")
     config = {
         "recipe": recipe,
         "recipeArn": solution.doc.get("recipeArn"),
@@ -183,8 +191,11 @@ def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     files: dict[str, bytes] = {}
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
-        for member in archive.getmembers():
+    # "r:*": SageMaker's gzipped model.tar.gz, and a plain tar as well.  Members are read in archive
+    # order, each as it is reached: on a gzip stream, going back to an earlier member decompresses
+    # everything before it again.
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as archive:
+        for member in archive:
             name = member.name.removeprefix("./")
             if member.isfile() and name in MODEL_FILES:
                 extracted = archive.extractfile(member)

@@ -1,0 +1,134 @@
+"""The train step builds what user-personalization derives from the interactions alone once
+(``user_personalization.prepare``) and hands it to ``fit`` and ``refresh``: the models and metrics
+must be exactly what building it per call gives."""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from training import train
+from training.data import Interactions
+from training.evaluation import split
+from training.recipes import user_personalization as up
+from training.recipes.common import resolved_hyperparameters
+from tests.unit.planted import planted
+
+PARAMS = resolved_hyperparameters(
+    "aws-user-personalization",
+    {"hidden_dimension": "8", "als_iterations": "6", "exclude_interacted_items": "auto", "recency_mask": "true",
+     "max_user_history_length_percentile": "0.95"},
+)
+
+
+def _with_ties(interactions: Interactions, seed: int, shuffle: bool) -> Interactions:
+    """Coarse timestamps (many ties inside a user's history) and, optionally, rows out of time order."""
+    rng = np.random.default_rng(seed)
+    out = replace(interactions, timestamps=interactions.timestamps // 7 * 7,
+                  weights=rng.choice([1.0, 2.0, 0.5], size=len(interactions)).astype(np.float32))
+    if shuffle:
+        out = out.subset(rng.permutation(len(out)))
+    else:
+        out = out.subset(np.argsort(out.timestamps, kind="stable"))
+    return out
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["time-ordered", "shuffled"])
+def data(request):
+    return _with_ties(planted(seed=7).interactions, seed=3, shuffle=request.param)
+
+
+def _reference_recent(interactions: Interactions, window: int = up.RECENT_WINDOW):
+    order = np.lexsort((-interactions.timestamps, interactions.users))
+    users = interactions.users[order]
+    starts = np.searchsorted(users, users, side="left")
+    keep = (np.arange(len(users)) - starts) < window
+    counts = np.bincount(users[keep], minlength=interactions.user_count)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), interactions.items[order][keep].astype(np.int32)
+
+
+def _reference_recency(interactions: Interactions) -> np.ndarray:
+    order = np.lexsort((interactions.timestamps, interactions.users))
+    users_sorted = interactions.users[order]
+    starts = np.searchsorted(users_sorted, users_sorted, side="left")
+    ends = np.searchsorted(users_sorted, users_sorted, side="right")
+    recency = np.empty(len(order))
+    recency[order] = 1.0 + (np.arange(len(order)) - starts) / np.maximum(ends - starts - 1, 1)
+    return recency
+
+
+def _same_csr(a, b) -> None:
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+def _same_artifact(a, b) -> None:
+    assert a.item_ids.tolist() == b.item_ids.tolist() and a.user_ids.tolist() == b.user_ids.tolist()
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for name in a.arrays:
+        np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
+    assert {k: v for k, v in a.info.items() if k != "trainingSeconds"} == \
+        {k: v for k, v in b.info.items() if k != "trainingSeconds"}
+
+
+def test_recent_items_match_the_lexsort_definition(data):
+    for indptr, items in zip(up.recent_items(data), _reference_recent(data), strict=True):
+        np.testing.assert_array_equal(indptr, items)
+    short = up.recent_items(data, window=3)
+    np.testing.assert_array_equal(short[1], _reference_recent(data, window=3)[1])
+
+
+def test_confidence_uses_the_lexsort_recency(data):
+    weights = data.weights.astype(np.float64) * _reference_recency(data)
+    import scipy.sparse as sp
+
+    expected = sp.csr_matrix((weights, (data.users, data.items)), shape=(data.user_count, data.item_count))
+    expected.sum_duplicates()
+    expected.data = up.confidence(expected.data, float(PARAMS["als_alpha"])).astype(np.float32)
+    _same_csr(up.confidence_matrix(data, PARAMS), expected)
+
+
+def test_prepared_without_users_is_what_the_split_interactions_give(data):
+    holdout = split(data, seed=4)
+    part = data.subset(holdout.train_mask)
+    prepared = up.prepare(data, PARAMS).without(holdout.users)
+    _same_csr(prepared.matrix, up.confidence_matrix(part, PARAMS))
+    assert prepared.matrix.has_canonical_format
+    for mine, built in zip(prepared.recent, up.recent_items(part), strict=True):
+        np.testing.assert_array_equal(mine, built)
+
+
+def test_fit_and_refresh_with_prepared_equal_building_it_each_time(data):
+    holdout = split(data, seed=4)
+    part = data.subset(holdout.train_mask)
+    full = up.prepare(data, PARAMS)
+    split_model = up.fit(part, PARAMS, seed=2)
+    _same_artifact(up.fit(part, PARAMS, seed=2, prepared=full.without(holdout.users)), split_model)
+    _same_artifact(up.refresh(split_model, data, PARAMS, users=holdout.users, prepared=full),
+                   up.refresh(split_model, data, PARAMS, users=holdout.users))
+
+
+def test_prepared_for_other_hyperparameters_or_data_is_not_used(data):
+    other_alpha = {**PARAMS, "als_alpha": str(float(PARAMS["als_alpha"]) * 2)}
+    prepared = up.prepare(data, PARAMS)
+    assert not prepared.fits(data, other_alpha)
+    assert not prepared.fits(data, {**PARAMS, "recency_mask": "false"})
+    fewer_items = replace(data, item_ids=data.item_ids[:-1])
+    assert not prepared.fits(fewer_items, PARAMS)
+    # Ignored when it does not fit: the model is the one built from scratch.
+    _same_artifact(up.fit(data, other_alpha, seed=2, prepared=prepared), up.fit(data, other_alpha, seed=2))
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["full", "update"])
+def test_fit_and_measure_is_unchanged_by_building_once(data, previous):
+    # The recipe without ``prepare``: train.py falls back to fit / refresh building everything per call.
+    per_call = SimpleNamespace(fit=up.fit, refresh=up.refresh)
+    prior = up.fit(data, PARAMS, seed=9) if previous else None
+    once = train._fit_and_measure(up, data, PARAMS, seed=5, previous=prior)
+    each = train._fit_and_measure(per_call, data, PARAMS, seed=5, previous=prior)
+    _same_artifact(once[0], each[0])
+    _same_artifact(once[1], each[1])
+    assert once[2] == each[2]
