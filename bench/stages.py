@@ -87,6 +87,7 @@ def install_training(timer: StageTimer) -> None:
     import training.data as data
     import training.evaluation as evaluation
     import training.history as history
+    import training.repeats as repeats
     import training.train as train
     from training.recipes import sims, user_personalization
 
@@ -113,6 +114,7 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(user_personalization, "neighbor_lists")
     timer.patch(implicit_als.AlternatingLeastSquares, "fit", "implicit_als_fit")
     timer.patch(history, "attach", "history_attach")
+    timer.patch(repeats, "table", "repeat_table")
     timer.patch(context, "attach", "context_attach")
     timer.patch(sims, "fit", "sims_fit")
     timer.patch(sims, "neighbor_lists")

@@ -253,7 +253,8 @@ def render(result: Result, command: str) -> str:
         f"{result.raw_fit_seconds:.1f} s ({' / '.join(f'{r:.1f}' for r in result.raw_matrix['runs'])}) |",
         *(
             [
-                f"| ALS fit inside the train step (stage timer; the users outside the holdout) "
+                f"| ALS fit inside the train step (stage timer, wall clock; the users outside the holdout, "
+                f"the co-occurrence neighbours computed on a second thread meanwhile) "
                 f"| {inner_als:.1f} s (train step / it: {result.train_seconds / inner_als:.2f}×) |"
             ]
             if inner_als
@@ -286,8 +287,11 @@ def render(result: Result, command: str) -> str:
             "10% holdout (`fit`); the holdout is evaluated through the serving classes (`evaluate`, twice",
             "while `exclude_interacted_items` is `auto`: with and without the user's history excluded); then",
             "`refresh` folds the held-out users in with the same item factors instead of refitting. The",
-            'raw fit above is one ALS fit on the whole matrix, so "train step / raw fit" is everything',
-            "around ALS.",
+            "confidence matrix, recent items and repeat table are built once on all interactions (`prepare`;",
+            "the split's are the same without the held-out users' rows); single-threaded work runs on a",
+            "second thread beside other work (the neighbours beside ALS, the filter arrays beside",
+            '`evaluate`). The raw fit above is one ALS fit on the whole matrix, so "train step / raw fit" is',
+            "everything around ALS.",
         ),
         "",
     ]
@@ -304,15 +308,31 @@ def render(result: Result, command: str) -> str:
         ]
     if result.training_stages:
         t = result.training_stages
+        rows = [tuple(r) for r in t["stages"]]
+        main_rows = [r for r in rows if r[0].split("/")[0] == "training.train.main"]
+        beside = [r for r in rows if r not in main_rows]  # roots entered on the training's second thread
         lines += [
             *prose(
                 "Inside the training subprocess (`python -m training.train`; imports",
-                f"{t['imports_seconds']:.1f} s, peak RSS {t['peak_rss_mib']:,.0f} MiB):",
+                f"{t['imports_seconds']:.1f} s, peak RSS {t['peak_rss_mib']:,.0f} MiB), its main thread:",
             ),
             "",
-            *_stage_table([tuple(r) for r in t["stages"]], t.get("total_seconds")),
+            *_stage_table(main_rows, t.get("total_seconds")),
             "",
         ]
+        if beside:
+            lines += [
+                *prose(
+                    "And its second thread: work that needs neither the factors nor the main thread's",
+                    "current step, run beside it (`recent_items` and the whole data's `repeat_table` during",
+                    "`prepare`, `neighbours` and the split's `repeat_table` during `implicit_als_fit`,",
+                    "`history_attach` during `evaluate`). Wall clock, so it overlaps the stages above, and",
+                    "both threads' times include sharing the two cores:",
+                ),
+                "",
+                *_stage_table(beside),
+                "",
+            ]
     missing = result.emulator_missing + result.training_stages.get("missing", [])
     if missing:
         lines += [

@@ -186,16 +186,17 @@ def _event_type_codes(table: ColumnTable, mask: np.ndarray) -> tuple[np.ndarray 
 
 def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Interactions:
     mask, weights = _event_filter(table, config)
-    user_codes = table["USER_ID"].data[mask]
-    item_codes = table["ITEM_ID"].data[mask]
+    every_row = bool(mask.all())  # then no copies of the columns, only of what is kept
+    user_codes = table["USER_ID"].data if every_row else table["USER_ID"].data[mask]
+    item_codes = table["ITEM_ID"].data if every_row else table["ITEM_ID"].data[mask]
     event_types, event_type_names = _event_type_codes(table, mask)
     user_codes_unique, users = _dense(user_codes, len(table["USER_ID"].dictionary))
     item_codes_unique, items = _dense(item_codes, len(table["ITEM_ID"].dictionary))
     return Interactions(
         users=users,
         items=items,
-        timestamps=table["TIMESTAMP"].data[mask].astype(np.int64),
-        weights=weights[mask],
+        timestamps=table["TIMESTAMP"].data.astype(np.int64) if every_row else table["TIMESTAMP"].data[mask].astype(np.int64),
+        weights=weights if every_row else weights[mask],
         user_ids=table["USER_ID"].dictionary[user_codes_unique],
         item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
         event_types=event_types,

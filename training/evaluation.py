@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
-from training.data import Interactions
+from training.data import Interactions, time_order
 
 HOLDOUT_FRACTION = 0.1
 TOP_K = 25
@@ -47,7 +47,7 @@ def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACT
 
     rows = np.flatnonzero(is_held[interactions.users])
     # Sort the held-out users' rows by (user, time) so each user's slice is chronological.
-    order = rows[np.lexsort((interactions.timestamps[rows], interactions.users[rows]))]
+    order = rows[time_order(interactions.users[rows], interactions.timestamps[rows])]  # np.lexsort's order
     bounds = np.searchsorted(interactions.users[order], held, side="left")
     ends = np.searchsorted(interactions.users[order], held, side="right")
     train_mask = ~is_held[interactions.users]
@@ -158,7 +158,7 @@ def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> 
 
 
 def _last_items(interactions: Interactions) -> np.ndarray:
-    order = np.lexsort((interactions.timestamps, interactions.users))
+    order = time_order(interactions.users, interactions.timestamps)
     last = np.full(interactions.user_count, -1, dtype=np.int64)
     last[interactions.users[order]] = interactions.items[order]  # later rows overwrite earlier ones
     return last

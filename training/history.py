@@ -31,25 +31,31 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     item_column = table["ITEM_ID"]
     item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
     items = item_map[item_column.data]
-    users = table["USER_ID"].data.astype(np.int64)
-    times = table["TIMESTAMP"].data.astype(np.int64)
+    times = np.asarray(table["TIMESTAMP"].data, dtype=np.int64)
+    type_names: list[str] = [""]
+    types = None
     if "EVENT_TYPE" in table:
         column = table["EVENT_TYPE"]
         lowered = [str(v).lower() for v in column.dictionary.tolist()]
         type_names = sorted(set(lowered))
         remap = np.array([type_names.index(v) for v in lowered] + [-1], dtype=np.int64)
         types = remap[column.data]  # null codes (-1) index the appended -1
-    else:
-        type_names, types = [""], np.zeros(len(users), dtype=np.int64)
-    keep = (items >= 0) & (types >= 0)
-    users, items, times, types = users[keep], items[keep], times[keep], types[keep]
+    # (user, type) as one key; users and types are read back from it at the end.
+    stride = np.int64(len(type_names) + 1)
+    group = table["USER_ID"].data.astype(np.int64) * stride
+    keep = items >= 0
+    if types is not None:
+        group += types
+        keep &= types >= 0
+    if not keep.all():
+        group, items, times = group[keep], items[keep], times[keep]
     # Newest first within (user, type) — np.lexsort((-times, types, users)) — and the first
     # per_type of each group kept.
-    group = users * np.int64(len(type_names) + 1) + types
     order = time_order(group, times, newest_first=True)
-    users, items, types, group = users[order], items[order], types[order], group[order]
+    group, items = group[order], items[order]
     recent = _position_in_run(group) < per_type
-    users, items, types = users[recent], items[recent], types[recent]
+    users, types = np.divmod(group[recent], stride)
+    items = items[recent]
     n_users = len(table["USER_ID"].dictionary)
     counts = np.bincount(users, minlength=n_users)
     artifact.strings["filter_users"] = table["USER_ID"].dictionary

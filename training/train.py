@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 from picks.models.artifact import ModelArtifact, save_dir
 from picks.serving.models import serving_model
 from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, load_channel
-from training import context, history
+from training import context, evaluation, history
 from training.evaluation import split
 from training.evaluation import evaluate as evaluate_model
 from training.recipes import RECIPE_MODULES
@@ -53,8 +55,10 @@ def _hyperparameters() -> dict[str, str]:
 
 
 def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[str, str],
-                     seed: int, previous: ModelArtifact | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
-    """(model on the holdout split, final model on all data, holdout metrics)."""
+                     seed: int, previous: ModelArtifact | None = None,
+                     fitted: threading.Event | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
+    """(model on the holdout split, final model on all data, holdout metrics); ``fitted`` is set
+    once the split model is trained."""
     holdout = split(interactions, seed)
     train_part = interactions.subset(holdout.train_mask)
     # What the recipe derives from the interactions alone is built once, on all of them; the split
@@ -66,6 +70,8 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
     else:
         split_model = module.fit(train_part, params, seed=seed, **on_split)
     del on_split
+    if fitted is not None:
+        fitted.set()
     metrics = evaluate_model(serving_model(split_model), interactions, holdout)
     chosen_exclude = None
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
@@ -75,7 +81,8 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
         exclude = metrics[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
         split_model.info["exclude_interacted_items"] = exclude
         if not exclude:
-            keeping["coverage"] = evaluate_model(serving_model(split_model), interactions, holdout)["coverage"]
+            # What evaluate_model would report as coverage, without ranking the holdout a third time.
+            keeping["coverage"] = evaluation.coverage(serving_model(split_model), interactions)
             metrics = keeping
         chosen_exclude = exclude
     if hasattr(module, "refresh"):
@@ -140,6 +147,17 @@ def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[s
     return best, history
 
 
+def _filter_arrays(job: TrainingJob, start: threading.Event | None = None) -> ModelArtifact:
+    """``history.attach``'s arrays for a model over the interactions' items (an otherwise empty
+    artifact), once ``start`` is set."""
+    assert job.interactions_table is not None
+    if start is not None:
+        start.wait()
+    scratch = ModelArtifact(recipe=job.recipe, recipe_type="", item_ids=job.interactions.item_ids)
+    history.attach(scratch, job.interactions_table)
+    return scratch
+
+
 def run(job: TrainingJob) -> ModelArtifact:
     module = RECIPE_MODULES.get(job.recipe)
     if module is None:
@@ -152,19 +170,36 @@ def run(job: TrainingJob) -> ModelArtifact:
     check_minimums(job.interactions)
     started = time.time()
     info: dict[str, Any] = {}
-    if job.training_mode == "UPDATE":
-        if job.previous_model is None or not hasattr(module, "refresh"):
-            raise TrainingDataError("trainingMode UPDATE needs a FULL version of a user-personalization solution.")
-        _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, job.previous_model)
-    else:
-        if job.config.get("performHPO"):
-            params, trials = _tune(module, job, params)
-            info["tunedHPOParams"] = {"algorithmHyperParameters": params}
-            info["hpoTrials"] = trials
-        _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed)
+    fitted = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-history") as pool:
+        # The interaction filters' arrays need only the table and the model's item ids (the
+        # interactions' own): built on a second thread while the holdout is evaluated (mostly one
+        # core's work; before that, preparing and fitting keep both cores busy).
+        filters = pool.submit(_filter_arrays, job, fitted) if job.interactions_table is not None else None
+        try:
+            if job.training_mode == "UPDATE":
+                if job.previous_model is None or not hasattr(module, "refresh"):
+                    raise TrainingDataError(
+                        "trainingMode UPDATE needs a FULL version of a user-personalization solution.")
+                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed,
+                                                     job.previous_model, fitted)
+            else:
+                if job.config.get("performHPO"):
+                    params, trials = _tune(module, job, params)
+                    info["tunedHPOParams"] = {"algorithmHyperParameters": params}
+                    info["hpoTrials"] = trials
+                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, fitted=fitted)
+        finally:
+            fitted.set()  # never leave the thread waiting
+        filtered = filters.result() if filters is not None else None
     final.info.update(info)
     if job.interactions_table is not None:
-        history.attach(final, job.interactions_table)
+        assert filtered is not None
+        if filtered.item_ids is final.item_ids or np.array_equal(filtered.item_ids, final.item_ids):
+            final.strings.update(filtered.strings)
+            final.arrays.update(filtered.arrays)
+        else:  # a recipe whose model indexes items differently
+            history.attach(final, job.interactions_table)
         if final.recipe_type in ("USER_PERSONALIZATION", "PERSONALIZED_RANKING"):
             context.attach(final, job.interactions_table)
     final.info["metrics"] = {name: round(float(value), 6) for name, value in metrics.items()}

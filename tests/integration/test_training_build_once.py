@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from training import train
+from training import repeats, train
 from training.data import Interactions
 from training.evaluation import split
 from training.recipes import user_personalization as up
@@ -24,11 +24,14 @@ PARAMS = resolved_hyperparameters(
 
 
 def _with_ties(interactions: Interactions, seed: int, shuffle: bool) -> Interactions:
-    """Coarse timestamps (many ties inside a user's history) and, optionally, rows out of time order."""
+    """Coarse timestamps (many ties inside a user's history) and, optionally, rows out of time order
+    with event types."""
     rng = np.random.default_rng(seed)
     out = replace(interactions, timestamps=interactions.timestamps // 7 * 7,
                   weights=rng.choice([1.0, 2.0, 0.5], size=len(interactions)).astype(np.float32))
     if shuffle:
+        out = replace(out, event_types=rng.integers(0, 3, size=len(out)).astype(np.int16),
+                      event_type_names=np.array(["click", "purchase"], dtype=object))  # 2: no type
         out = out.subset(rng.permutation(len(out)))
     else:
         out = out.subset(np.argsort(out.timestamps, kind="stable"))
@@ -75,8 +78,10 @@ def _same_artifact(a, b) -> None:
 
 
 def test_recent_items_match_the_lexsort_definition(data):
-    for indptr, items in zip(up.recent_items(data), _reference_recent(data), strict=True):
-        np.testing.assert_array_equal(indptr, items)
+    for mine, reference in zip(up.recent_items(data), _reference_recent(data), strict=True):
+        np.testing.assert_array_equal(mine, reference)
+    with_types = up.recent_items(data, with_types=True)
+    np.testing.assert_array_equal(with_types[2], repeats.recent_types(data, up.RECENT_WINDOW))
     short = up.recent_items(data, window=3)
     np.testing.assert_array_equal(short[1], _reference_recent(data, window=3)[1])
 
@@ -97,8 +102,12 @@ def test_prepared_without_users_is_what_the_split_interactions_give(data):
     prepared = up.prepare(data, PARAMS).without(holdout.users)
     _same_csr(prepared.matrix, up.confidence_matrix(part, PARAMS))
     assert prepared.matrix.has_canonical_format
-    for mine, built in zip(prepared.recent, up.recent_items(part), strict=True):
+    for mine, built in zip(prepared.recent, up.recent_items(part, with_types=True), strict=True):
         np.testing.assert_array_equal(mine, built)
+    np.testing.assert_array_equal(prepared.recent[2], repeats.recent_types(part, up.RECENT_WINDOW))
+    # The repeat table counts over all users: the whole data's, and not carried over to the split.
+    assert prepared.repeat_table is None
+    np.testing.assert_array_equal(up.prepare(data, PARAMS).repeat_table, repeats.table(data, up.RECENT_WINDOW))
 
 
 def test_fit_and_refresh_with_prepared_equal_building_it_each_time(data):
@@ -132,3 +141,56 @@ def test_fit_and_measure_is_unchanged_by_building_once(data, previous):
     _same_artifact(once[0], each[0])
     _same_artifact(once[1], each[1])
     assert once[2] == each[2]
+
+
+def test_coverage_alone_is_what_evaluate_reports(data):
+    # train.py asks evaluation.coverage directly when the holdout keeps the users' history.
+    from picks.serving.models import serving_model
+    from training import evaluation
+
+    holdout = split(data, seed=4)
+    model = up.fit(data.subset(holdout.train_mask), {**PARAMS, "exclude_interacted_items": "false"}, seed=2)
+    assert evaluation.evaluate(serving_model(model), data, holdout)["coverage"] == \
+        evaluation.coverage(serving_model(model), data)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    from tests.integration.test_training_entry import SMALL, write_channel
+    from tests.unit.planted import csv_rows
+    from training.data import load_channel
+
+    root = tmp_path_factory.mktemp("job")
+    config = {"recipe": "aws-user-personalization", "trainingMode": "FULL", "seed": 7,
+              "solutionConfig": {"algorithmHyperParameters": SMALL}}
+    return load_channel(write_channel(root, config, csv_rows(planted(seed=21).interactions)))
+
+
+def _filters_of(artifact):
+    return ({k: v for k, v in artifact.arrays.items() if k.startswith("filter_")},
+            {k: v for k, v in artifact.strings.items() if k.startswith("filter_")})
+
+
+@pytest.mark.parametrize("same_items", [True, False], ids=["built-beside", "rebuilt"])
+def test_filter_arrays_built_beside_training_are_history_attachs(job, monkeypatch, same_items):
+    from training import history
+
+    if not same_items:  # as for a model indexing its items differently: attach runs on the model itself
+        built = train._filter_arrays
+
+        def reversed_items(job, start=None):
+            scratch = built(job, start)
+            scratch.item_ids = scratch.item_ids[::-1]
+            return scratch
+
+        monkeypatch.setattr(train, "_filter_arrays", reversed_items)
+    final = train.run(job)
+    arrays, strings = _filters_of(final)
+    expected = replace(final, arrays={k: v for k, v in final.arrays.items() if k not in arrays},
+                       strings={k: v for k, v in final.strings.items() if k not in strings})
+    history.attach(expected, job.interactions_table)
+    assert list(final.arrays) == list(expected.arrays) and list(final.strings) == list(expected.strings)
+    for name, values in _filters_of(expected)[0].items():
+        np.testing.assert_array_equal(arrays[name], values, err_msg=name)
+    for name, values in _filters_of(expected)[1].items():
+        assert strings[name].tolist() == values.tolist()

@@ -152,6 +152,96 @@ def test_sims_min_cointeraction_count_drops_rare_pairs():
     assert related.scores[1:].tolist() == [0.0, 0.0] and 0 not in related.indices.tolist()
 
 
+SIMS_ALL_USERS = {"min_user_history_length_percentile": "0", "max_user_history_length_percentile": "1",
+                  "min_item_interaction_count_percentile": "0", "max_item_interaction_count_percentile": "1"}
+
+
+def test_sims_scores_match_their_definition(monkeypatch):
+    # Brute force of the score in training/recipes/sims.py, on random histories, with blocks and
+    # position chunks small enough that several of each are used.
+    monkeypatch.setattr(sims, "BLOCK", 7)
+    monkeypatch.setattr(sims, "POSITIONS_CHUNK", 13)
+    rng = np.random.default_rng(3)
+    n_users, n_items = 40, 30
+    rows = [(u, int(i), int(t)) for u in range(n_users)
+            for t, i in enumerate(rng.choice(n_items, rng.integers(2, 15), replace=False))]
+    data = interactions(rows, n_users, n_items)
+    params = resolved_hyperparameters("aws-sims", {**SIMS_ALL_USERS, "min_cointeraction_count": "2",
+                                                   "sequence_window": "3", "sequence_decay": "0.5"})
+    artifact = sims.fit(data, params)
+    lengths = np.bincount(data.users, minlength=n_users)
+    together, weighted = np.zeros((n_items, n_items)), np.zeros((n_items, n_items))
+    for user in range(n_users):
+        sequence = data.items[data.users == user]
+        for p, i in enumerate(sequence):
+            for q, j in enumerate(sequence):
+                if p != q:
+                    together[i, j] += 1
+                    weighted[i, j] += lengths[user] ** -0.3 + (0.5 ** abs(p - q) if abs(p - q) <= 3 else 0)
+    counts = np.bincount(data.items, minlength=n_items)
+    for item in range(n_items):
+        value = np.where(together[item] >= 2, weighted[item] / np.sqrt(counts), 0)
+        expected = [j for j in np.lexsort((np.arange(n_items), -value)) if value[j] > 0]
+        row = artifact.arrays["neighbors"][item]
+        assert row[row >= 0].tolist() == expected
+        np.testing.assert_allclose(artifact.arrays["neighbor_scores"][item][: len(expected)],
+                                   value[expected] / value[expected[0]] if expected else [], rtol=1e-5)
+
+
+def test_sims_prefers_items_interacted_with_close_together():
+    # Items 1 and 2 each share users 0-3 with item 0; item 2 comes right after item 0, item 1 six
+    # positions later (after four one-off items).
+    rows = []
+    for u in range(4):
+        sequence = [0, 2] + [10 + 4 * u + k for k in range(4)] + [1]
+        rows += [(u, item, t) for t, item in enumerate(sequence)]
+    data = interactions(rows, 4, 26)
+
+    def related(**given: str) -> tuple[list[int], list[float]]:
+        params = resolved_hyperparameters("aws-sims", {**SIMS_ALL_USERS, **given})
+        artifact = sims.fit(data, params)
+        row = artifact.arrays["neighbors"][0]
+        return row[row >= 0].tolist(), artifact.arrays["neighbor_scores"][0][row >= 0].tolist()
+
+    assert related(sequence_weight="0") == ([1, 2], [1.0, 1.0])
+    neighbours, scores = related()
+    assert neighbours == [2, 1] and scores[1] < 1.0
+    # Beyond sequence_window positions, no closeness bonus.
+    def second_score(window: str) -> float:
+        return related(sequence_window=window, sequence_decay="0.9")[1][1]
+
+    assert second_score("5") < second_score("6")
+
+
+def test_sims_long_histories_count_less():
+    # Item 1 shares item 0 with users 0-2 (3 items each), item 2 with users 3-5 (24 items each).
+    rows = [(u, item, t) for u in range(3) for t, item in enumerate([0, 1, 30 + u])]
+    rows += [(u, item, t) for u in range(3, 6) for t, item in enumerate([0, 2] + [40 + 22 * u + k for k in range(22)])]
+    data = interactions(rows, 6, 200)
+
+    def related(discount: str) -> tuple[list[int], list[float]]:
+        params = resolved_hyperparameters("aws-sims", {**SIMS_ALL_USERS, "sequence_weight": "0",
+                                                       "user_history_length_discount": discount})
+        artifact = sims.fit(data, params)
+        row = artifact.arrays["neighbors"][0]
+        return row[row >= 0].tolist(), artifact.arrays["neighbor_scores"][0][row >= 0].tolist()
+
+    assert related("0") == ([1, 2], [1.0, 1.0])
+    neighbours, scores = related("0.5")
+    assert neighbours == [1, 2] and scores[1] == pytest.approx((24 / 3) ** -0.5, rel=1e-5)
+
+
+def test_sims_picks_hyperparameters_default_and_are_checked(data):
+    personalize_only = {name: value for name, value in resolved_hyperparameters("aws-sims", {}).items()
+                        if name not in sims.EXTRA_DEFAULTS}
+    with_defaults = sims.fit(data.interactions, resolved_hyperparameters("aws-sims", {}))
+    without = sims.fit(data.interactions, personalize_only)
+    np.testing.assert_array_equal(with_defaults.arrays["neighbors"], without.arrays["neighbors"])
+    assert sims.EXTRA_DEFAULTS.items() <= resolved_hyperparameters("aws-sims", {}).items()
+    with pytest.raises(TrainingDataError, match="sequence_decay"):
+        sims.fit(data.interactions, resolved_hyperparameters("aws-sims", {"sequence_decay": "1.5"}))
+
+
 # --- aws-popularity-count -----------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,34 +86,45 @@ def _recency_ramp(params: Mapping[str, str]) -> float:
     return 1.0 if flag(params, "recency_mask") else 0.0
 
 
-def recent_items(interactions: Interactions, window: int = RECENT_WINDOW) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr, items) of each user's last ``window`` interactions, newest first."""
+def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
+                 with_types: bool = False) -> tuple[np.ndarray, ...]:
+    """CSR (indptr, items) of each user's last ``window`` interactions, newest first; with
+    ``with_types`` also their event type codes, as ``repeats.recent_types`` gives them (same rows)."""
     order = _user_time_order(interactions, newest_first=True)
     users = interactions.users[order]
     within, _ = _positions(users, interactions.user_count)
     keep = within < window
     counts = np.bincount(users[keep], minlength=interactions.user_count)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return indptr, interactions.items[order[keep]].astype(np.int32)
+    rows = order[keep]
+    if not with_types:
+        return indptr, interactions.items[rows].astype(np.int32)
+    types = (np.zeros(len(rows), dtype=np.int16) if interactions.event_types is None
+             else interactions.event_types[rows].astype(np.int16))
+    return indptr, interactions.items[rows].astype(np.int32), types
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """What ``fit`` and ``refresh`` derive from the interactions alone: the confidence matrix and the
-    users' recent items.  Built once per job on all interactions (``prepare``); the holdout split's
-    are the same with the held-out users' rows left out (``without``), bit for bit what building
-    them on the split's interactions gives, since every user's rows depend on that user's
-    interactions only."""
+    """What ``fit`` and ``refresh`` derive from the interactions alone: the confidence matrix, the
+    users' recent items and the repeat table.  Built once per job on all interactions
+    (``prepare``); the holdout split's matrix and recent items are the same with the held-out
+    users' rows left out (``without``), bit for bit what building them on the split's interactions
+    gives, since every user's rows depend on that user's interactions only (the repeat table,
+    counted over all users, is not carried over)."""
 
     key: tuple[float, float]  # (recency ramp, alpha): the hyperparameters the matrix depends on
     matrix: sp.csr_matrix
-    recent: tuple[np.ndarray, np.ndarray]
+    recent: tuple[np.ndarray, np.ndarray, np.ndarray]  # recent_items(with_types=True): indptr, items, types
+    repeat_table: np.ndarray | None = None  # repeats.table of the same interactions
 
     def without(self, users: np.ndarray) -> Prepared:
         """The same with these users' rows emptied."""
         keep = np.ones(self.matrix.shape[0], dtype=bool)
         keep[np.asarray(users, dtype=np.int64)] = False
-        return Prepared(self.key, _keep_rows(self.matrix, keep), _keep_csr_rows(*self.recent, keep))
+        indptr, items = _keep_csr_rows(self.recent[0], self.recent[1], keep)
+        _, types = _keep_csr_rows(self.recent[0], self.recent[2], keep)
+        return Prepared(self.key, _keep_rows(self.matrix, keep), (indptr, items, types))
 
     def fits(self, interactions: Interactions, params: Mapping[str, str]) -> bool:
         return self.key == _matrix_key(params) and self.matrix.shape == (interactions.user_count, interactions.item_count)
@@ -139,15 +151,22 @@ def _keep_rows(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
 
 
 def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
-    """The confidence matrix and recent items of ``interactions``, for ``fit`` / ``refresh(prepared=)``."""
-    return Prepared(_matrix_key(params), confidence_matrix(interactions, params), recent_items(interactions))
+    """The confidence matrix, recent items and repeat table of ``interactions``, for ``fit`` /
+    ``refresh(prepared=)``.  The matrix is built on this thread, the rest beside it (single-threaded
+    numpy work each: two at a time keep two cores busy)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
+        recent = pool.submit(recent_items, interactions, with_types=True)
+        table = pool.submit(repeats.table, interactions, RECENT_WINDOW)
+        matrix = confidence_matrix(interactions, params)
+        return Prepared(_matrix_key(params), matrix, recent.result(), table.result())
 
 
-def _prepared(interactions: Interactions, params: Mapping[str, str],
-              prepared: Prepared | None) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray] | None]:
+def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
+              ) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray, np.ndarray] | None, np.ndarray | None]:
+    """(confidence matrix, recent items or None, repeat table or None): ``prepared``'s where it fits."""
     if prepared is not None and prepared.fits(interactions, params):
-        return prepared.matrix, prepared.recent
-    return confidence_matrix(interactions, params), None
+        return prepared.matrix, prepared.recent, prepared.repeat_table
+    return confidence_matrix(interactions, params), None, None
 
 
 def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) -> int:
@@ -219,10 +238,14 @@ def _excludes_explicitly(params: Mapping[str, str]) -> bool:
 def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: np.ndarray,
               user_factors: np.ndarray, params: Mapping[str, str],
               neighbors: tuple[np.ndarray, np.ndarray] | None = None,
-              recent: tuple[np.ndarray, np.ndarray] | None = None) -> ModelArtifact:
+              recent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              repeat_table: np.ndarray | None = None) -> ModelArtifact:
     item64 = item_factors.astype(np.float64)
-    recent_indptr, recent = recent if recent is not None else recent_items(interactions)
+    if recent is None:
+        recent = (*recent_items(interactions), repeats.recent_types(interactions, RECENT_WINDOW))
+    recent_indptr, recent, recent_types = recent
     neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
+    repeat_table = repeat_table if repeat_table is not None else repeats.table(interactions, RECENT_WINDOW)
     return ModelArtifact(
         recipe=RECIPE,
         recipe_type=RECIPE_TYPE,
@@ -240,8 +263,8 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "recent_items": recent,
             "neighbors": neighbors[0],
             "neighbor_scores": neighbors[1],
-            "recent_types": repeats.recent_types(interactions, RECENT_WINDOW),
-            "repeat_probability": repeats.table(interactions, RECENT_WINDOW),
+            "recent_types": recent_types,
+            "repeat_probability": repeat_table,
         },
         strings={"repeat_event_types": np.array(repeats.type_names(interactions), dtype=object)},
         info={
@@ -268,18 +291,31 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
     """ALS on ``interactions``; ``prepared``: their ``prepare`` output when the caller has it already."""
     from threadpoolctl import threadpool_limits
 
-    matrix, recent = _prepared(interactions, params, prepared)
+    matrix, recent, repeat_table = _prepared(interactions, params, prepared)
     trains = _history_bounds(matrix, params)
     fit_matrix = sp.diags(trains.astype(np.float32)) @ matrix  # rows of excluded users become empty
     fit_matrix.eliminate_zeros()
     model = _als(params, seed)
-    with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads would oversubscribe
-        model.fit(fit_matrix.tocsr(), show_progress=False)
-    item_factors, user_factors = _to_numpy(model.item_factors), _to_numpy(model.user_factors)
-    others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
-    if len(others):
-        user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
-    return _artifact(interactions, matrix, item_factors, user_factors, params, recent=recent)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-fit") as pool:
+        # The neighbours and the repeat table depend on the interactions alone: computed beside ALS.
+        # They run single-threaded, so on their own they leave cores idle that ALS would use (and
+        # with ALS on a GPU the CPU is idle meanwhile); the results are the same either way.
+        beside = pool.submit(_interaction_arrays, interactions, repeat_table)
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads would oversubscribe
+            model.fit(fit_matrix.tocsr(), show_progress=False)
+        item_factors, user_factors = _to_numpy(model.item_factors), _to_numpy(model.user_factors)
+        others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
+        if len(others):
+            user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
+        neighbors, repeat_table = beside.result()
+    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)
+
+
+def _interaction_arrays(interactions: Interactions, repeat_table: np.ndarray | None = None
+                        ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """(co-occurrence neighbours, repeat table): the artifact's parts that need no factors."""
+    neighbors = cooccurrence_neighbors(interactions)
+    return neighbors, repeat_table if repeat_table is not None else repeats.table(interactions, RECENT_WINDOW)
 
 
 def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
@@ -291,7 +327,7 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
     ``prepared``: the interactions' ``prepare`` output when the caller has it already.
     """
     regularization = number(params, "als_regularization", float, 0)
-    matrix, recent = _prepared(interactions, params, prepared)
+    matrix, recent, repeat_table = _prepared(interactions, params, prepared)
     previous_items = {item: index for index, item in enumerate(artifact.item_ids.tolist())}
     previous_users = {user: index for index, user in enumerate(artifact.user_ids.tolist())}
     old_item_factors = artifact.arrays["item_factors"]
@@ -321,4 +357,4 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
     user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
     same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(item_map, np.arange(len(item_map)))
     neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
-    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent)
+    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)

