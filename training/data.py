@@ -173,15 +173,24 @@ def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]
     return used, remap[codes]
 
 
-def _event_type_codes(table: ColumnTable, mask: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(code per kept row, lower-cased sorted names); rows without a type get ``len(names)``."""
+def position_in_run(values: np.ndarray) -> np.ndarray:
+    """Each element's distance from the start of its run of equal values (grouped input): O(n)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    return np.arange(len(values)) - np.repeat(starts, np.diff(np.append(starts, len(values))))
+
+
+def event_type_codes(table: ColumnTable) -> tuple[np.ndarray | None, list[str]]:
+    """(code per row, lower-cased sorted event type names); rows without a type get ``len(names)``.
+    (None, []) when the table has no EVENT_TYPE column."""
     if "EVENT_TYPE" not in table:
-        return None, None
+        return None, []
     column = table["EVENT_TYPE"]
     lowered = [str(v).lower() for v in column.dictionary.tolist()]
     names = sorted(set(lowered))
     remap = np.array([names.index(v) for v in lowered] + [len(names)], dtype=np.int16)
-    return remap[column.data[mask]], np.array(names, dtype=object)  # null codes (-1) take the last
+    return remap[column.data], names  # null codes (-1) index the appended len(names)
 
 
 def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Interactions:
@@ -189,7 +198,7 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
     every_row = bool(mask.all())  # then no copies of the columns, only of what is kept
     user_codes = table["USER_ID"].data if every_row else table["USER_ID"].data[mask]
     item_codes = table["ITEM_ID"].data if every_row else table["ITEM_ID"].data[mask]
-    event_types, event_type_names = _event_type_codes(table, mask)
+    event_types, event_type_names = event_type_codes(table)
     user_codes_unique, users = _dense(user_codes, len(table["USER_ID"].dictionary))
     item_codes_unique, items = _dense(item_codes, len(table["ITEM_ID"].dictionary))
     return Interactions(
@@ -199,8 +208,8 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
         weights=weights if every_row else weights[mask],
         user_ids=table["USER_ID"].dictionary[user_codes_unique],
         item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
-        event_types=event_types,
-        event_type_names=event_type_names,
+        event_types=None if event_types is None else (event_types if every_row else event_types[mask]),
+        event_type_names=None if event_types is None else np.array(event_type_names, dtype=object),
     )
 
 

@@ -11,17 +11,9 @@ import numpy as np
 
 from picks.ingest.columnar import ColumnTable
 from picks.models.artifact import ModelArtifact
-from training.data import time_order
+from training.data import event_type_codes, position_in_run, time_order
 
 PER_TYPE = 1000
-
-
-def _position_in_run(values: np.ndarray) -> np.ndarray:
-    """Each element's distance from the start of its run of equal values (sorted input): O(n)."""
-    if len(values) == 0:
-        return np.empty(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
-    return np.arange(len(values)) - np.repeat(starts, np.diff(np.append(starts, len(values))))
 
 
 def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE) -> None:
@@ -32,28 +24,25 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
     items = item_map[item_column.data]
     times = np.asarray(table["TIMESTAMP"].data, dtype=np.int64)
-    type_names: list[str] = [""]
-    types = None
-    if "EVENT_TYPE" in table:
-        column = table["EVENT_TYPE"]
-        lowered = [str(v).lower() for v in column.dictionary.tolist()]
-        type_names = sorted(set(lowered))
-        remap = np.array([type_names.index(v) for v in lowered] + [-1], dtype=np.int64)
-        types = remap[column.data]  # null codes (-1) index the appended -1
+    types, type_names = event_type_codes(table)
+    if types is None:
+        type_names = [""]
+    else:
+        types = types.astype(np.int64)
     # (user, type) as one key; users and types are read back from it at the end.
     stride = np.int64(len(type_names) + 1)
     group = table["USER_ID"].data.astype(np.int64) * stride
     keep = items >= 0
     if types is not None:
         group += types
-        keep &= types >= 0
+        keep &= types < len(type_names)  # rows without an event type are left out
     if not keep.all():
         group, items, times = group[keep], items[keep], times[keep]
     # Newest first within (user, type) — np.lexsort((-times, types, users)) — and the first
     # per_type of each group kept.
     order = time_order(group, times, newest_first=True)
     group, items = group[order], items[order]
-    recent = _position_in_run(group) < per_type
+    recent = position_in_run(group) < per_type
     users, types = np.divmod(group[recent], stride)
     items = items[recent]
     n_users = len(table["USER_ID"].dictionary)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from picks.serving.repeats import COUNT_BUCKETS, smoothed
-from training.data import Interactions, time_order
-
-HOLDOUT_FRACTION = 0.1  # training.evaluation.HOLDOUT_FRACTION (not imported: evaluation imports recipes)
+from training.data import Interactions, position_in_run, time_order
+from training.evaluation import HOLDOUT_FRACTION
 DEFAULT_THRESHOLD = 0.05
 
 
@@ -28,14 +27,6 @@ def _type_codes(interactions: Interactions) -> np.ndarray:
     return interactions.event_types.astype(np.int64)
 
 
-def _run_positions(sorted_groups: np.ndarray) -> np.ndarray:
-    """Each element's index within its run of equal values (input grouped)."""
-    if len(sorted_groups) == 0:
-        return np.empty(0, np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1]]))
-    return np.arange(len(sorted_groups)) - np.repeat(starts, np.diff(np.append(starts, len(sorted_groups))))
-
-
 def table(interactions: Interactions, window: int, fraction: float = HOLDOUT_FRACTION) -> np.ndarray:
     """Smoothed P(re-interaction | position, latest event type, count): window × (types + 1) × 3."""
     n_types = len(type_names(interactions)) + 1
@@ -45,7 +36,7 @@ def table(interactions: Interactions, window: int, fraction: float = HOLDOUT_FRA
         order = time_order(interactions.users, interactions.timestamps)
         users = interactions.users[order]
         counts = np.bincount(users, minlength=interactions.user_count)
-        position = _run_positions(users)
+        position = position_in_run(users)
         n = counts[users]
         inputs = n - np.maximum(1, (n * fraction).astype(np.int64))
         eligible = n >= 2
@@ -63,7 +54,7 @@ def table(interactions: Interactions, window: int, fraction: float = HOLDOUT_FRA
         newest = by_item[starts]  # one row per distinct (user, item): its newest interaction
         by_age = np.lexsort((age[newest], w_user[newest]))
         newest, repeats = newest[by_age], repeats[by_age]
-        distinct_position = _run_positions(w_user[newest])
+        distinct_position = position_in_run(w_user[newest])
         found = np.searchsorted(truth_keys, w_key[newest])
         hit = (found < len(truth_keys)) & (truth_keys[np.minimum(found, len(truth_keys) - 1)] == w_key[newest])
         cell = np.ravel_multi_index(
@@ -78,5 +69,5 @@ def recent_types(interactions: Interactions, window: int) -> np.ndarray:
     """Event type codes of each user's last ``window`` interactions, newest first — aligned with
     ``training.recipes.user_personalization.recent_items`` (same order, same rows)."""
     order = time_order(interactions.users, interactions.timestamps, newest_first=True)
-    keep = _run_positions(interactions.users[order]) < window
+    keep = position_in_run(interactions.users[order]) < window
     return _type_codes(interactions)[order[keep]].astype(np.int16)
