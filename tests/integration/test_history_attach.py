@@ -11,7 +11,7 @@ from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import ModelArtifact
 from training import history
-from training.data import time_order
+from training.data import Interactions, time_order, to_newest_first
 
 SCHEMA = parse_schema(json.dumps({
     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
@@ -109,3 +109,28 @@ def test_time_order_falls_back_to_lexsort_outside_64_bits():
         expected = np.lexsort((-timestamps if newest_first else timestamps, group))
         np.testing.assert_array_equal(time_order(group, timestamps, newest_first), expected)
     assert len(time_order(np.empty(0, np.int64), np.empty(0, np.int64))) == 0
+
+
+def test_newest_first_from_the_oldest_first_order_is_lexsort():
+    rng = np.random.default_rng(11)
+    for size, groups, span in ((0, 1, 1), (1, 1, 1), (500, 7, 3), (5000, 300, 10_000)):
+        group = rng.integers(0, groups, size)
+        timestamps = rng.integers(0, span, size)  # few distinct times: many ties inside a group
+        np.testing.assert_array_equal(to_newest_first(time_order(group, timestamps), group, timestamps),
+                                      np.lexsort((-timestamps, group)))
+
+
+def test_interactions_orders_are_computed_once_and_carried_into_subsets():
+    rng = np.random.default_rng(12)
+    size = 3000
+    users, timestamps = rng.integers(0, 40, size), rng.integers(0, 50, size)
+    data = Interactions(users, rng.integers(0, 30, size), timestamps, np.ones(size, np.float32),
+                        np.arange(40).astype(object), np.arange(30).astype(object))
+    np.testing.assert_array_equal(data.by_user_time, np.lexsort((timestamps, users)))
+    assert data.by_user_time is data.by_user_time  # cached
+    np.testing.assert_array_equal(data.by_user_newest, np.lexsort((-timestamps, users)))
+    mask = rng.random(size) < 0.6
+    part = data.subset(mask)
+    assert "by_user_time" in part.__dict__  # derived from the parent's, not sorted again
+    np.testing.assert_array_equal(part.by_user_time, np.lexsort((timestamps[mask], users[mask])))
+    np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-timestamps[mask], users[mask])))

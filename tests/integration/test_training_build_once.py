@@ -105,9 +105,9 @@ def test_prepared_without_users_is_what_the_split_interactions_give(data):
     for mine, built in zip(prepared.recent, up.recent_items(part, with_types=True), strict=True):
         np.testing.assert_array_equal(mine, built)
     np.testing.assert_array_equal(prepared.recent[2], repeats.recent_types(part, up.RECENT_WINDOW))
-    # The repeat table counts over all users: the whole data's, and not carried over to the split.
-    assert prepared.repeat_table is None
-    np.testing.assert_array_equal(up.prepare(data, PARAMS).repeat_table, repeats.table(data, up.RECENT_WINDOW))
+    _same_csr(prepared.neighbor_input, up.recent_matrix(part, up.history_cap(data)))
+    np.testing.assert_array_equal(prepared.repeat_examples.table(), repeats.table(part, up.RECENT_WINDOW))
+    np.testing.assert_array_equal(up.prepare(data, PARAMS).repeat_examples.table(), repeats.table(data, up.RECENT_WINDOW))
 
 
 def test_fit_and_refresh_with_prepared_equal_building_it_each_time(data):

@@ -19,6 +19,7 @@ from picks.ingest.columnar import (
     concat,
     deduplicate,
     deserialize,
+    in_user_time_order,
     merge,
     read_manifest,
     read_table,
@@ -293,3 +294,23 @@ def test_merged_table_round_trips(s3: Any) -> None:
     merged = merge(old, new, "ITEMS")
     write_table(s3, BUCKET, "v2", merged)
     assert read_table(s3, BUCKET, "v2").to_pylist() == merged.to_pylist()
+
+
+def test_interactions_are_stored_by_user_then_time_keeping_ties_in_arrival_order() -> None:
+    table = table_from(
+        INTERACTIONS, "INTERACTIONS",
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE",
+        "b,i1,30,1", "a,i2,20,2", "b,i3,10,3", "a,i4,20,4", "c,i5,5,5", "a,i6,10,6",
+    )
+    ordered = in_user_time_order(table)
+    rows = [(r["USER_ID"], r["TIMESTAMP"], r["ITEM_ID"]) for r in ordered.to_pylist()]
+    # Users in dictionary (first-seen) order, oldest first; a's two events at 20 stay as they came.
+    assert rows == [("b", 10, "i3"), ("b", 30, "i1"), ("a", 10, "i6"), ("a", 20, "i2"), ("a", 20, "i4"),
+                    ("c", 5, "i5")]
+    assert sorted(map(str, ordered.to_pylist())) == sorted(map(str, table.to_pylist()))  # same rows
+    assert in_user_time_order(ordered) is ordered  # already in order: nothing copied
+
+
+def test_entity_tables_keep_their_row_order() -> None:
+    items = table_from(ITEMS, "ITEMS", "ITEM_ID,GENRES,PRICE,IN_STOCK,DESCRIPTION", "z,,1,,", "a,,2,,")
+    assert in_user_time_order(items) is items

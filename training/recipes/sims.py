@@ -60,28 +60,6 @@ EXTRA_DEFAULTS = {
 }
 
 
-def binary_matrix(interactions: Interactions, max_history: int = MAX_HISTORY,
-                  users_kept: np.ndarray | None = None) -> sp.csr_matrix:
-    """users × items, 1 where the user interacted, from each user's ``max_history`` newest items."""
-    pairs, last = np.unique(
-        interactions.users * np.int64(interactions.item_count) + interactions.items, return_index=True
-    )
-    users, items = pairs // interactions.item_count, pairs % interactions.item_count
-    timestamps = interactions.timestamps[last]
-    if users_kept is not None:
-        keep = users_kept[users]
-        users, items, timestamps = users[keep], items[keep], timestamps[keep]
-    order = np.lexsort((-timestamps, users))
-    users, items = users[order], items[order]
-    starts = np.searchsorted(users, users, side="left")
-    recent = (np.arange(len(users)) - starts) < max_history
-    users, items = users[recent], items[recent]
-    return sp.csr_matrix(
-        (np.ones(len(users), dtype=np.float32), (users, items)),
-        shape=(interactions.user_count, interactions.item_count),
-    )
-
-
 def _sequences(interactions: Interactions, params: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of the contributing users' histories: each (user, item) once, at its first
     interaction, the ``MAX_HISTORY`` newest per user, sorted by user and then time."""

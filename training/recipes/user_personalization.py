@@ -32,10 +32,10 @@ import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import confidence
-from training.data import Interactions, time_order
+from training.data import Interactions, position_in_run, time_order
 from training import repeats
 from training.recipes.common import flag, number, unique_user_counts
-from training.recipes.sims import binary_matrix, neighbor_lists
+from training.recipes.sims import neighbor_lists
 
 RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"
@@ -45,13 +45,14 @@ RECENT_DECAY = 0.95
 # Co-occurrence for the session signal counts each user's newest interactions only: what users did
 # together lately predicts the next item better than whole histories (measured on MovieLens), and
 # the cost grows with the square of history length.
-NEIGHBOR_HISTORY = 100
+NEIGHBOR_HISTORY = 50
 NEIGHBOR_PAIR_BUDGET = 1_500_000_000
 
 
 def _user_time_order(interactions: Interactions, newest_first: bool = False) -> np.ndarray:
-    """``np.lexsort((±timestamps, users))``: rows by user, then time, ties in row order."""
-    return time_order(interactions.users, interactions.timestamps, newest_first)
+    """``np.lexsort((±timestamps, users))``: rows by user, then time, ties in row order (computed
+    once per ``Interactions``)."""
+    return interactions.by_user_newest if newest_first else interactions.by_user_time
 
 
 def _positions(users_sorted: np.ndarray, user_count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,13 +91,7 @@ def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
                  with_types: bool = False) -> tuple[np.ndarray, ...]:
     """CSR (indptr, items) of each user's last ``window`` interactions, newest first; with
     ``with_types`` also their event type codes, as ``repeats.recent_types`` gives them (same rows)."""
-    order = _user_time_order(interactions, newest_first=True)
-    users = interactions.users[order]
-    within, _ = _positions(users, interactions.user_count)
-    keep = within < window
-    counts = np.bincount(users[keep], minlength=interactions.user_count)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    rows = order[keep]
+    indptr, rows = _newest_rows(interactions, window)
     if not with_types:
         return indptr, interactions.items[rows].astype(np.int32)
     types = (np.zeros(len(rows), dtype=np.int16) if interactions.event_types is None
@@ -104,19 +99,56 @@ def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
     return indptr, interactions.items[rows].astype(np.int32), types
 
 
+def _newest_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, rows): each user's last ``window`` interaction rows, newest first."""
+    order = _user_time_order(interactions, newest_first=True)
+    users = interactions.users[order]
+    within, _ = _positions(users, interactions.user_count)
+    keep = within < window
+    counts = np.bincount(users[keep], minlength=interactions.user_count)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return indptr, order[keep]
+
+
+def recent_matrix(interactions: Interactions, window: int) -> sp.csr_matrix:
+    """users × items, 1 for each of the user's ``window`` newest distinct items (found among the
+    user's newest ``2 · window`` interactions, so a sort of those rows only)."""
+    indptr, rows = _newest_rows(interactions, 2 * window)
+    users = np.repeat(np.arange(interactions.user_count, dtype=np.int64), np.diff(indptr))
+    items = interactions.items[rows].astype(np.int64)
+    # A user's rows are newest first, so the first of each (user, item) in row order is its newest.
+    by_pair = time_order(users * np.int64(interactions.item_count) + items, np.arange(len(rows)))
+    pairs = (users * np.int64(interactions.item_count) + items)[by_pair]
+    newest = np.zeros(len(rows), dtype=bool)
+    newest[by_pair[np.concatenate([[True], pairs[1:] != pairs[:-1]])]] = True
+    users, items = users[newest], items[newest]
+    keep = position_in_run(users) < window
+    users, items = users[keep], items[keep]
+    counts = np.bincount(users, minlength=interactions.user_count)
+    matrix = sp.csr_matrix(
+        (np.ones(len(items), dtype=np.float32), items.astype(np.int32),
+         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)),
+        shape=(interactions.user_count, interactions.item_count),
+    )
+    matrix.sort_indices()
+    return matrix
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What ``fit`` and ``refresh`` derive from the interactions alone: the confidence matrix, the
-    users' recent items and the repeat table.  Built once per job on all interactions
-    (``prepare``); the holdout split's matrix and recent items are the same with the held-out
-    users' rows left out (``without``), bit for bit what building them on the split's interactions
-    gives, since every user's rows depend on that user's interactions only (the repeat table,
-    counted over all users, is not carried over)."""
+    users' recent items, the co-occurrence input and the repeat table's examples.  Built once per
+    job on all interactions (``prepare``); the holdout split's are the same with the held-out users'
+    rows left out (``without``), bit for bit what building them on the split's interactions gives,
+    since every user's rows depend on that user's interactions only (the co-occurrence window is
+    the whole data's ``history_cap``, which only differs from the split's where the pair budget
+    binds)."""
 
     key: tuple[float, float]  # (recency ramp, alpha): the hyperparameters the matrix depends on
     matrix: sp.csr_matrix
     recent: tuple[np.ndarray, np.ndarray, np.ndarray]  # recent_items(with_types=True): indptr, items, types
-    repeat_table: np.ndarray | None = None  # repeats.table of the same interactions
+    neighbor_input: sp.csr_matrix  # recent_matrix(history_cap): what the co-occurrence neighbours count
+    repeat_examples: repeats.Examples
 
     def without(self, users: np.ndarray) -> Prepared:
         """The same with these users' rows emptied."""
@@ -124,7 +156,8 @@ class Prepared:
         keep[np.asarray(users, dtype=np.int64)] = False
         indptr, items = _keep_csr_rows(self.recent[0], self.recent[1], keep)
         _, types = _keep_csr_rows(self.recent[0], self.recent[2], keep)
-        return Prepared(self.key, _keep_rows(self.matrix, keep), (indptr, items, types))
+        return Prepared(self.key, _keep_rows(self.matrix, keep), (indptr, items, types),
+                        _keep_rows(self.neighbor_input, keep), self.repeat_examples.without(users))
 
     def fits(self, interactions: Interactions, params: Mapping[str, str]) -> bool:
         return self.key == _matrix_key(params) and self.matrix.shape == (interactions.user_count, interactions.item_count)
@@ -151,22 +184,31 @@ def _keep_rows(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
 
 
 def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
-    """The confidence matrix, recent items and repeat table of ``interactions``, for ``fit`` /
-    ``refresh(prepared=)``.  The matrix is built on this thread, the rest beside it (single-threaded
-    numpy work each: two at a time keep two cores busy)."""
+    """The confidence matrix, recent items, co-occurrence input and repeat examples of
+    ``interactions``, for ``fit`` / ``refresh(prepared=)``.  One sort (the user-time order), then
+    the matrix on this thread and the rest beside it (single-threaded numpy work each: two at a
+    time keep two cores busy)."""
+    _user_time_order(interactions)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
-        recent = pool.submit(recent_items, interactions, with_types=True)
-        table = pool.submit(repeats.table, interactions, RECENT_WINDOW)
+        beside = pool.submit(_per_user_arrays, interactions)
         matrix = confidence_matrix(interactions, params)
-        return Prepared(_matrix_key(params), matrix, recent.result(), table.result())
+        recent, neighbor_input, examples = beside.result()
+        return Prepared(_matrix_key(params), matrix, recent, neighbor_input, examples)
+
+
+def _per_user_arrays(interactions: Interactions
+                     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], sp.csr_matrix, repeats.Examples]:
+    recent = recent_items(interactions, with_types=True)
+    neighbor_input = recent_matrix(interactions, history_cap(interactions))
+    return recent, neighbor_input, repeats.examples(interactions, RECENT_WINDOW)
 
 
 def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
-              ) -> tuple[sp.csr_matrix, tuple[np.ndarray, np.ndarray, np.ndarray] | None, np.ndarray | None]:
-    """(confidence matrix, recent items or None, repeat table or None): ``prepared``'s where it fits."""
+              ) -> tuple[sp.csr_matrix, Prepared | None]:
+    """(confidence matrix, ``prepared`` where it fits these interactions and parameters, else None)."""
     if prepared is not None and prepared.fits(interactions, params):
-        return prepared.matrix, prepared.recent, prepared.repeat_table
-    return confidence_matrix(interactions, params), None, None
+        return prepared.matrix, prepared
+    return confidence_matrix(interactions, params), None
 
 
 def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) -> int:
@@ -178,9 +220,11 @@ def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) 
     return max(cap, 10)
 
 
-def cooccurrence_neighbors(interactions: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine-normalised co-occurrence neighbours (``cooc / sqrt(count_i · count_j)`` ranks like this)."""
-    matrix = binary_matrix(interactions, history_cap(interactions))
+def cooccurrence_neighbors(interactions: Interactions, neighbor_input: sp.csr_matrix | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine-normalised co-occurrence neighbours (``cooc / sqrt(count_i · count_j)`` ranks like this)
+    over each user's newest ``history_cap`` interactions (``neighbor_input``, when given)."""
+    matrix = neighbor_input if neighbor_input is not None else recent_matrix(interactions, history_cap(interactions))
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     return neighbor_lists(matrix, np.sqrt(counts + 1.0).astype(np.float32), min_together=1)
 
@@ -245,7 +289,8 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
         recent = (*recent_items(interactions), repeats.recent_types(interactions, RECENT_WINDOW))
     recent_indptr, recent, recent_types = recent
     neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
-    repeat_table = repeat_table if repeat_table is not None else repeats.table(interactions, RECENT_WINDOW)
+    if repeat_table is None:
+        repeat_table = repeats.table(interactions, RECENT_WINDOW)
     return ModelArtifact(
         recipe=RECIPE,
         recipe_type=RECIPE_TYPE,
@@ -291,7 +336,7 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
     """ALS on ``interactions``; ``prepared``: their ``prepare`` output when the caller has it already."""
     from threadpoolctl import threadpool_limits
 
-    matrix, recent, repeat_table = _prepared(interactions, params, prepared)
+    matrix, prepared = _prepared(interactions, params, prepared)
     trains = _history_bounds(matrix, params)
     fit_matrix = sp.diags(trains.astype(np.float32)) @ matrix  # rows of excluded users become empty
     fit_matrix.eliminate_zeros()
@@ -300,7 +345,7 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
         # The neighbours and the repeat table depend on the interactions alone: computed beside ALS.
         # They run single-threaded, so on their own they leave cores idle that ALS would use (and
         # with ALS on a GPU the CPU is idle meanwhile); the results are the same either way.
-        beside = pool.submit(_interaction_arrays, interactions, repeat_table)
+        beside = pool.submit(_interaction_arrays, interactions, prepared)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads would oversubscribe
             model.fit(fit_matrix.tocsr(), show_progress=False)
         item_factors, user_factors = _to_numpy(model.item_factors), _to_numpy(model.user_factors)
@@ -308,14 +353,16 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
         if len(others):
             user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
         neighbors, repeat_table = beside.result()
+    recent = prepared.recent if prepared is not None else None
     return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)
 
 
-def _interaction_arrays(interactions: Interactions, repeat_table: np.ndarray | None = None
+def _interaction_arrays(interactions: Interactions, prepared: Prepared | None = None
                         ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """(co-occurrence neighbours, repeat table): the artifact's parts that need no factors."""
-    neighbors = cooccurrence_neighbors(interactions)
-    return neighbors, repeat_table if repeat_table is not None else repeats.table(interactions, RECENT_WINDOW)
+    if prepared is None:
+        return cooccurrence_neighbors(interactions), repeats.table(interactions, RECENT_WINDOW)
+    return cooccurrence_neighbors(interactions, prepared.neighbor_input), prepared.repeat_examples.table()
 
 
 def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
@@ -327,7 +374,7 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
     ``prepared``: the interactions' ``prepare`` output when the caller has it already.
     """
     regularization = number(params, "als_regularization", float, 0)
-    matrix, recent, repeat_table = _prepared(interactions, params, prepared)
+    matrix, prepared = _prepared(interactions, params, prepared)
     previous_items = {item: index for index, item in enumerate(artifact.item_ids.tolist())}
     previous_users = {user: index for index, user in enumerate(artifact.user_ids.tolist())}
     old_item_factors = artifact.arrays["item_factors"]
@@ -357,4 +404,7 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
     user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
     same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(item_map, np.arange(len(item_map)))
     neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
+    if neighbors is None and prepared is not None:
+        neighbors = cooccurrence_neighbors(interactions, prepared.neighbor_input)
+    recent, repeat_table = (None, None) if prepared is None else (prepared.recent, prepared.repeat_examples.table())
     return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)

@@ -19,6 +19,7 @@ from picks.ingest.columnar import (
     IncompatibleColumnsError,
     concat,
     deduplicate,
+    in_user_time_order,
     merge,
     read_table,
     write_table,
@@ -179,6 +180,6 @@ def run_import(
             "imported_rows": incoming_rows,
         }
     }
-    result = replace(result, extra=extra)
+    result = in_user_time_order(replace(result, extra=extra))
     manifest = write_table(s3, bucket, dest, result)
     return ImportResult(row_count=result.row_count, prefix=dest, manifest=manifest)
