@@ -66,6 +66,12 @@ class Interactions:
         return time_order(self.users, self.timestamps)
 
     @cached_property
+    def rows_by_user_time(self) -> bool:
+        """The rows themselves are in ``by_user_time`` order (as imported): per-user passes need no gather."""
+        order = self.by_user_time
+        return bool(np.array_equal(order, np.arange(len(order), dtype=order.dtype)))
+
+    @cached_property
     def by_user_newest(self) -> np.ndarray:
         """Rows by user, then time, newest first, ties in row order: from ``by_user_time`` in O(n)."""
         return to_newest_first(self.by_user_time, self.users, self.timestamps)
@@ -197,13 +203,14 @@ def in_user_time_order(interactions: Interactions) -> Interactions:
     gathering from all over 25M-row arrays, and no later step sorts the whole data again."""
     order = interactions.by_user_time
     rows = np.arange(len(order), dtype=order.dtype)
-    if not np.array_equal(order, rows):
+    if not interactions.rows_by_user_time:
         interactions = replace(
             interactions, users=interactions.users[order], items=interactions.items[order],
             timestamps=interactions.timestamps[order], weights=interactions.weights[order],
             event_types=None if interactions.event_types is None else interactions.event_types[order],
         )
     interactions.__dict__["by_user_time"] = rows
+    interactions.__dict__["rows_by_user_time"] = True
     return interactions
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from training import repeats, train
-from training.data import Interactions
+from training.data import Interactions, in_user_time_order
 from training.evaluation import split
 from training.recipes import user_personalization as up
 from training.recipes.common import resolved_hyperparameters
@@ -94,6 +94,14 @@ def test_confidence_uses_the_lexsort_recency(data):
     expected.sum_duplicates()
     expected.data = up.confidence(expected.data, float(PARAMS["als_alpha"])).astype(np.float32)
     _same_csr(up.confidence_matrix(data, PARAMS), expected)
+
+
+def test_confidence_of_rows_stored_by_user_is_the_same_matrix(data):
+    stored = in_user_time_order(data)
+    assert stored.rows_by_user_time
+    _same_csr(up.confidence_matrix(stored, PARAMS), up.confidence_matrix(data, PARAMS))
+    _same_csr(up.confidence_matrix(stored, {**PARAMS, "recency_mask": "false"}),
+              up.confidence_matrix(data, {**PARAMS, "recency_mask": "false"}))
 
 
 def test_prepared_without_users_is_what_the_split_interactions_give(data):

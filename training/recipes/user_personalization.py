@@ -66,18 +66,29 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
     """users × items, value = alpha · log2(1 + summed (recency-scaled) event weights)."""
     weights = interactions.weights.astype(np.float64)
     ramp = _recency_ramp(params)
-    if ramp and len(interactions):
-        # Same weights as picks.serving.models.recency_weights, per user, vectorised.
-        order = _user_time_order(interactions)
-        within, count = _positions(interactions.users[order], interactions.user_count)
-        position = within / np.maximum(count - 1, 1)
-        recency = np.empty(len(order))
-        recency[order] = 1.0 + ramp * position
-        weights = weights * recency
-    matrix = sp.csr_matrix(
-        (weights, (interactions.users, interactions.items)),
-        shape=(interactions.user_count, interactions.item_count),
-    )
+    shape = (interactions.user_count, interactions.item_count)
+    if interactions.rows_by_user_time and len(interactions):
+        # Rows already by user (as imported): the CSR arrays are the columns themselves, in the
+        # order scipy's COO conversion would put them (so duplicates sum in the same order).
+        counts = np.bincount(interactions.users, minlength=interactions.user_count)
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        if ramp:
+            within = np.arange(len(interactions)) - np.repeat(indptr[:-1], counts)
+            weights *= 1.0 + ramp * (within / np.repeat(np.maximum(counts - 1, 1), counts))
+        index_type = np.int32 if max(shape) < 2**31 and len(interactions) < 2**31 else np.int64
+        matrix = sp.csr_matrix((weights, interactions.items.astype(index_type), indptr.astype(index_type)),
+                               shape=shape)
+    else:
+        if ramp and len(interactions):
+            # Same weights as picks.serving.models.recency_weights, per user, vectorised.
+            order = _user_time_order(interactions)
+            within, count = _positions(interactions.users[order], interactions.user_count)
+            position = within / np.maximum(count - 1, 1)
+            recency = np.empty(len(order))
+            recency[order] = 1.0 + ramp * position
+            weights = weights * recency
+        matrix = sp.csr_matrix((weights, (interactions.users, interactions.items)), shape=shape)
     matrix.sum_duplicates()
     matrix.data = confidence(matrix.data, number(params, "als_alpha", float, 0)).astype(np.float32)
     return matrix
