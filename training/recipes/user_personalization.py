@@ -196,22 +196,22 @@ def _keep_rows(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
 
 def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
     """The confidence matrix, recent items, co-occurrence input and repeat examples of
-    ``interactions``, for ``fit`` / ``refresh(prepared=)``.  One sort (the user-time order), then
-    the matrix on this thread and the rest beside it (single-threaded numpy work each: two at a
+    ``interactions``, for ``fit`` / ``refresh(prepared=)``: what reads the newest-first order on a
+    second thread, the rest on this one (single-threaded numpy work each, about as long: two at a
     time keep two cores busy)."""
     _user_time_order(interactions)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
-        beside = pool.submit(_per_user_arrays, interactions)
+        newest = pool.submit(_newest_first_arrays, interactions)
         matrix = confidence_matrix(interactions, params)
-        recent, neighbor_input, examples = beside.result()
+        examples = repeats.examples(interactions, RECENT_WINDOW)
+        recent, neighbor_input = newest.result()
         return Prepared(_matrix_key(params), matrix, recent, neighbor_input, examples)
 
 
-def _per_user_arrays(interactions: Interactions
-                     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], sp.csr_matrix, repeats.Examples]:
-    recent = recent_items(interactions, with_types=True)
-    neighbor_input = recent_matrix(interactions, history_cap(interactions))
-    return recent, neighbor_input, repeats.examples(interactions, RECENT_WINDOW)
+def _newest_first_arrays(interactions: Interactions
+                         ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], sp.csr_matrix]:
+    """(recent items with types, co-occurrence input): each user's newest interactions."""
+    return recent_items(interactions, with_types=True), recent_matrix(interactions, history_cap(interactions))
 
 
 def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
