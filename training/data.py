@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from picks.ingest.columnar import ColumnTable, deserialize
-from picks.ordering import position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
+from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
 
 
@@ -52,7 +52,9 @@ class Interactions:
             timestamps=self.timestamps[mask], weights=self.weights[mask],
             event_types=None if self.event_types is None else self.event_types[mask],
         )
-        if "by_user_time" in self.__dict__:
+        if self.__dict__.get("rows_by_user_time"):
+            part.__dict__["rows_by_user_time"] = True  # kept rows keep their relative order
+        elif "by_user_time" in self.__dict__:
             # Kept rows keep their relative order, so the parent's order restricted to them is the
             # subset's own (ties included), with row numbers renumbered: O(n), no sort.
             renumber = np.cumsum(mask, dtype=np.int64) - 1
@@ -63,13 +65,14 @@ class Interactions:
     @cached_property
     def by_user_time(self) -> np.ndarray:
         """Rows by user, then time, oldest first, ties in row order (``time_order``), computed once."""
+        if self.rows_by_user_time:
+            return np.arange(len(self.users), dtype=np.int64)
         return time_order(self.users, self.timestamps)
 
     @cached_property
     def rows_by_user_time(self) -> bool:
         """The rows themselves are in ``by_user_time`` order (as imported): per-user passes need no gather."""
-        order = self.by_user_time
-        return bool(np.array_equal(order, np.arange(len(order), dtype=order.dtype)))
+        return grouped_in_time_order(self.users, self.timestamps)
 
     @cached_property
     def by_user_newest(self) -> np.ndarray:
@@ -201,15 +204,14 @@ def in_user_time_order(interactions: Interactions) -> Interactions:
     Nothing depends on the row order but through ``by_user_time``, which this leaves unchanged
     (and makes the identity): every per-user pass afterwards reads memory in order instead of
     gathering from all over 25M-row arrays, and no later step sorts the whole data again."""
+    if interactions.rows_by_user_time:
+        return interactions
     order = interactions.by_user_time
-    rows = np.arange(len(order), dtype=order.dtype)
-    if not interactions.rows_by_user_time:
-        interactions = replace(
-            interactions, users=interactions.users[order], items=interactions.items[order],
-            timestamps=interactions.timestamps[order], weights=interactions.weights[order],
-            event_types=None if interactions.event_types is None else interactions.event_types[order],
-        )
-    interactions.__dict__["by_user_time"] = rows
+    interactions = replace(
+        interactions, users=interactions.users[order], items=interactions.items[order],
+        timestamps=interactions.timestamps[order], weights=interactions.weights[order],
+        event_types=None if interactions.event_types is None else interactions.event_types[order],
+    )
     interactions.__dict__["rows_by_user_time"] = True
     return interactions
 

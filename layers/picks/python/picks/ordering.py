@@ -33,7 +33,7 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
         return np.lexsort((-timestamps if newest_first else timestamps, groups))
     mask = np.int64((1 << row_bits) - 1)
     rows = np.arange(n, dtype=np.int64)
-    if _grouped_in_time_order(groups, timestamps):
+    if grouped_in_time_order(groups, timestamps):
         return to_newest_first(rows, groups, timestamps) if newest_first else rows
     if not newest_first and bool(np.all(timestamps[1:] >= timestamps[:-1])):
         by_time = rank = rows  # already in (time, row) order
@@ -53,12 +53,16 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
     return key if by_time is rows else by_time[key]
 
 
-def _grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
+def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
     """Rows already by group, then time (a table written in that order): no sort needed."""
-    if not bool(np.all(groups[1:] >= groups[:-1])):  # the cheap test first: most data fails it
+    if len(groups) < 2:
+        return True
+    ascending = groups[1:] >= groups[:-1]
+    if not bool(ascending.all()):  # the cheap test first: most data fails it
         return False
-    same = groups[1:] == groups[:-1]
-    return bool(np.all(timestamps[1:][same] >= timestamps[:-1][same]))
+    np.greater(groups[1:], groups[:-1], out=ascending)  # a new group may start at any time
+    ascending |= timestamps[1:] >= timestamps[:-1]
+    return bool(ascending.all())
 
 
 def to_newest_first(order: np.ndarray, groups: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
