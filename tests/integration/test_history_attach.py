@@ -11,7 +11,7 @@ from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import ModelArtifact
 from training import history
-from training.data import Interactions, time_order, to_newest_first
+from training.data import Interactions, in_user_time_order, time_order, to_newest_first
 
 SCHEMA = parse_schema(json.dumps({
     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
@@ -134,3 +134,18 @@ def test_interactions_orders_are_computed_once_and_carried_into_subsets():
     assert "by_user_time" in part.__dict__  # derived from the parent's, not sorted again
     np.testing.assert_array_equal(part.by_user_time, np.lexsort((timestamps[mask], users[mask])))
     np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-timestamps[mask], users[mask])))
+
+
+def test_rows_stored_by_user_and_time_need_no_sort_and_subsets_stay_so():
+    rng = np.random.default_rng(13)
+    size = 2000
+    users, timestamps = rng.integers(0, 30, size), rng.integers(0, 20, size)
+    data = in_user_time_order(Interactions(users, rng.integers(0, 25, size), timestamps, np.ones(size, np.float32),
+                                           np.arange(30).astype(object), np.arange(25).astype(object)))
+    assert data.rows_by_user_time
+    np.testing.assert_array_equal(data.users, users[np.lexsort((timestamps, users))])
+    np.testing.assert_array_equal(data.by_user_time, np.arange(size))
+    part = data.subset(rng.random(size) < 0.5)
+    assert part.rows_by_user_time
+    np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-part.timestamps, part.users)))
+    assert in_user_time_order(data) is data
