@@ -139,6 +139,7 @@ def install_emulator(timer: StageTimer) -> None:
     timer.patch(importer, "write_table")
     timer.patch(columnar, "serialize", "serialize_table")
     timer.patch(solution_version, "_copy_table", "stage_channel_tables")
+    timer.patch(solution_version, "_check_model_files", "check_model_files")
     timer.patch(solution_version, "_read_archive", "read_model_archive")
     timer.patch(solution_version, "publish_files", "publish_model")
     timer.patch(solution_version, "_set", "update_resource")

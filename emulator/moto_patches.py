@@ -12,6 +12,11 @@ optionally conditioned on ``attribute_not_exists(...)`` — checking every condi
 then applying the Puts is all-or-nothing without a copy.  Anything else still goes to moto's own
 implementation.  Both run under one lock, so concurrent transactions are serialised as DynamoDB
 would isolate them.
+
+S3 objects of hundreds of MB (channel tables, model files): a value larger than moto's spool size
+is written straight to the key's temporary file (``SpooledTemporaryFile`` would copy it into its
+in-memory buffer first, then into the file), and CopyObject of a single-part object carries the
+source's ETag over (same bytes, same MD5) instead of hashing the copy again.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from typing import Any
 from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.s3.models import FakeKey, S3Backend
 
 _LOCK = threading.RLock()
 _NOT_EXISTS = re.compile(r"\s*attribute_not_exists\s*\(\s*[A-Za-z0-9_#]+\s*\)\s*")
@@ -94,6 +100,25 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     return _original_query(_Partition(self, partition), hash_key, *args, **kwargs)  # type: ignore[arg-type]
 
 
+_original_value_setter = FakeKey.value.fset
+_original_copy_object = S3Backend.copy_object
+
+
+def _set_value(self: FakeKey, new_value: bytes) -> None:
+    if len(new_value) > self._max_buffer_size:
+        self._value_buffer.rollover()  # a no-op once rolled over
+    _original_value_setter(self, new_value)
+
+
+def _copy_object(self: S3Backend, src_key: FakeKey, dest_bucket_name: str, dest_key_name: str,
+                 *args: Any, **kwargs: Any) -> None:
+    _original_copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+    if src_key.multipart is None and src_key._etag is not None:
+        self.get_bucket(dest_bucket_name).keys[dest_key_name]._etag = src_key._etag
+
+
 def install() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
+    FakeKey.value = FakeKey.value.setter(_set_value)  # type: ignore[attr-defined, method-assign]
+    S3Backend.copy_object = _copy_object  # type: ignore[method-assign]

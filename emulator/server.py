@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import boto3
+from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -217,7 +218,10 @@ class Emulator:
         session.client("s3").create_bucket(Bucket=self.settings.bucket_name)
         session.client("dynamodb").create_table(**table_definition(self.settings.table_name))
         session.client("dynamodb").create_table(**events_table_definition(self.settings.events_table_name))
-        training_jobs = LocalTrainingJobs(session.client("s3"))
+        # Model files of hundreds of MB: no SHA-256 of each body for the request signature (unsigned
+        # payload, as S3 accepts over HTTPS); moto hashes it once more for the ETag anyway.
+        unsigned = Config(s3={"payload_signing_enabled": False})
+        training_jobs = LocalTrainingJobs(session.client("s3", config=unsigned))
         self.runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
         picks_services.set_services(
             picks_services.Services(

@@ -91,7 +91,7 @@ class TrainingJobs(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteTrainingOutput",
-                # model.tar.gz is uploaded in parts when large; an interrupted upload is aborted.
+                # Model files are uploaded in parts when large; an interrupted upload is aborted.
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{TRAINING_OUTPUT_PREFIX}*")],
             )

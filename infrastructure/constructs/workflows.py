@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -43,6 +43,23 @@ class _UngrantedS3Location(tasks.S3Location):
         self, task: tasks.ISageMakerTask, *, for_reading: bool | None = None, for_writing: bool | None = None
     ) -> tasks.S3LocationConfig:
         return tasks.S3LocationConfig(uri=self._uri)
+
+
+class _UncompressedOutputTrainingJob(tasks.SageMakerCreateTrainingJob):
+    """``SageMakerCreateTrainingJob`` with ``OutputDataConfig.CompressionType`` set.
+
+    CDK's ``OutputDataConfig`` has no compression type; SageMaker's CreateTrainingJob does
+    (``training_contract.OUTPUT_COMPRESSION``: the model directory's files are uploaded as they
+    are instead of as one ``model.tar.gz``), so it is added to the rendered task parameters.
+    """
+
+    def to_state_json(self, *args: Any) -> Any:
+        rendered = super().to_state_json(*args)
+        parameters = rendered.get("Parameters") or rendered.get("Arguments")
+        if not isinstance(parameters, dict) or not isinstance(parameters.get("OutputDataConfig"), dict):
+            raise ValueError(f"{self.node.path}: the rendered training task has no OutputDataConfig")
+        parameters["OutputDataConfig"]["CompressionType"] = training_contract.OUTPUT_COMPRESSION
+        return rendered
 
 
 class Workflows(Construct):
@@ -138,7 +155,7 @@ class Workflows(Construct):
         if training is None:
             raise ValueError(f"training step {step.name!r} needs the TrainingJobs construct (training=...)")
         request = f"$.{step.request_key}"
-        return tasks.SageMakerCreateTrainingJob(
+        return _UncompressedOutputTrainingJob(
             scope,
             constants.construct_id(step.name),
             state_name=step.name,

@@ -359,11 +359,14 @@ def test_training_step_runs_the_request_as_a_sagemaker_job(
             "InputMode": "File",
         }
     ]
-    # ... writing model.tar.gz under training-output/ of the data bucket, encrypted with the data key
+    # ... writing the model files, uncompressed (Register serves them where they are), under
+    # training-output/ of the data bucket, encrypted with the data key
     assert params["OutputDataConfig"] == {
         "S3OutputPath": f"s3://@{bucket_id}/{TRAINING_OUTPUT_PREFIX}",
         "KmsKeyId": f"@{key_id}",
+        "CompressionType": "NONE",
     }
+    assert training_contract.OUTPUT_COMPRESSION == "NONE"
     assert params["StoppingCondition"] == {"MaxRuntimeInSeconds": 24 * 3600}
     assert params["RoleArn"] == f"@{_id_of(stack.training.role)}"
     # ... in the script-mode container, running train.py from the source archive

@@ -1,6 +1,7 @@
 """ModelArtifact (picks.models.artifact): files and bytes round-trip; damaged or foreign files are refused."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from picks.models.artifact import (
     ModelArtifact,
     deserialize,
     load_dir,
+    parse_manifest,
     save_dir,
     serialize,
 )
@@ -125,16 +127,85 @@ def test_a_folder_without_manifest_is_unfinished(tmp_path: Path):
 
 
 def test_manifest_is_written_last(tmp_path: Path, monkeypatch):
-    written: list[str] = []
+    seen: list[list[str]] = []
     original = Path.write_bytes
 
     def recording(self: Path, data: bytes) -> int:
-        written.append(self.name)
+        seen.append(sorted(p.name for p in self.parent.iterdir()))  # what was there before
         return original(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", recording)
     save_dir(sample(), tmp_path / "nested" / "model")
-    assert written == [ARRAYS_NAME, MANIFEST_NAME]
+    assert seen == [[ARRAYS_NAME]]  # one write_bytes, the manifest's, once model.npz was complete
+
+
+def test_saved_data_matches_its_manifest_and_reads_with_plain_numpy(tmp_path: Path):
+    # model.npz is hashed as it is written (an unseekable stream: zip members with data
+    # descriptors); it is still an ordinary npz, and the manifest's size and sha256 are the file's.
+    original = sample()
+    save_dir(original, tmp_path)
+    data = (tmp_path / ARRAYS_NAME).read_bytes()
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert manifest["data"] == {"key": ARRAYS_NAME, "size": len(data), "sha256": sha256}
+    with np.load(tmp_path / ARRAYS_NAME, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["item_factors"], original.arrays["item_factors"])
+    manifest_bytes, serialized = serialize(original)
+    assert json.loads(manifest_bytes)["data"]["size"] == len(serialized)
+    assert_same(deserialize(manifest_bytes, serialized), original)
+
+
+def test_strings_equal_to_the_ids_are_stored_once(tmp_path: Path):
+    original = sample()
+    original.strings["filter_users"] = np.array(USER_IDS, dtype=object)  # equal, not the same object
+    original.strings["item_copy"] = original.item_ids
+    original.strings["other"] = np.array(USER_IDS[::-1], dtype=object)
+    save_dir(original, tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert manifest["aliases"] == {"filter_users": "user_ids", "item_copy": "item_ids"}
+    assert manifest["strings"] == ["other"]
+    with np.load(tmp_path / ARRAYS_NAME) as npz:
+        assert "filter_users.text" not in npz.files and "other.text" in npz.files
+    loaded = load_dir(tmp_path)
+    assert_same(loaded, original)
+    assert loaded.strings["filter_users"] is loaded.user_ids  # one array in memory too
+    # Empty arrays are never aliases (an artifact without users has empty user_ids).
+    bare = sample(user_ids=[])
+    bare.arrays["history_indptr"] = np.array([0], dtype=np.int64)
+    bare.strings["filter_users"] = np.empty(0, dtype=object)
+    assert "aliases" not in json.loads(serialize(bare)[0])
+
+
+def test_an_alias_must_name_an_id_array():
+    original = sample()
+    original.strings["filter_users"] = original.user_ids
+    manifest, data = serialize(original)
+    parsed = json.loads(manifest)
+    parsed["aliases"] = {"filter_users": "popularity"}
+    with pytest.raises(ArtifactError, match="alias 'filter_users'"):
+        deserialize(json.dumps(parsed).encode(), data)
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    (b"{not json", "not JSON"),
+    (b"\xff\xfe", "not JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"format": "picks-model", "format_version": 1, "recipeType": "X", "data": {"size": 1, "sha256": "a"}}',
+     "lacks recipe"),
+    (b'{"format": "picks-model", "format_version": 1, "recipe": "r", "recipeType": "X",'
+     b' "data": {"size": "1"}}',
+     "lacks data"),
+    (b'{"format": "picks-columnar", "format_version": 1}', "not a picks-model v1 manifest"),
+])
+def test_parse_manifest_names_what_is_wrong(manifest, message):
+    with pytest.raises(ArtifactError, match=message):
+        parse_manifest(manifest)
+
+
+def test_parse_manifest_accepts_what_save_dir_writes():
+    manifest, _ = serialize(sample())
+    parsed = parse_manifest(manifest)
+    assert parsed["recipe"] == "aws-user-personalization" and parsed["recipeType"] == "USER_PERSONALIZATION"
 
 
 def test_published_to_s3_data_first_manifest_last():

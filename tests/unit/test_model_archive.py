@@ -1,5 +1,6 @@
-"""Moving the training channel and the model archive: LocalTrainingJobs (the emulator's SageMaker)
-and the solution-version steps that stage the channel and read ``model.tar.gz``."""
+"""Moving the training channel and the model: LocalTrainingJobs (the emulator's SageMaker), and the
+solution-version steps that stage the channel and register the job's output — uncompressed model
+files where the job left them, or SageMaker's default ``model.tar.gz``."""
 from __future__ import annotations
 
 import io
@@ -60,17 +61,27 @@ def _request(bucket: str) -> TrainingRequest:
                            outputUri=f"s3://{bucket}/out/")
 
 
-def test_uploaded_model_is_a_gzipped_tar_that_register_reads(services, tmp_path: Path):
+def test_uploaded_model_is_the_model_directorys_files_manifest_last(services, tmp_path: Path):
     for name, payload in FILES.items():
         (tmp_path / name).write_bytes(payload)
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "notes.txt").write_bytes(b"kept with its folder")
     jobs = LocalTrainingJobs(services.s3)
-    uri = jobs._upload_model(_request(services.settings.bucket_name), tmp_path)
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    assert key.endswith("model.tar.gz") and body[:2] == b"\x1f\x8b"  # SageMaker's format: gzip
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
-        assert sorted(archive.getnames()) == sorted(FILES)
-    assert solution_version._read_archive(services, uri) == FILES
+    put: list[str] = []
+    jobs._s3.meta.events.register("before-parameter-build.s3.PutObject",
+                                  lambda params, **_: put.append(params["Key"]))
+    request = _request(services.settings.bucket_name)
+    uri = jobs._upload_model(request, tmp_path)
+    # SageMaker's uncompressed output: S3ModelArtifacts is the prefix of the files.
+    bucket = services.settings.bucket_name
+    assert uri == request.model_artifacts_uri == f"s3://{bucket}/out/job-1/output/model/"
+    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    listed = services.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    assert sorted(entry["Key"][len(prefix):] for entry in listed) == sorted([*FILES, "extra/notes.txt"])
+    for name, payload in FILES.items():
+        assert services.s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read() == payload
+    assert put[-1] == prefix + MANIFEST_NAME
+    assert jobs._description(request, "Completed", 0.0)["ModelArtifacts"] == {"S3ModelArtifacts": uri}
 
 
 def test_download_channel_copies_every_object(services, tmp_path: Path):

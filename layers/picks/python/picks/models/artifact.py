@@ -1,13 +1,16 @@
 """The trained-model artifact: plain numpy arrays plus a JSON manifest, nothing else.
 
-Training writes it (``save_dir``) into the SageMaker model directory; the Register step publishes
-the same two files under ``models/<solution>/<version>/`` in the picks bucket; the runtime loads
-them (``load_s3``) with numpy alone — no pickle, no scipy, no framework.
+Training writes it (``save_dir``) into the SageMaker model directory, which the training job
+uploads file by file (uncompressed output); the Register step checks the manifest there
+(``parse_manifest``) and the version serves those very files.  The runtime loads them
+(``load_s3``) with numpy alone — no pickle, no scipy, no framework.
 
 Layout::
 
-    manifest.json   format, recipe, recipeType, hyperparameters, counts, metrics, array index
-    model.npz       numeric arrays; ``item_ids`` / ``user_ids`` as UTF-8 text + character offsets
+    manifest.json   format, recipe, recipeType, hyperparameters, counts, metrics, array index;
+                    ``aliases``: named string arrays equal to ``item_ids`` / ``user_ids``
+    model.npz       numeric arrays; ``item_ids`` / ``user_ids`` and the other string arrays as
+                    UTF-8 text + character offsets (an alias is not stored again)
 
 Which arrays exist depends on the recipe type (see ``picks.serving.models``).
 """
@@ -18,7 +21,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -45,8 +48,22 @@ class ModelArtifact:
     info: dict[str, Any] = field(default_factory=dict)  # hyperparameters, counts, metrics, ...
     strings: dict[str, np.ndarray] = field(default_factory=dict)  # other object arrays of str
 
-    def manifest(self, data_sha256: str, data_size: int) -> dict[str, Any]:
-        return {
+    def aliases(self) -> dict[str, str]:
+        """Named string arrays equal to ``item_ids`` or ``user_ids`` (e.g. ``filter_users``): the
+        file stores the ids once and ``manifest.json`` maps the name to them."""
+        found: dict[str, str] = {}
+        for name, values in self.strings.items():
+            for id_name in ID_ARRAYS:
+                ids = getattr(self, id_name)
+                if len(values) == len(ids) > 0 and (values is ids or values.tolist() == ids.tolist()):
+                    found[name] = id_name
+                    break
+        return found
+
+    def manifest(self, data_sha256: str, data_size: int,
+                 aliases: dict[str, str] | None = None) -> dict[str, Any]:
+        aliases = self.aliases() if aliases is None else aliases
+        manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "recipe": self.recipe,
@@ -54,30 +71,90 @@ class ModelArtifact:
             "items": int(len(self.item_ids)),
             "users": int(len(self.user_ids)),
             "arrays": {name: {"dtype": str(a.dtype), "shape": list(a.shape)} for name, a in self.arrays.items()},
-            "strings": sorted(self.strings),
+            "strings": sorted(set(self.strings) - set(aliases)),
             "data": {"key": ARRAYS_NAME, "size": data_size, "sha256": data_sha256},
             "info": self.info,
         }
+        if aliases:
+            manifest["aliases"] = aliases
+        return manifest
+
+
+def _arrays(artifact: ModelArtifact, aliases: dict[str, str]) -> dict[str, np.ndarray]:
+    arrays = dict(artifact.arrays)
+    named = {name: getattr(artifact, name) for name in ID_ARRAYS}
+    named |= {name: values for name, values in artifact.strings.items() if name not in aliases}
+    for name, values in named.items():
+        text, offsets = encode_strings(np.asarray(values, dtype=object))
+        arrays[f"{name}.text"], arrays[f"{name}.offsets"] = text, offsets
+    return arrays
+
+
+class _HashingWriter(io.RawIOBase):
+    """A write-only stream that hashes what passes through it on the way to ``target``.
+
+    It cannot seek, so ``zipfile`` (inside ``np.savez``) writes each member once, in order, with
+    a data descriptor after it instead of going back to patch the header: the bytes are hashed
+    as they are written, with no second pass over hundreds of MB and no copy in memory.
+    """
+
+    def __init__(self, target: BinaryIO) -> None:
+        super().__init__()
+        self._target = target
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self._hash.update(data)
+        self._target.write(data)
+        self.size += size
+        return size
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _write(target: BinaryIO, artifact: ModelArtifact) -> bytes:
+    """Write model.npz to ``target``; the matching manifest.json."""
+    aliases = artifact.aliases()
+    writer = _HashingWriter(target)
+    np.savez(writer, allow_pickle=False, **_arrays(artifact, aliases))
+    return json.dumps(artifact.manifest(writer.hexdigest(), writer.size, aliases), indent=1).encode()
 
 
 def serialize(artifact: ModelArtifact) -> tuple[bytes, bytes]:
     """(manifest.json bytes, model.npz bytes)."""
-    arrays = dict(artifact.arrays)
-    named = {name: getattr(artifact, name) for name in ID_ARRAYS} | artifact.strings
-    for name, values in named.items():
-        text, offsets = encode_strings(np.asarray(values, dtype=object))
-        arrays[f"{name}.text"], arrays[f"{name}.offsets"] = text, offsets
     buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    data = buffer.getvalue()
-    manifest = artifact.manifest(hashlib.sha256(data).hexdigest(), len(data))
-    return json.dumps(manifest, indent=1).encode(), data
+    manifest = _write(buffer, artifact)
+    return manifest, buffer.getvalue()
+
+
+def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
+    """manifest.json checked for what readers rely on: the format, the recipe and the data file."""
+    try:
+        manifest = json.loads(manifest_bytes)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
+        raise ArtifactError(f"{MANIFEST_NAME} is not JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{MANIFEST_NAME} is not a JSON object")
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"not a {FORMAT} v{FORMAT_VERSION} manifest: {manifest.get('format')!r}")
+    missing = [key for key in ("recipe", "recipeType") if not isinstance(manifest.get(key), str)]
+    data = manifest.get("data")
+    if not (isinstance(data, dict) and isinstance(data.get("size"), int)
+            and isinstance(data.get("sha256"), str)):
+        missing.append("data (size, sha256)")
+    if missing:
+        raise ArtifactError(f"{MANIFEST_NAME} lacks {', '.join(missing)}")
+    return manifest
 
 
 def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
-    manifest = json.loads(manifest_bytes)
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(f"not a {FORMAT} v{FORMAT_VERSION} manifest: {manifest.get('format')!r}")
+    manifest = parse_manifest(manifest_bytes)
     if hashlib.sha256(data).hexdigest() != manifest["data"]["sha256"]:
         raise ArtifactError("model.npz does not match the checksum in manifest.json")
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
@@ -85,6 +162,11 @@ def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
     ids = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets")) for name in ID_ARRAYS}
     strings = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets"))
                for name in manifest.get("strings", [])}
+    for name, id_name in (manifest.get("aliases") or {}).items():
+        if id_name not in ids:
+            raise ArtifactError(
+                f"{MANIFEST_NAME}: alias {name!r} names {id_name!r}, not one of {', '.join(ID_ARRAYS)}")
+        strings[name] = ids[id_name]
     return ModelArtifact(
         recipe=manifest["recipe"],
         recipe_type=manifest["recipeType"],
@@ -97,10 +179,11 @@ def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
 
 
 def save_dir(artifact: ModelArtifact, directory: str | Path) -> None:
-    manifest, data = serialize(artifact)
+    """model.npz straight to disk (hashed on the way), then manifest.json."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / ARRAYS_NAME).write_bytes(data)
+    with (directory / ARRAYS_NAME).open("wb") as handle:
+        manifest = _write(handle, artifact)
     (directory / MANIFEST_NAME).write_bytes(manifest)  # last: a folder without it is unfinished
 
 

@@ -29,7 +29,8 @@ class TrainingStep:
 
     The state entering it carries ``state[request_key]`` (see ``TrainingRequest``); the job's
     description is stored at ``state[result_key]`` with ``ModelArtifacts.S3ModelArtifacts`` (the
-    ``model.tar.gz`` SageMaker writes), exactly as the Step Functions ``.sync`` integration does.
+    prefix SageMaker uploads the model dir's files under, uncompressed: ``CompressionType NONE``),
+    exactly as the Step Functions ``.sync`` integration does.
     """
 
     name: str
@@ -53,7 +54,7 @@ class ObjectCreatedTrigger:
     function: str
 
 
-# Where training jobs read their one input channel and write model.tar.gz, in the picks bucket.
+# Where training jobs read their one input channel and write their model files, in the picks bucket.
 TRAINING_INPUT_PREFIX = "training-input/"
 TRAINING_OUTPUT_PREFIX = "training-output/"
 # The single SageMaker input channel; it holds config.json plus one folder per table.

@@ -2,32 +2,32 @@
 
 ``LocalTrainingJobs`` plays SageMaker's part of the training contract for the emulator: it copies
 the ``train`` channel from S3 into a job folder, runs ``python -m training.train`` with the
-``SM_*`` variables pointing there, archives the model directory as ``model.tar.gz`` at
-``<outputUri><jobName>/output/`` and answers with a DescribeTrainingJob-shaped result.  A failed
-job raises ``TrainingJobFailed`` whose error matches what the Step Functions ``.sync`` task
-reports (``States.TaskFailed`` with the job description, ``FailureReason`` included, as Cause).
+``SM_*`` variables pointing there, uploads the model directory's files as they are (SageMaker's
+uncompressed output, ``CompressionType`` ``NONE``) under ``<outputUri><jobName>/output/model/``
+and answers with a DescribeTrainingJob-shaped result.  A failed job raises ``TrainingJobFailed``
+whose error matches what the Step Functions ``.sync`` task reports (``States.TaskFailed`` with
+the job description, ``FailureReason`` included, as Cause).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from picks.models.artifact import MANIFEST_NAME
 from picks.workflows.training_contract import CHANNEL, TrainingRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/workflows -> repository
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
 COPY_CHUNK = 8 << 20
-SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger archives go up in parts
+SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger files go up in parts
 
 
 class TrainingJobFailed(Exception):
@@ -73,21 +73,20 @@ class LocalTrainingJobs:
                     shutil.copyfileobj(body, handle, COPY_CHUNK)
 
     def _upload_model(self, request: TrainingRequest, model_dir: Path) -> str:
-        buffer = io.BytesIO()
-        # SageMaker's format (a gzipped tar), with stored (level 0) deflate blocks: the arrays are mostly
-        # incompressible, and compressing hundreds of MB costs more than moving them (register reads
-        # gzip and plain tar alike).
-        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=0) as archive:
-            for path in sorted(model_dir.rglob("*")):
-                if path.is_file():
-                    archive.add(path, arcname=str(path.relative_to(model_dir)))
+        """Each file of the model directory at ``<S3ModelArtifacts><relative path>``, as SageMaker
+        uploads uncompressed output: one PutObject per file, its body read from disk (no archive,
+        no copy in memory); ``manifest.json`` last, as ``save_dir`` writes it."""
         uri = request.model_artifacts_uri
-        bucket, key = _split_uri(uri)
-        if buffer.tell() <= SINGLE_PUT_BYTES:
-            self._s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-        else:
-            buffer.seek(0)
-            self._s3.upload_fileobj(buffer, bucket, key)
+        bucket, prefix = _split_uri(uri)
+        files = sorted((path for path in model_dir.rglob("*") if path.is_file()),
+                       key=lambda path: (path.name == MANIFEST_NAME, str(path)))
+        for path in files:
+            key = prefix + path.relative_to(model_dir).as_posix()
+            if path.stat().st_size > SINGLE_PUT_BYTES:
+                self._s3.upload_file(str(path), bucket, key)
+                continue
+            with path.open("rb") as body:
+                self._s3.put_object(Bucket=bucket, Key=key, Body=body)
         return uri
 
     def run(self, request: TrainingRequest) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
 ``prepare`` stages the dataset group's tables as the job's ``train`` channel and picks an instance
 type; the ``Train`` step is the SageMaker job (``training/train.py``: fit, holdout metrics,
-artifact); ``register`` publishes the numpy artifact under ``models/`` and makes the version
-ACTIVE; ``record_failure`` (the Catch) ends it CREATE FAILED with the job's reason, or CREATE
-STOPPED when StopSolutionVersionCreation asked for it.
+artifact), which uploads the artifact's files uncompressed under
+``training-output/<job>/output/model/``; ``register`` checks them (manifest readable, data file
+present with the size the manifest names), makes that prefix the version's model — nothing is
+copied — and the version ACTIVE; ``record_failure`` (the Catch) ends it CREATE FAILED with the
+job's reason, or CREATE STOPPED when StopSolutionVersionCreation asked for it.  A job whose
+output is SageMaker's default ``model.tar.gz`` is still registered: its files are unpacked under
+``models/<solution>/<version>/``.
 """
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ from picks.controlplane import datasets
 from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat, merge, read_table, write_table
-from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, publish_files
+from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
 from picks.services import Services
 from picks.workflows.failures import failure_reason
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
-from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, model_artifacts_uri
+from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, is_archive, model_artifacts_uri
 
 WHAT = "Solution version"
 CREATE_STOPPING = "CREATE STOPPING"
@@ -37,6 +41,8 @@ TABLE_FILES = ("manifest.json", "data.npz")
 MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
 MODEL_FILES = (MANIFEST_NAME, ARRAYS_NAME, "metrics.json")
+# Reported as their message alone: the training job's own reason, missing data, an unusable model.
+EXPECTED_ERRORS = ("TrainingDataMissing", "States.TaskFailed", "ArtifactError")
 
 
 class SolutionVersionStopped(Exception):
@@ -187,8 +193,13 @@ def _latest_full_version(services: Services, solution_arn: str, exclude: str) ->
     return versions[-1] if versions else None
 
 
-def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
+def _split_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
+    bucket, key = _split_uri(uri)
     body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     files: dict[str, bytes] = {}
     # "r:*": SageMaker's gzipped model.tar.gz, and a plain tar as well.  Members are read in archive
@@ -207,16 +218,62 @@ def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
     return files
 
 
+def _head_or_get(services: Services, bucket: str, key: str, read: bool) -> Any:
+    """The object's bytes (``read``) or size; None when there is no such object."""
+    try:
+        if read:
+            return services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return services.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+
+
+def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any]]:
+    """The job's uncompressed output under ``uri``: (its key prefix, the parsed manifest), once
+    manifest.json reads as a picks model's and model.npz is there with the size it names."""
+    bucket, key = _split_uri(uri)
+    prefix = key.rstrip("/") + "/"
+    where = f"s3://{bucket}/{prefix}"
+    if bucket != services.settings.bucket_name:
+        raise ArtifactError(f"{where} is outside the picks bucket {services.settings.bucket_name}")
+    manifest_bytes = _head_or_get(services, bucket, prefix + MANIFEST_NAME, read=True)
+    data_size = _head_or_get(services, bucket, prefix + ARRAYS_NAME, read=False)
+    found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
+    missing = [name for name, value in found.items() if value is None]
+    if missing:
+        raise ArtifactError(f"{where} lacks {', '.join(missing)}")
+    try:
+        manifest = parse_manifest(manifest_bytes)
+    except ArtifactError as error:
+        raise ArtifactError(f"{where}{MANIFEST_NAME}: {error}") from None
+    if data_size != manifest["data"]["size"]:
+        raise ArtifactError(
+            f"{where}{ARRAYS_NAME} is {data_size} bytes; {MANIFEST_NAME} says {manifest['data']['size']}")
+    return prefix, manifest
+
+
 def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     version = services.resources.get(state["solutionVersionArn"], what=WHAT)
     if version.doc.get("status") in STOPPING_STATES:
         _set(services, version.arn, status=CREATE_STOPPED)
         return {**state, "status": CREATE_STOPPED}
-    files = _read_archive(services, model_artifacts_uri(state["trainingJob"]))
-    manifest = json.loads(files[MANIFEST_NAME])
+    uri = model_artifacts_uri(state["trainingJob"])
+    if is_archive(uri):
+        files = _read_archive(services, uri)
+        try:
+            manifest = parse_manifest(files[MANIFEST_NAME])
+        except ArtifactError as error:
+            raise ArtifactError(f"{uri}: {error}") from None
+        prefix = model_prefix(version)
+        publish_files(services.s3, services.settings.bucket_name, prefix,
+                      files[MANIFEST_NAME], files[ARRAYS_NAME])
+    else:
+        # The job's own files are the version's model: it never writes there again (one job per
+        # version, job names are unique), so there is nothing to copy.
+        prefix, manifest = _check_model_files(services, uri)
     info = manifest.get("info", {})
-    prefix = model_prefix(version)
-    publish_files(services.s3, services.settings.bucket_name, prefix, files[MANIFEST_NAME], files[ARRAYS_NAME])
     seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
     changes: dict[str, Any] = {
         "status": ACTIVE,
@@ -229,7 +286,7 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         changes["tunedHPOParams"] = info["tunedHPOParams"]
 
     def activate(resource: Resource) -> None:
-        # A stop that arrived while the model was being published wins over ACTIVE.
+        # A stop that arrived while the model was being checked or published wins over ACTIVE.
         if resource.doc.get("status") in STOPPING_STATES:
             resource.doc["status"] = CREATE_STOPPED
         else:
@@ -261,7 +318,8 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         _set(services, version.arn, status=CREATE_STOPPED)
         return {**state, "status": CREATE_STOPPED}
     if version.doc.get("status") != ACTIVE:
-        _set(services, version.arn, status=CREATE_FAILED, failureReason=failure_reason(state.get("error") or {}, ("TrainingDataMissing", "States.TaskFailed"))[:1000])
+        reason = failure_reason(state.get("error") or {}, EXPECTED_ERRORS)
+        _set(services, version.arn, status=CREATE_FAILED, failureReason=reason[:1000])
     return {**state, "status": CREATE_FAILED}
 
 

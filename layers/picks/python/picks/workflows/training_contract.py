@@ -6,13 +6,16 @@ The Prepare step puts a ``TrainingRequest`` (as a dict, see ``to_state``) at ``s
 * ``instanceType``  e.g. ``ml.m5.xlarge`` (chosen from the data size and the recipe)
 * ``inputUri``      ``s3://<picks bucket>/training-input/<jobName>/``: the one ``train`` channel,
                     holding ``config.json`` and one columnar table folder per dataset
-* ``outputUri``     ``s3://<picks bucket>/training-output/``; the job writes
-                    ``<outputUri><jobName>/output/model.tar.gz``
+* ``outputUri``     ``s3://<picks bucket>/training-output/``; the job uploads the files of its
+                    model directory, uncompressed (``OutputDataConfig.CompressionType``
+                    ``NONE``), under ``<outputUri><jobName>/output/model/``
 * ``maxRuntimeSeconds``
 
 The step stores the job's description at ``state["trainingJob"]``, in the shape of SageMaker's
 DescribeTrainingJob (the ``.sync`` integration's output); picks reads only ``TrainingJobName``,
-``TrainingJobStatus``, ``FailureReason`` and ``ModelArtifacts.S3ModelArtifacts``.
+``TrainingJobStatus``, ``FailureReason`` and ``ModelArtifacts.S3ModelArtifacts``: the prefix of the
+uploaded files (with or without a trailing ``/``), or, for a job run with SageMaker's default
+(GZIP) output, the ``model.tar.gz`` holding them (``is_archive``).
 
 Inside the job, the SageMaker training contract (``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``,
 ``SM_OUTPUT_DIR``, ``/opt/ml/output/failure``) is the only interface; see ``training/train.py``.
@@ -24,7 +27,11 @@ from typing import Any
 
 CHANNEL = "train"
 CONFIG_FILE = "config.json"  # inside the channel: recipe, solution config, training mode
-MODEL_ARCHIVE = "model.tar.gz"
+# OutputDataConfig.CompressionType: the model directory's files are uploaded one by one, as they
+# are, so the Register step can serve them where they are instead of unpacking an archive.
+OUTPUT_COMPRESSION = "NONE"
+MODEL_OUTPUT = "model/"  # under <outputUri><jobName>/output/ with OUTPUT_COMPRESSION "NONE"
+MODEL_ARCHIVE = "model.tar.gz"  # SageMaker's default (GZIP) output
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,15 @@ class TrainingRequest:
 
     @property
     def model_artifacts_uri(self) -> str:
-        return f"{self.outputUri.rstrip('/')}/{self.jobName}/output/{MODEL_ARCHIVE}"
+        """Where the job's model files go (``S3ModelArtifacts`` of an uncompressed-output job)."""
+        return f"{self.outputUri.rstrip('/')}/{self.jobName}/output/{MODEL_OUTPUT}"
 
 
 def model_artifacts_uri(job: dict[str, Any]) -> str:
     """``ModelArtifacts.S3ModelArtifacts`` of a DescribeTrainingJob-shaped result."""
     return job["ModelArtifacts"]["S3ModelArtifacts"]
+
+
+def is_archive(uri: str) -> bool:
+    """Whether ``S3ModelArtifacts`` names one archive (GZIP output) rather than a prefix of files."""
+    return uri.endswith((".tar.gz", ".tar"))
