@@ -82,10 +82,17 @@ def to_newest_first(order: np.ndarray, groups: np.ndarray, timestamps: np.ndarra
     run_start = np.flatnonzero(np.concatenate([[True], new_group | (t[1:] != t[:-1])]))
     del g, t, new_group
     group_bounds = np.append(group_start, n)
-    run_bounds = np.append(run_start, n)
     target = np.repeat(group_bounds[:-1] + group_bounds[1:], np.diff(group_bounds))
-    target -= np.repeat(run_bounds[:-1] + run_bounds[1:], np.diff(run_bounds))
-    target += np.arange(n)
+    if len(run_start) == n:
+        # No ties: every run is one row (s = p, e = p + 1), so a plain reversal within the group,
+        # which is its own inverse: from rows already in order it is the answer itself.
+        target -= np.arange(1, n + 1)
+        if identity:
+            return target
+    else:
+        run_bounds = np.append(run_start, n)
+        target -= np.repeat(run_bounds[:-1] + run_bounds[1:], np.diff(run_bounds))
+        target += np.arange(n)
     out = np.empty_like(order)
     out[target] = order
     return out
