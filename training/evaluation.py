@@ -68,21 +68,61 @@ def _dcg(hits: np.ndarray) -> float:
 
 
 def ranking_metrics(recommended: list[np.ndarray], relevant: list[set[int]]) -> dict[str, float]:
-    """precision@K, NDCG@K (K = 5, 10, 25) and MRR@25, averaged over requests."""
-    totals = {f"precision_at_{k}": 0.0 for k in CUTOFFS}
-    totals.update({f"normalized_discounted_cumulative_gain_at_{k}": 0.0 for k in CUTOFFS})
-    totals["mean_reciprocal_rank_at_25"] = 0.0
-    for items, truth in zip(recommended, relevant, strict=True):
-        hits = np.fromiter((item in truth for item in items[:TOP_K].tolist()), dtype=float, count=min(len(items), TOP_K))
-        for k in CUTOFFS:
-            top = hits[:k]
-            totals[f"precision_at_{k}"] += top.sum() / k
-            ideal = _dcg(np.ones(min(len(truth), k)))
-            totals[f"normalized_discounted_cumulative_gain_at_{k}"] += _dcg(top) / ideal if ideal else 0.0
-        first = np.flatnonzero(hits)
-        totals["mean_reciprocal_rank_at_25"] += 1.0 / (first[0] + 1) if len(first) else 0.0
+    """precision@K, NDCG@K (K = 5, 10, 25) and MRR@25, averaged over requests.
+
+    Per request: hits = which of its first 25 items are relevant; precision@K = hits in the top K
+    / K; NDCG@K = ``_dcg`` of the top K hits / ``_dcg`` of min(relevant, K) hits; MRR = 1 / rank
+    of the first hit.  Computed for all requests at once: the same float operations, each DCG
+    summed over a list of its own length, the requests' values added up in order.
+    """
+    names = [f"precision_at_{k}" for k in CUTOFFS]
+    names += [f"normalized_discounted_cumulative_gain_at_{k}" for k in CUTOFFS]
+    names.append("mean_reciprocal_rank_at_25")
+    if not recommended:
+        return {name: 0.0 for name in names}
+    hits, lengths = _hit_matrix(recommended, relevant)
+    truths = np.array([len(truth) for truth in relevant], dtype=np.int64)
+    discount = np.log2(np.arange(2, TOP_K + 2))
+    values: dict[str, np.ndarray] = {}
+    for k in CUTOFFS:
+        top = np.minimum(lengths, k)
+        values[f"precision_at_{k}"] = hits[:, :k].sum(axis=1) / k  # whole hits: exact in any order
+        dcg = np.zeros(len(hits))
+        for length in np.unique(top).tolist():  # np.sum's pairwise order depends on the length
+            rows = np.flatnonzero(top == length)
+            if length:
+                dcg[rows] = (hits[rows, :length] / discount[:length]).sum(axis=1)
+        ideal_of = {m: _dcg(np.ones(m)) for m in np.unique(np.minimum(truths, k)).tolist()}
+        ideal = np.array([ideal_of[m] for m in np.minimum(truths, k).tolist()])
+        values[f"normalized_discounted_cumulative_gain_at_{k}"] = np.divide(
+            dcg, ideal, out=np.zeros(len(hits)), where=ideal != 0)
+    any_hit = hits.any(axis=1)
+    values["mean_reciprocal_rank_at_25"] = np.where(any_hit, 1.0 / (hits.argmax(axis=1) + 1), 0.0)
     count = max(1, len(recommended))
-    return {name: value / count for name, value in totals.items()}
+    # np.cumsum adds one value at a time, in order: the per-request running total.
+    return {name: float(np.cumsum(values[name])[-1]) / count for name in names}
+
+
+def _hit_matrix(recommended: list[np.ndarray], relevant: list[set[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(requests × 25 floats: 1 where the i-th recommended item is relevant, lengths of the lists
+    cut to 25)."""
+    lengths = np.array([min(len(items), TOP_K) for items in recommended], dtype=np.int64)
+    rows = np.repeat(np.arange(len(recommended)), lengths)
+    items = np.concatenate([np.asarray(items[:TOP_K], dtype=np.int64) for items in recommended]) \
+        if lengths.any() else np.empty(0, np.int64)
+    truth_counts = np.array([len(truth) for truth in relevant], dtype=np.int64)
+    truth_items = np.fromiter((item for truth in relevant for item in truth), dtype=np.int64,
+                              count=int(truth_counts.sum()))
+    # (request, item) pairs as one sortable key each.
+    low = min(int(items.min(initial=0)), int(truth_items.min(initial=0)))
+    span = max(int(items.max(initial=0)), int(truth_items.max(initial=0))) - low + 1
+    truth_keys = np.sort(np.repeat(np.arange(len(relevant)), truth_counts) * span + (truth_items - low))
+    keys = rows * span + (items - low)
+    at = np.minimum(np.searchsorted(truth_keys, keys), max(len(truth_keys) - 1, 0))
+    found = truth_keys[at] == keys if len(truth_keys) else np.zeros(len(keys), dtype=bool)
+    hits = np.zeros((len(recommended), TOP_K))
+    hits[rows, np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)] = found
+    return hits, lengths
 
 
 def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
@@ -98,28 +138,47 @@ def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
     raise TypeError(f"cannot evaluate {type(model).__name__}")
 
 
-def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout,
-             with_coverage: bool = True) -> dict[str, float]:
-    holdout = _scored_subset(holdout)
-    recommended, relevant = [], []
-    batched = None
-    if isinstance(model, FactorModel):
-        batched = model.recommend_sequences(holdout.inputs, TOP_K, holdout.input_types)
-    for position, (user, inputs, truth) in enumerate(zip(holdout.users, holdout.inputs, holdout.truths, strict=True)):
-        if batched is not None:
-            row = batched[position]
-            recommended.append(row[row >= 0])
-        else:
-            recommended.append(_query(model, int(user), inputs).indices)
+def _relevant(model: ServingModel, holdout: Holdout) -> list[set[int]]:
+    relevant = []
+    for inputs, truth in zip(holdout.inputs, holdout.truths, strict=True):
         truth_set = set(truth.tolist())
         if isinstance(model, SimsModel):
             # Related items never include the items asked about; re-interactions do not count.
             truth_set -= set(inputs.tolist())
         relevant.append(truth_set)
-    metrics = ranking_metrics(recommended, relevant)
+    return relevant
+
+
+def _lists(rows: np.ndarray) -> list[np.ndarray]:
+    return [row[row >= 0] for row in rows]
+
+
+def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout,
+             with_coverage: bool = True) -> dict[str, float]:
+    holdout = _scored_subset(holdout)
+    if isinstance(model, FactorModel):
+        recommended = _lists(model.recommend_sequences(holdout.inputs, TOP_K, holdout.input_types))
+    else:
+        recommended = [_query(model, int(user), inputs).indices
+                       for user, inputs in zip(holdout.users, holdout.inputs, strict=True)]
+    metrics = ranking_metrics(recommended, _relevant(model, holdout))
     if with_coverage:
         metrics["coverage"] = coverage(model, interactions)
     return metrics
+
+
+def evaluate_exclusion(model: ServingModel, interactions: Interactions,
+                       holdout: Holdout) -> tuple[dict[str, float], dict[str, float]]:
+    """``evaluate``'s holdout metrics (no coverage) of the model served with the user's history
+    excluded and without: what ``exclude_interacted_items=auto`` chooses between.  A factor model
+    scores the held-out users once and ranks them both ways."""
+    if not isinstance(model, FactorModel):  # nothing to exclude: the same lists either way
+        metrics = evaluate(model, interactions, holdout, with_coverage=False)
+        return metrics, dict(metrics)
+    holdout = _scored_subset(holdout)
+    relevant = _relevant(model, holdout)
+    excluding, keeping = model.rank_sequences(holdout.inputs, TOP_K, holdout.input_types, (True, False))
+    return ranking_metrics(_lists(excluding), relevant), ranking_metrics(_lists(keeping), relevant)
 
 
 def _scored_subset(holdout: Holdout, limit: int = MAX_EVALUATED_USERS, seed: int = 0) -> Holdout:
@@ -131,10 +190,15 @@ def _scored_subset(holdout: Holdout, limit: int = MAX_EVALUATED_USERS, seed: int
                    [holdout.inputs[i] for i in chosen], [holdout.truths[i] for i in chosen], types)
 
 
-def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> float:
-    """Share of the catalog that appears in top-25 lists, over (a sample of) all users."""
-    # The users with interactions, ascending (np.unique's answer; a bincount is O(n), no sort or hash).
-    users = np.flatnonzero(np.bincount(interactions.users, minlength=interactions.user_count))
+def coverage(model: ServingModel, interactions: Interactions, seed: int = 0,
+             exclude_history: bool | None = None) -> float:
+    """Share of the catalog that appears in top-25 lists, over (a sample of) all users
+    (``exclude_history``: a factor model served with or without the user's history left out, if
+    not as its own setting says)."""
+    # The users with interactions, ascending (np.unique's answer, without a sort or a count).
+    has_interactions = np.zeros(interactions.user_count, dtype=bool)
+    has_interactions[interactions.users] = True
+    users = np.flatnonzero(has_interactions)
     if isinstance(model, FactorModel):  # users the model trained on (held-out ones have no vector)
         users = users[np.diff(model.history_indptr)[users] > 0]
     if len(users) > COVERAGE_SAMPLE_USERS:
@@ -145,7 +209,7 @@ def coverage(model: ServingModel, interactions: Interactions, seed: int = 0) -> 
         last = _last_items(interactions)
         by_user = lambda u: model.related(str(model.item_ids[last[u]]), TOP_K)  # noqa: E731
     elif isinstance(model, FactorModel):
-        top = model.recommend_known_users(users, TOP_K)
+        top = model.recommend_known_users(users, TOP_K, exclude=exclude_history)
         seen[top[top >= 0]] = True
         return float(seen.sum() / max(1, model.item_count))
     elif isinstance(model, TrendingModel):

@@ -4,6 +4,12 @@ Filters such as ``EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")``
 did, per event type — including event types the solution did not train on.  The artifact keeps
 each user's newest ``PER_TYPE`` interactions of every event type (Personalize keeps 100) as CSR
 arrays; the runtime adds the user's real-time events on top.
+
+The arrays are as small as their contents allow: ``filter_items`` is uint16 while the model has
+at most 65,536 items (int32 beyond), and ``filter_types`` is left out when the data has at most
+one event type (every entry would be 0, the one name in ``filter_event_types``).
+(``filter_users`` is usually the model's ``user_ids``; the artifact then stores it once, see
+``picks.models.artifact``.)
 """
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ PER_TYPE = 1000
 
 def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE) -> None:
     """Add ``filter_users`` / ``filter_event_types`` strings and ``filter_indptr`` / ``filter_items`` /
-    ``filter_types`` arrays (items as the artifact's item indices, newest first per user)."""
+    ``filter_types`` arrays (items as the artifact's item indices, newest first per user;
+    ``filter_types`` only with two or more event types; see the module doc)."""
     index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
     item_column = table["ITEM_ID"]
     item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
@@ -50,5 +57,7 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     artifact.strings["filter_users"] = table["USER_ID"].dictionary
     artifact.strings["filter_event_types"] = np.array(type_names, dtype=object)
     artifact.arrays["filter_indptr"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    artifact.arrays["filter_items"] = items.astype(np.int32)
-    artifact.arrays["filter_types"] = types.astype(np.int16)
+    item_type = np.uint16 if len(artifact.item_ids) <= 1 << 16 else np.int32
+    artifact.arrays["filter_items"] = items.astype(item_type)
+    if len(type_names) > 1:
+        artifact.arrays["filter_types"] = types.astype(np.int16)

@@ -4,7 +4,7 @@ Inputs: the ``train`` channel (``SM_CHANNEL_TRAIN``, default ``/opt/ml/input/dat
 ``config.json`` (recipe, solution config, training mode, seed) and one columnar table folder per
 dataset (``interactions/``, optional ``items/``, ``users/``, ``previous_model/``).
 Outputs: the model artifact (``picks.models.artifact``) in ``SM_MODEL_DIR`` (``/opt/ml/model``),
-which SageMaker archives as ``model.tar.gz``; on failure a one-line reason in
+which SageMaker uploads file by file (``CompressionType NONE``); on failure a one-line reason in
 ``SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), which SageMaker reports as the job's
 FailureReason, and a non-zero exit.
 
@@ -32,6 +32,7 @@ from training.data import Interactions, TrainingDataError, TrainingJob, check_mi
 from training import context, evaluation, history
 from training.evaluation import split
 from training.evaluation import evaluate as evaluate_model
+from training.evaluation import evaluate_exclusion
 from training.recipes import RECIPE_MODULES
 from training.recipes.common import resolved_hyperparameters
 
@@ -72,19 +73,20 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
     del on_split
     if fitted is not None:
         fitted.set()
-    metrics = evaluate_model(serving_model(split_model), interactions, holdout)
+    serving = serving_model(split_model)
     chosen_exclude = None
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
-        # Scoring-only choice: the same model, served with and without the user's history left out.
-        split_model.info["exclude_interacted_items"] = False
-        keeping = evaluate_model(serving_model(split_model), interactions, holdout, with_coverage=False)
-        exclude = metrics[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
+        # Scoring-only choice: the same model, served with and without the user's history left out
+        # (the held-out users scored once, ranked both ways).
+        excluding, keeping = evaluate_exclusion(serving, interactions, holdout)
+        exclude = excluding[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
         split_model.info["exclude_interacted_items"] = exclude
-        if not exclude:
-            # What evaluate_model would report as coverage, without ranking the holdout a third time.
-            keeping["coverage"] = evaluation.coverage(serving_model(split_model), interactions)
-            metrics = keeping
+        # What evaluate_model would report as coverage for the model served as chosen.
+        metrics = {**(excluding if exclude else keeping),
+                   "coverage": evaluation.coverage(serving, interactions, exclude_history=exclude)}
         chosen_exclude = exclude
+    else:
+        metrics = evaluate_model(serving, interactions, holdout)
     if hasattr(module, "refresh"):
         # Only the held-out users' histories differ between the split and the full data.
         final = module.refresh(split_model, interactions, params, users=holdout.users,

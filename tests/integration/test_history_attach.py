@@ -9,7 +9,8 @@ import pytest
 
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
-from picks.models.artifact import ModelArtifact
+from picks.models.artifact import ModelArtifact, deserialize, serialize
+from picks.serving.models import ServingModel
 from training import history
 from training.data import Interactions, in_user_time_order, time_order, to_newest_first
 
@@ -84,6 +85,11 @@ def test_attach_matches_the_lexsort_definition(with_types, per_type):
     artifact = ModelArtifact(recipe="r", recipe_type="USER_PERSONALIZATION", item_ids=known)
     history.attach(artifact, table, per_type)
     expected = _reference(artifact, table, per_type)
+    if not with_types:  # one event type: its codes (all 0) are not stored
+        assert "filter_types" not in artifact.arrays and not expected.pop("filter_types").any()
+        assert artifact.strings["filter_event_types"].tolist() == [""]
+    assert artifact.arrays["filter_items"].dtype == np.uint16  # item indices below 2**16
+    expected["filter_items"] = expected["filter_items"].astype(np.uint16)
     for name, values in expected.items():
         assert artifact.arrays[name].dtype == values.dtype
         np.testing.assert_array_equal(artifact.arrays[name], values, err_msg=name)
@@ -118,6 +124,11 @@ def test_newest_first_from_the_oldest_first_order_is_lexsort():
         timestamps = rng.integers(0, span, size)  # few distinct times: many ties inside a group
         np.testing.assert_array_equal(to_newest_first(time_order(group, timestamps), group, timestamps),
                                       np.lexsort((-timestamps, group)))
+    # Rows already by group and time, without ties (the plain-reversal path) and with them.
+    group = np.sort(rng.integers(0, 50, 3000))
+    for timestamps in (np.arange(3000), np.repeat(np.arange(1500), 2)):
+        np.testing.assert_array_equal(time_order(group, timestamps, newest_first=True),
+                                      np.lexsort((-timestamps, group)))
 
 
 def test_interactions_orders_are_computed_once_and_carried_into_subsets():
@@ -149,3 +160,40 @@ def test_rows_stored_by_user_and_time_need_no_sort_and_subsets_stay_so():
     assert part.rows_by_user_time
     np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-part.timestamps, part.users)))
     assert in_user_time_order(data) is data
+
+
+@pytest.mark.parametrize("with_types", [True, False])
+def test_interaction_history_reads_what_attach_stores(with_types):
+    # With one event type no codes are stored, and filter_users (the model's user_ids here) is
+    # stored once: the runtime reads the same history per user as from the full arrays.
+    rng = np.random.default_rng(21)
+    table = _table(rng, 600, with_types)
+    known = np.array([f"i{i}" for i in range(0, 60) if i % 5], dtype=object)
+    artifact = ModelArtifact(recipe="r", recipe_type="POPULAR_ITEMS", item_ids=known,
+                             user_ids=table["USER_ID"].dictionary,
+                             arrays={"popularity": np.ones(len(known), np.float32)})
+    history.attach(artifact, table)
+    manifest, data = serialize(artifact)
+    assert json.loads(manifest)["aliases"] == {"filter_users": "user_ids"}
+    model = ServingModel(deserialize(manifest, data))
+    reference = _reference(artifact, table, history.PER_TYPE)
+    names = artifact.strings["filter_event_types"]
+    indptr, items, types = reference["filter_indptr"], reference["filter_items"], reference["filter_types"]
+    for row, user in enumerate(table["USER_ID"].dictionary.tolist()):
+        own_items, own_types = items[indptr[row] : indptr[row + 1]], types[indptr[row] : indptr[row + 1]]
+        expected = {str(names[t]): own_items[own_types == t] for t in np.unique(own_types).tolist()}
+        found = model.interaction_history(user)
+        assert found.keys() == expected.keys(), user
+        for name, values in expected.items():
+            np.testing.assert_array_equal(found[name], values, err_msg=f"{user} {name}")
+    assert model.interaction_history("nobody") == {} and model.interaction_history(None) == {}
+
+
+def test_filter_items_widen_past_65536_items():
+    table = _table(np.random.default_rng(3), 200, with_types=False)
+    many = np.array([f"i{i}" for i in range(60)] + [f"x{i}" for i in range((1 << 16) - 60 + 1)], dtype=object)
+    artifact = ModelArtifact(recipe="r", recipe_type="USER_PERSONALIZATION", item_ids=many)
+    history.attach(artifact, table)
+    assert artifact.arrays["filter_items"].dtype == np.int32
+    expected = _reference(artifact, table, history.PER_TYPE)["filter_items"]
+    np.testing.assert_array_equal(artifact.arrays["filter_items"], expected)
