@@ -104,6 +104,8 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(models.FactorModel, "rank_sequences")
     timer.patch(models.FactorModel, "recommend_known_users")
     timer.patch(user_personalization, "prepare")
+    timer.patch(data.Interactions, "subset", "interactions_subset")
+    timer.patch(user_personalization.Prepared, "without", "prepared_without")
     timer.patch(user_personalization, "fit", "fit")
     timer.patch(user_personalization, "refresh", "refresh")
     timer.patch(user_personalization, "confidence_matrix")

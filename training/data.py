@@ -189,7 +189,7 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
     return in_user_time_order(Interactions(
         users=users,
         items=items,
-        timestamps=table["TIMESTAMP"].data.astype(np.int64) if every_row else table["TIMESTAMP"].data[mask].astype(np.int64),
+        timestamps=table["TIMESTAMP"].data.astype(np.int64, copy=False) if every_row else table["TIMESTAMP"].data[mask].astype(np.int64),
         weights=weights if every_row else weights[mask],
         user_ids=table["USER_ID"].dictionary[user_codes_unique],
         item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
