@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picks.serving.repeats import COUNT_BUCKETS, smoothed
-from training.data import Interactions, position_in_run
+from training.data import Interactions, position_in_run, time_order
 from training.evaluation import HOLDOUT_FRACTION
 
 DEFAULT_THRESHOLD = 0.05
@@ -60,27 +60,37 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
     shape = (window, n_types, COUNT_BUCKETS)
     if not len(interactions):
         return Examples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool), shape)
+    # Per user, in by_user_time positions: its rows start at `starts`; the first `inputs` are input,
+    # the rest truth.  Only the window's and the truth's rows are visited (not all 25M).
     order = interactions.by_user_time
-    users = interactions.users[order]
-    counts = np.bincount(users, minlength=interactions.user_count)
-    position = position_in_run(users)
-    n = counts[users]
-    inputs = n - np.maximum(1, (n * fraction).astype(np.int64))
-    eligible = n >= 2
-    key = users * np.int64(interactions.item_count) + interactions.items[order]
-    truth_keys = np.sort(key[eligible & (position >= inputs)])
-    in_window = eligible & (position < inputs) & (position >= inputs - window)
-    rows = np.flatnonzero(in_window)
-    age = (inputs - 1 - position)[rows]  # 0 = the newest input interaction
-    w_key, w_user, w_type = key[rows], users[rows], _type_codes(interactions)[order[rows]]
-    del key, position, n, inputs, eligible, in_window
-    by_item = np.lexsort((age, w_key))  # each (user, item)'s rows, newest first
+    counts = np.bincount(interactions.users, minlength=interactions.user_count)
+    starts = np.cumsum(counts) - counts
+    inputs = counts - np.maximum(1, (counts * fraction).astype(np.int64))
+    eligible = counts >= 2
+    item_count = np.int64(interactions.item_count)
+
+    def ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(user, position) for every position in [lo, hi) of every user, in position order."""
+        lengths = np.where(eligible, hi - lo, 0)
+        user = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        offsets = np.cumsum(lengths) - lengths
+        return user, np.arange(int(lengths.sum()), dtype=np.int64) - offsets[user] + lo[user]
+
+    t_user, t_position = ranges(starts + inputs, starts + counts)
+    truth_keys = np.sort(t_user * item_count + interactions.items[order[t_position]])
+    w_user, w_position = ranges(starts + np.maximum(inputs - window, 0), starts + inputs)
+    w_rows = order[w_position]
+    age = starts[w_user] + inputs[w_user] - 1 - w_position  # 0 = the newest input interaction
+    w_key = w_user * item_count + interactions.items[w_rows]
+    w_type = _type_codes(interactions)[w_rows]
+    del t_user, t_position, w_position, w_rows
+    by_item = time_order(w_key, age)  # each (user, item)'s rows, newest first
     k_sorted = w_key[by_item]
     first = np.concatenate([[True], k_sorted[1:] != k_sorted[:-1]])
     starts = np.flatnonzero(first)
     repeats = np.diff(np.append(starts, len(k_sorted)))
     newest = by_item[starts]  # one row per distinct (user, item): its newest interaction
-    by_age = np.lexsort((age[newest], w_user[newest]))
+    by_age = time_order(w_user[newest], age[newest])
     newest, repeats = newest[by_age], repeats[by_age]
     distinct_position = position_in_run(w_user[newest])
     found = np.searchsorted(truth_keys, w_key[newest])

@@ -107,3 +107,40 @@ def test_an_explicit_exclude_turns_repeats_off():
     model = FactorModel(user_personalization.fit(shop(), params, seed=0))
     ranked = model.recommend("newcomer", 5, recent=["i7"], recent_types=["click"]).indices
     assert "i7" not in model.item_ids[ranked].tolist()
+
+
+@pytest.mark.parametrize("stored_by_user", [False, True])
+def test_examples_match_a_per_user_reading_of_the_definition(stored_by_user):
+    from picks.serving.repeats import COUNT_BUCKETS
+    from training.data import in_user_time_order
+
+    rng = np.random.default_rng(21)
+    size, n_users, n_items, window = 4000, 60, 15, 6
+    names = np.array(["click", "watch"], dtype=object)
+    data = Interactions(rng.integers(0, n_users, size), rng.integers(0, n_items, size),
+                        rng.integers(0, 40, size), np.ones(size, np.float32),  # few times: many ties
+                        np.arange(n_users).astype(object), np.arange(n_items).astype(object),
+                        rng.integers(0, 3, size).astype(np.int16), names)  # code 2: no event type
+    if stored_by_user:
+        data = in_user_time_order(data)
+    expected = []
+    for user in range(n_users):
+        rows = sorted(np.flatnonzero(data.users == user).tolist(), key=lambda r: (data.timestamps[r], r))
+        n = len(rows)
+        if n < 2:
+            continue
+        inputs = n - max(1, int(n * 0.1))
+        truth = {int(data.items[r]) for r in rows[inputs:]}
+        in_window = rows[max(0, inputs - window):inputs][::-1]  # newest first
+        seen: list[int] = []
+        for r in in_window:
+            item = int(data.items[r])
+            if item in seen:
+                continue
+            seen.append(item)
+            count = sum(int(data.items[q]) == item for q in in_window)
+            cell = np.ravel_multi_index((len(seen) - 1, min(int(data.event_types[r]), 2), min(count, COUNT_BUCKETS) - 1),
+                                        (window, 3, COUNT_BUCKETS))
+            expected.append((user, int(cell), item in truth))
+    found = repeats.examples(data, window)
+    assert sorted(zip(found.users.tolist(), found.cells.tolist(), found.hits.tolist(), strict=True)) == sorted(expected)
