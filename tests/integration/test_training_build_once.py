@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from picks.serving.models import confidence
 from training import repeats, train
 from training.data import Interactions, in_user_time_order
 from training.evaluation import split
@@ -92,7 +93,7 @@ def test_confidence_uses_the_lexsort_recency(data):
 
     expected = sp.csr_matrix((weights, (data.users, data.items)), shape=(data.user_count, data.item_count))
     expected.sum_duplicates()
-    expected.data = up.confidence(expected.data, float(PARAMS["als_alpha"])).astype(np.float32)
+    expected.data = confidence(expected.data, float(PARAMS["als_alpha"])).astype(np.float32)
     _same_csr(up.confidence_matrix(data, PARAMS), expected)
 
 
