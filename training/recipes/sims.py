@@ -105,13 +105,18 @@ def neighbor_lists(matrix: sp.csr_matrix, damping: np.ndarray, min_together: int
             cols, together = cols[keep], together[keep]
             if len(cols) == 0:
                 continue
-            value = together / damping[cols]
-            take = min(width, len(cols))
-            best = np.argpartition(-value, take - 1)[:take] if take < len(cols) else np.arange(len(cols))
-            best = best[np.lexsort((cols[best], -value[best]))]
-            neighbors[item, :take] = cols[best]
-            scores[item, :take] = value[best] / value[best[0]]
+            _keep_best(neighbors, scores, item, cols, together / damping[cols])
     return neighbors, scores
+
+
+def _keep_best(neighbors: np.ndarray, scores: np.ndarray, item: int, cols: np.ndarray, value: np.ndarray) -> None:
+    """Row ``item`` of (neighbors, scores): its best-scoring ``cols``, highest first (ties by
+    column), scores scaled so the best has 1; what does not fit the row's width is dropped."""
+    take = min(neighbors.shape[1], len(cols))
+    best = np.argpartition(-value, take - 1)[:take] if take < len(cols) else np.arange(len(cols))
+    best = best[np.lexsort((cols[best], -value[best]))]
+    neighbors[item, :take] = cols[best]
+    scores[item, :take] = value[best] / value[best[0]]
 
 
 POSITIONS_CHUNK = 1 << 18
@@ -192,12 +197,7 @@ def related_lists(users: np.ndarray, items: np.ndarray, n_users: int, n_items: i
                 scratch[near_cols] = near.data[near.indptr[row] : near.indptr[row + 1]]
                 value = value + sequence_weight * scratch[cols]
                 scratch[near_cols] = 0.0
-            value = value / damping[cols]
-            take = min(width, len(cols))
-            best = np.argpartition(-value, take - 1)[:take] if take < len(cols) else np.arange(len(cols))
-            best = best[np.lexsort((cols[best], -value[best]))]
-            neighbors[item, :take] = cols[best]
-            scores[item, :take] = value[best] / value[best[0]]
+            _keep_best(neighbors, scores, item, cols, value / damping[cols])
     return neighbors, scores
 
 

@@ -118,8 +118,7 @@ def _newest_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, n
     """(indptr, rows): each user's last ``window`` interaction rows, newest first."""
     order = _user_time_order(interactions, newest_first=True)
     users = interactions.users[order]
-    within, _ = _positions(users, interactions.user_count)
-    keep = within < window
+    keep = position_in_run(users) < window
     counts = np.bincount(users[keep], minlength=interactions.user_count)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return indptr, order[keep]
@@ -132,8 +131,9 @@ def recent_matrix(interactions: Interactions, window: int) -> sp.csr_matrix:
     users = np.repeat(np.arange(interactions.user_count, dtype=np.int64), np.diff(indptr))
     items = interactions.items[rows].astype(np.int64)
     # A user's rows are newest first, so the first of each (user, item) in row order is its newest.
-    by_pair = time_order(users * np.int64(interactions.item_count) + items, np.arange(len(rows)))
-    pairs = (users * np.int64(interactions.item_count) + items)[by_pair]
+    pairs = users * np.int64(interactions.item_count) + items
+    by_pair = time_order(pairs, np.arange(len(rows)))
+    pairs = pairs[by_pair]
     newest = np.zeros(len(rows), dtype=bool)
     newest[by_pair[np.concatenate([[True], pairs[1:] != pairs[:-1]])]] = True
     users, items = users[newest], items[newest]
