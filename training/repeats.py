@@ -82,7 +82,8 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
     w_rows = order[w_position]
     age = starts[w_user] + inputs[w_user] - 1 - w_position  # 0 = the newest input interaction
     w_key = w_user * item_count + interactions.items[w_rows]
-    w_type = _type_codes(interactions)[w_rows]
+    w_type = (np.zeros(len(w_rows), dtype=np.int64) if interactions.event_types is None
+              else interactions.event_types[w_rows].astype(np.int64))  # _type_codes at these rows
     del t_user, t_position, w_position, w_rows
     by_item = time_order(w_key, age)  # each (user, item)'s rows, newest first
     k_sorted = w_key[by_item]

@@ -10,6 +10,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+from picks.ingest import columnar
 from picks.dataset_schema import DatasetSchema, Field
 from picks.ingest.columnar import (
     FORMAT_NAME,
@@ -133,11 +134,17 @@ def test_npz_holds_no_object_arrays() -> None:
     assert deserialize(data, manifest).to_pylist() == table.to_pylist()
 
 
-def test_corrupt_or_unknown_data_is_refused() -> None:
-    table = table_from(INTERACTIONS, "INTERACTIONS", "USER_ID,ITEM_ID,TIMESTAMP", "u,i,1")
+@pytest.mark.parametrize("hashed_beside", [False, True], ids=["hashed-first", "hashed-beside-parsing"])
+def test_corrupt_or_unknown_data_is_refused(hashed_beside: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if hashed_beside:  # as for tables of 16 MB and more
+        monkeypatch.setattr(columnar, "PARALLEL_HASH_BYTES", 0)
+    table = table_from(INTERACTIONS, "INTERACTIONS", "USER_ID,ITEM_ID,TIMESTAMP", "u,i,1\nv,i,2")
     data, manifest = serialize(table)
+    assert deserialize(data, manifest)["USER_ID"].to_pylist() == ["u", "v"]
     with pytest.raises(ValueError, match="checksum"):
         deserialize(data[:-1] + b"x", manifest)
+    with pytest.raises(ValueError, match="checksum"):  # unparseable too: the checksum explains it
+        deserialize(data[: len(data) // 2], manifest)
     with pytest.raises(ValueError, match="unsupported"):
         deserialize(data, manifest | {"format_version": FORMAT_VERSION + 1})
 

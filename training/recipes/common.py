@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from training.data import Interactions, TrainingDataError
+from training.data import Interactions, TrainingDataError, column_counts
 
 
 def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> dict[str, str]:
@@ -47,4 +47,5 @@ def unique_user_counts(interactions: Interactions, pairs: sp.csr_matrix | None =
             shape=(interactions.user_count, interactions.item_count),
         )
         pairs.sum_duplicates()
-    return np.bincount(pairs.indices, minlength=interactions.item_count).astype(np.float32)
+    return column_counts(pairs.indices, interactions.item_count).astype(np.float32)
+

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
-from training.data import Interactions
+from training.data import Interactions, position_in_run
 from training.recipes.common import number, unique_user_counts
 
 RECIPE = "aws-sims"
@@ -97,26 +97,71 @@ def neighbor_lists(matrix: sp.csr_matrix, damping: np.ndarray, min_together: int
     scores = np.zeros((n_items, width), dtype=np.float32)
     for start in range(0, n_items, BLOCK):
         block = (item_users[start : start + BLOCK] @ matrix).tocsr()
+        # Per row only what needs the row alone (dropping the item itself and rare pairs, cutting a
+        # long row to ``width`` candidates); ordering and writing once for the block.
+        chosen_cols, chosen_values = [], []
         for row in range(block.shape[0]):
-            item = start + row
             lo, hi = block.indptr[row], block.indptr[row + 1]
             cols, together = block.indices[lo:hi], block.data[lo:hi]
-            keep = (cols != item) & (together >= max(min_together, 1))
-            cols, together = cols[keep], together[keep]
-            if len(cols) == 0:
-                continue
-            _keep_best(neighbors, scores, item, cols, together / damping[cols])
+            keep = (cols != start + row) & (together >= max(min_together, 1))
+            cols = cols[keep]
+            value = together[keep] / damping[cols]
+            if len(cols) > width:
+                best = np.argpartition(-value, width - 1)[:width]
+                cols, value = cols[best], value[best]
+            chosen_cols.append(cols)
+            chosen_values.append(value)
+        lengths = [len(c) for c in chosen_cols]
+        items = np.repeat(np.arange(start, start + block.shape[0], dtype=np.int64), lengths)
+        _keep_best_rows(neighbors, scores, items, np.concatenate(chosen_cols), np.concatenate(chosen_values))
     return neighbors, scores
 
 
 def _keep_best(neighbors: np.ndarray, scores: np.ndarray, item: int, cols: np.ndarray, value: np.ndarray) -> None:
-    """Row ``item`` of (neighbors, scores): its best-scoring ``cols``, highest first (ties by
-    column), scores scaled so the best has 1; what does not fit the row's width is dropped."""
-    take = min(neighbors.shape[1], len(cols))
-    best = np.argpartition(-value, take - 1)[:take] if take < len(cols) else np.arange(len(cols))
-    best = best[np.lexsort((cols[best], -value[best]))]
-    neighbors[item, :take] = cols[best]
-    scores[item, :take] = value[best] / value[best[0]]
+    """``_keep_best_rows`` for the one row ``item``."""
+    _keep_best_rows(neighbors, scores, np.full(len(cols), item, dtype=np.int64), cols, value)
+
+
+def _keep_best_rows(neighbors: np.ndarray, scores: np.ndarray, items: np.ndarray, cols: np.ndarray,
+                    value: np.ndarray) -> None:
+    """Rows ``items`` of (neighbors, scores) from entries grouped by item: each item's best-scoring
+    ``cols``, highest first (ties by column), scores scaled so the best has 1; what does not fit
+    the row's width is dropped (a row longer than that is cut with ``np.argpartition`` first)."""
+    if len(items) == 0:
+        return
+    width = neighbors.shape[1]
+    bounds = np.flatnonzero(np.concatenate([[True], items[1:] != items[:-1], [True]]))
+    long_rows = np.flatnonzero(np.diff(bounds) > width)
+    if len(long_rows):
+        chosen = np.ones(len(items), dtype=bool)
+        for row in long_rows.tolist():
+            lo, hi = int(bounds[row]), int(bounds[row + 1])
+            chosen[lo:hi] = False
+            chosen[lo + np.argpartition(-value[lo:hi], width - 1)[:width]] = True
+        items, cols, value = items[chosen], cols[chosen], value[chosen]
+    order = _by_item_score_column(items, cols, value)
+    items, cols, value = items[order], cols[order], value[order]
+    position = position_in_run(items)
+    starts = np.flatnonzero(position == 0)
+    neighbors[items, position] = cols
+    scores[items, position] = value / np.repeat(value[starts], np.diff(np.append(starts, len(items))))
+
+
+def _by_item_score_column(items: np.ndarray, cols: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``np.lexsort((cols, -value, items))``: by item, score descending, column.  For float32
+    scores >= 0 (whose bit patterns order as the numbers do) and keys that fit, one int64 per
+    entry sorted as numbers, several times faster than the three-key lexsort."""
+    if len(items) == 0:
+        return np.empty(0, dtype=np.intp)
+    low = int(items.min())
+    item_bits, col_bits = int(items.max() - low).bit_length(), max(int(cols.max()).bit_length(), 1)
+    if (value.dtype != np.float32 or item_bits + 32 + col_bits > 63 or not bool(np.all(value >= 0))
+            or not bool(np.all(np.isfinite(value)))):
+        return np.lexsort((cols, -value, items))
+    key = (items - low).astype(np.int64) << (32 + col_bits)
+    key |= (np.uint32(0xFFFFFFFF) - value.view(np.uint32)).astype(np.int64) << col_bits
+    key |= cols.astype(np.int64)
+    return np.argsort(key)  # keys are distinct (a column once per item): any sort gives this order
 
 
 POSITIONS_CHUNK = 1 << 18

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
-from training.data import Interactions, position_in_run, time_order
+from training.data import Interactions, position_in_run, time_order, to_newest_first
 from training import repeats
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
@@ -40,12 +40,17 @@ RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"
 SCORE_TEMPERATURE = 0.1
 RECENT_WINDOW = 20
+ROW_CHUNK = 1 << 22  # rows per slice where a per-row pass would otherwise allocate whole columns
 RECENT_DECAY = 0.95
 # Co-occurrence for the session signal counts each user's newest interactions only: what users did
 # together lately predicts the next item better than whole histories (measured on MovieLens), and
 # the cost grows with the square of history length.
 NEIGHBOR_HISTORY = 50
-NEIGHBOR_PAIR_BUDGET = 1_500_000_000
+# The pairs counted (Σ min(n_u, cap)²) are bounded: past this the cap shrinks.  The neighbours are
+# computed beside ALS on the same cores, so this work lengthens training one for one; 150M pairs
+# (MovieLens-25M-sized data: each user's 25 newest items) take a few CPU-seconds, still ample
+# evidence for 200 neighbours per item.  Smaller data (under ~5M interactions) keeps all 50.
+NEIGHBOR_PAIR_BUDGET = 150_000_000
 
 
 def _user_time_order(interactions: Interactions, newest_first: bool = False) -> np.ndarray:
@@ -73,8 +78,12 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         if ramp:
-            within = np.arange(len(interactions)) - np.repeat(indptr[:-1], counts)
-            weights *= 1.0 + ramp * (within / np.repeat(np.maximum(counts - 1, 1), counts))
+            # In slices, the same operations per row: whole-column temporaries would be ~1 GB.
+            starts, spans = indptr[:-1], np.maximum(counts - 1, 1)
+            for lo in range(0, len(interactions), ROW_CHUNK):
+                users = interactions.users[lo : lo + ROW_CHUNK]
+                within = np.arange(lo, lo + len(users)) - starts[users]
+                weights[lo : lo + len(users)] *= 1.0 + ramp * (within / spans[users])
         index_type = np.int32 if max(shape) < 2**31 and len(interactions) < 2**31 else np.int64
         matrix = sp.csr_matrix((weights, interactions.items.astype(index_type), indptr.astype(index_type)),
                                shape=shape)
@@ -116,12 +125,45 @@ def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
 
 def _newest_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, rows): each user's last ``window`` interaction rows, newest first."""
+    if interactions.rows_by_user_time:
+        return _newest_stored_rows(interactions, window)
     order = _user_time_order(interactions, newest_first=True)
     users = interactions.users[order]
     keep = position_in_run(users) < window
     counts = np.bincount(users[keep], minlength=interactions.user_count)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return indptr, order[keep]
+
+
+def _newest_stored_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_newest_rows`` for rows stored by user, then time: only each user's last rows are read.
+
+    The candidates are a user's last ``window`` rows, reaching back to the start of the run of
+    equal timestamps the cut falls in (newest first, tied rows keep their row order, so a run cut
+    by the window gives its earliest rows); the newest-first order of the candidates alone is the
+    start of the whole history's.
+    """
+    users, timestamps = interactions.users, interactions.timestamps
+    counts = np.bincount(users, minlength=interactions.user_count)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    first = np.maximum(starts, ends - window)
+    cut = np.flatnonzero(first > starts)
+    while len(cut):  # one step back per iteration, for the users whose cut is inside a tie
+        cut = cut[timestamps[first[cut] - 1] == timestamps[first[cut]]]
+        first[cut] -= 1
+        cut = cut[first[cut] > starts[cut]]
+    lengths = ends - first
+    offsets = np.cumsum(lengths) - lengths
+    rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(first - offsets, lengths)
+    candidate_users = users[rows]
+    order = to_newest_first(np.arange(len(rows)), candidate_users, timestamps[rows])
+    # The order only permutes rows within a user, so the users along it are candidate_users.
+    keep = position_in_run(candidate_users) < window
+    kept = np.minimum(counts, window)
+    indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(kept, out=indptr[1:])
+    return indptr, rows[order[keep]]
 
 
 def recent_matrix(interactions: Interactions, window: int) -> sp.csr_matrix:
@@ -275,18 +317,25 @@ def _to_numpy(factors: object) -> np.ndarray:
 
 
 def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, regularization: float) -> np.ndarray:
-    """One exact ALS least-squares solve per row of ``targets`` against fixed ``factors``."""
-    factors64 = factors.astype(np.float64)
-    ridge = factors64.T @ factors64 + regularization * np.eye(factors.shape[1])
+    """One exact ALS least-squares solve per row of ``targets`` against fixed ``factors``:
+    (FᵀF + λI + Σ (c - 1) f fᵀ) x = Σ c f over the row's entries (0 for an empty row).
+
+    ``implicit``'s own exact solver (Cholesky per row, on every core; float32 like its fit), on
+    just these rows: a Python loop of per-row numpy solves took seconds for the held-out users of
+    25M interactions.
+    """
+    from implicit.cpu import _als
+
+    factors32 = np.ascontiguousarray(factors, dtype=np.float32)
     out = np.zeros((len(rows), factors.shape[1]), dtype=np.float32)
-    for position, row in enumerate(rows.tolist()):
-        lo, hi = targets.indptr[row], targets.indptr[row + 1]
-        if lo == hi:
-            continue
-        chosen = factors64[targets.indices[lo:hi]]
-        confidence = targets.data[lo:hi].astype(np.float64)
-        system = ridge + (chosen.T * (confidence - 1.0)) @ chosen
-        out[position] = np.linalg.solve(system, chosen.T @ confidence)
+    if len(rows) == 0:
+        return out
+    chosen = targets[np.asarray(rows, dtype=np.int64)]
+    chosen.sort_indices()
+    index_type = np.int32 if max(chosen.shape) < 2**31 and chosen.nnz < 2**31 else np.int64
+    _als._least_squares(factors32.T @ factors32, chosen.indptr.astype(index_type, copy=False),
+                        chosen.indices.astype(index_type, copy=False), chosen.data.astype(np.float32),
+                        out, factors32, float(regularization), num_threads=0)
     return out
 
 
@@ -316,9 +365,9 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "item_factors": item_factors.astype(np.float32),
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
-            "history_indptr": matrix.indptr.astype(np.int64),
-            "history_items": matrix.indices.astype(np.int32),
-            "history_confidence": matrix.data.astype(np.float32),
+            "history_indptr": matrix.indptr.astype(np.int64, copy=False),  # shared with the matrix, which nothing changes later
+            "history_items": matrix.indices.astype(np.int32, copy=False),
+            "history_confidence": matrix.data.astype(np.float32, copy=False),
             "recent_indptr": recent_indptr,
             "recent_items": recent,
             "neighbors": neighbors[0],

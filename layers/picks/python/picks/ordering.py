@@ -70,7 +70,9 @@ def to_newest_first(order: np.ndarray, groups: np.ndarray, timestamps: np.ndarra
 
     Within a group the runs of equal timestamps come in reverse, each run keeping its rows in row
     order: the row at sorted position p, in the run [s, e) of the group [g0, g1), moves to
-    g0 + g1 - (s + e) + p.
+    g0 + g1 - (s + e) + p.  That is the plain reversal g0 + g1 - 1 - p, plus 1 + 2p - (s + e),
+    which is 0 outside runs of two or more rows: only the tied rows need their run's bounds
+    (per-row loops such as ``np.repeat`` over millions of one-row runs cost seconds).
     """
     n = len(order)
     if n == 0:
@@ -78,21 +80,25 @@ def to_newest_first(order: np.ndarray, groups: np.ndarray, timestamps: np.ndarra
     identity = order[0] == 0 and order[-1] == n - 1 and bool(np.all(order[1:] > order[:-1]))
     g, t = (groups, timestamps) if identity else (groups[order], timestamps[order])
     new_group = g[1:] != g[:-1]
-    group_start = np.flatnonzero(np.concatenate([[True], new_group]))
-    run_start = np.flatnonzero(np.concatenate([[True], new_group | (t[1:] != t[:-1])]))
+    continues = np.zeros(n, dtype=bool)  # the row continues the previous row's run of equal times
+    np.equal(t[1:], t[:-1], out=continues[1:])
+    continues[1:] &= ~new_group
+    group_bounds = np.flatnonzero(np.concatenate([[True], new_group, [True]]))
     del g, t, new_group
-    group_bounds = np.append(group_start, n)
-    target = np.repeat(group_bounds[:-1] + group_bounds[1:], np.diff(group_bounds))
-    if len(run_start) == n:
-        # No ties: every run is one row (s = p, e = p + 1), so a plain reversal within the group,
-        # which is its own inverse: from rows already in order it is the answer itself.
-        target -= np.arange(1, n + 1)
-        if identity:
-            return target
-    else:
-        run_bounds = np.append(run_start, n)
-        target -= np.repeat(run_bounds[:-1] + run_bounds[1:], np.diff(run_bounds))
-        target += np.arange(n)
+    target = np.repeat(group_bounds[:-1] + group_bounds[1:] - 1, np.diff(group_bounds))
+    target -= np.arange(n, dtype=target.dtype)
+    tied = continues.copy()
+    tied[:-1] |= continues[1:]
+    tied = np.flatnonzero(tied)  # rows in runs of two or more, ascending; runs are contiguous in it
+    if len(tied):
+        starts = ~continues[tied]
+        ends = np.append(starts[1:], True)
+        positions = np.arange(len(tied))
+        first = np.maximum.accumulate(np.where(starts, positions, 0))
+        last = np.minimum.accumulate(np.where(ends, positions, len(tied))[::-1])[::-1]
+        target[tied] += 2 * tied - tied[first] - tied[last]  # 1 + 2p - (s + e), e = last row + 1
+    elif identity:
+        return target  # a plain reversal within groups is its own inverse
     out = np.empty_like(order)
     out[target] = order
     return out
