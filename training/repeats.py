@@ -62,7 +62,8 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
         return Examples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool), shape)
     # Per user, in by_user_time positions: its rows start at `starts`; the first `inputs` are input,
     # the rest truth.  Only the window's and the truth's rows are visited (not all 25M).
-    order = interactions.by_user_time
+    # Rows stored in that order (as imported) are their own positions: no 25M-row identity order.
+    order = None if interactions.rows_by_user_time else interactions.by_user_time
     counts = np.bincount(interactions.users, minlength=interactions.user_count)
     starts = np.cumsum(counts) - counts
     inputs = counts - np.maximum(1, (counts * fraction).astype(np.int64))
@@ -77,14 +78,15 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
         return user, np.arange(int(lengths.sum()), dtype=np.int64) - offsets[user] + lo[user]
 
     t_user, t_position = ranges(starts + inputs, starts + counts)
-    truth_keys = np.sort(t_user * item_count + interactions.items[order[t_position]])
+    t_rows = t_position if order is None else order[t_position]
+    truth_keys = np.sort(t_user * item_count + interactions.items[t_rows])
     w_user, w_position = ranges(starts + np.maximum(inputs - window, 0), starts + inputs)
-    w_rows = order[w_position]
+    w_rows = w_position if order is None else order[w_position]
     age = starts[w_user] + inputs[w_user] - 1 - w_position  # 0 = the newest input interaction
     w_key = w_user * item_count + interactions.items[w_rows]
     w_type = (np.zeros(len(w_rows), dtype=np.int64) if interactions.event_types is None
               else interactions.event_types[w_rows].astype(np.int64))  # _type_codes at these rows
-    del t_user, t_position, w_position, w_rows
+    del t_user, t_position, t_rows, w_position, w_rows
     by_item = time_order(w_key, age)  # each (user, item)'s rows, newest first
     k_sorted = w_key[by_item]
     first = np.concatenate([[True], k_sorted[1:] != k_sorted[:-1]])

@@ -245,7 +245,8 @@ def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
     ``interactions``, for ``fit`` / ``refresh(prepared=)``: what reads the newest-first order on a
     second thread, the rest on this one (single-threaded numpy work each, about as long: two at a
     time keep two cores busy)."""
-    _user_time_order(interactions)
+    if not interactions.rows_by_user_time:
+        _user_time_order(interactions)  # sorted once, here, rather than by both threads at once
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
         newest = pool.submit(_newest_first_arrays, interactions)
         matrix = confidence_matrix(interactions, params)
