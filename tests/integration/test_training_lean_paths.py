@@ -161,3 +161,18 @@ def test_column_counts_in_slices_are_bincount():
     indices = np.random.default_rng(1).integers(0, 97, 10_001).astype(np.int32)
     np.testing.assert_array_equal(column_counts(indices, 100, chunk=1000), np.bincount(indices, minlength=100))
     assert column_counts(indices[:0], 5).tolist() == [0] * 5
+
+
+def test_history_items_are_stored_as_small_as_the_catalog_allows():
+    from picks.serving.models import FactorModel
+
+    data = in_user_time_order(planted(seed=5).interactions)
+    artifact = up.fit(data, PARAMS, seed=1)
+    assert artifact.arrays["history_items"].dtype == np.uint16  # under 65,536 items
+    model = FactorModel(artifact)
+    matrix = up.confidence_matrix(data, PARAMS)
+    for user in (0, 7, data.user_count - 1):
+        items, confidences = model.history(user)
+        assert items.dtype == np.int64
+        np.testing.assert_array_equal(items, matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]])
+        np.testing.assert_allclose(confidences, matrix.data[matrix.indptr[user] : matrix.indptr[user + 1]])

@@ -367,7 +367,10 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
             "history_indptr": matrix.indptr.astype(np.int64, copy=False),  # shared with the matrix, which nothing changes later
-            "history_items": matrix.indices.astype(np.int32, copy=False),
+            # uint16 while the items fit (the serving side widens a user's slice): 50 MB less to
+            # save, upload and load for 25M interactions.
+            "history_items": matrix.indices.astype(np.uint16 if interactions.item_count <= 1 << 16 else np.int32,
+                                                   copy=False),
             "history_confidence": matrix.data.astype(np.float32, copy=False),
             "recent_indptr": recent_indptr,
             "recent_items": recent,
