@@ -81,6 +81,13 @@ class Interactions:
         return grouped_in_time_order(self.users, self.timestamps)
 
     @cached_property
+    def user_counts(self) -> np.ndarray:
+        """Interactions per user index (read-only), counted once: every per-user pass needs them."""
+        counts = np.bincount(self.users, minlength=self.user_count)
+        counts.flags.writeable = False
+        return counts
+
+    @cached_property
     def by_user_newest(self) -> np.ndarray:
         """Rows by user, then time, newest first, ties in row order: from ``by_user_time`` in O(n)."""
         return to_newest_first(self.by_user_time, self.users, self.timestamps)
@@ -314,7 +321,7 @@ def check_minimums(interactions: Interactions, minimum_interactions: int = 1000)
             f"training needs at least {minimum_interactions} interactions after eventType / "
             f"eventValueThreshold filtering; found {len(interactions)}."
         )
-    per_user = np.bincount(interactions.users, minlength=interactions.user_count)
+    per_user = interactions.user_counts
     repeat_users = int((per_user >= 2).sum())
     if repeat_users < 25:
         raise TrainingDataError(

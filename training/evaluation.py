@@ -37,7 +37,7 @@ class Holdout:
 
 
 def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACTION) -> Holdout:
-    counts = np.bincount(interactions.users, minlength=interactions.user_count)
+    counts = interactions.user_counts
     eligible = np.flatnonzero(counts >= 2)
     rng = np.random.default_rng(seed)
     size = max(1, int(round(len(eligible) * fraction))) if len(eligible) else 0

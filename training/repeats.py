@@ -24,10 +24,11 @@ def type_names(interactions: Interactions) -> list[str]:
     return [] if names is None else [str(n) for n in names.tolist()]
 
 
-def _type_codes(interactions: Interactions) -> np.ndarray:
+def type_codes_at(interactions: Interactions, rows: np.ndarray) -> np.ndarray:
+    """The event type codes of these rows (int64), read at the rows only, not for the whole column."""
     if interactions.event_types is None:
-        return np.zeros(len(interactions), dtype=np.int64)  # one bucket: "no type" (code 0 of 0 names)
-    return interactions.event_types.astype(np.int64)
+        return np.zeros(len(rows), dtype=np.int64)  # one bucket: "no type" (code 0 of 0 names)
+    return interactions.event_types[rows].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
     # the rest truth.  Only the window's and the truth's rows are visited (not all 25M).
     # Rows stored in that order (as imported) are their own positions: no 25M-row identity order.
     order = None if interactions.rows_by_user_time else interactions.by_user_time
-    counts = np.bincount(interactions.users, minlength=interactions.user_count)
+    counts = interactions.user_counts
     starts = np.cumsum(counts) - counts
     inputs = counts - np.maximum(1, (counts * fraction).astype(np.int64))
     eligible = counts >= 2
@@ -84,8 +85,7 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
     w_rows = w_position if order is None else order[w_position]
     age = starts[w_user] + inputs[w_user] - 1 - w_position  # 0 = the newest input interaction
     w_key = w_user * item_count + interactions.items[w_rows]
-    w_type = (np.zeros(len(w_rows), dtype=np.int64) if interactions.event_types is None
-              else interactions.event_types[w_rows].astype(np.int64))  # _type_codes at these rows
+    w_type = type_codes_at(interactions, w_rows)
     del t_user, t_position, t_rows, w_position, w_rows
     by_item = time_order(w_key, age)  # each (user, item)'s rows, newest first
     k_sorted = w_key[by_item]
@@ -114,4 +114,4 @@ def recent_types(interactions: Interactions, window: int) -> np.ndarray:
     ``training.recipes.user_personalization.recent_items`` (same order, same rows)."""
     order = interactions.by_user_newest
     keep = position_in_run(interactions.users[order]) < window
-    return _type_codes(interactions)[order[keep]].astype(np.int16)
+    return type_codes_at(interactions, order[keep]).astype(np.int16)

@@ -176,3 +176,12 @@ def test_history_items_are_stored_as_small_as_the_catalog_allows():
         assert items.dtype == np.int64
         np.testing.assert_array_equal(items, matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]])
         np.testing.assert_allclose(confidences, matrix.data[matrix.indptr[user] : matrix.indptr[user + 1]])
+
+
+def test_user_counts_are_counted_once_and_cannot_be_changed():
+    data = planted(seed=5).interactions
+    counts = data.user_counts
+    np.testing.assert_array_equal(counts, np.bincount(data.users, minlength=data.user_count))
+    assert data.user_counts is counts
+    with pytest.raises(ValueError):
+        counts[0] += 1

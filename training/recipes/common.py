@@ -48,4 +48,3 @@ def unique_user_counts(interactions: Interactions, pairs: sp.csr_matrix | None =
         )
         pairs.sum_duplicates()
     return column_counts(pairs.indices, interactions.item_count).astype(np.float32)
-

@@ -63,7 +63,7 @@ EXTRA_DEFAULTS = {
 def _sequences(interactions: Interactions, params: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of the contributing users' histories: each (user, item) once, at its first
     interaction, the ``MAX_HISTORY`` newest per user, sorted by user and then time."""
-    lengths = np.bincount(interactions.users, minlength=interactions.user_count)
+    lengths = interactions.user_counts
     active = lengths[lengths > 0]
     if len(active) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)

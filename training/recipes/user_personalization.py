@@ -74,7 +74,7 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
     if interactions.rows_by_user_time and len(interactions):
         # Rows already by user (as imported): the CSR arrays are the columns themselves, in the
         # order scipy's COO conversion would put them (so duplicates sum in the same order).
-        counts = np.bincount(interactions.users, minlength=interactions.user_count)
+        counts = interactions.user_counts
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         if ramp:
@@ -116,11 +116,10 @@ def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
     """CSR (indptr, items) of each user's last ``window`` interactions, newest first; with
     ``with_types`` also their event type codes, as ``repeats.recent_types`` gives them (same rows)."""
     indptr, rows = _newest_rows(interactions, window)
+    items = interactions.items[rows].astype(np.int32)
     if not with_types:
-        return indptr, interactions.items[rows].astype(np.int32)
-    types = (np.zeros(len(rows), dtype=np.int16) if interactions.event_types is None
-             else interactions.event_types[rows].astype(np.int16))
-    return indptr, interactions.items[rows].astype(np.int32), types
+        return indptr, items
+    return indptr, items, repeats.type_codes_at(interactions, rows).astype(np.int16)
 
 
 def _newest_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +142,7 @@ def _newest_stored_rows(interactions: Interactions, window: int) -> tuple[np.nda
     by the window gives its earliest rows); the newest-first order of the candidates alone is the
     start of the whole history's.
     """
-    users, timestamps = interactions.users, interactions.timestamps
-    counts = np.bincount(users, minlength=interactions.user_count)
+    users, timestamps, counts = interactions.users, interactions.timestamps, interactions.user_counts
     ends = np.cumsum(counts)
     starts = ends - counts
     first = np.maximum(starts, ends - window)
@@ -245,6 +243,7 @@ def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
     ``interactions``, for ``fit`` / ``refresh(prepared=)``: what reads the newest-first order on a
     second thread, the rest on this one (single-threaded numpy work each, about as long: two at a
     time keep two cores busy)."""
+    interactions.user_counts  # noqa: B018 - counted once, here, before both threads need them
     if not interactions.rows_by_user_time:
         _user_time_order(interactions)  # sorted once, here, rather than by both threads at once
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
@@ -271,7 +270,7 @@ def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: P
 
 def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) -> int:
     """Largest per-user history length whose co-occurrence pairs (Σ min(n_u, cap)²) fit ``budget``."""
-    lengths = np.bincount(interactions.users, minlength=interactions.user_count).astype(np.float64)
+    lengths = interactions.user_counts.astype(np.float64)
     cap = min(NEIGHBOR_HISTORY, int(lengths.max())) if len(lengths) else 1
     while cap > 10 and float((np.minimum(lengths, cap) ** 2).sum()) > budget:
         cap = int(cap * 0.8)
@@ -332,7 +331,6 @@ def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, r
     if len(rows) == 0:
         return out
     chosen = targets[np.asarray(rows, dtype=np.int64)]
-    chosen.sort_indices()
     index_type = np.int32 if max(chosen.shape) < 2**31 and chosen.nnz < 2**31 else np.int64
     _als._least_squares(factors32.T @ factors32, chosen.indptr.astype(index_type, copy=False),
                         chosen.indices.astype(index_type, copy=False), chosen.data.astype(np.float32),
