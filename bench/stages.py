@@ -80,7 +80,6 @@ class StageTimer:
 
 def install_training(timer: StageTimer) -> None:
     """Timers inside ``training.train`` (the subprocess' work), for any recipe."""
-    import implicit.cpu.als as implicit_als
     from picks.serving import models
 
     import training.context as context
@@ -117,7 +116,7 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(user_personalization, "recent_matrix")
     timer.patch(user_personalization, "_newest_first_arrays", "newest_first_arrays")
     timer.patch(user_personalization, "neighbor_lists")
-    timer.patch(implicit_als.AlternatingLeastSquares, "fit", "implicit_als_fit")
+    timer.patch(user_personalization, "_fit_factors", "als_fit")
     timer.patch(history, "attach", "history_attach")
     timer.patch(repeats, "table", "repeat_table")
     timer.patch(repeats, "examples", "repeat_examples")

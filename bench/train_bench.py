@@ -213,7 +213,7 @@ def render(result: Result, command: str) -> str:
     inner_als = sum(
         seconds
         for path, seconds, _ in result.training_stages.get("stages", [])
-        if path.endswith("implicit_als_fit")
+        if path.endswith("/als_fit")
     )
     lines = [
         f"## {SECTION}",
@@ -224,7 +224,7 @@ def render(result: Result, command: str) -> str:
             "timestamps) through an in-process emulator with stock boto3: FULL import →",
             "`aws-user-personalization` solution version (default hyperparameters) → `GetSolutionMetrics`,",
             "each timed from the create call to the first describe that reports ACTIVE (polled every",
-            "0.25 s). Then a raw `implicit` ALS fit on the same matrix the recipe factorises (factors",
+            "0.25 s). Then a raw `implicit` ALS fit (`AlternatingLeastSquares.fit`) on the same matrix the recipe factorises (factors",
             f"{hp['hidden_dimension']}, iterations {hp['als_iterations']}, regularization",
             f'{hp["als_regularization"]}, `threadpool_limits(1, "blas")`, CPU). Reproduce with `{command}`',
             "(scale with `PICKS_BENCH_ROWS`, `PICKS_BENCH_USERS`, `PICKS_BENCH_ITEMS`).",
@@ -292,8 +292,12 @@ def render(result: Result, command: str) -> str:
             "confidence matrix, recent items, co-occurrence input and repeat-table examples are built once",
             "on all interactions (`prepare`; the split's are the same without the held-out users' rows);",
             "single-threaded work runs on a second thread beside other work (recent items beside the",
-            "confidence matrix, the neighbours beside ALS, the filter arrays beside the evaluation). The raw fit",
-            'above is one ALS fit on the whole matrix, so "train step / raw fit" is everything around ALS.',
+            "confidence matrix, the neighbours beside ALS, the filter arrays beside the evaluation). The",
+            "training channel's table is mapped, not read: its columns are views into the file. ALS runs",
+            "`implicit`'s own initialisation and conjugate-gradient solver in `fit`'s loop",
+            "(`_fit_factors`, bit-identical factors) but without the copy of the matrix data that",
+            "`fit` makes on every half-iteration. The raw fit above is the stock `fit` on the whole",
+            'matrix, so "train step / raw fit" is everything around ALS.',
         ),
         "",
     ]
@@ -327,7 +331,7 @@ def render(result: Result, command: str) -> str:
                 *prose(
                     "And its second thread: work that needs neither the factors nor the main thread's",
                     "current step, run beside it (`newest_first_arrays` during `prepare`, `neighbours` during",
-                    "`implicit_als_fit`, `history_attach` during the evaluation). Wall clock, so it overlaps the",
+                    "`als_fit`, `history_attach` during the evaluation). Wall clock, so it overlaps the",
                     "stages above, and",
                     "both threads' times include sharing the two cores:",
                 ),

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from picks import npz
 from picks.ingest.columnar import ColumnTable, deserialize
 from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
@@ -24,10 +25,13 @@ class TrainingDataError(ValueError):
 
 @dataclass(frozen=True)
 class Interactions:
-    users: np.ndarray  # int64 user index per interaction
-    items: np.ndarray  # int64 item index per interaction
+    # User / item index per interaction: int32 as the table's codes are (int64 also works), so
+    # arithmetic that can pass 2³¹ (user · item_count + item) widens to int64 first.
+    users: np.ndarray
+    items: np.ndarray
     timestamps: np.ndarray  # int64 epoch seconds
-    weights: np.ndarray  # float32 per interaction (event weights; 1 by default)
+    # float32 per interaction (event weights); without weights, a read-only broadcast 1 (no memory)
+    weights: np.ndarray
     user_ids: np.ndarray  # object array: index -> USER_ID
     item_ids: np.ndarray  # object array: index -> ITEM_ID
     # int16 code per interaction into event_type_names (lower-cased, sorted); len(names) = no type
@@ -83,7 +87,7 @@ class Interactions:
     @cached_property
     def user_counts(self) -> np.ndarray:
         """Interactions per user index (read-only), counted once: every per-user pass needs them."""
-        counts = np.bincount(self.users, minlength=self.user_count)
+        counts = column_counts(self.users, self.user_count)
         counts.flags.writeable = False
         return counts
 
@@ -177,14 +181,16 @@ def _read_table(folder: Path) -> ColumnTable | None:
     if not manifest_path.is_file():
         return None
     manifest = json.loads(manifest_path.read_text())
-    return deserialize((folder / manifest["data"]["key"]).read_bytes(), manifest)
+    # Mapped, not read: the columns are views into the file's pages (no copy of a 25M-row table).
+    return deserialize(npz.map_file(folder / manifest["data"]["key"]), manifest)
 
 
-def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(row mask, row weights) from the solution's eventType, eventValueThreshold and eventsConfig."""
+def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray]:
+    """(row mask, None for every row; row weights) from the solution's eventType,
+    eventValueThreshold and eventsConfig.  Without eventsConfig weights are a read-only broadcast 1."""
     rows = table.row_count
-    mask = np.ones(rows, dtype=bool)
-    weights = np.ones(rows, dtype=np.float32)
+    mask: np.ndarray | None = None
+    weights = np.broadcast_to(np.float32(1.0), (rows,))
     solution_config = config.get("solutionConfig") or {}
     event_type = config.get("eventType")
     # Compared as codes (one per lower-cased name; rows without a type match none): no strings per row.
@@ -195,36 +201,42 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
         lowered = name.lower()
         return types == names.index(lowered) if lowered in names else False
 
+    def narrow(selected: np.ndarray | bool) -> np.ndarray:
+        selected = np.broadcast_to(selected, (rows,))
+        return selected.copy() if mask is None else mask & selected
+
     if event_type:
         if types is None:
             raise TrainingDataError("eventType: the interactions dataset has no EVENT_TYPE column to select from.")
-        mask &= rows_of(event_type)
+        mask = narrow(rows_of(event_type))
     threshold = solution_config.get("eventValueThreshold")
     if threshold not in (None, ""):
         if "EVENT_VALUE" not in table:
             raise TrainingDataError("eventValueThreshold: the interactions dataset has no EVENT_VALUE column.")
         values = table["EVENT_VALUE"].data.astype(np.float64)
-        mask &= np.nan_to_num(values, nan=-np.inf) >= float(threshold)
+        mask = narrow(np.nan_to_num(values, nan=-np.inf) >= float(threshold))
     parameters = (solution_config.get("eventsConfig") or {}).get("eventParametersList") or []
     if parameters and types is not None:
         # Only the ratios of the weights matter; event types not listed keep weight 0 (not trained on).
-        weights[:] = 0.0
+        weights = np.zeros(rows, dtype=np.float32)
         for parameter in parameters:
             selected = np.zeros(rows, dtype=bool) | rows_of(str(parameter["eventType"]))
             if parameter.get("eventValueThreshold") is not None and "EVENT_VALUE" in table:
                 values = np.nan_to_num(table["EVENT_VALUE"].data.astype(np.float64), nan=-np.inf)
                 selected &= values >= float(parameter["eventValueThreshold"])
             weights[selected] = np.maximum(weights[selected], float(parameter.get("weight", 1.0)))
-        mask &= weights > 0
+        mask = narrow(weights > 0)
     return mask, weights
 
 
 def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes in use, each row's index among them): np.unique(return_inverse) in O(n), no sort."""
+    """(codes in use, each row's index among them): np.unique(return_inverse) in O(n), no sort.
+    The indices keep the codes' integer type (int32 for a table's), as the codes themselves where
+    every code is in use: no copy of a 25M-row column."""
     used = np.flatnonzero(column_counts(codes, cardinality))
     if len(used) == cardinality:  # every code in use: the codes are the indices already
-        return used, codes.astype(np.int64)
-    remap = np.full(cardinality, -1, dtype=np.int64)
+        return used, codes
+    remap = np.full(cardinality, -1, dtype=codes.dtype)
     remap[used] = np.arange(len(used))
     return used, remap[codes]
 
@@ -252,20 +264,23 @@ def event_type_codes(table: ColumnTable) -> tuple[np.ndarray | None, list[str]]:
 
 def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Interactions:
     mask, weights = _event_filter(table, config)
-    every_row = bool(mask.all())  # then no copies of the columns, only of what is kept
-    user_codes = table["USER_ID"].data if every_row else table["USER_ID"].data[mask]
-    item_codes = table["ITEM_ID"].data if every_row else table["ITEM_ID"].data[mask]
+    every_row = mask is None or bool(mask.all())
+
+    def kept(column: np.ndarray) -> np.ndarray:
+        # Every row kept: the table's own arrays (views into the mapped file), no copies.
+        return column if every_row else column[mask]
+
     event_types, event_type_names = event_type_codes(table)
-    user_codes_unique, users = _dense(user_codes, len(table["USER_ID"].dictionary))
-    item_codes_unique, items = _dense(item_codes, len(table["ITEM_ID"].dictionary))
+    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].dictionary))
+    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].dictionary))
     return in_user_time_order(Interactions(
         users=users,
         items=items,
-        timestamps=table["TIMESTAMP"].data.astype(np.int64, copy=False) if every_row else table["TIMESTAMP"].data[mask].astype(np.int64),
-        weights=weights if every_row else weights[mask],
+        timestamps=kept(table["TIMESTAMP"].data).astype(np.int64, copy=False),
+        weights=kept(weights),
         user_ids=table["USER_ID"].dictionary[user_codes_unique],
         item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
-        event_types=None if event_types is None else (event_types if every_row else event_types[mask]),
+        event_types=None if event_types is None else kept(event_types),
         event_type_names=None if event_types is None else np.array(event_type_names, dtype=object),
     ))
 

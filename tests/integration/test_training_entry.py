@@ -231,3 +231,18 @@ def test_hpo_trials_stay_inside_the_ranges(data):
     artifact = train_module.run(job)
     assert all(4 <= int(trial["hyperParameters"]["hidden_dimension"]) <= 12
                for trial in artifact.info["hpoTrials"])
+
+
+def test_the_channel_table_is_mapped_not_copied(tmp_path, data):
+    from training.data import load_channel
+
+    config = {"recipe": "aws-user-personalization", "trainingMode": "FULL"}
+    channel = write_channel(tmp_path, config, csv_rows(data.interactions))
+    job = load_channel(channel)
+    table_users = job.interactions_table["USER_ID"].data
+    assert not table_users.flags.owndata and not table_users.flags.writeable
+    # Every code is in use and no event filter applies: the interactions are the table's columns.
+    assert job.interactions.users is table_users or np.shares_memory(job.interactions.users, table_users)
+    assert job.interactions.users.dtype == np.int32
+    assert not job.interactions.weights.flags.writeable and job.interactions.weights.strides == (0,)
+    assert len(job.interactions) == len(data.interactions)

@@ -185,3 +185,19 @@ def test_user_counts_are_counted_once_and_cannot_be_changed():
     assert data.user_counts is counts
     with pytest.raises(ValueError):
         counts[0] += 1
+
+
+def test_fit_loop_gives_implicits_factors_bit_for_bit():
+    rng = np.random.default_rng(3)
+    matrix = sp.random(300, 80, density=0.08, format="csr", dtype=np.float32, random_state=rng)
+    matrix.data += 1.0
+    reference = up._als(PARAMS, seed=5)
+    reference.fit(matrix, show_progress=False)
+    items, users = up._fit_factors(up._als(PARAMS, seed=5), matrix)
+    assert np.array_equal(items, reference.item_factors)
+    assert np.array_equal(users, reference.user_factors)
+    assert items.shape == (80, 8) and np.abs(users).sum() > 0
+    # The matrix's data is used as it is, not copied and not changed.
+    before = matrix.data.copy()
+    up._fit_factors(up._als(PARAMS, seed=5), matrix)
+    assert np.array_equal(matrix.data, before)

@@ -85,6 +85,7 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
                 within = np.arange(lo, lo + len(users)) - starts[users]
                 weights[lo : lo + len(users)] *= 1.0 + ramp * (within / spans[users])
         index_type = np.int32 if max(shape) < 2**31 and len(interactions) < 2**31 else np.int64
+        # The items are copied: sum_duplicates sorts each row's entries in place.
         matrix = sp.csr_matrix((weights, interactions.items.astype(index_type), indptr.astype(index_type)),
                                shape=shape)
     else:
@@ -312,6 +313,38 @@ def _als(params: Mapping[str, str], seed: int):  # noqa: ANN202 - implicit's mod
     )
 
 
+def _fit_factors(model, matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - implicit's class
+    """(item factors, user factors) of ``model`` (``_als``) fitted to ``matrix`` (CSR, float32).
+
+    On the CPU, ``implicit``'s own fit loop, run here: the same initialisation and the same
+    conjugate-gradient solver per half-iteration, so the factors are bit for bit ``model.fit``'s
+    (tested).  ``model.fit`` hands the solver ``matrix.data.astype("float32")``, a fresh copy of
+    the data on each of its 2 × iterations calls (3 GB of short-lived memory for 25M
+    interactions, first touched each time); this passes the float32 arrays as they are.
+    On a GPU ``model.fit`` itself runs.
+    """
+    from implicit.cpu import _als
+    from implicit.cpu.als import AlternatingLeastSquares as CpuALS
+    from implicit.utils import check_random_state
+
+    if not isinstance(model, CpuALS) or model.alpha != 1.0 or model.dtype != np.float32 or not model.use_cg:
+        model.fit(matrix, show_progress=False)
+        return _to_numpy(model.item_factors), _to_numpy(model.user_factors)
+    matrix = matrix if matrix.data.dtype == np.float32 else matrix.astype(np.float32)
+    random_state = check_random_state(model.random_state)
+    users, items = matrix.shape
+    model.user_factors = random_state.random((users, model.factors), dtype=model.dtype) * 0.01
+    model.item_factors = random_state.random((items, model.factors), dtype=model.dtype) * 0.01
+    transposed = matrix.T.tocsr()
+    for _ in range(model.iterations):
+        _als._least_squares_cg(matrix.indptr, matrix.indices, matrix.data, model.user_factors,
+                               model.item_factors, model.regularization, model.num_threads, model.cg_steps)
+        _als._least_squares_cg(transposed.indptr, transposed.indices, transposed.data, model.item_factors,
+                               model.user_factors, model.regularization, model.num_threads, model.cg_steps)
+    model._check_fit_errors()  # noqa: SLF001 - implicit's own NaN check, as model.fit ends with
+    return model.item_factors, model.user_factors
+
+
 def _to_numpy(factors: object) -> np.ndarray:
     return np.asarray(factors.to_numpy() if hasattr(factors, "to_numpy") else factors, dtype=np.float32)
 
@@ -413,8 +446,7 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
         # with ALS on a GPU the CPU is idle meanwhile); the results are the same either way.
         beside = pool.submit(_interaction_arrays, interactions, prepared)
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads would oversubscribe
-            model.fit(fit_matrix.tocsr(), show_progress=False)
-        item_factors, user_factors = _to_numpy(model.item_factors), _to_numpy(model.user_factors)
+            item_factors, user_factors = _fit_factors(model, fit_matrix.tocsr())
         others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
         if len(others):
             user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))

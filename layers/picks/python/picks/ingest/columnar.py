@@ -10,7 +10,8 @@ A ``ColumnTable`` holds one numpy array per schema field:
 
 On S3 a table is two objects under a prefix::
 
-    <prefix>/data.npz       np.savez of plain numeric arrays only (loadable with allow_pickle=False)
+    <prefix>/data.npz       plain numeric arrays only, an npz (np.load reads it, allow_pickle=False)
+                            whose arrays are 64-byte aligned so readers map them (``picks.npz``)
     <prefix>/manifest.json  row count, columns, schema name, checksum; written last, so a prefix
                             without a manifest is an unfinished write and is never read
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from botocore.exceptions import ClientError
 
+from picks import npz
 from picks.dataset_schema import DatasetSchema, Field
 from picks.ordering import time_order
 
@@ -495,18 +498,21 @@ def serialize(table: ColumnTable) -> tuple[bytes, dict[str, Any]]:
         elif column.null is not None:
             arrays[f"{column.name}.null"] = column.null
     buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
+    npz.write(buffer, arrays)
     data = buffer.getvalue()
     return data, build_manifest(table, len(data), hashlib.sha256(data).hexdigest())
 
 
-def deserialize(data: bytes, manifest: Mapping[str, Any]) -> ColumnTable:
+def deserialize(data: bytes | mmap.mmap, manifest: Mapping[str, Any]) -> ColumnTable:
+    """The table in ``data`` (``data.npz``'s bytes, or the file mapped by ``picks.npz.map_file``):
+    its columns are read-only views into ``data`` where the file allows (``picks.npz``)."""
     if manifest.get("format") != FORMAT_NAME or manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"unsupported table format {manifest.get('format')!r} version {manifest.get('format_version')!r}"
         )
     expected = manifest["data"]["sha256"]
-    # hashlib releases the GIL on large buffers: a big table is hashed beside the array copies.
+    # hashlib releases the GIL on large buffers: a big table is hashed beside the parsing (the
+    # dictionaries' strings are decoded meanwhile).
     with ThreadPoolExecutor(max_workers=1) if len(data) >= PARALLEL_HASH_BYTES else nullcontext() as pool:
         digest = pool.submit(_sha256, data) if pool is not None else None
         try:
@@ -527,29 +533,29 @@ def deserialize(data: bytes, manifest: Mapping[str, Any]) -> ColumnTable:
     )
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | mmap.mmap) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _columns(data: bytes, manifest: Mapping[str, Any]) -> dict[str, Column]:
+def _columns(data: bytes | mmap.mmap, manifest: Mapping[str, Any]) -> dict[str, Column]:
     columns: dict[str, Column] = {}
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        for entry in manifest["columns"]:
-            f = Field(
-                name=entry["name"],
-                type=entry["type"],
-                nullable=entry["nullable"],
-                categorical=entry.get("categorical", False),
-                textual=entry.get("textual", False),
-            )
-            names = entry["arrays"]
-            values = npz[names["data"]]
-            if f.type == "string":
-                dictionary = decode_strings(npz[names["dict_text"]], npz[names["dict_offsets"]])
-                columns[f.name] = string_column(f, values, dictionary)
-            else:
-                null = npz[names["null"]] if "null" in names else None
-                columns[f.name] = Column(f, values, null, None)
+    arrays = npz.read(data)
+    for entry in manifest["columns"]:
+        f = Field(
+            name=entry["name"],
+            type=entry["type"],
+            nullable=entry["nullable"],
+            categorical=entry.get("categorical", False),
+            textual=entry.get("textual", False),
+        )
+        names = entry["arrays"]
+        values = arrays[names["data"]]
+        if f.type == "string":
+            dictionary = decode_strings(arrays[names["dict_text"]], arrays[names["dict_offsets"]])
+            columns[f.name] = string_column(f, values, dictionary)
+        else:
+            null = arrays[names["null"]] if "null" in names else None
+            columns[f.name] = Column(f, values, null, None)
     return columns
 
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from picks import npz
 from picks.ingest.columnar import decode_strings, encode_strings
 
 FORMAT = "picks-model"
@@ -93,7 +95,7 @@ def _arrays(artifact: ModelArtifact, aliases: dict[str, str]) -> dict[str, np.nd
 class _HashingWriter(io.RawIOBase):
     """A write-only stream that hashes what passes through it on the way to ``target``.
 
-    It cannot seek, so ``zipfile`` (inside ``np.savez``) writes each member once, in order, with
+    It cannot seek, so ``zipfile`` (inside ``picks.npz.write``) writes each member once, in order, with
     a data descriptor after it instead of going back to patch the header: the bytes are hashed
     as they are written, with no second pass over hundreds of MB and no copy in memory.
     """
@@ -122,7 +124,7 @@ def _write(target: BinaryIO, artifact: ModelArtifact) -> bytes:
     """Write model.npz to ``target``; the matching manifest.json."""
     aliases = artifact.aliases()
     writer = _HashingWriter(target)
-    np.savez(writer, allow_pickle=False, **_arrays(artifact, aliases))
+    npz.write(writer, _arrays(artifact, aliases))
     return json.dumps(artifact.manifest(writer.hexdigest(), writer.size, aliases), indent=1).encode()
 
 
@@ -153,12 +155,13 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
     return manifest
 
 
-def deserialize(manifest_bytes: bytes, data: bytes) -> ModelArtifact:
+def deserialize(manifest_bytes: bytes, data: bytes | mmap.mmap) -> ModelArtifact:
+    """The model in ``data`` (model.npz's bytes or mapped file): its arrays are read-only views
+    into ``data`` where the file allows (``picks.npz``)."""
     manifest = parse_manifest(manifest_bytes)
     if hashlib.sha256(data).hexdigest() != manifest["data"]["sha256"]:
         raise ArtifactError("model.npz does not match the checksum in manifest.json")
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
+    arrays = npz.read(data)
     ids = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets")) for name in ID_ARRAYS}
     strings = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets"))
                for name in manifest.get("strings", [])}
@@ -191,7 +194,7 @@ def load_dir(directory: str | Path) -> ModelArtifact:
     directory = Path(directory)
     if not (directory / MANIFEST_NAME).is_file():
         raise ArtifactError(f"{directory} has no {MANIFEST_NAME}")
-    return deserialize((directory / MANIFEST_NAME).read_bytes(), (directory / ARRAYS_NAME).read_bytes())
+    return deserialize((directory / MANIFEST_NAME).read_bytes(), npz.map_file(directory / ARRAYS_NAME))
 
 
 def _key(prefix: str, name: str) -> str:

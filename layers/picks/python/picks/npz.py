@@ -1,0 +1,98 @@
+"""``.npz`` files whose arrays can be used where they lie, without a copy.
+
+``np.savez`` writes each array as a stored (uncompressed) zip member, but at whatever offset the
+zip headers leave it, and ``np.load`` copies every member out of the file.  Tables of 25M rows and
+the models trained on them are hundreds of MB, so that copy (and the memory it needs) was a large
+part of loading them.  ``write`` pads each member's local header (an extra field, as zipalign
+does) so that the array data starts on a 64-byte boundary; the file is still an ordinary npz that
+``np.load`` reads.  ``read`` returns read-only numpy views into the buffer (bytes, or a file
+mapped with ``map_file``) for every aligned stored member, and a copy for anything else (files
+written by ``np.savez``, compressed members).  Nothing is verified here: callers check their
+manifest's SHA-256 of the whole buffer.
+"""
+from __future__ import annotations
+
+import io
+import mmap
+import struct
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+ALIGNMENT = 64  # numpy pads .npy headers to 64 bytes too, so the data of an aligned member is aligned
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the 30 fixed bytes of a zip local file header
+_ZIP64_LOCAL_EXTRA = 20  # zipfile adds it to a member opened with force_zip64
+_PADDING_ID = 0xD935  # the extra-field id zipalign uses for padding; readers skip unknown ids
+
+
+def write(target: BinaryIO, arrays: Mapping[str, np.ndarray]) -> None:
+    """``np.savez(target, allow_pickle=False, **arrays)``, each array's data 64-byte aligned."""
+    with zipfile.ZipFile(target, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_STORED
+            start = archive.fp.tell() if archive.fp is not None else 0
+            fixed = _LOCAL_HEADER.size + len(member.filename.encode("utf-8")) + _ZIP64_LOCAL_EXTRA + 4
+            pad = -(start + fixed) % ALIGNMENT
+            member.extra = struct.pack("<HH", _PADDING_ID, pad) + bytes(pad)
+            with archive.open(member, mode="w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+
+
+def map_file(path: str | Path) -> mmap.mmap | bytes:
+    """The file's bytes, mapped read-only (no copy in this process's memory); empty files as b""."""
+    with Path(path).open("rb") as handle:
+        size = handle.seek(0, io.SEEK_END)
+        if size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def read(buffer: Any) -> dict[str, np.ndarray]:
+    """Every array of the npz in ``buffer`` (bytes, memoryview or mmap) by name, in file order."""
+    view = memoryview(buffer).cast("B")
+    # zipfile reads the index through a file object: an mmap is one, BytesIO shares a bytes object
+    # (other buffers are copied once).
+    if isinstance(buffer, mmap.mmap):
+        source: Any = buffer
+    else:
+        source = io.BytesIO(buffer if isinstance(buffer, bytes) else bytes(view))
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(source) as archive:
+        for member in archive.infolist():
+            name = member.filename.removesuffix(".npy")
+            array = _view(view, member) if member.compress_type == zipfile.ZIP_STORED else None
+            if array is None:
+                with archive.open(member) as handle:
+                    array = np.lib.format.read_array(handle, allow_pickle=False)
+            arrays[name] = array
+    return arrays
+
+
+def _view(view: memoryview, member: zipfile.ZipInfo) -> np.ndarray | None:
+    """The member's array as a read-only view into ``view``; None when it cannot be one."""
+    fields = _LOCAL_HEADER.unpack_from(view, member.header_offset)
+    start = member.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+    header = io.BytesIO(view[start : start + min(member.file_size, 1 << 16)])
+    version = np.lib.format.read_magic(header)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
+    else:
+        return None
+    offset = start + header.tell()
+    if dtype.hasobject or offset % max(dtype.alignment, 1):
+        return None
+    count = int(np.prod(shape, dtype=np.int64))
+    if offset + count * dtype.itemsize > start + member.file_size:
+        return None  # a truncated member: let numpy's reader report it
+    array = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+    array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
+    if array.flags.writeable:
+        # (bytes and read-only maps give read-only views already) nothing may change the buffer
+        array.flags.writeable = False
+    return array

@@ -1,0 +1,80 @@
+"""picks.npz: aligned npz files that np.load reads and picks reads without copying."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from picks import npz
+
+ARRAYS = {
+    "codes": np.arange(1, 1001, dtype=np.int32),
+    "fortran": np.asfortranarray(np.arange(12, dtype=np.float64).reshape(3, 4)),
+    "empty": np.empty(0, dtype=np.int64),
+    "small": np.array([7, 65535], dtype=np.uint16),
+    "text": np.frombuffer(b"caf\xc3\xa9", dtype=np.uint8),
+    "matrix": np.arange(30, dtype=np.float32).reshape(5, 6),
+}
+
+
+def _written() -> bytes:
+    buffer = io.BytesIO()
+    npz.write(buffer, ARRAYS)
+    return buffer.getvalue()
+
+
+def _assert_same(got: dict[str, np.ndarray]) -> None:
+    assert list(got) == list(ARRAYS)
+    for name, expected in ARRAYS.items():
+        assert got[name].dtype == expected.dtype, name
+        assert got[name].shape == expected.shape, name
+        assert np.array_equal(got[name], expected), name
+
+
+def test_written_file_is_an_ordinary_npz():
+    with np.load(io.BytesIO(_written()), allow_pickle=False) as loaded:
+        _assert_same({name: loaded[name] for name in loaded.files})
+
+
+def test_read_gives_read_only_views_into_the_buffer():
+    data = _written()
+    got = npz.read(data)
+    _assert_same(got)
+    start = np.frombuffer(data, dtype=np.uint8).ctypes.data
+    for name, array in got.items():
+        assert not array.flags.writeable, name
+        assert not array.flags.owndata, name
+        if array.size:
+            # the data lies inside the buffer, 64-byte aligned relative to its start
+            assert 0 <= array.ctypes.data - start < len(data), name
+            assert (array.ctypes.data - start) % npz.ALIGNMENT == 0, name
+    with pytest.raises(ValueError):
+        got["codes"][0] = 5
+
+
+def test_files_written_by_numpy_are_read_too():
+    buffer = io.BytesIO()
+    np.savez(buffer, **ARRAYS)
+    _assert_same(npz.read(buffer.getvalue()))
+    compressed = io.BytesIO()
+    np.savez_compressed(compressed, **ARRAYS)
+    _assert_same(npz.read(compressed.getvalue()))
+
+
+def test_a_mapped_file_reads_like_its_bytes(tmp_path):
+    path = tmp_path / "arrays.npz"
+    with path.open("wb") as handle:
+        npz.write(handle, ARRAYS)
+    mapped = npz.map_file(path)
+    got = npz.read(mapped)
+    _assert_same(got)
+    assert not got["codes"].flags.writeable
+    (tmp_path / "empty").write_bytes(b"")
+    assert npz.map_file(tmp_path / "empty") == b""
+
+
+def test_a_truncated_file_is_an_error_not_short_arrays():
+    data = _written()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - zipfile or numpy, either says so
+        npz.read(data[: len(data) // 2])
