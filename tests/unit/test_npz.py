@@ -78,3 +78,11 @@ def test_a_truncated_file_is_an_error_not_short_arrays():
     data = _written()
     with pytest.raises(Exception):  # noqa: B017, PT011 - zipfile or numpy, either says so
         npz.read(data[: len(data) // 2])
+
+
+def test_a_mapped_file_written_by_numpy_is_read_too(tmp_path):
+    path = tmp_path / "numpy.npz"
+    np.savez(path, **ARRAYS)
+    _assert_same(npz.read(npz.map_file(path)))
+    np.savez_compressed(path, **ARRAYS)
+    _assert_same(npz.read(npz.map_file(path)))

@@ -54,14 +54,8 @@ def map_file(path: str | Path) -> mmap.mmap | bytes:
 def read(buffer: Any) -> dict[str, np.ndarray]:
     """Every array of the npz in ``buffer`` (bytes, memoryview or mmap) by name, in file order."""
     view = memoryview(buffer).cast("B")
-    # zipfile reads the index through a file object: an mmap is one, BytesIO shares a bytes object
-    # (other buffers are copied once).
-    if isinstance(buffer, mmap.mmap):
-        source: Any = buffer
-    else:
-        source = io.BytesIO(buffer if isinstance(buffer, bytes) else bytes(view))
     arrays: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(source) as archive:
+    with zipfile.ZipFile(_BufferFile(view)) as archive:
         for member in archive.infolist():
             name = member.filename.removesuffix(".npy")
             array = _view(view, member) if member.compress_type == zipfile.ZIP_STORED else None
@@ -96,3 +90,33 @@ def _view(view: memoryview, member: zipfile.ZipInfo) -> np.ndarray | None:
         # (bytes and read-only maps give read-only views already) nothing may change the buffer
         array.flags.writeable = False
     return array
+
+
+class _BufferFile(io.RawIOBase):
+    """A read-only, seekable file over a buffer, for ``zipfile``: reads copy only what is asked for
+    (``io.BytesIO`` would copy a memoryview whole; an mmap is not a full file object before 3.13)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = max(base + offset, 0)
+        return self._position
+
+    def readinto(self, target: Any) -> int:
+        chunk = self._view[self._position : self._position + len(memoryview(target).cast("B"))]
+        memoryview(target).cast("B")[: len(chunk)] = chunk
+        self._position += len(chunk)
+        return len(chunk)
