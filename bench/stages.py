@@ -114,7 +114,7 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(user_personalization, "_artifact", "build_artifact")
     timer.patch(user_personalization, "unique_user_counts")
     timer.patch(user_personalization, "recent_matrix")
-    timer.patch(user_personalization, "_newest_first_arrays", "newest_first_arrays")
+    timer.patch(user_personalization, "_cooccurrence_input_and_examples", "cooccurrence_input_and_examples")
     timer.patch(user_personalization, "neighbor_lists")
     timer.patch(user_personalization, "_fit_factors", "als_fit")
     timer.patch(history, "attach", "history_attach")

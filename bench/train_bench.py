@@ -291,8 +291,9 @@ def render(result: Result, command: str) -> str:
             "import stores interactions by user and time, so training neither sorts nor gathers them; the",
             "confidence matrix, recent items, co-occurrence input and repeat-table examples are built once",
             "on all interactions (`prepare`; the split's are the same without the held-out users' rows);",
-            "single-threaded work runs on a second thread beside other work (recent items beside the",
-            "confidence matrix, the neighbours beside ALS, the filter arrays beside the evaluation). The",
+            "single-threaded work runs on a second thread beside other work (the co-occurrence input and",
+            "repeat examples beside the confidence matrix, the neighbours beside ALS, the filter arrays",
+            "beside the evaluation). The",
             "training channel's table is mapped, not read: its columns are views into the file. ALS runs",
             "`implicit`'s own initialisation and conjugate-gradient solver in `fit`'s loop",
             "(`_fit_factors`, bit-identical factors) but without the copy of the matrix data that",
@@ -330,7 +331,7 @@ def render(result: Result, command: str) -> str:
             lines += [
                 *prose(
                     "And its second thread: work that needs neither the factors nor the main thread's",
-                    "current step, run beside it (`newest_first_arrays` during `prepare`, `neighbours` during",
+                    "current step, run beside it (`cooccurrence_input_and_examples` during `prepare`, `neighbours` during",
                     "`als_fit`, `history_attach` during the evaluation). Wall clock, so it overlaps the",
                     "stages above, and",
                     "both threads' times include sharing the two cores:",

@@ -241,24 +241,23 @@ def _keep_rows(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
 
 def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
     """The confidence matrix, recent items, co-occurrence input and repeat examples of
-    ``interactions``, for ``fit`` / ``refresh(prepared=)``: what reads the newest-first order on a
-    second thread, the rest on this one (single-threaded numpy work each, about as long: two at a
-    time keep two cores busy)."""
+    ``interactions``, for ``fit`` / ``refresh(prepared=)``: the co-occurrence input and the repeat
+    examples on a second thread, the rest on this one (single-threaded numpy work each, about as
+    long: two at a time keep two cores busy)."""
     interactions.user_counts  # noqa: B018 - counted once, here, before both threads need them
     if not interactions.rows_by_user_time:
         _user_time_order(interactions)  # sorted once, here, rather than by both threads at once
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-prepare") as pool:
-        newest = pool.submit(_newest_first_arrays, interactions)
+        beside = pool.submit(_cooccurrence_input_and_examples, interactions)
         matrix = confidence_matrix(interactions, params)
-        examples = repeats.examples(interactions, RECENT_WINDOW)
-        recent, neighbor_input = newest.result()
+        recent = recent_items(interactions, with_types=True)
+        neighbor_input, examples = beside.result()
         return Prepared(_matrix_key(params), matrix, recent, neighbor_input, examples)
 
 
-def _newest_first_arrays(interactions: Interactions
-                         ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], sp.csr_matrix]:
-    """(recent items with types, co-occurrence input): each user's newest interactions."""
-    return recent_items(interactions, with_types=True), recent_matrix(interactions, history_cap(interactions))
+def _cooccurrence_input_and_examples(interactions: Interactions) -> tuple[sp.csr_matrix, repeats.Examples]:
+    """(co-occurrence input, repeat examples): each user's newest interactions, and its repeats."""
+    return recent_matrix(interactions, history_cap(interactions)), repeats.examples(interactions, RECENT_WINDOW)
 
 
 def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
