@@ -13,23 +13,32 @@ then applying the Puts is all-or-nothing without a copy.  Anything else still go
 implementation.  Both run under one lock, so concurrent transactions are serialised as DynamoDB
 would isolate them.
 
-S3 objects of hundreds of MB (channel tables, model files): a value larger than moto's spool size
-is written straight to the key's temporary file (``SpooledTemporaryFile`` would copy it into its
-in-memory buffer first, then into the file), and CopyObject of a single-part object carries the
-source's ETag over (same bytes, same MD5) instead of hashing the copy again.
+S3 objects of hundreds of MB (channel tables, model files): a value up to ``IN_MEMORY_BYTES`` is
+kept as the bytes object received, shared by CopyObject and returned as it is by GetObject (bytes
+never change, so sharing is safe); a larger one is written straight to the key's temporary file
+(``SpooledTemporaryFile`` would copy it into its in-memory buffer first, then into the file).
+CopyObject of a single-part object carries the source's ETag over (same bytes, same MD5) instead
+of hashing the copy again.  A large PUT body reaches the backend as the bytes read from the
+caller's file, not re-read from werkzeug's request stream in 64 KB pieces.
 """
 from __future__ import annotations
 
+import io
 import re
+import tempfile
 import threading
 from typing import Any
 
+from moto.core.request import Request
 from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.s3.models import FakeKey, S3Backend
 
 _LOCK = threading.RLock()
+# S3 values up to this size stay in memory as the bytes received (moto would spool them to a
+# temporary file: one more copy in, one out); larger ones still go to disk.
+IN_MEMORY_BYTES = 1 << 30
 _NOT_EXISTS = re.compile(r"\s*attribute_not_exists\s*\(\s*[A-Za-z0-9_#]+\s*\)\s*")
 _original = DynamoDBBackend.transact_write_items
 _original_query = Table.query
@@ -100,11 +109,37 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     return _original_query(_Partition(self, partition), hash_key, *args, **kwargs)  # type: ignore[arg-type]
 
 
+_original_from_primitives = Request.from_primitives.__func__  # type: ignore[attr-defined]
+LARGE_BODY_BYTES = 1 << 20
+
+
+def _from_primitives(cls: type[Request], method: str, url: str, headers: Any, body: Any = None) -> Request:
+    """moto's in-process request with a large PUT body read once: werkzeug would read it back out of
+    the request stream 64 KB at a time into a growing buffer (2 s for a 400 MB model file)."""
+    if method != "PUT" or body is None or isinstance(body, str):
+        return _original_from_primitives(cls, method, url, headers, body)
+    if hasattr(body, "read"):
+        body = body.read()
+    request = _original_from_primitives(cls, method, url, headers, body)
+    if isinstance(body, bytes) and len(body) >= LARGE_BODY_BYTES:
+        request.data = body  # werkzeug's cached ``data``: the very bytes given (a PUT body is never a form)
+    return request
+
+
 _original_value_setter = FakeKey.value.fset
 _original_copy_object = S3Backend.copy_object
 
 
 def _set_value(self: FakeKey, new_value: bytes) -> None:
+    if isinstance(new_value, bytes) and self._max_buffer_size < len(new_value) <= IN_MEMORY_BYTES:
+        # The value itself: a BytesIO over a bytes object shares it until written to, and reading
+        # it whole gives that very object back, so GetObject and CopyObject copy nothing.
+        self._value_buffer.close()
+        self._value_buffer = io.BytesIO(new_value)
+        self.contentsize = len(new_value)
+        return
+    if not isinstance(self._value_buffer, tempfile.SpooledTemporaryFile):
+        self._value_buffer = tempfile.SpooledTemporaryFile(self._max_buffer_size)
     if len(new_value) > self._max_buffer_size:
         self._value_buffer.rollover()  # a no-op once rolled over
     _original_value_setter(self, new_value)
@@ -122,3 +157,4 @@ def install() -> None:
     Table.query = _query  # type: ignore[method-assign]
     FakeKey.value = FakeKey.value.setter(_set_value)  # type: ignore[attr-defined, method-assign]
     S3Backend.copy_object = _copy_object  # type: ignore[method-assign]
+    Request.from_primitives = classmethod(_from_primitives)  # type: ignore[method-assign, assignment]
