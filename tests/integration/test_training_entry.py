@@ -246,3 +246,19 @@ def test_the_channel_table_is_mapped_not_copied(tmp_path, data):
     assert job.interactions.users.dtype == np.int32
     assert not job.interactions.weights.flags.writeable and job.interactions.weights.strides == (0,)
     assert len(job.interactions) == len(data.interactions)
+
+
+def test_the_served_model_uses_the_loaded_arrays_in_place(trained):
+    root, result = trained
+    assert result.returncode == 0, result.stderr
+    artifact = load_dir(root / "model")
+    model = FactorModel(artifact)
+    for name in ("history_confidence", "item_factors", "user_factors", "history_items"):
+        stored = artifact.arrays[name]
+        assert not stored.flags.owndata and not stored.flags.writeable, name  # a view into the mapped file
+        assert np.shares_memory(getattr(model, name), stored), name
+    user = int(np.flatnonzero(np.diff(model.history_indptr) > 0)[0])
+    items, weights = model.history(user)
+    start, end = model.history_indptr[user], model.history_indptr[user + 1]
+    assert weights.dtype == np.float64 and items.dtype == np.int64
+    assert np.array_equal(weights, artifact.arrays["history_confidence"][start:end].astype(np.float64))

@@ -263,12 +263,14 @@ class FactorModel(ServingModel):
     def __init__(self, artifact: ModelArtifact) -> None:
         super().__init__(artifact)
         arrays = artifact.arrays
-        self.item_factors = arrays["item_factors"].astype(np.float32)
-        self.user_factors = arrays["user_factors"].astype(np.float32)
+        # As stored (read-only views into the loaded file), widened per user where a solve needs it:
+        # a float64 copy of every confidence would be 200 MB more per 25M interactions at load.
+        self.item_factors = arrays["item_factors"].astype(np.float32, copy=False)
+        self.user_factors = arrays["user_factors"].astype(np.float32, copy=False)
         self.gram = arrays["gram"].astype(np.float64)
         self.history_indptr = arrays["history_indptr"]
         self.history_items = arrays["history_items"]
-        self.history_confidence = arrays["history_confidence"].astype(np.float64)
+        self.history_confidence = arrays["history_confidence"]
         self.recent_indptr = arrays.get("recent_indptr")
         self.recent_items = arrays.get("recent_items")
         self.neighbors = arrays.get("neighbors")
@@ -317,7 +319,7 @@ class FactorModel(ServingModel):
 
     def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = self.history_indptr[user], self.history_indptr[user + 1]
-        return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end]
+        return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end].astype(np.float64)
 
     def stored_recent(self, user: int | None) -> np.ndarray:
         """The user's last items in the training data, newest first."""
@@ -771,7 +773,7 @@ class SimsModel(ServingModel):
     def __init__(self, artifact: ModelArtifact) -> None:
         super().__init__(artifact)
         self.neighbors = artifact.arrays["neighbors"]
-        self.neighbor_scores = artifact.arrays["neighbor_scores"].astype(np.float32)
+        self.neighbor_scores = artifact.arrays["neighbor_scores"].astype(np.float32, copy=False)
 
     def related(self, item_id: str | None, k: int, excluded: np.ndarray | None = None,
                 allowed: np.ndarray | None = None) -> Ranked:
