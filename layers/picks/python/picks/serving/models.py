@@ -156,10 +156,12 @@ def _best_rows(items: np.ndarray, values: np.ndarray, rows_of: np.ndarray, rows:
     return out
 
 
-def softmax(values: np.ndarray, temperature: float) -> np.ndarray:
+def softmax(values: np.ndarray, temperature: float, at: np.ndarray | None = None) -> np.ndarray:
+    """Softmax of ``values`` at temperature ``temperature``; with ``at``, only those entries (the
+    same numbers, without dividing every item's exponential by the sum)."""
     shifted = (values - values.max()) / temperature
     exp = np.exp(shifted, dtype=np.float64)
-    return exp / exp.sum()
+    return exp / exp.sum() if at is None else exp[at] / exp.sum()
 
 
 class ServingModel:
@@ -451,13 +453,21 @@ class FactorModel(ServingModel):
         """Normalised factor score + recent_item_weight × normalised recent-item co-occurrence."""
         score = None
         if vector is not None:
-            raw = self.item_factors @ vector
-            top = float(np.abs(raw).max())
-            score = raw / top if top > 0 else raw
+            # In place on the product (fresh arrays each): the same operations as out-of-place.
+            score = self.item_factors @ vector
+            top = float(max(score.max(), -score.min()))  # max |score|, without an |score| copy
+            if top > 0:
+                score /= top
         near = self._neighbor_scores(last)
-        if near is not None and near.max() > 0:
-            near = self.recent_weight * near / near.max()
-            score = near if score is None else score + near
+        if near is not None:
+            peak = near.max()
+            if peak > 0:
+                near *= self.recent_weight
+                near /= peak
+                if score is None:
+                    score = near
+                else:
+                    score += near
         return score
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
@@ -494,7 +504,7 @@ class FactorModel(ServingModel):
         if score is None:
             return self.popular(k, skip, allowed)
         ranked = top_k(score, k, skip, allowed)
-        return Ranked(ranked.indices, softmax(score, self.temperature)[ranked.indices])
+        return Ranked(ranked.indices, softmax(score, self.temperature, at=ranked.indices))
 
     def recommend_sequences(self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None,
                             batch: int = 512) -> np.ndarray:
