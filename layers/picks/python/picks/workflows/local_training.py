@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from picks.models.artifact import MANIFEST_NAME
-from picks.workflows.training_contract import CHANNEL, TrainingRequest
+from picks.workflows.training_contract import CHANNEL, TrainingRequest, split_s3_uri
 
 REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/workflows -> repository
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
@@ -41,11 +41,6 @@ class TrainingJobFailed(Exception):
         return {"Error": "States.TaskFailed", "Cause": json.dumps(self.job)}
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
-
-
 class LocalTrainingJobs:
     """Runs training jobs as local subprocesses; ``s3`` is an injected boto3 S3 client."""
 
@@ -58,7 +53,7 @@ class LocalTrainingJobs:
         self._lock = threading.Lock()
 
     def _download_channel(self, request: TrainingRequest, channel_dir: Path) -> None:
-        bucket, prefix = _split_uri(request.inputUri)
+        bucket, prefix = split_s3_uri(request.inputUri)
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for entry in page.get("Contents", []):
@@ -77,7 +72,7 @@ class LocalTrainingJobs:
         uploads uncompressed output: one PutObject per file, its body read from disk (no archive,
         no copy in memory); ``manifest.json`` last, as ``save_dir`` writes it."""
         uri = request.model_artifacts_uri
-        bucket, prefix = _split_uri(uri)
+        bucket, prefix = split_s3_uri(uri)
         files = sorted((path for path in model_dir.rglob("*") if path.is_file()),
                        key=lambda path: (path.name == MANIFEST_NAME, str(path)))
         for path in files:

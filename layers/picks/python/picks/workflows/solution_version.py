@@ -31,7 +31,7 @@ from picks.observability import logger
 from picks.services import Services
 from picks.workflows.failures import failure_reason
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
-from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, is_archive, model_artifacts_uri
+from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, is_archive, model_artifacts_uri, split_s3_uri
 
 WHAT = "Solution version"
 CREATE_STOPPING = "CREATE STOPPING"
@@ -193,13 +193,8 @@ def _latest_full_version(services: Services, solution_arn: str, exclude: str) ->
     return versions[-1] if versions else None
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
-
-
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
-    bucket, key = _split_uri(uri)
+    bucket, key = split_s3_uri(uri)
     body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     files: dict[str, bytes] = {}
     # "r:*": SageMaker's gzipped model.tar.gz, and a plain tar as well.  Members are read in archive
@@ -233,7 +228,7 @@ def _head_or_get(services: Services, bucket: str, key: str, read: bool) -> Any:
 def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any]]:
     """The job's uncompressed output under ``uri``: (its key prefix, the parsed manifest), once
     manifest.json reads as a picks model's and model.npz is there with the size it names."""
-    bucket, key = _split_uri(uri)
+    bucket, key = split_s3_uri(uri)
     prefix = key.rstrip("/") + "/"
     where = f"s3://{bucket}/{prefix}"
     if bucket != services.settings.bucket_name:

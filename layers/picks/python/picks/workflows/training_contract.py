@@ -55,6 +55,13 @@ class TrainingRequest:
         return f"{self.outputUri.rstrip('/')}/{self.jobName}/output/{MODEL_OUTPUT}"
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key), for the URIs of this contract (the importer checks a
+    user's data location itself: ``picks.ingest.importer.parse_s3_uri``)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
 def model_artifacts_uri(job: dict[str, Any]) -> str:
     """``ModelArtifacts.S3ModelArtifacts`` of a DescribeTrainingJob-shaped result."""
     return job["ModelArtifacts"]["S3ModelArtifacts"]
