@@ -102,7 +102,7 @@ class Interactions:
 
 
 _COLUMNS = ("users", "items", "timestamps", "weights")
-_CHUNK = 1 << 22
+ROW_CHUNK = 1 << 22  # rows per slice, where a pass over whole columns would allocate whole-column temporaries
 
 
 class _Subset(Interactions):
@@ -144,8 +144,8 @@ class _Subset(Interactions):
             return super().latest_timestamp
         parent, mask = self.__dict__["_source"]
         latest = None
-        for start in range(0, len(mask), _CHUNK):  # in slices: no copy of the column
-            kept = parent.timestamps[start : start + _CHUNK][mask[start : start + _CHUNK]]
+        for start in range(0, len(mask), ROW_CHUNK):  # in slices: no copy of the column
+            kept = parent.timestamps[start : start + ROW_CHUNK][mask[start : start + ROW_CHUNK]]
             if len(kept):
                 latest = int(kept.max()) if latest is None else max(latest, int(kept.max()))
         return 0 if latest is None else latest
@@ -241,7 +241,13 @@ def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]
     return used, remap[codes]
 
 
-def column_counts(indices: np.ndarray, length: int, chunk: int = 1 << 22) -> np.ndarray:
+def item_index_type(item_count: int) -> type[np.integer]:
+    """The integer type artifacts store item indices in: uint16 while the catalog has at most
+    65,536 items (the serving side widens a user's slice), int32 beyond."""
+    return np.uint16 if item_count <= 1 << 16 else np.int32
+
+
+def column_counts(indices: np.ndarray, length: int, chunk: int = ROW_CHUNK) -> np.ndarray:
     """``np.bincount(indices, minlength=length)`` in slices: bincount copies int32 input to int64
     first, ~200 MB of fresh memory for 25M indices, where slices reuse a few MB."""
     counts = np.zeros(length, dtype=np.int64)

@@ -17,7 +17,7 @@ import numpy as np
 
 from picks.ingest.columnar import ColumnTable
 from picks.models.artifact import ModelArtifact
-from training.data import event_type_codes, position_in_run, time_order
+from training.data import event_type_codes, item_index_type, position_in_run, time_order
 
 PER_TYPE = 1000
 
@@ -57,7 +57,6 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     artifact.strings["filter_users"] = table["USER_ID"].dictionary
     artifact.strings["filter_event_types"] = np.array(type_names, dtype=object)
     artifact.arrays["filter_indptr"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    item_type = np.uint16 if len(artifact.item_ids) <= 1 << 16 else np.int32
-    artifact.arrays["filter_items"] = items.astype(item_type)
+    artifact.arrays["filter_items"] = items.astype(item_index_type(len(artifact.item_ids)))
     if len(type_names) > 1:
         artifact.arrays["filter_types"] = types.astype(np.int16)

@@ -31,7 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
-from training.data import Interactions, position_in_run, time_order, to_newest_first
+from picks.serving.models import confidence
+from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order, to_newest_first
 from training import repeats
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
@@ -40,7 +41,6 @@ RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"
 SCORE_TEMPERATURE = 0.1
 RECENT_WINDOW = 20
-ROW_CHUNK = 1 << 22  # rows per slice where a per-row pass would otherwise allocate whole columns
 RECENT_DECAY = 0.95
 # Co-occurrence for the session signal counts each user's newest interactions only: what users did
 # together lately predicts the next item better than whole histories (measured on MovieLens), and
@@ -99,12 +99,8 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
             weights = weights * recency
         matrix = sp.csr_matrix((weights, (interactions.users, interactions.items)), shape=shape)
     matrix.sum_duplicates()
-    # confidence(), computed in place on the float64 sums (same operations, same values).
-    data = matrix.data
-    data += 1.0
-    np.log2(data, out=data)
-    data *= number(params, "als_alpha", float, 0)
-    matrix.data = data.astype(np.float32)
+    # In place on the float64 sums: no second matrix-sized temporary.
+    matrix.data = confidence(matrix.data, number(params, "als_alpha", float, 0), out=matrix.data).astype(np.float32)
     return matrix
 
 
@@ -397,10 +393,8 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
             "history_indptr": matrix.indptr.astype(np.int64, copy=False),  # shared with the matrix, which nothing changes later
-            # uint16 while the items fit (the serving side widens a user's slice): 50 MB less to
-            # save, upload and load for 25M interactions.
-            "history_items": matrix.indices.astype(np.uint16 if interactions.item_count <= 1 << 16 else np.int32,
-                                                   copy=False),
+            # As small as the catalog allows: 50 MB less to save, upload and load for 25M interactions.
+            "history_items": matrix.indices.astype(item_index_type(interactions.item_count), copy=False),
             "history_confidence": matrix.data.astype(np.float32, copy=False),
             "recent_indptr": recent_indptr,
             "recent_items": recent,

@@ -246,9 +246,15 @@ def recency_weights(count: int, ramp: float) -> np.ndarray:
     return 1.0 + ramp * np.arange(count) / max(count - 1, 1)
 
 
-def confidence(summed_weights: np.ndarray, alpha: float) -> np.ndarray:
-    """ALS confidence of a (user, item) pair from its summed event weights (training uses the same)."""
-    return alpha * np.log2(1.0 + summed_weights)
+def confidence(summed_weights: np.ndarray, alpha: float, out: np.ndarray | None = None) -> np.ndarray:
+    """ALS confidence of a (user, item) pair from its summed event weights (training uses the same);
+    ``out``: computed there, in place (it may be ``summed_weights`` itself), with the same values."""
+    if out is None:
+        return alpha * np.log2(1.0 + summed_weights)
+    np.add(summed_weights, 1.0, out=out)
+    np.log2(out, out=out)
+    out *= alpha
+    return out
 
 
 class FactorModel(ServingModel):
@@ -320,8 +326,13 @@ class FactorModel(ServingModel):
     # --- user vectors -------------------------------------------------------------------------
 
     def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the user's training items, their confidences as float64, as a fold-in solves with them)."""
         start, end = self.history_indptr[user], self.history_indptr[user + 1]
         return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end].astype(np.float64)
+
+    def history_items_of(self, user: int) -> np.ndarray:
+        """``history(user)``'s items alone (what the exclusion needs), without the confidences."""
+        return self.history_items[self.history_indptr[user] : self.history_indptr[user + 1]].astype(np.int64)
 
     def stored_recent(self, user: int | None) -> np.ndarray:
         """The user's last items in the training data, newest first."""
@@ -427,7 +438,7 @@ class FactorModel(ServingModel):
         fresh, fresh_types = self._fresh(recent, recent_types)
         if user is not None and len(fresh) == 0:
             vector = self.user_factors[user]
-            seen = self.history(user)[0]
+            seen = self.history_items_of(user)
         else:
             items, weights = self.interactions_for(user, fresh)
             vector = self.fold_in(items, weights) if len(items) else None
@@ -439,13 +450,18 @@ class FactorModel(ServingModel):
 
     # --- scoring ------------------------------------------------------------------------------
 
+    def _recent_decays(self, count: int) -> np.ndarray:
+        """The weight of a recent item's neighbours by its position (0 = newest), float32: the
+        values both the single-request and the batch paths multiply by."""
+        return np.array([self.recent_decay**position for position in range(count)], dtype=np.float32)
+
     def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
         if not self.recent_weight or len(last) == 0:
             return None
         out = np.zeros(self.item_count, dtype=np.float32)
         # All the last items' neighbours in one np.add.at, in the order (and with the float32
         # values) of a loop over the items, newest first: the sums are the same.
-        decay = np.array([self.recent_decay**position for position in range(len(last))], dtype=np.float32)
+        decay = self._recent_decays(len(last))
         rows = self.neighbors[last]
         valid = rows >= 0
         np.add.at(out, rows[valid], (self.neighbor_scores[last] * decay[:, None])[valid])
@@ -562,7 +578,7 @@ class FactorModel(ServingModel):
             chunk = np.asarray(users[start : start + batch])
             raw = self._factor_scores(self.user_factors[chunk], buffers)
             lasts = [self.stored_recent(user) for user in chunk.tolist()]
-            seen = [self.history(user)[0] for user in chunk.tolist()]
+            seen = [self.history_items_of(user) for user in chunk.tolist()]
             last_types = [self.stored_recent_types(user, len(last))
                           for user, last in zip(chunk.tolist(), lasts, strict=True)]
             repeats = self.repeat_candidates_rows(lasts, last_types)
@@ -606,7 +622,7 @@ class FactorModel(ServingModel):
         items = np.concatenate([lasts[row] for row in rows.tolist()]).astype(np.int64, copy=False)
         row_of = np.repeat(rows, lengths[rows])
         position = np.arange(len(items)) - np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
-        decay = np.array([self.recent_decay**p for p in range(int(lengths.max()))], dtype=np.float32)
+        decay = self._recent_decays(int(lengths.max()))
         neighbors = self.neighbors[items]  # recent items × neighbours
         keys = (row_of % BLOCK_ROWS)[:, None] * n + neighbors
         values = self.neighbor_scores[items] * decay[position][:, None]
