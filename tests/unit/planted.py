@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from picks.models.artifact import ModelArtifact
 from training.data import Interactions
+from training.recipes import user_personalization
+from training.recipes.common import resolved_hyperparameters
 
 START = 1_700_000_000
 
@@ -64,3 +67,13 @@ def csv_rows(data: Interactions, event_type: str = "View") -> str:
         f"{data.user_ids[u]},{data.item_ids[i]},{t},{event_type}\n"
         for u, i, t in zip(data.users.tolist(), data.items.tolist(), data.timestamps.tolist(), strict=True)
     )
+
+
+def fitted_ranking_model(data: Planted, iterations: int, seed: int) -> ModelArtifact:
+    """A small aws-user-personalization model of ``data`` (8 factors, history excluded): what the
+    ranking tests compare their batch and single-request paths on."""
+    params = resolved_hyperparameters(
+        "aws-user-personalization",
+        {"hidden_dimension": "8", "als_iterations": str(iterations), "exclude_interacted_items": "true"},
+    )
+    return user_personalization.fit(data.interactions, params, seed=seed)

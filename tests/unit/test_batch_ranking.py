@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k, top_k_rows
-from training.recipes import user_personalization
-from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
+from tests.unit.planted import fitted_ranking_model, planted
 
 K = 25
 
@@ -58,11 +56,7 @@ def test_top_k_rows_on_small_catalogs_and_k_past_the_catalog():
 @pytest.fixture(scope="module")
 def large():
     data = planted(users_per_cluster=80, items_per_group=2200, per_user=40, seed=4)
-    params = resolved_hyperparameters(
-        "aws-user-personalization",
-        {"hidden_dimension": "8", "als_iterations": "4", "exclude_interacted_items": "true"},
-    )
-    return data, user_personalization.fit(data.interactions, params, seed=1)
+    return data, fitted_ranking_model(data, iterations=4, seed=1)
 
 
 @pytest.mark.parametrize("info", [{}, {"exclude_interacted_items": False}, {"recent_item_weight": 0.0}])

@@ -18,9 +18,7 @@ from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
 from picks.serving.repeats import RepeatTable, lift_repeats
 from training import evaluation
 from training.evaluation import CUTOFFS, TOP_K, evaluate, evaluate_exclusion, ranking_metrics
-from training.recipes import user_personalization
-from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
+from tests.unit.planted import fitted_ranking_model, planted
 
 K = 25
 
@@ -100,21 +98,13 @@ def reference_known(model: FactorModel, users: np.ndarray, k: int, exclude: bool
 def large():
     """A catalog past the size where the sampled threshold is used."""
     data = planted(users_per_cluster=60, items_per_group=2000, per_user=40, seed=7)
-    params = resolved_hyperparameters(
-        "aws-user-personalization",
-        {"hidden_dimension": "8", "als_iterations": "4", "exclude_interacted_items": "true"},
-    )
-    return data, user_personalization.fit(data.interactions, params, seed=2)
+    return data, fitted_ranking_model(data, iterations=4, seed=2)
 
 
 @pytest.fixture(scope="module")
 def small():
     data = planted(seed=11)
-    params = resolved_hyperparameters(
-        "aws-user-personalization",
-        {"hidden_dimension": "8", "als_iterations": "8", "exclude_interacted_items": "true"},
-    )
-    return data, user_personalization.fit(data.interactions, params, seed=3)
+    return data, fitted_ranking_model(data, iterations=8, seed=3)
 
 
 def model_of(artifact, ties: int = 0, lifted: bool = False, **info) -> FactorModel:
