@@ -578,11 +578,15 @@ def write_table(s3: Any, bucket: str, prefix: str, table: ColumnTable) -> dict[s
     return manifest
 
 
-def _get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})  # GetObject's and HeadObject's
+
+
+def object_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes; None when there is no such key."""
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
         raise
     body: bytes = response["Body"].read()
@@ -590,7 +594,7 @@ def _get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
 
 
 def read_manifest(s3: Any, bucket: str, prefix: str) -> dict[str, Any]:
-    raw = _get_bytes(s3, bucket, _key(prefix, MANIFEST_NAME))
+    raw = object_bytes(s3, bucket, _key(prefix, MANIFEST_NAME))
     if raw is None:
         raise TableNotFoundError(f"no dataset table at s3://{bucket}/{_key(prefix, MANIFEST_NAME)}")
     manifest: dict[str, Any] = json.loads(raw)
@@ -600,7 +604,7 @@ def read_manifest(s3: Any, bucket: str, prefix: str) -> dict[str, Any]:
 def read_table(s3: Any, bucket: str, prefix: str) -> ColumnTable:
     manifest = read_manifest(s3, bucket, prefix)
     data_key = _key(prefix, manifest["data"]["key"])
-    data = _get_bytes(s3, bucket, data_key)
+    data = object_bytes(s3, bucket, data_key)
     if data is None:
         raise TableNotFoundError(f"manifest found but s3://{bucket}/{data_key} is missing")
     return deserialize(data, manifest)

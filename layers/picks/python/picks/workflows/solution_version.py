@@ -25,7 +25,7 @@ from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.controlplane import datasets
 from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
-from picks.ingest.columnar import concat, merge, read_table, write_table
+from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
 from picks.services import Services
@@ -213,14 +213,12 @@ def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
     return files
 
 
-def _head_or_get(services: Services, bucket: str, key: str, read: bool) -> Any:
-    """The object's bytes (``read``) or size; None when there is no such object."""
+def _object_size(services: Services, bucket: str, key: str) -> int | None:
+    """The object's size; None when there is no such key."""
     try:
-        if read:
-            return services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return services.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        return int(services.s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        if error.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             return None
         raise
 
@@ -233,8 +231,8 @@ def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any
     where = f"s3://{bucket}/{prefix}"
     if bucket != services.settings.bucket_name:
         raise ArtifactError(f"{where} is outside the picks bucket {services.settings.bucket_name}")
-    manifest_bytes = _head_or_get(services, bucket, prefix + MANIFEST_NAME, read=True)
-    data_size = _head_or_get(services, bucket, prefix + ARRAYS_NAME, read=False)
+    manifest_bytes = object_bytes(services.s3, bucket, prefix + MANIFEST_NAME)
+    data_size = _object_size(services, bucket, prefix + ARRAYS_NAME)
     found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
     missing = [name for name, value in found.items() if value is None]
     if missing:
