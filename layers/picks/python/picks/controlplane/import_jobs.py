@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from picks import user_buckets
 from picks.controlplane import datasets
 from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
 from picks.controlplane.registry import operation
@@ -31,6 +32,7 @@ def start_import(
         raise InvalidInputException(
             f"dataSource.dataLocation: '{data_location}' must be an s3://bucket/key or s3://bucket/folder/ location."
         )
+    user_buckets.check_access(services.settings, data_location[len("s3://") :].partition("/")[0], role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
         raise ResourceInUseException(f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}.")
