@@ -99,7 +99,8 @@ def test_source_is_read_as_the_role_and_needs_one(clients, interactions):
 
     with pytest.raises(personalize.exceptions.InvalidInputException, match="roleArn"):
         personalize.create_dataset_import_job(
-            jobName="no-role", datasetArn=interactions, dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/as-role.csv"}
+            jobName="no-role", datasetArn=interactions,
+            dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/as-role.csv"},
         )
 
 

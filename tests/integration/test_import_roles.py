@@ -6,6 +6,7 @@ the assumed role's credentials are wrapped so the tests can see (or refuse) what
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -105,7 +106,8 @@ def test_user_bucket_is_read_as_the_callers_role(services, dataset, sts):
 def test_untrusted_bucket_without_role_arn_is_rejected(services, dataset, sts):
     with pytest.raises(InvalidInputException, match="roleArn"):
         dispatch(services, "CreateDatasetImportJob", {
-            "jobName": "no-role", "datasetArn": dataset, "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
+            "jobName": "no-role", "datasetArn": dataset,
+            "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
         })
     assert sts.calls == []
 
@@ -145,9 +147,7 @@ def test_trusted_buckets_are_read_with_picks_own_role(services, dataset, sts):
     own = _import(services, dataset, "own-bucket", f"s3://{services.settings.bucket_name}/uploads/data.csv")
     assert own["status"] == "ACTIVE", own.get("failureReason")
 
-    services.settings = type(services.settings)(
-        **{**services.settings.__dict__, "trusted_buckets": (USER_BUCKET,)}
-    )
+    services.settings = replace(services.settings, trusted_buckets=(USER_BUCKET,))
     trusted = _import(services, dataset, "trusted", f"s3://{USER_BUCKET}/data.csv")
     assert trusted["status"] == "ACTIVE", trusted.get("failureReason")
     assert sts.calls == []

@@ -56,7 +56,9 @@ class Services:
         do not exist (AWS regions are isolated; on AWS every resource has the stack's region)."""
         if region == self.settings.region and self.resources.region == region:
             return self
-        return replace(self, settings=self.settings.in_region(region), resources=self.resources.in_region(region))
+        return replace(
+            self, settings=self.settings.in_region(region), resources=self.resources.in_region(region)
+        )
 
     def for_request(self, authorization: str | None) -> Services:
         """These services for an API request with this Authorization header (its SigV4 scope's region)."""

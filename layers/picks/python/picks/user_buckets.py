@@ -65,7 +65,9 @@ def s3_client(services: Services, bucket: str, *, role_arn: str | None, session:
             f"s3://{bucket} is not a bucket picks trusts, and the job names no roleArn to read it as."
         )
     if services.sts is None:
-        raise BucketAccessError(f"cannot assume roleArn {role_arn} to use s3://{bucket}: no STS client configured.")
+        raise BucketAccessError(
+            f"cannot assume roleArn {role_arn} to use s3://{bucket}: picks has no STS client configured."
+        )
     try:
         credentials = services.sts.assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
     except ClientError as error:

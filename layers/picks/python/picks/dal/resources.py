@@ -57,7 +57,9 @@ class ResourceStore:
     def _visible(self, arn: str) -> bool:
         # Only Personalize ARNs that name a region; recipes (arn:aws:personalize:::recipe/..) are global.
         parts = arn.split(":", 4)
-        return self.region is None or len(parts) < 5 or parts[2] != "personalize" or parts[3] in ("", self.region)
+        if self.region is None or len(parts) < 5 or parts[2] != "personalize":
+            return True
+        return parts[3] in ("", self.region)
 
     def create(self, resource: Resource, *, what: str) -> None:
         item = self._to_item(resource)
