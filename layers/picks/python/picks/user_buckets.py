@@ -27,6 +27,7 @@ _ROLE_ARN = re.compile(r"arn:[a-z\d-]+:iam::\d{12}:role/[\w+=,.@/-]+")
 # RoleSessionName: 2-64 characters of [\w+=,.@-]; CloudTrail in the role's account shows it.
 _SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
 MAX_SESSION_NAME = 64
+_TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"})
 
 
 class BucketAccessError(Exception):
@@ -72,6 +73,9 @@ def s3_client(services: Services, bucket: str, *, role_arn: str | None, session:
         credentials = services.sts.assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Error")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if code in _TRANSIENT_CODES or status >= 500:
+            raise  # the step's retries (or its Catch) handle an STS outage; the role may be fine
         raise BucketAccessError(
             f"could not assume roleArn {role_arn} to use s3://{bucket} ({code}): the role's trust policy "
             "must allow picks' workflow-steps role to assume it (docs/deploy.md, Import sources)."
