@@ -36,10 +36,15 @@ def _services(sts: Sts) -> Any:
 def test_trusted_buckets_use_picks_own_client_and_others_the_role():
     sts = Sts()
     services = _services(sts)
-    assert user_buckets.s3_client(services, "own", role_arn=ROLE, session="s", region="eu-west-1") == "own-client"
-    assert user_buckets.s3_client(services, "shared", role_arn=None, session="s", region="eu-west-1") == "own-client"
-    client = user_buckets.s3_client(services, "theirs", role_arn=ROLE, session="picks-import-j", region="eu-west-1")
-    assert client[0] == "as-role" and client[2] == "eu-west-1"
+
+    def client(bucket: str, role: str | None) -> Any:
+        return user_buckets.s3_client(services, bucket, role_arn=role, session="picks-import-j",
+                                      region="eu-west-1")
+
+    assert client("own", ROLE) == "own-client"
+    assert client("shared", None) == "own-client"
+    as_role = client("theirs", ROLE)
+    assert as_role[0] == "as-role" and as_role[2] == "eu-west-1"
     assert sts.calls == [{"RoleArn": ROLE, "RoleSessionName": "picks-import-j"}]
 
 
