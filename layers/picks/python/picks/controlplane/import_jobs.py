@@ -32,7 +32,8 @@ def start_import(
         raise InvalidInputException(
             f"dataSource.dataLocation: '{data_location}' must be an s3://bucket/key or s3://bucket/folder/ location."
         )
-    user_buckets.check_access(services.settings, data_location[len("s3://") :].partition("/")[0], role_arn)
+    source_bucket = data_location[len("s3://") :].partition("/")[0]
+    user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
         raise ResourceInUseException(f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}.")
