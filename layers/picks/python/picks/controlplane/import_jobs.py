@@ -28,11 +28,11 @@ def start_import(
     publish_attribution: bool | None = None,
 ) -> str:
     dataset = services.resources.get(dataset_arn, what=datasets.WHAT, kind=datasets.KIND)
-    if not data_location.startswith("s3://") or not data_location[len("s3://") :].strip("/"):
+    source_bucket = data_location[len("s3://") :].partition("/")[0]
+    if not data_location.startswith("s3://") or not source_bucket:
         raise InvalidInputException(
             f"dataSource.dataLocation: '{data_location}' must be an s3://bucket/key or s3://bucket/folder/ location."
         )
-    source_bucket = data_location[len("s3://") :].partition("/")[0]
     user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
