@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import base64
 import importlib
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from picks.routes import FUNCTIONS, Route
+from picks.settings import DEFAULT_ACCOUNT
 
 
 @dataclass
@@ -22,11 +24,14 @@ class LocalContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/picks/local"
     log_stream_name: str = "local"
+    # Where the function "runs": the emulator's region and (through MOTO_ACCOUNT_ID) its one account.
+    region: str = field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    account: str = field(default_factory=lambda: os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT))
     _started: float = field(default_factory=time.monotonic)
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:picks-{self.function_name}"
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:picks-{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
@@ -41,7 +46,7 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
 
 
 def api_gateway_event(route: Route, method: str, path: str, headers: dict[str, str], body: bytes,
-                      source_ip: str) -> dict[str, Any]:
+                      source_ip: str, account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event, as API Gateway builds it."""
     try:
         text, encoded = body.decode("utf-8"), False
@@ -67,7 +72,7 @@ def api_gateway_event(route: Route, method: str, path: str, headers: dict[str, s
             "extendedRequestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": source_ip},
-            "accountId": "000000000000",
+            "accountId": account,
             "apiId": "local",
         },
         "body": text or None,

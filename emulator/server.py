@@ -51,9 +51,12 @@ _CLIENT_ONLY_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL
                     "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS", "AWS_PROFILE")
 
 
-def _prepare_environment(region: str) -> None:
+def _prepare_environment(region: str, account: str) -> None:
     for name in _CLIENT_ONLY_ENV:
         os.environ.pop(name, None)
+    # moto answers for this account whatever the credentials (STS GetCallerIdentity, assumed roles):
+    # the same account as picks' ARNs, API Gateway's requestContext and the functions' own ARNs.
+    os.environ["MOTO_ACCOUNT_ID"] = account
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
     os.environ["AWS_DEFAULT_REGION"] = region
@@ -100,7 +103,7 @@ class PicksApplication:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         event = api_gateway_event(route, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), headers, body,
-                                  environ.get("REMOTE_ADDR", "127.0.0.1"))
+                                  environ.get("REMOTE_ADDR", "127.0.0.1"), account=self.settings.account)
         response = invoke(route.function, event)
         payload = (response.get("body") or "").encode()
         out_headers = dict(response.get("headers") or {})
@@ -211,7 +214,7 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def _provision(self) -> None:
-        _prepare_environment(self.settings.region)
+        _prepare_environment(self.settings.region, self.settings.account)
         moto_patches.install()
         self._mock.start()
         session = boto3.session.Session(region_name=self.settings.region)
@@ -232,6 +235,7 @@ class Emulator:
                 training_jobs=training_jobs,
                 events=EventStore(session.client("dynamodb"), self.settings.events_table_name),
                 metadata=MetadataStore(session.client("dynamodb"), self.settings.events_table_name),
+                sts=session.client("sts"),
             )
         )
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))

@@ -24,6 +24,9 @@ CONTEXT_OFFLINE_DEPENDENCIES = "picks:offlineDependencies"
 CONTEXT_LOG_LEVEL = "picks:logLevel"
 DEFAULT_LOG_LEVEL = "INFO"
 CONTEXT_TRAINING_IMAGE = "picks:trainingImage"
+# Buckets picks may read import sources from with its own role (comma-separated names); any other bucket
+# is read only as the roleArn the caller names. The stack's own data bucket is always trusted.
+CONTEXT_TRUSTED_BUCKETS = "picks:trustedBuckets"
 # AWS Deep Learning Containers, PyTorch training for SageMaker (script mode), GPU build with Python 3.12: it
 # also runs on CPU instances, and torch is preinstalled. ${AWS::Region}/${AWS::URLSuffix} become the stack's
 # region and domain; 763104351884 hosts the DLCs in most commercial regions (docs/deploy.md: Training).
@@ -42,7 +45,9 @@ LAMBDA_WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 # Keys are picks.routes.FUNCTIONS names; the stack rejects unknown ones at synth time.
 READ_ONLY_FUNCTIONS = frozenset({"runtime"})  # serving reads models and resources, never writes
 WORKFLOW_STARTERS = frozenset({"control_plane", "s3_drop"})  # states:StartExecution + PICKS_WORKFLOWS
-IMPORT_SOURCE_READERS = frozenset({"workflow_steps"})  # reads s3://<user bucket>/... named in imports
+# Act on users' buckets (picks.user_buckets): sts:AssumeRole on the account's roles, to use the roleArn
+# a job names, and read access to the trusted buckets.
+USER_BUCKET_USERS = frozenset({"workflow_steps"})
 # sagemaker:StopTrainingJob + PICKS_TRAINING_JOBS (StopSolutionVersionCreation stops the running job).
 TRAINING_JOB_STOPPERS = frozenset({"control_plane"})
 TRAINING_JOBS_BACKEND = "sagemaker"  # the value of PICKS_TRAINING_JOBS on AWS

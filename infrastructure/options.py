@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from constructs import IConstruct
 
 _TRUE = {"true", "1", "yes", "on"}
+# S3 bucket naming rules (general purpose buckets): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # CloudFormation pseudo parameters an image URI may contain, written as in Fn::Sub.
@@ -88,6 +90,9 @@ class DeploymentOptions:
     log_level: str = constants.DEFAULT_LOG_LEVEL
     # The SageMaker script-mode container every training job runs (an ECR image URI, see EcrImage).
     training_image: str = constants.DEFAULT_TRAINING_IMAGE
+    # Buckets the functions read import sources from with picks' own role (see picks.user_buckets);
+    # every other bucket only as the roleArn of the job.
+    trusted_buckets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.log_level not in _LOG_LEVELS:
@@ -95,6 +100,11 @@ class DeploymentOptions:
                 f"{constants.CONTEXT_LOG_LEVEL} must be one of {_LOG_LEVELS}, got {self.log_level!r}"
             )
         EcrImage.parse(self.training_image)  # fail the synth now rather than the first training job
+        for bucket in self.trusted_buckets:
+            if not _BUCKET_NAME.fullmatch(bucket):
+                raise ValueError(
+                    f"{constants.CONTEXT_TRUSTED_BUCKETS} must list S3 bucket names, got {bucket!r}"
+                )
 
     @property
     def training_ecr_image(self) -> EcrImage:
@@ -109,4 +119,11 @@ class DeploymentOptions:
             offline_dependencies=_flag(node.try_get_context(constants.CONTEXT_OFFLINE_DEPENDENCIES)),
             log_level=str(level).upper(),
             training_image=str(image).strip(),
+            trusted_buckets=_names(node.try_get_context(constants.CONTEXT_TRUSTED_BUCKETS)),
         )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A context list: ``a,b`` on the command line, or a JSON list in cdk.json."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))

@@ -9,6 +9,8 @@ os.environ.update(
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # One account everywhere: moto's (STS GetCallerIdentity, assumed roles) is the one in picks' ARNs.
+        "MOTO_ACCOUNT_ID": "000000000000",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "picks-tests",
@@ -66,6 +68,7 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
         training_jobs=training_jobs,
         events=EventStore(aws.client("dynamodb"), EVENTS_TABLE),
         metadata=MetadataStore(aws.client("dynamodb"), EVENTS_TABLE),
+        sts=aws.client("sts"),
     )
     picks_services.set_services(built)
     yield built

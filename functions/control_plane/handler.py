@@ -11,7 +11,14 @@ from picks.http import control_plane_app
 from picks.observability import logger, metrics, tracer
 from picks.services import get_services
 
-app = control_plane_app(lambda operation, params: dispatch(get_services(), operation, params))
+
+def _dispatch(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    # Resources belong to the region the request was signed for (the deployed region, on AWS).
+    services = get_services().for_request(app.current_event.get_header_value("Authorization"))
+    return dispatch(services, operation, params)
+
+
+app = control_plane_app(_dispatch)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -55,10 +55,14 @@ LAMBDA_VERSIONS = (
     "Added by the Step Functions LambdaInvoke task: invoking any version or alias of the step function "
     "itself, and nothing else."
 )
-IMPORT_SOURCES = (
-    "Deliberate: like Amazon Personalize, dataset import jobs read from whatever S3 location the caller "
-    "names (dataSource.dataLocation), which cannot be known when the stack is deployed. Only s3:GetObject "
-    "and s3:ListBucket are allowed; the source bucket's own policy and encryption decide access."
+ACT_AS_CALLERS_ROLES = (
+    "Deliberate: like Amazon Personalize, a job reads a user's bucket as the IAM role the caller names "
+    "(roleArn), known only at run time. Only sts:AssumeRole, only on roles of this account, and each "
+    "role's own trust policy must name this function's role as well."
+)
+TRUSTED_BUCKETS = (
+    "The operator listed these buckets in the picks:trustedBuckets context at deploy time; import jobs "
+    "read any object in them with picks' own role (s3:GetObject only), so the wildcard is the object keys."
 )
 RUNTIME_VERSION = (
     f"Pinned to python{constants.LAMBDA_PYTHON_VERSION}: the pinned numpy ships manylinux_2_28 wheels, which "
@@ -156,11 +160,14 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
             ),
         )
     partition = "arn:<AWS::Partition>"
-    for name in constants.IMPORT_SOURCE_READERS:
+    for name in constants.USER_BUCKET_USERS:
         _acknowledge(
             functions.functions[name].role,
-            (f"AwsSolutions-IAM5[Resource::{partition}:s3:::*/*]", IMPORT_SOURCES),
-            (f"AwsSolutions-IAM5[Resource::{partition}:s3:::*]", IMPORT_SOURCES),
+            (f"AwsSolutions-IAM5[Resource::{partition}:iam::<AWS::AccountId>:role/*]", ACT_AS_CALLERS_ROLES),
+            *(
+                (f"AwsSolutions-IAM5[Resource::{partition}:s3:::{bucket}/*]", TRUSTED_BUCKETS)
+                for bucket in stack.trusted_buckets
+            ),
         )
 
     step_functions = {

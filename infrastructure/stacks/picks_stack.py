@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
@@ -46,6 +47,7 @@ class PicksStack(Stack):
         )
         super().__init__(scope, construct_id, **stack_kwargs)
         _check_function_sets()
+        self.trusted_buckets = options.trusted_buckets
 
         # Data outlives the stack: deleting it must never delete imported datasets or resources.
         self.storage = Storage(self, "Storage", removal_policy=RemovalPolicy.RETAIN)
@@ -59,6 +61,8 @@ class PicksStack(Stack):
                 "PICKS_BUCKET": self.storage.bucket.bucket_name,
                 # picks builds resource ARNs from it; without it they would name a dummy account.
                 "PICKS_ACCOUNT": self.account,
+                # Read with picks' own role (besides the data bucket); others only as a job's roleArn.
+                "PICKS_TRUSTED_BUCKETS": json.dumps(list(options.trusted_buckets)),
             },
             log_level=options.log_level,
             offline_dependencies=options.offline_dependencies,
@@ -152,23 +156,40 @@ class PicksStack(Stack):
                 )
                 function.add_environment("PICKS_TRAINING_JOBS", constants.TRAINING_JOBS_BACKEND)
 
-            if name in constants.IMPORT_SOURCE_READERS:
-                # Import jobs name any S3 location the caller chooses (dataSource.dataLocation), as
-                # with Amazon Personalize; the caller's bucket policy decides what is readable.
-                function.add_to_role_policy(
-                    iam.PolicyStatement(
-                        sid="ReadImportSources",
-                        actions=["s3:GetObject"],
-                        resources=[f"arn:{self.partition}:s3:::*/*"],
-                    )
+            if name in constants.USER_BUCKET_USERS:
+                self._grant_user_buckets(function)
+
+    def _grant_user_buckets(self, function: Any) -> None:
+        """Users' buckets only as the job's roleArn; S3 read with picks' own role only on trusted buckets.
+
+        Like Amazon Personalize, an import job names the role that may read its source (roleArn), and
+        picks assumes it: without account-wide S3 read, picks cannot be made to read (and echo, or train
+        on) an object that the caller's role could not read itself.
+        """
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ActAsCallersRoles",
+                actions=["sts:AssumeRole"],
+                # Roles of this account; each role's own trust policy must also name this function's
+                # role (docs/deploy.md, Import sources).
+                resources=[self.format_arn(service="iam", region="", resource="role", resource_name="*")],
+            )
+        )
+        if self.trusted_buckets:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadTrustedBuckets",
+                    actions=["s3:GetObject"],
+                    resources=[f"arn:{self.partition}:s3:::{bucket}/*" for bucket in self.trusted_buckets],
                 )
-                function.add_to_role_policy(
-                    iam.PolicyStatement(
-                        sid="ListImportSources",
-                        actions=["s3:ListBucket"],
-                        resources=[f"arn:{self.partition}:s3:::*"],
-                    )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ListTrustedBuckets",
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{self.partition}:s3:::{bucket}" for bucket in self.trusted_buckets],
                 )
+            )
 
     def _add_outputs(self) -> None:
         CfnOutput(
@@ -200,6 +221,15 @@ class PicksStack(Stack):
         )
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(self, f"{name}StateMachineArn", value=machine.state_machine_arn)
+        for name in sorted(constants.USER_BUCKET_USERS):
+            role = self.functions.functions[name].role
+            assert role is not None
+            CfnOutput(
+                self,
+                f"{constants.construct_id(name)}RoleArn",
+                value=role.role_arn,
+                description="The principal that assumes an import job's roleArn: trust it in that role",
+            )
 
 
 def _check_function_sets() -> None:
@@ -207,7 +237,7 @@ def _check_function_sets() -> None:
     named = (
         constants.READ_ONLY_FUNCTIONS
         | constants.WORKFLOW_STARTERS
-        | constants.IMPORT_SOURCE_READERS
+        | constants.USER_BUCKET_USERS
         | constants.TRAINING_JOB_STOPPERS
         | constants.EVENTS_TABLE_WRITERS
         | constants.EVENTS_TABLE_READERS

@@ -44,6 +44,7 @@ def campaign(emulator):
     s3.create_bucket(Bucket="context-src")
     s3.put_object(Bucket="context-src", Key="i.csv", Body=_interactions_csv().encode())
     job = personalize.create_dataset_import_job(jobName="context", datasetArn=dataset,
+                                                roleArn="arn:aws:iam::000000000000:role/PicksImport",
                                                 dataSource={"dataLocation": "s3://context-src/i.csv"})
     imported = wait_for(lambda: personalize.describe_dataset_import_job(
         datasetImportJobArn=job["datasetImportJobArn"])["datasetImportJob"])

@@ -13,6 +13,8 @@ from tests.e2e.test_control_plane import INTERACTIONS, ITEMS
 pytestmark = pytest.mark.e2e
 
 SOURCE_BUCKET = "import-sources"
+# picks reads import-sources (not its own bucket) as this role; moto's STS lets any role be assumed.
+ROLE_ARN = "arn:aws:iam::000000000000:role/PicksImport"
 GOOD = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\nu1,i2,1700000100,Purchase\nu2,i1,1700000200,View\n"
 
 
@@ -52,7 +54,7 @@ def run_import(clients, dataset: str, name: str, body: bytes, mode: str = "FULL"
     arn = personalize.create_dataset_import_job(
         jobName=name, datasetArn=dataset, importMode=mode,
         dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/{name}.csv"},
-        roleArn="arn:aws:iam::000000000000:role/PicksImport",
+        roleArn=ROLE_ARN,
     )["datasetImportJobArn"]
     return wait_for_job(personalize, arn)
 
@@ -84,6 +86,24 @@ def test_full_then_incremental(clients, interactions):
     assert {"full-1", "incremental-1", "full-2"} <= {j["jobName"] for j in jobs}
 
 
+def test_source_is_read_as_the_role_and_needs_one(clients, interactions):
+    from moto.sts.models import sts_backends
+
+    personalize, _ = clients
+    job = run_import(clients, interactions, "as-role", GOOD.encode())
+    assert job["status"] == "ACTIVE", job.get("failureReason")
+    assert job["roleArn"] == ROLE_ARN
+    # The same code path as on AWS: the workflow step assumed the job's role (moto's STS recorded it).
+    sessions = {(r.role_arn, r.session_name) for r in sts_backends["000000000000"]["aws"].assumed_roles}
+    assert (ROLE_ARN, "picks-import-as-role") in sessions
+
+    with pytest.raises(personalize.exceptions.InvalidInputException, match="roleArn"):
+        personalize.create_dataset_import_job(
+            jobName="no-role", datasetArn=interactions,
+            dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/as-role.csv"},
+        )
+
+
 BAD_FILES = {
     "missing-column": (b"USER_ID,ITEM_ID,EVENT_TYPE\nu1,i1,View\n", ["TIMESTAMP"]),
     "wrong-type": (b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\nu2,i2,12.5,View\n",
@@ -113,7 +133,7 @@ def test_malformed_import_fails_and_keeps_earlier_data(clients, interactions, ca
 def test_missing_source_object(clients, interactions):
     personalize, _ = clients
     arn = personalize.create_dataset_import_job(
-        jobName="no-such-object", datasetArn=interactions,
+        jobName="no-such-object", datasetArn=interactions, roleArn=ROLE_ARN,
         dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/does-not-exist.csv"},
     )["datasetImportJobArn"]
     job = wait_for_job(personalize, arn)
@@ -129,17 +149,18 @@ def test_import_job_errors(clients, interactions):
         )
     with pytest.raises(personalize.exceptions.InvalidInputException, match="importMode"):
         personalize.create_dataset_import_job(
-            jobName="bad-mode", datasetArn=interactions, importMode="PARTIAL",
+            jobName="bad-mode", datasetArn=interactions, importMode="PARTIAL", roleArn=ROLE_ARN,
             dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/full-1.csv"},
         )
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.create_dataset_import_job(
-            jobName="no-dataset", datasetArn=interactions.replace("imports", "nowhere"),
+            jobName="no-dataset", datasetArn=interactions.replace("imports", "nowhere"), roleArn=ROLE_ARN,
             dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/full-1.csv"},
         )
     with pytest.raises(personalize.exceptions.ResourceAlreadyExistsException):
         personalize.create_dataset_import_job(
-            jobName="full-1", datasetArn=interactions, dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/full-1.csv"}
+            jobName="full-1", datasetArn=interactions, roleArn=ROLE_ARN,
+            dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/full-1.csv"},
         )
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.describe_dataset_import_job(
@@ -152,11 +173,12 @@ def test_concurrent_import_is_resource_in_use(clients, interactions, emulator):
     big = GOOD + "".join(f"u{i},i{i % 50},{1700000000 + i},View\n" for i in range(200_000))
     s3.put_object(Bucket=SOURCE_BUCKET, Key="big.csv", Body=big.encode())
     first = personalize.create_dataset_import_job(
-        jobName="slow-one", datasetArn=interactions, dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/big.csv"}
+        jobName="slow-one", datasetArn=interactions, roleArn=ROLE_ARN,
+        dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/big.csv"},
     )["datasetImportJobArn"]
     with pytest.raises(personalize.exceptions.ResourceInUseException, match="in progress"):
         personalize.create_dataset_import_job(
-            jobName="second-one", datasetArn=interactions,
+            jobName="second-one", datasetArn=interactions, roleArn=ROLE_ARN,
             dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/full-1.csv"},
         )
     assert wait_for_job(personalize, first)["status"] == "ACTIVE"
@@ -172,14 +194,15 @@ def test_folder_import_of_items(clients):
     s3.put_object(Bucket=SOURCE_BUCKET, Key="items/a.csv", Body=b"ITEM_ID,CATEGORY\ni1,shoes\ni2,shoes|boots\n")
     s3.put_object(Bucket=SOURCE_BUCKET, Key="items/b.csv", Body=b"ITEM_ID,CATEGORY\ni3,hats\n")
     arn = personalize.create_dataset_import_job(
-        jobName="folder", datasetArn=dataset, dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/items/"}
+        jobName="folder", datasetArn=dataset, roleArn=ROLE_ARN,
+        dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/items/"},
     )["datasetImportJobArn"]
     assert wait_for_job(personalize, arn)["status"] == "ACTIVE"
     assert stored_rows(dataset) == 3
     # INCREMENTAL upserts items by ITEM_ID
     s3.put_object(Bucket=SOURCE_BUCKET, Key="items-update.csv", Body=b"ITEM_ID,CATEGORY\ni1,sandals\ni4,hats\n")
     arn = personalize.create_dataset_import_job(
-        jobName="folder-upsert", datasetArn=dataset, importMode="INCREMENTAL",
+        jobName="folder-upsert", datasetArn=dataset, importMode="INCREMENTAL", roleArn=ROLE_ARN,
         dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/items-update.csv"},
     )["datasetImportJobArn"]
     assert wait_for_job(personalize, arn)["status"] == "ACTIVE"

@@ -65,6 +65,7 @@ def import_csv(clients, dataset: str, text: str, mode: str = "FULL") -> None:
     s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=(HEADER + text).encode())
     arn = personalize.create_dataset_import_job(
         jobName=key[:-4], datasetArn=dataset, importMode=mode,
+        roleArn="arn:aws:iam::000000000000:role/PicksImport",
         dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/{key}"},
     )["datasetImportJobArn"]
     job = wait_for(

@@ -208,6 +208,7 @@ def test_failed_training_names_the_reason(emulator, clients):
     rows = "".join(f"u{i % 40},i{i % 17},{1700000000 + i},View\n" for i in range(300))
     s3.put_object(Bucket="too-small-src", Key="x.csv", Body=("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + rows).encode())
     job = personalize.create_dataset_import_job(jobName="too-small", datasetArn=dataset,
+                                                roleArn="arn:aws:iam::000000000000:role/PicksImport",
                                                 dataSource={"dataLocation": "s3://too-small-src/x.csv"})
     wait_for(lambda: personalize.describe_dataset_import_job(
         datasetImportJobArn=job["datasetImportJobArn"])["datasetImportJob"])

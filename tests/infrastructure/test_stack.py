@@ -202,12 +202,11 @@ def test_grants_follow_each_functions_role(template: assertions.Template) -> Non
     assert {"dynamodb:GetItem", "dynamodb:Query"} <= runtime
     assert {"dynamodb:PutItem", "s3:PutObject", "states:StartExecution"} <= control_plane
     assert "states:StartExecution" not in runtime
-    import_reads = [s for s in steps if s.get("Sid") in {"ReadImportSources", "ListImportSources"}]
-    assert {_render(s["Resource"]) for s in import_reads} == {
-        "arn:@AWS::Partition:s3:::*/*",
-        "arn:@AWS::Partition:s3:::*",
-    }
-    assert _actions(import_reads) == {"s3:GetObject", "s3:ListBucket"}
+    # Users' buckets only as the job's roleArn: no S3 read beyond picks' bucket (none is trusted here).
+    assert not [s for s in steps if s.get("Sid") in {"ReadTrustedBuckets", "ListTrustedBuckets"}]
+    (assume,) = [s for s in steps if s.get("Sid") == "ActAsCallersRoles"]
+    assert _actions([assume]) == {"sts:AssumeRole"}
+    assert _resources(assume) == ["arn:@AWS::Partition:iam::@AWS::AccountId:role/*"]
 
 
 def _actions_on(statements: list[dict[str, Any]], resource: str) -> set[str]:

@@ -459,3 +459,22 @@ def test_error_survives_pickling() -> None:
         "s3://b/k.csv",
         str(error),
     )
+
+
+SECRET = "AKIA" + "S" * 60 + "-the-rest-of-a-secret-line-that-must-not-be-echoed"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(csv_bytes(f"{HEADER},{SECRET}", "u,i,1,x"), id="unknown-header-cell"),
+        pytest.param(csv_bytes(f"{HEADER},{SECRET.lower()},{SECRET.upper()}", "u,i,1,x,y"), id="second-cell"),
+        pytest.param(csv_bytes(f"{SECRET},ITEM_ID,TIMESTAMP", "u,i,1"), id="first-cell"),
+        pytest.param(csv_bytes(HEADER, f"u,i,{SECRET}"), id="bad-value"),
+    ],
+)
+def test_errors_quote_at_most_a_short_prefix_of_the_data(data: bytes) -> None:
+    # A failureReason is str(error): whatever a file holds, at most 64 characters of it come back.
+    message = str(rejected(data))
+    assert SECRET[:65] not in message and SECRET.lower()[:65] not in message
+    assert "the-rest-of-a-secret" not in message.lower()

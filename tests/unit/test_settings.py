@@ -1,7 +1,7 @@
 """Quotas are configurable from the environment, not hard-coded surprises."""
 from __future__ import annotations
 
-from picks.settings import Settings
+from picks.settings import Settings, region_of_request
 
 
 def test_quotas_come_from_the_environment(monkeypatch):
@@ -13,3 +13,21 @@ def test_quotas_come_from_the_environment(monkeypatch):
     assert settings.max_filters_per_group == 60
     assert settings.max_fields_per_filter == 25
     assert settings.max_campaigns_per_group == 5  # untouched quotas keep Personalize's defaults
+
+
+def test_trusted_buckets_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PICKS_TABLE", "t")
+    monkeypatch.setenv("PICKS_BUCKET", "own")
+    monkeypatch.setenv("PICKS_TRUSTED_BUCKETS", '["shared-imports"]')
+    settings = Settings.from_environment()
+    assert settings.trusts("own") and settings.trusts("shared-imports")
+    assert not settings.trusts("someone-elses")
+
+
+def test_the_region_of_a_request_is_its_sigv4_scope():
+    signed = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240601/eu-west-1/execute-api/aws4_request, "
+              "SignedHeaders=host;x-amz-date, Signature=abc")
+    assert region_of_request(signed) == "eu-west-1"
+    assert region_of_request(signed.replace("execute-api", "personalize")) == "eu-west-1"
+    assert region_of_request(None) is None
+    assert region_of_request("Bearer token") is None

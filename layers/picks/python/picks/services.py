@@ -8,15 +8,28 @@ creates its own AWS client.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from picks.dal.events import EventStore
 from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore
-from picks.settings import Settings
+from picks.settings import Settings, region_of_request
 from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
+
+
+def s3_with_credentials(credentials: Mapping[str, Any], region: str) -> Any:
+    """An S3 client with temporary credentials (STS AssumeRole's ``Credentials``)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+    return session.client("s3")
 
 
 @dataclass
@@ -33,6 +46,23 @@ class Services:
     events: EventStore | None = None
     # Records written by PutItems / PutUsers / PutActions (``M#<datasetArn>`` items, events table).
     metadata: MetadataStore | None = None
+    # STS, to act as the caller's roleArn on users' buckets (picks.user_buckets), and how an S3 client
+    # is built from the temporary credentials it returns.
+    sts: Any = None
+    s3_with_credentials: Callable[[Mapping[str, Any], str], Any] = s3_with_credentials
+
+    def in_region(self, region: str) -> Services:
+        """These services as seen from ``region``: new ARNs name it, and resources of other regions
+        do not exist (AWS regions are isolated; on AWS every resource has the stack's region)."""
+        if region == self.settings.region and self.resources.region == region:
+            return self
+        return replace(
+            self, settings=self.settings.in_region(region), resources=self.resources.in_region(region)
+        )
+
+    def for_request(self, authorization: str | None) -> Services:
+        """These services for an API request with this Authorization header (its SigV4 scope's region)."""
+        return self.in_region(region_of_request(authorization) or self.settings.region)
 
 
 _current: Services | None = None
@@ -55,6 +85,7 @@ def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter
         training_jobs=training_jobs,
         events=EventStore(session.client("dynamodb"), settings.events_table_name),
         metadata=MetadataStore(session.client("dynamodb"), settings.events_table_name),
+        sts=session.client("sts"),
     )
 
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 DEFAULT_ACCOUNT = "000000000000"
+# SigV4: "AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/<service>/aws4_request, ..."
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,9 @@ class Settings:
     events_table_name: str = "picks-events"
     workflow_arns: dict[str, str] = field(default_factory=dict)
     training_jobs: str | None = None  # "sagemaker" where StopSolutionVersionCreation stops SageMaker jobs
+    # Buckets besides ``bucket_name`` that picks reads with its own role (import sources the operator
+    # chose to trust when deploying); any other bucket is read only as the caller's roleArn.
+    trusted_buckets: tuple[str, ...] = ()
     # Quotas from the Personalize developer guide's limits page (defaults, per account and region).
     max_dataset_groups: int = 500
     max_schemas: int = 500
@@ -48,4 +54,22 @@ class Settings:
             events_table_name=os.environ.get("PICKS_EVENTS_TABLE", "picks-events"),
             workflow_arns=json.loads(os.environ.get("PICKS_WORKFLOWS", "{}")),
             training_jobs=os.environ.get("PICKS_TRAINING_JOBS"),
+            trusted_buckets=tuple(json.loads(os.environ.get("PICKS_TRUSTED_BUCKETS", "[]"))),
         )
+
+    def trusts(self, bucket: str) -> bool:
+        """Whether picks reads ``bucket`` with its own role: its own bucket, or one the stack trusts."""
+        return bucket == self.bucket_name or bucket in self.trusted_buckets
+
+    def in_region(self, region: str) -> Settings:
+        return self if region == self.region else replace(self, region=region)
+
+
+def region_of_request(authorization: str | None) -> str | None:
+    """The region a SigV4-signed request was signed for (its credential scope), or None if unsigned.
+
+    On AWS, API Gateway only lets through requests signed for its own region, so this is the deployed
+    region; the emulator serves every region on one port and tells them apart by it.
+    """
+    match = _CREDENTIAL_SCOPE.search(authorization or "")
+    return match.group(1) if match else None

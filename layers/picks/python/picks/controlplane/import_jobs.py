@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from picks import user_buckets
 from picks.controlplane import datasets
 from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
 from picks.controlplane.registry import operation
@@ -27,10 +28,12 @@ def start_import(
     publish_attribution: bool | None = None,
 ) -> str:
     dataset = services.resources.get(dataset_arn, what=datasets.WHAT, kind=datasets.KIND)
-    if not data_location.startswith("s3://") or not data_location[len("s3://") :].strip("/"):
+    source_bucket = data_location[len("s3://") :].partition("/")[0]
+    if not data_location.startswith("s3://") or not source_bucket:
         raise InvalidInputException(
             f"dataSource.dataLocation: '{data_location}' must be an s3://bucket/key or s3://bucket/folder/ location."
         )
+    user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
         raise ResourceInUseException(f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}.")

@@ -40,11 +40,26 @@ class ConcurrentUpdate(Exception):
 
 
 class ResourceStore:
-    """CRUD for control-plane resources; ``dynamodb`` is an injected boto3 DynamoDB client."""
+    """CRUD for control-plane resources; ``dynamodb`` is an injected boto3 DynamoDB client.
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    With a ``region``, resources whose ARN names another region are invisible (``find`` is None,
+    ``list`` skips them), as in AWS, where each region is a separate service.
+    """
+
+    def __init__(self, dynamodb: Any, table_name: str, region: str | None = None) -> None:
         self._db = dynamodb
         self._table = table_name
+        self.region = region
+
+    def in_region(self, region: str) -> ResourceStore:
+        return self if region == self.region else ResourceStore(self._db, self._table, region)
+
+    def _visible(self, arn: str) -> bool:
+        # Only Personalize ARNs that name a region; recipes (arn:aws:personalize:::recipe/..) are global.
+        parts = arn.split(":", 4)
+        if self.region is None or len(parts) < 5 or parts[2] != "personalize":
+            return True
+        return parts[3] in ("", self.region)
 
     def create(self, resource: Resource, *, what: str) -> None:
         item = self._to_item(resource)
@@ -58,6 +73,8 @@ class ResourceStore:
             raise
 
     def find(self, arn: str) -> Resource | None:
+        if not self._visible(arn):
+            return None
         response = self._db.get_item(TableName=self._table, Key={"pk": {"S": arn}}, ConsistentRead=True)
         item = response.get("Item")
         return self._from_item(item) if item else None
@@ -116,7 +133,8 @@ class ResourceStore:
         found: list[Resource] = []
         while True:
             response = self._db.query(**query)
-            found.extend(self._from_item(item) for item in response.get("Items", []))
+            items = response.get("Items", [])
+            found.extend(self._from_item(item) for item in items if self._visible(item["pk"]["S"]))
             if "LastEvaluatedKey" not in response:
                 return found
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -59,6 +59,8 @@ CHUNK_ROWS = 65_536
 MAX_VALUE_CHARS = 1000
 MAX_ID_CHARS = 256
 MAX_TEXTUAL_CHARS = 20_000
+# Error messages quote at most this much of any value from the file (values: 40, see _show).
+MAX_QUOTED = 64
 ID_FIELDS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID"})
 EPOCH_FIELDS = frozenset(
     {"TIMESTAMP", "CREATION_TIMESTAMP", "EXPIRATION_TIMESTAMP", "ACTION_EXPIRATION_TIMESTAMP"}
@@ -101,7 +103,9 @@ class ImportValidationError(Exception):
         if self.line > 0:
             location.append(f"line {self.line}")
         if self.column:
-            location.append(f"column {self.column}")
+            # Usually a schema field, but an unknown header cell is the file's data: keep a prefix.
+            column = self.column if len(self.column) <= MAX_QUOTED else self.column[:MAX_QUOTED] + "…"
+            location.append(f"column {column}")
         where = ", ".join(location)
         prefix = " ".join(part for part in (self.source, where) if part)
         return f"{prefix}: {self.reason}" if prefix else self.reason
@@ -121,6 +125,7 @@ class _Problem:
 
 
 def _show(value: str) -> str:
+    """A value from the file, quoted for an error message: at most its first 40 characters."""
     return repr(value if len(value) <= 40 else value[:40] + "…")
 
 
@@ -404,9 +409,9 @@ def _match_header(
         if f is None:
             hint = " (remove the surrounding spaces)" if schema.field(name.strip()) else ""
             known = ", ".join(schema.field_names)
-            raise fail(1, name, f"column {name!r} is not in schema {schema.name} ({known}){hint}")
+            raise fail(1, name, f"column {_show(name)} is not in schema {schema.name} ({known}){hint}")
         if f.name.upper() in seen:
-            raise fail(1, f.name, f"column {name!r} appears more than once in the header")
+            raise fail(1, f.name, f"column {_show(name)} appears more than once in the header")
         seen.add(f.name.upper())
         fields.append(f)
     for f in schema.fields:

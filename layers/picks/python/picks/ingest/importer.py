@@ -56,15 +56,19 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _s3_failure(error: ClientError, uri: str) -> ImportValidationError | None:
-    """Turn a permanent S3 error into a job failure; None for errors worth retrying."""
+def _s3_failure(error: ClientError, uri: str, reader: str | None = None) -> ImportValidationError | None:
+    """Turn a permanent S3 error into a job failure; None for errors worth retrying.
+
+    ``reader``: the role the source was read as (named in an access-denied failure), None for picks' own.
+    """
     code = _error_code(error)
     if code == "NoSuchBucket":
         return ImportValidationError(0, None, f"bucket in {uri} does not exist", uri)
     if code in _NOT_FOUND_CODES:
         return ImportValidationError(0, None, "object does not exist", uri)
     if code in _DENIED_CODES:
-        return ImportValidationError(0, None, "access denied reading the data location", uri)
+        who = f"roleArn {reader}" if reader else "picks' own role"
+        return ImportValidationError(0, None, f"access denied reading the data location as {who}", uri)
     return None
 
 
@@ -78,7 +82,7 @@ def _list_csv_keys(s3: Any, bucket: str, folder: str) -> list[str]:
     return sorted(keys)
 
 
-def _resolve_keys(s3: Any, data_location: str) -> tuple[str, list[str]]:
+def _resolve_keys(s3: Any, data_location: str, reader: str | None) -> tuple[str, list[str]]:
     bucket, key = parse_s3_uri(data_location)
     try:
         if key and not key.endswith("/"):
@@ -95,7 +99,7 @@ def _resolve_keys(s3: Any, data_location: str) -> tuple[str, list[str]]:
             return bucket, keys
         keys = _list_csv_keys(s3, bucket, key)
     except ClientError as error:
-        failure = _s3_failure(error, data_location)
+        failure = _s3_failure(error, data_location, reader)
         if failure is None:
             raise
         raise failure from None
@@ -104,12 +108,12 @@ def _resolve_keys(s3: Any, data_location: str) -> tuple[str, list[str]]:
     return bucket, keys
 
 
-def _read_object(s3: Any, bucket: str, key: str) -> bytes:
+def _read_object(s3: Any, bucket: str, key: str, reader: str | None) -> bytes:
     uri = f"s3://{bucket}/{key}"
     try:
         body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        failure = _s3_failure(error, uri)
+        failure = _s3_failure(error, uri, reader)
         if failure is None:
             raise
         raise failure from None
@@ -130,8 +134,13 @@ def run_import(
     dataset_type: str,
     mode: str,
     previous_prefix: str | None,
+    source_s3: Any = None,
+    source_role: str | None = None,
 ) -> ImportResult:
     """Import ``data_location`` into a new table at ``s3://bucket/dest_prefix``.
+
+    ``s3`` reads and writes picks' own ``bucket``; ``source_s3`` (default: ``s3``) reads
+    ``data_location``, acting as ``source_role`` if that is given (see ``picks.user_buckets``).
 
     FULL: the table is exactly the new data.  INCREMENTAL: the new data merged into the table
     at ``previous_prefix`` (appended for interactions, upserted by id for items/users/actions).
@@ -153,11 +162,12 @@ def run_import(
             "dest_prefix must differ from previous_prefix; the previous table is never overwritten"
         )
 
-    source_bucket, keys = _resolve_keys(s3, data_location)
+    source_s3 = s3 if source_s3 is None else source_s3
+    source_bucket, keys = _resolve_keys(source_s3, data_location, source_role)
     tables: list[ColumnTable] = []
     for key in keys:
         # Read and parse one object at a time so only one raw file is in memory.
-        data = _read_object(s3, source_bucket, key)
+        data = _read_object(source_s3, source_bucket, key, source_role)
         tables.append(read_csv(data, schema, dataset_type, source=f"s3://{source_bucket}/{key}"))
         del data
     incoming = deduplicate(concat(tables), dataset_type)

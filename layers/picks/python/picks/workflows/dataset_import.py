@@ -3,23 +3,29 @@
 ``ingest`` validates the whole source before writing, writes the columnar
 table under a new prefix, then repoints the dataset at it; a bad file ends the
 job CREATE FAILED with the line and column and leaves the dataset's previous
-data in place.  ``record_failure`` handles anything unexpected (the Catch).
+data in place.  The source is read as the job's roleArn unless picks trusts its
+bucket (``picks.user_buckets``); a role picks cannot assume, or one that may not
+read the source, fails the job the same way.  ``record_failure`` handles
+anything unexpected (the Catch).
 """
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from picks import arns
+from picks import arns, user_buckets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import ImportValidationError
-from picks.ingest.importer import run_import
+from picks.ingest.importer import parse_s3_uri, run_import
 from picks.services import Services
+from picks.workflows.failures import failure_reason
 
 JOB = "Dataset import job"
 DATA_KEY = "_data"  # private: not in the botocore output shape, so never serialized
+# An unexpected error's message may quote data; the failureReason keeps this much of it (logs have all).
+MAX_QUOTED_CAUSE = 64
 
 
 def _set_status(services: Services, job_arn: str, status: str, reason: str | None = None) -> Resource:
@@ -38,16 +44,26 @@ def data_prefix(dataset: Resource) -> str | None:
 
 
 def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+    region = arns.parse(state["datasetImportJobArn"]).region
+    services = services.in_region(region)
     job = _set_status(services, state["datasetImportJobArn"], CREATE_IN_PROGRESS)
     dataset = services.resources.get(job.doc["datasetArn"], what="Dataset")
     schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
     dataset_type = dataset.doc["datasetType"]
     group_name = arns.parse(dataset.doc["datasetGroupArn"]).path
     destination = f"datasets/{group_name}/{dataset_type}/{job.doc['jobName']}-{uuid.uuid4().hex[:8]}/"
+    location = job.doc["dataSource"]["dataLocation"]
+    role_arn = job.doc.get("roleArn")
     try:
+        source_s3 = user_buckets.s3_client(
+            services, parse_s3_uri(location)[0], role_arn=role_arn,
+            session=user_buckets.session_name("import", job.doc["jobName"]), region=region,
+        )
         result = run_import(
             services.s3,
-            data_location=job.doc["dataSource"]["dataLocation"],
+            source_s3=source_s3,
+            source_role=None if source_s3 is services.s3 else role_arn,
+            data_location=location,
             bucket=services.settings.bucket_name,
             dest_prefix=destination,
             schema=schema,
@@ -55,7 +71,7 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             mode=job.doc.get("importMode") or "FULL",
             previous_prefix=data_prefix(dataset),
         )
-    except ImportValidationError as error:
+    except (ImportValidationError, user_buckets.BucketAccessError) as error:
         _set_status(services, job.arn, CREATE_FAILED, str(error))
         return {**state, "status": CREATE_FAILED}
 
@@ -70,10 +86,13 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 
 def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     error = state.get("error") or {}
-    reason = f"Internal error while importing: {error.get('Error', 'Error')}: {error.get('Cause', '')}".strip()
+    # The error's name and the start of its message; never a stack trace or a whole message quoting data.
+    name, _, message = failure_reason(error).partition(": ")
+    quoted = message if len(message) <= MAX_QUOTED_CAUSE else message[:MAX_QUOTED_CAUSE] + "…"
+    reason = f"Internal error while importing: {name}: {quoted}".strip()
     job = services.resources.find(state["datasetImportJobArn"])
     if job is not None and job.doc.get("status") in IN_PROGRESS_STATES:
-        _set_status(services, job.arn, CREATE_FAILED, reason[:1000])
+        _set_status(services, job.arn, CREATE_FAILED, reason)
     return {**state, "status": CREATE_FAILED}
 
 
