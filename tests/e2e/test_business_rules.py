@@ -63,6 +63,25 @@ def test_exclude_purchased_hides_an_item_right_after_the_purchase(setup):
     assert len(after) == 10  # the next best items fill the list
 
 
+def test_an_item_id_sent_in_properties_is_the_events_item(setup):
+    """The sample notebooks' shape: ``properties='{"itemId": "..."}'`` and no itemId member."""
+    from picks import services as picks_services
+
+    runtime, user = setup["runtime"], "rules-properties-user"
+    exclude = setup["filter"]("exclude-purchased-p", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")')
+    before = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10))
+    bought = before[0]
+    setup["events"].put_events(trackingId=setup["tracking"], userId=user, sessionId="rules-p", eventList=[
+        {"eventType": "Purchase", "sentAt": datetime.now(UTC), "properties": f'{{"ItemId": "{bought}"}}'}])
+    stored = picks_services.get_services().events.recent(setup["group"], user)
+    assert [e.item_id for e in stored] == [bought]
+    after = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10))
+    assert after != before  # folded into the (formerly unknown) user's vector
+    filtered = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10,
+                                               filterArn=exclude))
+    assert bought not in filtered and len(filtered) == 10
+
+
 def test_price_range_filter_with_a_parameter(setup):
     runtime = setup["runtime"]
     cheap = setup["filter"]("cheap", "INCLUDE ItemID WHERE Items.PRICE <= $PRICE")
