@@ -82,6 +82,22 @@ def test_an_item_id_sent_in_properties_is_the_events_item(setup):
     assert bought not in filtered and len(filtered) == 10
 
 
+def test_interaction_filters_see_the_newest_thousand_events_of_each_type(setup):
+    """30 watches, then 1,500 clicks: the newest 1,000 events are all clicks, yet every watch counts."""
+    runtime, user = setup["runtime"], "rules-heavy-clicker"
+    exclude = setup["filter"]("exclude-watched", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")')
+    catalog = sorted(setup["items"])
+    watched, clicked = catalog[:30], catalog[30:]
+    sent = [("Watch", item) for item in watched] + [("Click", clicked[n % len(clicked)]) for n in range(1500)]
+    for start in range(0, len(sent), 10):
+        setup["events"].put_events(trackingId=setup["tracking"], userId=user, sessionId="rules-heavy", eventList=[
+            {"eventType": kind, "itemId": item, "sentAt": datetime.now(UTC)} for kind, item in sent[start : start + 10]])
+    found = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=150,
+                                            filterArn=exclude))
+    assert not set(found) & set(watched)
+    assert len(found) == len(catalog) - len(watched)
+
+
 def test_price_range_filter_with_a_parameter(setup):
     runtime = setup["runtime"]
     cheap = setup["filter"]("cheap", "INCLUDE ItemID WHERE Items.PRICE <= $PRICE")
