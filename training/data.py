@@ -93,8 +93,9 @@ class Interactions:
 
     @cached_property
     def by_user_newest(self) -> np.ndarray:
-        """Rows by user, then time, newest first, ties in row order: from ``by_user_time`` in O(n)."""
-        return to_newest_first(self.by_user_time, self.users, self.timestamps)
+        """Rows by user, newest first: ``by_user_time`` reversed within each user (so among equal
+        timestamps the later row is the newer, ``time_order``), in O(n)."""
+        return to_newest_first(self.by_user_time, self.users)
 
     @property
     def latest_timestamp(self) -> int:

@@ -166,8 +166,13 @@ def merge_sessions(events: Iterable[StoredEvent]) -> list[tuple[str, StoredEvent
 
 
 def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
-    """The exported events as an interactions table (the reserved columns only), or None if empty."""
-    rows = merge_sessions(events)
+    """The exported events as an interactions table (the reserved columns only), or None if empty.
+
+    Rows in the order the events arrived (the export reads shard by shard): training orders a
+    user's rows by TIMESTAMP, then row order, so events sent in one second keep their arrival
+    order, as the runtime's fold-in sees them (``RequestRules.user_events``).
+    """
+    rows = merge_sessions(sorted(events, key=lambda e: (e.received_ms, e.event_id)))
     if not rows:
         return None
     users, items, types = DictionaryEncoder(), DictionaryEncoder(), DictionaryEncoder()

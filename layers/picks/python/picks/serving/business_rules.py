@@ -204,12 +204,17 @@ class RequestRules:
     _typed_events: list[Any] | None = None
 
     def user_events(self) -> list[Any]:
-        """The user's events newer than the model, oldest first — read once per request."""
+        """The user's newest ``RECENT_EVENTS`` events newer than the model, oldest first — read once
+        per request.  Oldest first as training orders them (``picks.realtime.events_table``): by
+        sentAt in whole seconds, then in the order they arrived, so the same history folded in here
+        or trained on has the same newest items."""
         if self._events is None:
             self._events = []
             if self.user_id and self.group_arn and self.services.events is not None:
-                self._events = self.services.events.recent(
-                    self.group_arn, self.user_id, limit=RECENT_EVENTS, since_ms=self.events_since_ms)
+                self._events = sorted(
+                    self.services.events.recent(self.group_arn, self.user_id, limit=RECENT_EVENTS,
+                                                since_ms=self.events_since_ms),
+                    key=lambda event: int(event.sent_at))  # stable: arrival order within a second
         return self._events
 
     def interaction_events(self) -> list[Any]:
