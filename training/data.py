@@ -230,6 +230,28 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
     return mask, weights
 
 
+def event_rule(table: ColumnTable, config: dict[str, Any]) -> dict[str, Any] | None:
+    """``_event_filter``'s choices as a rule on one event (``picks.serving.models.EventRule``), for
+    the model's ``info["eventRule"]``: the runtime applies it to real-time events before folding
+    them in.  None when training keeps every row with weight 1."""
+    solution_config = config.get("solutionConfig") or {}
+    rule: dict[str, Any] = {}
+    if config.get("eventType"):
+        rule["eventType"] = str(config["eventType"]).lower()
+    threshold = solution_config.get("eventValueThreshold")
+    if threshold not in (None, ""):
+        rule["minValue"] = float(threshold)
+    parameters = (solution_config.get("eventsConfig") or {}).get("eventParametersList") or []
+    if parameters and "EVENT_TYPE" in table:
+        has_values = "EVENT_VALUE" in table  # without the column training ignores the thresholds
+        rule["parameters"] = [
+            [str(p["eventType"]).lower(), float(np.float32(p.get("weight", 1.0))),
+             float(p["eventValueThreshold"]) if has_values and p.get("eventValueThreshold") is not None else None]
+            for p in parameters
+        ]
+    return rule or None
+
+
 def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes in use, each row's index among them): np.unique(return_inverse) in O(n), no sort.
     The indices keep the codes' integer type (int32 for a table's), as the codes themselves where

@@ -131,3 +131,83 @@ def test_events_exported_for_training_are_the_imported_rows(rows):
         return [data.item_ids[i] for i in recent[1][lo:hi]], recent[2][lo:hi].tolist()
 
     assert of_user(imported, reference) == of_user(streamed, interactions)
+
+
+# --- the solution's eventType / eventValueThreshold / eventsConfig --------------------------------
+
+CONFIGS = [
+    {"eventType": "WATCH"},
+    {"solutionConfig": {"eventsConfig": {"eventParametersList": [
+        {"eventType": "click", "weight": 0.3}, {"eventType": "Watch", "weight": 2.0}]}}},
+]
+
+
+class _Events:
+    """The event store as ``RequestRules`` reads it: the user's events, newest ``limit``, oldest first."""
+
+    def __init__(self, events: list[StoredEvent]) -> None:
+        self.events = events
+
+    def recent(self, group_arn, subject, *, limit, since_ms):  # noqa: ANN001, ANN201
+        return [e for e in self.events if e.subject == subject][-limit:]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=["eventType", "eventsConfig"])
+def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config):
+    from picks.serving.business_rules import RequestRules
+    from training.data import event_rule
+
+    table = table_of(rows)
+    artifact = user_personalization.fit(interactions_from_table(table, config), PARAMS, seed=1)
+    artifact.info["eventRule"] = event_rule(table, config)  # as training/train.py stores it
+    model = FactorModel(artifact)
+    mine = [r for r in rows if r[0] == USER]
+    events = [StoredEvent(**{**e.__dict__, "user_id": "never-trained"}) for e in as_events(mine)]
+    services = type("Services", (), {"events": _Events(events)})()
+    rules = RequestRules(services, "group", model, "m", "never-trained", None, 0)  # type: ignore[arg-type]
+    recent, types = rules.recent_items(), rules.recent_event_types()
+    assert len(recent) < len(mine) or "eventsConfig" in str(config)  # eventType: the clicks are left out
+    known = model._context(USER, (), ())
+    folded = model._context("never-trained", recent, types)
+    np.testing.assert_array_equal(known[2], folded[2])
+    np.testing.assert_array_equal(known[3], folded[3])
+    assert sorted(known[1].tolist()) == sorted(folded[1].tolist())
+    items, weights = model.history(model.user_index[USER])
+    order = np.argsort(items)
+    fresh_items, fresh_weights = model.interactions_for(None, model.indices_of(recent), model._fresh(recent, types)[1])
+    np.testing.assert_array_equal(items[order], fresh_items)
+    np.testing.assert_allclose(weights[order], fresh_weights, rtol=1e-6)
+
+
+def test_the_runtime_rule_is_the_training_filter_row_by_row():
+    from picks.serving.models import EventRule
+    from training.data import _event_filter, event_rule
+
+    schema = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+     "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
+                {"name": "EVENT_VALUE", "type": ["null", "float"]}], "version": "1.0"}""")
+    rng = np.random.default_rng(2)
+    kinds = ["click", "Click", "watch", "purchase"]
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"] + [
+        f"u{n % 7},i{n % 11},{1_600_000_000 + n},{kinds[rng.integers(4)]},{'' if n % 5 == 0 else rng.integers(0, 6)}"
+        for n in range(300)]
+    table = read_csv("\n".join(lines).encode(), schema, "INTERACTIONS")
+    configs = [
+        {}, {"eventType": "Click"}, {"solutionConfig": {"eventValueThreshold": "3"}},
+        {"eventType": "watch", "solutionConfig": {"eventValueThreshold": "2"}},
+        {"solutionConfig": {"eventsConfig": {"eventParametersList": [
+            {"eventType": "click", "weight": 0.3, "eventValueThreshold": 2},
+            {"eventType": "CLICK", "weight": 0.7, "eventValueThreshold": 4},
+            {"eventType": "purchase", "weight": 3}]}}},
+    ]
+    row_types = [str(v) for v in table["EVENT_TYPE"].decoded().tolist()]
+    values = table["EVENT_VALUE"].data.astype(np.float64)
+    values[table["EVENT_VALUE"].null] = np.nan
+    for config in configs:
+        mask, weights = _event_filter(table, config)
+        expected = np.where(np.ones(len(values), bool) if mask is None else mask, weights, 0.0)
+        rule = EventRule.from_info(event_rule(table, config))
+        got = [1.0 if rule is None else rule.weight(t, None if np.isnan(v) else v)
+               for t, v in zip(row_types, values.tolist(), strict=True)]
+        np.testing.assert_allclose(got, expected, err_msg=str(config))

@@ -231,12 +231,18 @@ class RequestRules:
             self._typed_events = events
         return self._typed_events
 
+    def _trained_events(self) -> list[Any]:
+        """``user_events`` with an item that the model's training would have kept (its solution's
+        eventType and value thresholds): what fold-in, recent items and the seen items count."""
+        return [event for event in self.user_events()
+                if event.item_id and self.model.trains_on(event.event_type, event.event_value)]
+
     def recent_items(self) -> list[str]:
-        return [event.item_id for event in self.user_events() if event.item_id]
+        return [event.item_id for event in self._trained_events()]
 
     def recent_event_types(self) -> list[str]:
         """The event type of each of ``recent_items``, aligned with it."""
-        return [event.event_type for event in self.user_events() if event.item_id]
+        return [event.event_type for event in self._trained_events()]
 
     def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
                 field: str = "filterArn") -> np.ndarray | None:
