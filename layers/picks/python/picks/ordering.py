@@ -27,8 +27,8 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
     For non-negative integer groups, several times faster than lexsort on millions of rows: a
     (key, row) pair packed into one int64 sorts as one number (numpy's SIMD sort), where lexsort
     and argsort are comparison sorts of indices.  First the rows' rank in time order, then (group,
-    that rank); one sort when the rows are already in time order (data exported or imported in
-    time order), none when they are already by group and time.
+    that rank); for oldest first one sort when the rows are already in time order (data exported
+    or imported in time order), none when they are already by group and time.
     """
     n = len(groups)
     if n == 0:
@@ -43,14 +43,17 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
     rows = np.arange(n, dtype=np.int64)
     if grouped_in_time_order(groups, timestamps):
         return to_newest_first(rows, groups) if newest_first else rows
-    if bool(np.all(timestamps[1:] >= timestamps[:-1])):
+    if not newest_first and bool(np.all(timestamps[1:] >= timestamps[:-1])):
         by_time = rank = rows  # already in (time, row) order
     else:
-        key = timestamps - low
+        # Newest first: (time, row) both descending — the reverse of oldest first, ties included.
+        key = (high - timestamps) if newest_first else (timestamps - low)
         key <<= row_bits
-        key |= rows
+        key |= (n - 1 - rows) if newest_first else rows
         key.sort()
-        by_time = key & mask  # rows in (time, row) order
+        by_time = key & mask  # rows in (time, row) order, or its reverse
+        if newest_first:
+            np.subtract(n - 1, by_time, out=by_time)
         rank = np.empty(n, dtype=np.int64)
         rank[by_time] = rows
         del key
@@ -58,8 +61,7 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
     key |= rank
     key.sort()
     key &= mask
-    order = key if by_time is rows else by_time[key]
-    return to_newest_first(order, groups) if newest_first else order
+    return key if by_time is rows else by_time[key]
 
 
 def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
