@@ -203,7 +203,9 @@ class EventRule:
         return max((w for t, w, v in self.parameters if t == kind and (v is None or number >= v)), default=0.0)
 
     def type_weight(self, event_type: str | None) -> float:
-        """The weight of an event of this type that training keeps (its value already checked)."""
+        """The weight of an event of this type that training keeps (its value already checked:
+        fold-in sees types, not values).  Exact with one eventsConfig entry per type; with several
+        entries of one type at different thresholds, the largest of their weights."""
         if self.parameters is None:
             return 1.0
         kind = None if event_type is None else str(event_type).lower()
