@@ -122,7 +122,7 @@ def run(requests: int, timeout: float) -> dict:
         from picks.serving.business_rules import RequestRules
         from picks.services import get_services
 
-        real_events = RequestRules.user_events
+        real_events = (RequestRules.user_events, RequestRules.interaction_events)
         for user in rng.choice(buyers, 300).tolist():  # warm-up: model, catalog, filter masks
             _handler(body(user))
         store = get_services().events
@@ -133,12 +133,13 @@ def run(requests: int, timeout: float) -> dict:
             return self._events
 
         results = {}
-        for label, reader, count in (("memory", from_memory, requests), ("store", real_events, requests // 5)):
-            RequestRules.user_events = reader  # type: ignore[method-assign]
+        # In memory, a filter's events (the newest per event type) are the same few events.
+        for label, readers, count in (("memory", (from_memory, from_memory), requests), ("store", real_events, requests // 5)):
+            RequestRules.user_events, RequestRules.interaction_events = readers  # type: ignore[method-assign]
             try:
                 latencies = np.array([_handler(body(user)) for user in rng.choice(buyers, count).tolist()])
             finally:
-                RequestRules.user_events = real_events  # type: ignore[method-assign]
+                RequestRules.user_events, RequestRules.interaction_events = real_events  # type: ignore[method-assign]
             results[label] = {
                 "requests": count, "p50": float(np.percentile(latencies, 50)),
                 "p99": float(np.percentile(latencies, 99)), "p999": float(np.percentile(latencies, 99.9)),

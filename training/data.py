@@ -93,8 +93,9 @@ class Interactions:
 
     @cached_property
     def by_user_newest(self) -> np.ndarray:
-        """Rows by user, then time, newest first, ties in row order: from ``by_user_time`` in O(n)."""
-        return to_newest_first(self.by_user_time, self.users, self.timestamps)
+        """Rows by user, newest first: ``by_user_time`` reversed within each user (so among equal
+        timestamps the later row is the newer, ``time_order``), in O(n)."""
+        return to_newest_first(self.by_user_time, self.users)
 
     @property
     def latest_timestamp(self) -> int:
@@ -227,6 +228,28 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
             weights[selected] = np.maximum(weights[selected], float(parameter.get("weight", 1.0)))
         mask = narrow(weights > 0)
     return mask, weights
+
+
+def event_rule(table: ColumnTable, config: dict[str, Any]) -> dict[str, Any] | None:
+    """``_event_filter``'s choices as a rule on one event (``picks.serving.models.EventRule``), for
+    the model's ``info["eventRule"]``: the runtime applies it to real-time events before folding
+    them in.  None when training keeps every row with weight 1."""
+    solution_config = config.get("solutionConfig") or {}
+    rule: dict[str, Any] = {}
+    if config.get("eventType"):
+        rule["eventType"] = str(config["eventType"]).lower()
+    threshold = solution_config.get("eventValueThreshold")
+    if threshold not in (None, ""):
+        rule["minValue"] = float(threshold)
+    parameters = (solution_config.get("eventsConfig") or {}).get("eventParametersList") or []
+    if parameters and "EVENT_TYPE" in table:
+        has_values = "EVENT_VALUE" in table  # without the column training ignores the thresholds
+        rule["parameters"] = [
+            [str(p["eventType"]).lower(), float(np.float32(p.get("weight", 1.0))),
+             float(p["eventValueThreshold"]) if has_values and p.get("eventValueThreshold") is not None else None]
+            for p in parameters
+        ]
+    return rule or None
 
 
 def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:

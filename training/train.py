@@ -28,7 +28,7 @@ import numpy as np
 
 from picks.models.artifact import ModelArtifact, save_dir
 from picks.serving.models import serving_model
-from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, load_channel
+from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, event_rule, load_channel
 from training import context, evaluation, history
 from training.evaluation import split
 from training.evaluation import evaluate as evaluate_model
@@ -57,9 +57,11 @@ def _hyperparameters() -> dict[str, str]:
 
 def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[str, str],
                      seed: int, previous: ModelArtifact | None = None,
-                     fitted: threading.Event | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
+                     fitted: threading.Event | None = None,
+                     rule: dict[str, Any] | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
     """(model on the holdout split, final model on all data, holdout metrics); ``fitted`` is set
-    once the split model is trained."""
+    once the split model is trained.  ``rule``: the solution's ``event_rule``, which both models
+    carry, so the held-out users' input is folded in with the event weights training used."""
     holdout = split(interactions, seed)
     train_part = interactions.subset(holdout.train_mask)
     # What the recipe derives from the interactions alone is built once, on all of them; the split
@@ -73,6 +75,8 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
     del on_split
     if fitted is not None:
         fitted.set()
+    if rule is not None:
+        split_model.info["eventRule"] = rule
     serving = serving_model(split_model)
     chosen_exclude = None
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
@@ -93,6 +97,8 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
                                **({} if full is None else {"prepared": full}))
     else:
         final = module.fit(interactions, params, seed=seed)
+    if rule is not None:
+        final.info["eventRule"] = rule  # the runtime folds in real-time events as training kept rows
     if chosen_exclude is not None:
         # Settled here rather than in params: an explicit "true" also turns re-recommending off.
         final.info["exclude_interacted_items"] = chosen_exclude
@@ -136,12 +142,15 @@ def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[s
     train_part = job.interactions.subset(holdout.train_mask)
     # Trials whose hyperparameters leave it unchanged share it (the recipe checks; others rebuild).
     on_split = {"prepared": module.prepare(job.interactions, params).without(holdout.users)} if hasattr(module, "prepare") else {}
+    rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     best, best_score, history = params, -np.inf, []
     for trial in range(max(1, trials)):
         # The defaults are the first candidate only where they fall inside the ranges asked for.
         use_defaults = trial == 0 and _inside(params, ranges)
         candidate = params if use_defaults else {**params, **_sample_hyperparameters(ranges, rng)}
         model = module.fit(train_part, candidate, seed=job.seed, **on_split)
+        if rule is not None:
+            model.info["eventRule"] = rule
         score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
         history.append({"hyperParameters": candidate, objective: score})
         if score > best_score:
@@ -170,6 +179,7 @@ def run(job: TrainingJob) -> ModelArtifact:
         **(solution_config.get("algorithmHyperParameters") or {}),
     })
     check_minimums(job.interactions)
+    rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     started = time.time()
     info: dict[str, Any] = {}
     fitted = threading.Event()
@@ -184,13 +194,14 @@ def run(job: TrainingJob) -> ModelArtifact:
                     raise TrainingDataError(
                         "trainingMode UPDATE needs a FULL version of a user-personalization solution.")
                 _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed,
-                                                     job.previous_model, fitted)
+                                                     job.previous_model, fitted, rule)
             else:
                 if job.config.get("performHPO"):
                     params, trials = _tune(module, job, params)
                     info["tunedHPOParams"] = {"algorithmHyperParameters": params}
                     info["hpoTrials"] = trials
-                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, fitted=fitted)
+                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, fitted=fitted,
+                                                     rule=rule)
         finally:
             fitted.set()  # never leave the thread waiting
         filtered = filters.result() if filters is not None else None

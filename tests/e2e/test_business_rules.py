@@ -63,6 +63,41 @@ def test_exclude_purchased_hides_an_item_right_after_the_purchase(setup):
     assert len(after) == 10  # the next best items fill the list
 
 
+def test_an_item_id_sent_in_properties_is_the_events_item(setup):
+    """The sample notebooks' shape: ``properties='{"itemId": "..."}'`` and no itemId member."""
+    from picks import services as picks_services
+
+    runtime, user = setup["runtime"], "rules-properties-user"
+    exclude = setup["filter"]("exclude-purchased-p", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")')
+    before = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10))
+    bought = before[0]
+    setup["events"].put_events(trackingId=setup["tracking"], userId=user, sessionId="rules-p", eventList=[
+        {"eventType": "Purchase", "sentAt": datetime.now(UTC), "properties": f'{{"ItemId": "{bought}"}}'}])
+    stored = picks_services.get_services().events.recent(setup["group"], user)
+    assert [e.item_id for e in stored] == [bought]
+    after = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10))
+    assert after != before  # folded into the (formerly unknown) user's vector
+    filtered = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=10,
+                                               filterArn=exclude))
+    assert bought not in filtered and len(filtered) == 10
+
+
+def test_interaction_filters_see_the_newest_thousand_events_of_each_type(setup):
+    """30 watches, then 1,500 clicks: the newest 1,000 events are all clicks, yet every watch counts."""
+    runtime, user = setup["runtime"], "rules-heavy-clicker"
+    exclude = setup["filter"]("exclude-watched", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")')
+    catalog = sorted(setup["items"])
+    watched, clicked = catalog[:30], catalog[30:]
+    sent = [("Watch", item) for item in watched] + [("Click", clicked[n % len(clicked)]) for n in range(1500)]
+    for start in range(0, len(sent), 10):
+        setup["events"].put_events(trackingId=setup["tracking"], userId=user, sessionId="rules-heavy", eventList=[
+            {"eventType": kind, "itemId": item, "sentAt": datetime.now(UTC)} for kind, item in sent[start : start + 10]])
+    found = ids(runtime.get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=150,
+                                            filterArn=exclude))
+    assert not set(found) & set(watched)
+    assert len(found) == len(catalog) - len(watched)
+
+
 def test_price_range_filter_with_a_parameter(setup):
     runtime = setup["runtime"]
     cheap = setup["filter"]("cheap", "INCLUDE ItemID WHERE Items.PRICE <= $PRICE")

@@ -1,5 +1,5 @@
 """training.history.attach (the interaction-filter arrays) and training.data.time_order, against
-their definitions: np.lexsort over (user, event type, newest first), ties in row order."""
+their definitions: np.lexsort over (user, event type, newest first), the later of tied rows first."""
 from __future__ import annotations
 
 import json
@@ -61,7 +61,7 @@ def _reference(artifact: ModelArtifact, table, per_type: int) -> dict[str, np.nd
         type_names, types = [""], np.zeros(len(users), dtype=np.int64)
     keep = (items >= 0) & (types >= 0)
     users, items, times, types = users[keep], items[keep], times[keep], types[keep]
-    order = np.lexsort((-times, types, users))
+    order = np.lexsort((-np.arange(len(users)), -times, types, users))  # tied rows: the later is newer
     users, items, types = users[order], items[order], types[order]
     group = users * np.int64(len(type_names) + 1) + types
     starts = np.searchsorted(group, group, side="left")
@@ -95,6 +95,16 @@ def test_attach_matches_the_lexsort_definition(with_types, per_type):
         np.testing.assert_array_equal(artifact.arrays[name], values, err_msg=name)
 
 
+def newest_first_lexsort(timestamps: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The definition of newest first: oldest first (lexsort) reversed within each group, so the
+    later of two rows with one timestamp is the newer."""
+    return np.lexsort((-np.arange(len(groups)), -np.asarray(timestamps), groups))
+
+
+def lexsort_order(timestamps: np.ndarray, groups: np.ndarray, newest_first: bool) -> np.ndarray:
+    return newest_first_lexsort(timestamps, groups) if newest_first else np.lexsort((timestamps, groups))
+
+
 @pytest.mark.parametrize("newest_first", [False, True])
 @pytest.mark.parametrize("time_sorted", [False, True])
 def test_time_order_is_lexsort(newest_first, time_sorted):
@@ -104,7 +114,7 @@ def test_time_order_is_lexsort(newest_first, time_sorted):
         timestamps = rng.integers(1_600_000_000, 1_600_000_000 + span, size)
         if time_sorted:
             timestamps = np.sort(timestamps)
-        expected = np.lexsort((-timestamps if newest_first else timestamps, group))
+        expected = lexsort_order(timestamps, group, newest_first)
         np.testing.assert_array_equal(time_order(group, timestamps, newest_first), expected)
 
 
@@ -112,7 +122,7 @@ def test_time_order_falls_back_to_lexsort_outside_64_bits():
     group = np.array([3, 1, 3, 1, 2])
     timestamps = np.array([0, -(2**62), 2**62, 5, 5], dtype=np.int64)  # a range past 63 bits with the rows
     for newest_first in (False, True):
-        expected = np.lexsort((-timestamps if newest_first else timestamps, group))
+        expected = lexsort_order(timestamps, group, newest_first)
         np.testing.assert_array_equal(time_order(group, timestamps, newest_first), expected)
     assert len(time_order(np.empty(0, np.int64), np.empty(0, np.int64))) == 0
 
@@ -122,13 +132,13 @@ def test_newest_first_from_the_oldest_first_order_is_lexsort():
     for size, groups, span in ((0, 1, 1), (1, 1, 1), (500, 7, 3), (5000, 300, 10_000)):
         group = rng.integers(0, groups, size)
         timestamps = rng.integers(0, span, size)  # few distinct times: many ties inside a group
-        np.testing.assert_array_equal(to_newest_first(time_order(group, timestamps), group, timestamps),
-                                      np.lexsort((-timestamps, group)))
+        np.testing.assert_array_equal(to_newest_first(time_order(group, timestamps), group),
+                                      newest_first_lexsort(timestamps, group))
     # Rows already by group and time, without ties (the plain-reversal path) and with them.
     group = np.sort(rng.integers(0, 50, 3000))
     for timestamps in (np.arange(3000), np.repeat(np.arange(1500), 2)):
         np.testing.assert_array_equal(time_order(group, timestamps, newest_first=True),
-                                      np.lexsort((-timestamps, group)))
+                                      newest_first_lexsort(timestamps, group))
 
 
 def test_interactions_orders_are_computed_once_and_carried_into_subsets():
@@ -139,12 +149,12 @@ def test_interactions_orders_are_computed_once_and_carried_into_subsets():
                         np.arange(40).astype(object), np.arange(30).astype(object))
     np.testing.assert_array_equal(data.by_user_time, np.lexsort((timestamps, users)))
     assert data.by_user_time is data.by_user_time  # cached
-    np.testing.assert_array_equal(data.by_user_newest, np.lexsort((-timestamps, users)))
+    np.testing.assert_array_equal(data.by_user_newest, newest_first_lexsort(timestamps, users))
     mask = rng.random(size) < 0.6
     part = data.subset(mask)
     assert "by_user_time" in part.__dict__  # derived from the parent's, not sorted again
     np.testing.assert_array_equal(part.by_user_time, np.lexsort((timestamps[mask], users[mask])))
-    np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-timestamps[mask], users[mask])))
+    np.testing.assert_array_equal(part.by_user_newest, newest_first_lexsort(timestamps[mask], users[mask]))
 
 
 def test_rows_stored_by_user_and_time_need_no_sort_and_subsets_stay_so():
@@ -158,7 +168,7 @@ def test_rows_stored_by_user_and_time_need_no_sort_and_subsets_stay_so():
     np.testing.assert_array_equal(data.by_user_time, np.arange(size))
     part = data.subset(rng.random(size) < 0.5)
     assert part.rows_by_user_time
-    np.testing.assert_array_equal(part.by_user_newest, np.lexsort((-part.timestamps, part.users)))
+    np.testing.assert_array_equal(part.by_user_newest, newest_first_lexsort(part.timestamps, part.users))
     assert in_user_time_order(data) is data
 
 

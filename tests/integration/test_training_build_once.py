@@ -45,7 +45,8 @@ def data(request):
 
 
 def _reference_recent(interactions: Interactions, window: int = up.RECENT_WINDOW):
-    order = np.lexsort((-interactions.timestamps, interactions.users))
+    # Newest first; of two rows with one timestamp the later is the newer.
+    order = np.lexsort((-np.arange(len(interactions)), -interactions.timestamps, interactions.users))
     users = interactions.users[order]
     starts = np.searchsorted(users, users, side="left")
     keep = (np.arange(len(users)) - starts) < window

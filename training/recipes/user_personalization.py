@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import confidence
-from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order, to_newest_first
+from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
 from training import repeats
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
@@ -54,8 +54,8 @@ NEIGHBOR_PAIR_BUDGET = 150_000_000
 
 
 def _user_time_order(interactions: Interactions, newest_first: bool = False) -> np.ndarray:
-    """``np.lexsort((±timestamps, users))``: rows by user, then time, ties in row order (computed
-    once per ``Interactions``)."""
+    """Rows by user, then time (``time_order``: oldest first with ties in row order, or its reverse
+    within each user), computed once per ``Interactions``."""
     return interactions.by_user_newest if newest_first else interactions.by_user_time
 
 
@@ -132,33 +132,17 @@ def _newest_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, n
 
 
 def _newest_stored_rows(interactions: Interactions, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_newest_rows`` for rows stored by user, then time: only each user's last rows are read.
-
-    The candidates are a user's last ``window`` rows, reaching back to the start of the run of
-    equal timestamps the cut falls in (newest first, tied rows keep their row order, so a run cut
-    by the window gives its earliest rows); the newest-first order of the candidates alone is the
-    start of the whole history's.
-    """
-    users, timestamps, counts = interactions.users, interactions.timestamps, interactions.user_counts
+    """``_newest_rows`` for rows stored by user, then time: each user's last ``window`` rows,
+    reversed (newest first is the reverse of the stored order, ties included: ``time_order``)."""
+    counts = interactions.user_counts
     ends = np.cumsum(counts)
-    starts = ends - counts
-    first = np.maximum(starts, ends - window)
-    cut = np.flatnonzero(first > starts)
-    while len(cut):  # one step back per iteration, for the users whose cut is inside a tie
-        cut = cut[timestamps[first[cut] - 1] == timestamps[first[cut]]]
-        first[cut] -= 1
-        cut = cut[first[cut] > starts[cut]]
-    lengths = ends - first
-    offsets = np.cumsum(lengths) - lengths
-    rows = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(first - offsets, lengths)
-    candidate_users = users[rows]
-    order = to_newest_first(np.arange(len(rows)), candidate_users, timestamps[rows])
-    # The order only permutes rows within a user, so the users along it are candidate_users.
-    keep = position_in_run(candidate_users) < window
     kept = np.minimum(counts, window)
+    offsets = np.cumsum(kept) - kept
+    # The k-th kept row of a user (0 = newest) is row ends - 1 - k.
+    rows = np.repeat(ends - 1 + offsets, kept) - np.arange(int(kept.sum()), dtype=np.int64)
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(kept, out=indptr[1:])
-    return indptr, rows[order[keep]]
+    return indptr, rows
 
 
 def recent_matrix(interactions: Interactions, window: int) -> sp.csr_matrix:

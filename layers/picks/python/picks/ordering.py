@@ -14,14 +14,21 @@ def _bits(value: int) -> int:
 
 
 def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = False) -> np.ndarray:
-    """Row order by group, then time (oldest first, or newest first), ties in row order.
+    """Row order by group, then time: oldest first with ties in row order, or newest first — the
+    exact reverse within each group, so among equal timestamps the later row counts as the newer.
 
-    Exactly ``np.lexsort((-timestamps if newest_first else timestamps, groups))`` for non-negative
-    integer groups, several times faster on millions of rows: a (key, row) pair packed into one
-    int64 sorts as one number (numpy's SIMD sort), where lexsort and argsort are comparison sorts
-    of indices.  First the rows' rank in time order, then (group, that rank); one sort when the
-    rows are already in time order (data exported or imported in time order), none when they are
-    already by group and time.
+    Oldest first is exactly ``np.lexsort((timestamps, groups))``; newest first is
+    ``np.lexsort((-rows, -timestamps, groups))``.  One rule for "newest" everywhere: a user's rows
+    come in the order they happened (a file written in time order, events in the order they
+    arrived), so the last of a same-second run — the ``watch`` after the ``click`` of the same
+    item — is the user's latest interaction, in training (recent items, repeat features, filter
+    history, the holdout's cut) as at request time, where PutEvents events are newest last.
+
+    For non-negative integer groups, several times faster than lexsort on millions of rows: a
+    (key, row) pair packed into one int64 sorts as one number (numpy's SIMD sort), where lexsort
+    and argsort are comparison sorts of indices.  First the rows' rank in time order, then (group,
+    that rank); for oldest first one sort when the rows are already in time order (data exported
+    or imported in time order), none when they are already by group and time.
     """
     n = len(groups)
     if n == 0:
@@ -30,19 +37,23 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
     row_bits = _bits(n - 1)
     low, high = int(timestamps.min()), int(timestamps.max())
     if int(groups.min()) < 0 or _bits(int(groups.max())) + row_bits > 63 or _bits(high - low) + row_bits > 63:
-        return np.lexsort((-timestamps if newest_first else timestamps, groups))
+        order = np.lexsort((timestamps, groups))
+        return to_newest_first(order, groups) if newest_first else order
     mask = np.int64((1 << row_bits) - 1)
     rows = np.arange(n, dtype=np.int64)
     if grouped_in_time_order(groups, timestamps):
-        return to_newest_first(rows, groups, timestamps) if newest_first else rows
+        return to_newest_first(rows, groups) if newest_first else rows
     if not newest_first and bool(np.all(timestamps[1:] >= timestamps[:-1])):
         by_time = rank = rows  # already in (time, row) order
     else:
+        # Newest first: (time, row) both descending — the reverse of oldest first, ties included.
         key = (high - timestamps) if newest_first else (timestamps - low)
         key <<= row_bits
-        key |= rows
+        key |= (n - 1 - rows) if newest_first else rows
         key.sort()
-        by_time = key & mask  # rows in (time, row) order
+        by_time = key & mask  # rows in (time, row) order, or its reverse
+        if newest_first:
+            np.subtract(n - 1, by_time, out=by_time)
         rank = np.empty(n, dtype=np.int64)
         rank[by_time] = rows
         del key
@@ -65,40 +76,21 @@ def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
     return bool(ascending.all())
 
 
-def to_newest_first(order: np.ndarray, groups: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-    """``time_order(groups, timestamps, newest_first=True)`` from ``time_order(groups, timestamps)``.
-
-    Within a group the runs of equal timestamps come in reverse, each run keeping its rows in row
-    order: the row at sorted position p, in the run [s, e) of the group [g0, g1), moves to
-    g0 + g1 - (s + e) + p.  That is the plain reversal g0 + g1 - 1 - p, plus 1 + 2p - (s + e),
-    which is 0 outside runs of two or more rows: only the tied rows need their run's bounds
-    (per-row loops such as ``np.repeat`` over millions of one-row runs cost seconds).
-    """
+def to_newest_first(order: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``time_order(groups, timestamps, newest_first=True)`` from ``time_order(groups, timestamps)``
+    (``order``): each group's rows reversed, in O(n) — the row at sorted position p of the group
+    [g0, g1) moves to g0 + g1 - 1 - p."""
     n = len(order)
     if n == 0:
         return order.copy()
     identity = order[0] == 0 and order[-1] == n - 1 and bool(np.all(order[1:] > order[:-1]))
-    g, t = (groups, timestamps) if identity else (groups[order], timestamps[order])
-    new_group = g[1:] != g[:-1]
-    continues = np.zeros(n, dtype=bool)  # the row continues the previous row's run of equal times
-    np.equal(t[1:], t[:-1], out=continues[1:])
-    continues[1:] &= ~new_group
-    group_bounds = np.flatnonzero(np.concatenate([[True], new_group, [True]]))
-    del g, t, new_group
+    g = groups if identity else groups[order]
+    group_bounds = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1], [True]]))
+    del g
     target = np.repeat(group_bounds[:-1] + group_bounds[1:] - 1, np.diff(group_bounds))
     target -= np.arange(n, dtype=target.dtype)
-    tied = continues.copy()
-    tied[:-1] |= continues[1:]
-    tied = np.flatnonzero(tied)  # rows in runs of two or more, ascending; runs are contiguous in it
-    if len(tied):
-        starts = ~continues[tied]
-        ends = np.append(starts[1:], True)
-        positions = np.arange(len(tied))
-        first = np.maximum.accumulate(np.where(starts, positions, 0))
-        last = np.minimum.accumulate(np.where(ends, positions, len(tied))[::-1])[::-1]
-        target[tied] += 2 * tied - tied[first] - tied[last]  # 1 + 2p - (s + e), e = last row + 1
-    elif identity:
-        return target  # a plain reversal within groups is its own inverse
+    if identity:
+        return target  # a reversal within groups is its own inverse
     out = np.empty_like(order)
     out[target] = order
     return out

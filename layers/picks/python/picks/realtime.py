@@ -42,16 +42,37 @@ def _timestamp(value: Any, path: str) -> float:
         raise InvalidInputException(f"{path}: '{value}' is not a timestamp (epoch seconds).") from None
 
 
+def _member_or_property(event: dict[str, Any], member: str, values: dict[str, Any], field: str, path: str) -> Any:
+    """The event's ``member`` (``itemId`` / ``eventValue``), or the same given in its properties
+    (validated ``values``, by schema field).  Personalize documents no precedence when both are
+    given, so both are accepted only when they agree: a silent choice would train on the wrong item."""
+    given, in_properties = event.get(member), values.get(field)
+    if in_properties is None:
+        return given
+    if given is not None and (float(given) != in_properties if member == "eventValue" else given != in_properties):
+        raise InvalidInputException(
+            f"{path}.properties: '{member}' differs from the event's {member} member; send it once "
+            "(as the member or as a property)."
+        )
+    return in_properties
+
+
 def stored_events(params: dict[str, Any], validate_properties: Any = None) -> list[StoredEvent]:
-    """The request's events as stored records; raises InvalidInputException naming the field."""
+    """The request's events as stored records; raises InvalidInputException naming the field.
+
+    ``validate_properties(text, path)`` returns the event's properties by schema field; an
+    ``itemId`` or ``eventValue`` among them is the event's item or value (``_member_or_property``),
+    so the stored event, fold-in, interaction filters and the training export all see it.
+    """
     user_id, session_id = params.get("userId"), params["sessionId"]
     out = []
     for index, event in enumerate(params["eventList"]):
         path = f"eventList.{index + 1}"
         properties = event.get("properties")
+        values: dict[str, Any] = {}
         if properties is not None and validate_properties is not None:
-            validate_properties(properties, f"{path}.properties")
-        value = event.get("eventValue")
+            values = validate_properties(properties, f"{path}.properties") or {}
+        value = _member_or_property(event, "eventValue", values, "EVENT_VALUE", path)
         if value is not None and not np.isfinite(float(value)):
             raise InvalidInputException(f"{path}.eventValue: {value} is not a finite number.")
         out.append(StoredEvent(
@@ -60,7 +81,7 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
             user_id=user_id,
             event_type=event["eventType"],
             sent_at=_timestamp(event["sentAt"], f"{path}.sentAt"),
-            item_id=event.get("itemId"),
+            item_id=_member_or_property(event, "itemId", values, "ITEM_ID", path),
             event_value=None if value is None else float(value),
             properties=properties,
             recommendation_id=event.get("recommendationId"),
@@ -145,8 +166,13 @@ def merge_sessions(events: Iterable[StoredEvent]) -> list[tuple[str, StoredEvent
 
 
 def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
-    """The exported events as an interactions table (the reserved columns only), or None if empty."""
-    rows = merge_sessions(events)
+    """The exported events as an interactions table (the reserved columns only), or None if empty.
+
+    Rows in the order the events arrived (the export reads shard by shard): training orders a
+    user's rows by TIMESTAMP, then row order, so events sent in one second keep their arrival
+    order, as the runtime's fold-in sees them (``RequestRules.user_events``).
+    """
+    rows = merge_sessions(sorted(events, key=lambda e: (e.received_ms, e.event_id)))
     if not rows:
         return None
     users, items, types = DictionaryEncoder(), DictionaryEncoder(), DictionaryEncoder()

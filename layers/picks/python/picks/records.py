@@ -19,8 +19,10 @@ validated against the dataset's schema the way Personalize reads it.
 * Events: at most 1024 characters; keys are INTERACTIONS schema fields, except the ones an event
   carries as its own members — ``userId``, ``sessionId``, ``eventType``, ``timestamp``,
   ``recommendationId``, ``impression`` are refused whatever their case.  ``itemId`` and
-  ``eventValue`` are accepted (the guide's PutEvents example sends them as properties).  Required
-  interaction fields come from the event's members, so none is required here.
+  ``eventValue`` are accepted whatever their case (``ItemId``, ``itemID``: the guide's PutEvents
+  example and the sample notebooks send them as properties) and stand for the event's own members
+  (``picks.realtime.stored_events``).  Required interaction fields come from the event's members, so
+  none is required here.
 
 Both validators return ``{schema field name: typed value}`` (str, int, float, bool or None) for the
 keys that were given; errors are ``InvalidInputException`` naming the request path and the key.
@@ -39,6 +41,9 @@ MAX_EVENT_PROPERTIES_CHARS = 1024
 # insensitive)" — and the schema fields they stand for can't be set by another spelling either.
 FORBIDDEN_EVENT_KEYS = ("userId", "sessionId", "eventType", "timestamp", "recommendationId", "impression")
 _FORBIDDEN_EVENT_FIELDS = frozenset({"USER_ID", "EVENT_TYPE", "TIMESTAMP", "RECOMMENDATION_ID", "IMPRESSION"})
+# Event members a ``properties`` key may carry instead (matched whatever its case, as the reserved
+# keys are), and the schema field each stands for.
+EVENT_MEMBER_PROPERTIES = {"itemid": "ITEM_ID", "eventvalue": "EVENT_VALUE"}
 # The request member that carries each record type's id.
 ID_MEMBERS = {"ITEMS": "itemId", "USERS": "userId", "ACTIONS": "actionId"}
 
@@ -108,7 +113,10 @@ def validate_event_properties(
                 f"{path}: '{key}' can't be a property ({', '.join(FORBIDDEN_EVENT_KEYS)} are reserved, "
                 "whatever their case); use the request's own member."
             )
-        field = _field_for(schema, "INTERACTIONS", key, path)
+        member_field = EVENT_MEMBER_PROPERTIES.get(key.lower())
+        field = schema.field(member_field) if member_field else None
+        if field is None:
+            field = _field_for(schema, "INTERACTIONS", key, path)
         if field.name.upper() in _FORBIDDEN_EVENT_FIELDS:
             raise InvalidInputException(
                 f"{path}: '{key}' sets {field.name}, which the event carries in its own member; "

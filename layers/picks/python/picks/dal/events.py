@@ -7,6 +7,11 @@ Item layout of the events table (the CDK storage construct declares the same key
             ``ev`` = the event as JSON, plus ``gpk = <datasetGroupArn>#<shard>`` / ``gsk = sk`` for
             the ``byGroup`` index that training exports from (sharded so one busy dataset group does
             not make one hot index partition)
+* by type   ``pk`` = the event's, ``sk = T#<hash of the lower-cased eventType>#<receivedAt ms>#<eventId>``,
+            ``ev``: the same event again, for events with an item.  Interaction filters consider the
+            newest 1,000 events of each event type (``recent_by_type``), which one read of the newest
+            events overall cannot promise: 1,500 clicks after the last watch would hide every watch.
+            Not in the ``byGroup`` index (no ``gpk``), so training exports each event once.
 * event id  ``pk = I#<datasetGroupArn>#<eventId>``, ``sk = I``: makes a repeated eventId a no-op
 * metadata  ``pk = M#<datasetArn>``, ``sk = <item/user/action id>`` (PutItems / PutUsers / PutActions)
 
@@ -96,6 +101,17 @@ def _event_sk(received_ms: int, event_id: str) -> str:
     return f"E#{received_ms:015d}#{event_id}"
 
 
+LAST_EVENT_SK = _event_sk(10**15 - 1, "~")  # above every event's sk, below every by-type sk ("T#...")
+# Event types one read of a user's by-type history visits at most (two small queries each): a bound
+# on what a client inventing event types can make a filtered request cost.
+MAX_EVENT_TYPES_READ = 100
+
+
+def _type_prefix(event_type: str) -> str:
+    """The by-type entries' sk prefix: a hash, so any event type text (``#``, 256 characters) fits."""
+    return f"T#{hashlib.blake2b(event_type.lower().encode(), digest_size=8).hexdigest()}#"
+
+
 class EventStore:
     """Events of every dataset group; ``dynamodb`` is an injected boto3 DynamoDB client."""
 
@@ -107,7 +123,18 @@ class EventStore:
     # --- writing ------------------------------------------------------------------------------
 
     def _items(self, group_arn: str, event: StoredEvent) -> list[dict[str, Any]]:
+        """The transaction's Puts for one event: its id marker first (the only conditional one)."""
         sk = _event_sk(event.received_ms, event.event_id)
+        by_type = []
+        if event.item_id:
+            by_type.append({"Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": _user_key(group_arn, event.subject)},
+                    "sk": {"S": f"{_type_prefix(event.event_type)}{sk[2:]}"},
+                    "ev": {"S": event.to_json()},
+                },
+            }})
         return [
             {"Put": {
                 "TableName": self._table,
@@ -125,6 +152,7 @@ class EventStore:
                     "gsk": {"S": sk},
                 },
             }},
+            *by_type,
         ]
 
     def put_events(self, group_arn: str, events: list[StoredEvent]) -> int:
@@ -138,7 +166,11 @@ class EventStore:
         for _ in range(MAX_TRANSACTION_ATTEMPTS):
             if not pending:
                 return 0
-            items = [item for event in pending for item in self._items(group_arn, event)]
+            items, owners = [], []  # owners: the pending event each Put belongs to
+            for number, event in enumerate(pending):
+                puts = self._items(group_arn, event)
+                items += puts
+                owners += [number] * len(puts)
             try:
                 self._db.transact_write_items(TransactItems=items)
                 return len(pending)
@@ -146,10 +178,10 @@ class EventStore:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == "TransactionCanceledException":
                     reasons = error.response.get("CancellationReasons") or []
-                    duplicates = {
-                        pending[index // 2].event_id
-                        for index, reason in enumerate(reasons)
-                        if index % 2 == 0 and reason.get("Code") == "ConditionalCheckFailed"
+                    duplicates = {  # only the id markers are conditional
+                        pending[owners[index]].event_id
+                        for index, reason in enumerate(reasons[: len(owners)])
+                        if reason.get("Code") == "ConditionalCheckFailed"
                     }
                     if duplicates:
                         pending = [e for e in pending if e.event_id not in duplicates]
@@ -167,19 +199,57 @@ class EventStore:
 
     def recent(self, group_arn: str, subject: str, *, limit: int = 1000, since_ms: int = 0) -> list[StoredEvent]:
         """The subject's newest ``limit`` events received after ``since_ms``, oldest first."""
+        pk = _user_key(group_arn, subject)
+        events = self._newest(pk, _event_sk(since_ms, "~"), LAST_EVENT_SK, limit)
+        return events[::-1]
+
+    def recent_by_type(self, group_arn: str, subject: str, *, per_type: int = 1000,
+                       since_ms: int = 0) -> list[StoredEvent]:
+        """The subject's newest ``per_type`` events with an item of every event type (event types
+        compared lower-cased), received after ``since_ms``; oldest first within each type.
+
+        Each type's entries are one key range of the user's partition: the types are found one
+        after the other (the first entry past the previous type's range names the next), at most
+        ``MAX_EVENT_TYPES_READ`` of them, so the cost is bounded by the number of types and
+        ``per_type``, never by how many events of other types came in between.
+        """
+        pk = _user_key(group_arn, subject)
+        out: list[StoredEvent] = []
+        after = "T#"
+        for _ in range(MAX_EVENT_TYPES_READ):
+            response = self._db.query(
+                TableName=self._table, KeyConditionExpression="pk = :pk AND sk > :after",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":after": {"S": after}},
+                ProjectionExpression="sk", ConsistentRead=True, Limit=1,
+            )
+            found = response.get("Items", [])
+            if not found or not found[0]["sk"]["S"].startswith("T#"):
+                break
+            prefix = found[0]["sk"]["S"][: len(_type_prefix(""))]
+            events = self._newest(pk, prefix + f"{since_ms:015d}#~", prefix + "~", per_type)
+            out += events[::-1]
+            after = prefix + "~"
+        return out
+
+    def _newest(self, pk: str, lower: str, upper: str, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` events of ``pk`` with ``lower < sk <= upper``, newest first."""
         query: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk > :since",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": _user_key(group_arn, subject)}, ":since": {"S": _event_sk(since_ms, "~")},
-            },
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lower AND :upper",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":lower": {"S": lower}, ":upper": {"S": upper}},
             "ScanIndexForward": False,
             "ConsistentRead": True,  # read-your-writes: the next request sees the event just put
             "Limit": limit,
         }
-        response = self._db.query(**query)
-        events = [StoredEvent.from_json(item["ev"]["S"]) for item in response.get("Items", [])]
-        return events[::-1]
+        events: list[StoredEvent] = []
+        while True:  # a page stops at 1 MB: large events may need more than one for ``limit``
+            response = self._db.query(**query)
+            events += [StoredEvent.from_json(item["ev"]["S"]) for item in response.get("Items", [])
+                       if item["sk"]["S"] != lower]
+            if len(events) >= limit or "LastEvaluatedKey" not in response:
+                return events[:limit]
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            query["Limit"] = limit - len(events)
 
     def export(self, group_arn: str, *, since_ms: int = 0, until_ms: int | None = None) -> Iterator[StoredEvent]:
         """Every event of the group received in ``(since_ms, until_ms]``, shard by shard."""

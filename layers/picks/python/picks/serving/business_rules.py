@@ -6,7 +6,8 @@ A filter is evaluated into an ``allowed`` mask over the model's items (``picks.f
   model and table, with the records re-read at most every ``RECORDS_TTL_S`` (and at once after a
   PutItems in the same process), so metadata filters see updates within about a second;
 * the user's interactions by event type: the model's copy of the training data (the newest 1000
-  per type) plus the user's real-time events (the newest ``RECENT_EVENTS``);
+  per type) plus the user's real-time events (the newest ``RECENT_EVENTS`` of each event type,
+  whatever the mix of types: ``EventStore.recent_by_type``);
 * ``CurrentUser``: the Users dataset row overridden by the PutUsers record;
 * ``CurrentItem``: the request's item (RELATED_ITEMS).
 
@@ -200,22 +201,48 @@ class RequestRules:
     item_id: str | None
     events_since_ms: int
     _events: list[Any] | None = None
+    _typed_events: list[Any] | None = None
 
     def user_events(self) -> list[Any]:
-        """The user's events newer than the model, oldest first — read once per request."""
+        """The user's newest ``RECENT_EVENTS`` events newer than the model, oldest first — read once
+        per request.  Oldest first as training orders them (``picks.realtime.events_table``): by
+        sentAt in whole seconds, then in the order they arrived, so the same history folded in here
+        or trained on has the same newest items."""
         if self._events is None:
             self._events = []
             if self.user_id and self.group_arn and self.services.events is not None:
-                self._events = self.services.events.recent(
-                    self.group_arn, self.user_id, limit=RECENT_EVENTS, since_ms=self.events_since_ms)
+                self._events = sorted(
+                    self.services.events.recent(self.group_arn, self.user_id, limit=RECENT_EVENTS,
+                                                since_ms=self.events_since_ms),
+                    key=lambda event: int(event.sent_at))  # stable: arrival order within a second
         return self._events
 
+    def interaction_events(self) -> list[Any]:
+        """The user's events newer than the model that interaction filters consider: the newest
+        ``RECENT_EVENTS`` of each event type, with ``user_events`` (the same events, or events
+        stored before the by-type entries existed) — read once per request, when a filter needs them."""
+        if self._typed_events is None:
+            events = self.user_events()
+            if self.user_id and self.group_arn and self.services.events is not None:
+                typed = self.services.events.recent_by_type(
+                    self.group_arn, self.user_id, per_type=RECENT_EVENTS, since_ms=self.events_since_ms)
+                known = {event.event_id for event in typed}
+                events = typed + [event for event in events if event.event_id not in known]
+            self._typed_events = events
+        return self._typed_events
+
+    def _trained_events(self) -> list[Any]:
+        """``user_events`` with an item that the model's training would have kept (its solution's
+        eventType and value thresholds): what fold-in, recent items and the seen items count."""
+        return [event for event in self.user_events()
+                if event.item_id and self.model.trains_on(event.event_type, event.event_value)]
+
     def recent_items(self) -> list[str]:
-        return [event.item_id for event in self.user_events() if event.item_id]
+        return [event.item_id for event in self._trained_events()]
 
     def recent_event_types(self) -> list[str]:
         """The event type of each of ``recent_items``, aligned with it."""
-        return [event.event_type for event in self.user_events() if event.item_id]
+        return [event.event_type for event in self._trained_events()]
 
     def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
                 field: str = "filterArn") -> np.ndarray | None:
@@ -242,7 +269,7 @@ class RequestRules:
             filter_values=filter_values or {},
             user=user_profile(self.services, self.group_arn, self.user_id) if needs_user else None,
             current_item=current,
-            interactions=user_interactions(self.model, self.user_id, self.user_events()) if needs_history else {},
+            interactions=user_interactions(self.model, self.user_id, self.interaction_events()) if needs_history else {},
         )
 
     def metadata(self, columns: list[str], item_ids: list[str], schema: DatasetSchema | None) -> list[dict[str, str]]:

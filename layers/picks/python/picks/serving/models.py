@@ -164,6 +164,54 @@ def softmax(values: np.ndarray, temperature: float, at: np.ndarray | None = None
     return exp / exp.sum() if at is None else exp[at] / exp.sum()
 
 
+@dataclass(frozen=True)
+class EventRule:
+    """Which interactions a model trained on, and their weights, as a rule on one event: the
+    solution's ``eventType``, ``eventValueThreshold`` and ``eventsConfig`` exactly as
+    ``training.data._event_filter`` applies them to the training rows (event types compared
+    lower-cased, a missing value below every threshold; ``training.data.event_rule`` writes it into
+    the model's ``info["eventRule"]``).  Fold-in applies it to real-time events, so an event counts
+    in the user's vector, their seen items and recent items as the same row counts in training."""
+
+    event_type: str | None = None  # lower-cased: only this type
+    min_value: float | None = None  # eventValueThreshold: events below it are left out
+    # eventsConfig: (lower-cased type, weight, value threshold or None); an event's weight is the
+    # largest of the entries it meets, 0 (left out) when it meets none.
+    parameters: tuple[tuple[str, float, float | None], ...] | None = None
+
+    @classmethod
+    def from_info(cls, rule: dict | None) -> EventRule | None:
+        if not rule:
+            return None
+        parameters = rule.get("parameters")
+        return cls(
+            rule.get("eventType"), rule.get("minValue"),
+            None if parameters is None else tuple((str(t), float(w), None if v is None else float(v))
+                                                  for t, w, v in parameters),
+        )
+
+    def weight(self, event_type: str | None, value: float | None) -> float:
+        """The event's weight in training (0: training leaves such an event out)."""
+        kind = None if event_type is None else str(event_type).lower()
+        number = -np.inf if value is None or not np.isfinite(value) else float(value)
+        if self.event_type is not None and kind != self.event_type:
+            return 0.0
+        if self.min_value is not None and number < self.min_value:
+            return 0.0
+        if self.parameters is None:
+            return 1.0
+        return max((w for t, w, v in self.parameters if t == kind and (v is None or number >= v)), default=0.0)
+
+    def type_weight(self, event_type: str | None) -> float:
+        """The weight of an event of this type that training keeps (its value already checked:
+        fold-in sees types, not values).  Exact with one eventsConfig entry per type; with several
+        entries of one type at different thresholds, the largest of their weights."""
+        if self.parameters is None:
+            return 1.0
+        kind = None if event_type is None else str(event_type).lower()
+        return max((w for t, w, _ in self.parameters if t == kind), default=0.0)
+
+
 class ServingModel:
     """What every model answers: ids ↔ indices and the popularity fallback."""
 
@@ -175,6 +223,11 @@ class ServingModel:
         self.user_ids = artifact.user_ids
         self.popularity = artifact.arrays["popularity"].astype(np.float32)
         self.info = artifact.info
+        self.event_rule = EventRule.from_info(self.info.get("eventRule"))
+
+    def trains_on(self, event_type: str | None, value: float | None) -> bool:
+        """Whether training would keep this interaction (the solution's eventType / thresholds)."""
+        return self.event_rule is None or self.event_rule.weight(event_type, value) > 0
 
     @cached_property
     def item_index(self) -> dict[str, int]:
@@ -348,18 +401,36 @@ class FactorModel(ServingModel):
         system = self._ridge + (factors.T * (weights - 1.0)) @ factors
         return np.linalg.solve(system, factors.T @ weights).astype(np.float32)
 
-    def sequence_confidence(self, sequence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(unique items, confidences) for a chronological item sequence, as training computes them."""
+    @cached_property
+    def _type_weights(self) -> np.ndarray | None:
+        """Event weight per type code (``repeats``' codes, the last one: types training never saw),
+        from the solution's eventsConfig; None when every kept event weighs 1."""
+        if self.event_rule is None or self.event_rule.parameters is None or self.repeats is None:
+            return None
+        names = sorted(self.repeats.event_types, key=self.repeats.event_types.__getitem__)
+        # The last code stands for every type the training data did not have: the eventsConfig
+        # entries of such types (events of other types never reach fold-in).
+        unseen = max((w for t, w, _ in self.event_rule.parameters if t not in self.repeats.event_types), default=0.0)
+        weights = [self.event_rule.type_weight(name) for name in names] + [unseen]
+        return np.array(weights, dtype=np.float32).astype(np.float64)  # float32, as training's weights
+
+    def sequence_confidence(self, sequence: np.ndarray, types: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(unique items, confidences) for a chronological item sequence (with its event type
+        codes, for the solution's event weights), as training computes them."""
         items, inverse = np.unique(sequence, return_inverse=True)
-        summed = np.bincount(inverse, weights=recency_weights(len(sequence), self.recency_ramp))
+        weights = recency_weights(len(sequence), self.recency_ramp)
+        if types is not None and self._type_weights is not None and len(sequence):
+            weights = self._type_weights[np.minimum(np.asarray(types, dtype=np.int64), len(self._type_weights) - 1)] * weights
+        summed = np.bincount(inverse, weights=weights)
         return items, confidence(summed, self.alpha)
 
-    def interactions_for(self, user: int | None, recent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def interactions_for(self, user: int | None, recent: np.ndarray,
+                         recent_types: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Training history merged with interactions newer than the model (``recent``, chronological)."""
         items, weights = self.history(user) if user is not None else (np.empty(0, np.int64), np.empty(0))
         if len(recent) == 0:
             return items, weights
-        fresh_items, fresh_weights = self.sequence_confidence(recent)
+        fresh_items, fresh_weights = self.sequence_confidence(recent, recent_types)
         if len(items) == 0:
             return fresh_items, fresh_weights
         merged = dict(zip(items.tolist(), weights.tolist(), strict=True))
@@ -440,7 +511,7 @@ class FactorModel(ServingModel):
             vector = self.user_factors[user]
             seen = self.history_items_of(user)
         else:
-            items, weights = self.interactions_for(user, fresh)
+            items, weights = self.interactions_for(user, fresh, fresh_types)
             vector = self.fold_in(items, weights) if len(items) else None
             seen = items
         stored = self.stored_recent(user)
@@ -551,7 +622,7 @@ class FactorModel(ServingModel):
             for row, sequence in enumerate(chunk):
                 items = empty
                 if len(sequence):
-                    items, weights = self.sequence_confidence(sequence)
+                    items, weights = self.sequence_confidence(sequence, None if types is None else types[start + row])
                     vectors[row] = self.fold_in(items, weights)
                 seen.append(items)
             has_vector = np.array([len(sequence) > 0 for sequence in chunk], dtype=bool)
