@@ -446,9 +446,15 @@ class DurableState:
     def _object_record(self, account: str, region: str, bucket_name: str, key_name: str) -> dict[str, Any]:
         bucket = get_backend("s3")[account][region].buckets.get(bucket_name)  # type: ignore[index]
         record: dict[str, Any] = {"k": "object", "a": account, "r": region, "b": bucket_name, "n": key_name}
-        key = bucket.keys.get(key_name) if bucket is not None else None
-        record["o"] = self._object_state(key) if isinstance(key, FakeKey) else None
-        return record
+        while True:
+            key = bucket.keys.get(key_name) if bucket is not None else None
+            try:
+                record["o"] = self._object_state(key) if isinstance(key, FakeKey) else None
+                return record
+            except ValueError:
+                # moto closed that value as a newer PutObject replaced it: record the newer one.
+                if key is bucket.keys.get(key_name):
+                    raise
 
     def _object_state(self, key: FakeKey) -> dict[str, Any]:
         return {
