@@ -111,12 +111,13 @@ def test_the_state_after_compactions_and_concurrent_writers_is_the_last_one_writ
         def write(worker: int) -> None:
             s3_client, dynamodb_client = clients()
             for n in range(60):
-                # Every worker writes the same "shared" item and object over and over, and its own.
+                # Every worker writes the same "shared" item over and over, and its own item and object
+                # (moto itself cannot take concurrent PutObjects of one key: the loser's response fails).
                 dynamodb_client.put_item(TableName="events", Item={
                     "pk": {"S": "shared"}, "sk": {"S": "x"}, "value": {"S": f"{worker}-{n}"}})
                 dynamodb_client.put_item(TableName="events", Item={
                     "pk": {"S": f"worker-{worker}"}, "sk": {"S": f"{n:03d}"}, "value": {"N": str(n)}})
-                s3_client.put_object(Bucket="data", Key="shared", Body=f"{worker}-{n}".encode())
+                s3_client.put_object(Bucket="data", Key=f"worker-{worker}", Body=f"{worker}-{n}".encode())
 
         threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(4)]
         for thread in threads:
