@@ -116,28 +116,32 @@ class PicksApplication:
         return [payload]
 
     def _serve_moto(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        captured: dict[str, int] = {}
+        captured: dict[str, Any] = {}
 
         def capture(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = int(status.split()[0])
+            captured["headers"] = {name.lower(): value for name, value in response_headers}
             return start_response(status, response_headers, exc_info)
 
         result = self.moto_app(environ, capture)
         if captured.get("status") == 200:
             created = _created_object(environ)
             if created is not None:
-                self._on_object_created(*created)
+                self._on_object_created(*created, _written_object(environ, captured.get("headers") or {}))
         return result
 
-    def _on_object_created(self, bucket: str, key: str) -> None:
+    def _on_object_created(self, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         for trigger in TRIGGERS:
             if bucket == self.settings.bucket_name and key.startswith(trigger.prefix):
-                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key), daemon=True)
+                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key, written),
+                                          daemon=True)
                 thread.start()
                 self._drop_threads.append(thread)
 
-    def _fire(self, function: str, bucket: str, key: str) -> None:
+    def _fire(self, function: str, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         """Deliver the EventBridge event, retrying while the dataset is busy (Lambda's async retries)."""
+        detail_object = dict(written or {})
+        reason = detail_object.pop("reason", "PutObject")
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -147,7 +151,8 @@ class PicksApplication:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": self.settings.region,
             "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {"bucket": {"name": bucket}, "object": {"key": key}, "reason": "PutObject"},
+            "detail": {"version": "0", "bucket": {"name": bucket}, "object": {**detail_object, "key": key},
+                       "reason": reason},
         }
         deadline = time.monotonic() + DROP_RETRY_SECONDS
         while True:
@@ -186,6 +191,27 @@ def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
     else:
         bucket, _, key = path.lstrip("/").partition("/")
     return (bucket, key) if bucket and key else None
+
+
+_sequence = iter(range(1, 1 << 62))
+
+
+def _written_object(environ: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """The ``object`` of S3's "Object Created" event detail for this write: etag, version-id (a
+    versioned bucket), size when the request says it, and a sequencer that orders the writes."""
+    written: dict[str, Any] = {
+        "etag": headers.get("etag", "").strip('"'),
+        # S3's sequencer: hex, unique per write of a key and growing with each; redeliveries repeat it.
+        "sequencer": f"{time.time_ns():016X}{next(_sequence):08X}",
+    }
+    if headers.get("x-amz-version-id") and headers["x-amz-version-id"] != "null":
+        written["version-id"] = headers["x-amz-version-id"]
+    size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
+    if environ["REQUEST_METHOD"] == "PUT" and size and size.isdigit():
+        written["size"] = int(size)
+    if environ["REQUEST_METHOD"] == "POST":
+        written["reason"] = "CompleteMultipartUpload"
+    return written
 
 
 def _reason(status: int) -> str:
