@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     data_dir = None if args.ephemeral else args.data_dir
-    emulator = Emulator(args.host, args.port, args.region, data_dir=data_dir)
+    # PICKS_DATA_FSYNC=0: no fsync per change (faster writes; a power cut may lose the last ones).
+    fsync = os.environ.get("PICKS_DATA_FSYNC", "1").lower() not in ("0", "false", "no", "off")
+    emulator = Emulator(args.host, args.port, args.region, data_dir=data_dir, fsync=fsync)
     try:
         emulator.start()
     except StateDirectoryInUse as error:

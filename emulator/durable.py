@@ -38,6 +38,7 @@ from typing import Any
 from moto.backends import get_backend
 from moto.utilities.utils import LowercaseDict
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import DynamoJsonEncoder
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import FakeKey, S3Backend
@@ -296,6 +297,21 @@ def _attributes(item: Any) -> dict[str, Any]:
     return item.to_json()["Attributes"]
 
 
+def _load_item(table: Any, attributes: dict[str, Any]) -> None:
+    """Put an item that moto accepted once already: what ``Table.put_item`` stores, without its
+    validation and condition checks, and without ``Item.__init__``'s size check, which sizes every
+    attribute again as each is added (a restart replays every item; that was most of its time)."""
+    item = Item.__new__(Item)
+    item.hash_key = DynamoType(attributes[table.hash_key_attr])
+    item.range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr is not None else None
+    item.attrs = LimitedSizeDict()
+    dict.update(item.attrs, {name: DynamoType(value) for name, value in attributes.items()})
+    if item.range_key is None:
+        table.items[item.hash_key] = item
+    else:
+        table.items[item.hash_key][item.range_key] = item
+
+
 def _backends(service: str) -> Iterator[tuple[str, str, Any]]:
     for account, regions in list(get_backend(service).items()):  # type: ignore[call-overload]
         for region, backend in list(regions.items()):
@@ -536,7 +552,7 @@ class DurableState:
             self.report.skipped.append(f"item of missing table {record['t']}")
             return
         if record["item"] is not None:
-            table.put_item(record["item"])
+            _load_item(table, record["item"])
             return
         hash_value, range_value = backend.get_keys_value(table, record["key"])
         if table.get_item(hash_value, range_value) is not None:
@@ -550,7 +566,7 @@ class DurableState:
         if record.get("replace"):
             table.items.clear()
         for attributes in record["items"]:
-            table.put_item(attributes)
+            _load_item(table, attributes)
 
     def _apply_bucket(self, record: dict[str, Any]) -> None:
         backend = self._s3(record)

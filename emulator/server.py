@@ -229,12 +229,13 @@ class Emulator:
     With ``data_dir`` the S3 and DynamoDB state (everything picks stores) lives in that directory
     (``emulator.durable``): it is restored at start, every acknowledged change is on disk before
     its response, and jobs the previous server was running end CREATE FAILED.  Without it the
-    state is in memory only (tests).
+    state is in memory only (tests).  ``fsync=False`` skips the fsyncs: a killed server still
+    loses nothing, a machine that loses power may lose the last changes.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1",
                  bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE,
-                 data_dir: str | os.PathLike[str] | None = None) -> None:
+                 data_dir: str | os.PathLike[str] | None = None, fsync: bool = True) -> None:
         self.host, self.port = host, port
         self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
         self._mock = mock_aws()
@@ -243,7 +244,7 @@ class Emulator:
         self.runner: LocalWorkflowRunner | None = None
         self.training_jobs: LocalTrainingJobs | None = None
         self.app: PicksApplication | None = None
-        self.state = DurableState(data_dir) if data_dir is not None else None
+        self.state = DurableState(data_dir, fsync=fsync) if data_dir is not None else None
         self.restored: RestoreSummary | None = None
 
     @property
