@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-train", action="store_true", help="demo: load the data only, train nothing")
     parser.add_argument("--data-dir", default=os.environ.get("PICKS_DATA_DIR") or str(DEFAULT_DATA_DIR),
                         help="where the state lives (default: $PICKS_DATA_DIR, else %(default)s)")
-    parser.add_argument("--ephemeral", action="store_true", help="keep the state in memory only: nothing survives")
+    parser.add_argument("--ephemeral", action="store_true",
+                        help="keep the state in memory only: nothing survives")
     args = parser.parse_args(argv)
 
     data_dir = None if args.ephemeral else args.data_dir
@@ -43,13 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stop_on_sigterm()
     try:
-        print(f"picks emulator listening on {emulator.url} (S3 + Personalize APIs); Ctrl-C stops it.", flush=True)
+        print(f"picks emulator listening on {emulator.url} (S3 + Personalize APIs); Ctrl-C stops it.",
+              flush=True)
         if emulator.restored is not None:
             restored = emulator.restored
             print(f"state: {data_dir} (restored in {restored.seconds:.2f}s; delete the directory or run "
                   "`make clean-state` to start empty)", flush=True)
             for arn in restored.interrupted:
-                print(f"  {arn} was running when the server stopped: now CREATE FAILED (create it again)", flush=True)
+                print(f"  {arn} was running when the server stopped: now CREATE FAILED (create it again)",
+                      flush=True)
         else:
             print("state: in memory only (--ephemeral): nothing survives a restart", flush=True)
         if args.command == "demo":

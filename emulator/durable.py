@@ -167,7 +167,8 @@ def _note_item(touched: _Touched, backend: Any, table_name: str, key: dict[str, 
 
 def _note_put_item(touched: _Touched, backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     name = _arg(args, kwargs, 0, "table_name")
-    _note_item(touched, backend, name, _item_key(backend.get_table(name), _arg(args, kwargs, 1, "item_attrs")))
+    attributes = _arg(args, kwargs, 1, "item_attrs")
+    _note_item(touched, backend, name, _item_key(backend.get_table(name), attributes))
 
 
 def _note_keyed_item(touched: _Touched, backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -303,7 +304,8 @@ def _load_item(table: Any, attributes: dict[str, Any]) -> None:
     attribute again as each is added (a restart replays every item; that was most of its time)."""
     item = Item.__new__(Item)
     item.hash_key = DynamoType(attributes[table.hash_key_attr])
-    item.range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr is not None else None
+    ranged = table.range_key_attr is not None
+    item.range_key = DynamoType(attributes[table.range_key_attr]) if ranged else None
     item.attrs = LimitedSizeDict()
     dict.update(item.attrs, {name: DynamoType(value) for name, value in attributes.items()})
     if item.range_key is None:
@@ -441,7 +443,8 @@ class DurableState:
             record.update(params=_table_params(table), ttl=dict(table.ttl))
         return record
 
-    def _item_record(self, account: str, region: str, table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    def _item_record(self, account: str, region: str, table_name: str,
+                     key: dict[str, Any]) -> dict[str, Any] | None:
         backend = get_backend("dynamodb")[account][region]  # type: ignore[index]
         table = backend.tables.get(table_name)
         if table is None:

@@ -16,7 +16,12 @@ from picks.controlplane import campaigns, import_jobs, solution_versions
 from picks.controlplane.common import IN_PROGRESS_STATES
 from picks.controlplane.solutions import VERSION_BUSY_STATES
 from picks.services import Services
-from picks.workflows.declaration import CAMPAIGN_DEPLOYMENT, DATASET_IMPORT, SOLUTION_VERSION_TRAINING, Workflow
+from picks.workflows.declaration import (
+    CAMPAIGN_DEPLOYMENT,
+    DATASET_IMPORT,
+    SOLUTION_VERSION_TRAINING,
+    Workflow,
+)
 from picks.workflows.local_training import INTERRUPTED_REASON
 
 INTERRUPTED = {"Error": "Interrupted", "Cause": INTERRUPTED_REASON.removeprefix("interrupted: ")}

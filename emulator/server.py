@@ -354,7 +354,8 @@ def _ensure_storage(session: Any, settings: Settings) -> None:
         s3.create_bucket(Bucket=settings.bucket_name)
     dynamodb = session.client("dynamodb")
     existing = set(dynamodb.list_tables().get("TableNames", []))
-    for definition in (table_definition(settings.table_name), events_table_definition(settings.events_table_name)):
+    definitions = (table_definition(settings.table_name), events_table_definition(settings.events_table_name))
+    for definition in definitions:
         if definition["TableName"] not in existing:
             dynamodb.create_table(**definition)
 

@@ -18,5 +18,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     detail = event.detail
     written = detail["object"]
     # The write's identity names the import job, so a redelivered event does not import again.
-    return import_dropped_object(get_services(), detail["bucket"]["name"], written["key"], etag=written.get("etag"),
-                                 version_id=written.get("version-id"), sequencer=written.get("sequencer"))
+    return import_dropped_object(get_services(), detail["bucket"]["name"], written["key"],
+                                 etag=written.get("etag"), version_id=written.get("version-id"),
+                                 sequencer=written.get("sequencer"))

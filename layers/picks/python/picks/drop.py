@@ -63,7 +63,8 @@ def import_dropped_object(services: Services, bucket: str, key: str, *, etag: st
             import_mode="INCREMENTAL",
         )
     except ResourceAlreadyExistsException:
-        return _already_started(arn_for(services, IMPORT_JOB_KIND, job_name), key)  # a concurrent delivery won
+        # A concurrent delivery of the same event created it first.
+        return _already_started(arn_for(services, IMPORT_JOB_KIND, job_name), key)
     except ResourceNotFoundException as error:
         # Retrying cannot help; the object stays in S3 for a later, explicit import.
         logger.error("drop for a dataset that does not exist", extra={"key": key, "reason": error.message})

@@ -129,7 +129,8 @@ class LocalTrainingJobs:
                     raise TrainingJobFailed(self._description(request, "Failed", started, INTERRUPTED_REASON))
                 if request.jobName in self._stopped:
                     raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped before start"))
-                command = [self._python, "-m", "picks.workflows.orphan_guard", str(os.getpid()), self._entry_module]
+                command = [self._python, "-m", "picks.workflows.orphan_guard", str(os.getpid()),
+                           self._entry_module]
                 process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), start_new_session=True)
                 self._running[request.jobName] = process
             try:
