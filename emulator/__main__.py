@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from emulator.durable import StateDirectoryInUse
+from emulator.journal import JournalError
 from emulator.server import Emulator, stop_on_sigterm
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".picks-data"
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = Emulator(args.host, args.port, args.region, data_dir=data_dir, fsync=fsync)
     try:
         emulator.start()
-    except StateDirectoryInUse as error:
+    except (StateDirectoryInUse, JournalError) as error:
         print(f"picks emulator: {error}", file=sys.stderr)
         return 1
     stop_on_sigterm()

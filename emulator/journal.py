@@ -121,8 +121,8 @@ class Journal:
             data = self._path("snapshot", base).read_bytes()
             payloads, end = read_frames(data)
             if end != len(data):
-                raise JournalError(f"{self._path('snapshot', base)} is damaged at byte {end}; "
-                                   f"move {self.directory} away to start with an empty state")
+                raise JournalError(f"{self._path('snapshot', base)} is damaged at byte {end}; restore it "
+                                   "from a backup, or delete the state directory to start empty")
             yield from payloads
         journals = sorted(generation for kind, generation in self._files() if kind == "journal")
         for generation in journals:
