@@ -4,10 +4,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 4566
+# Where `make serve` / `make demo` keep their state (docs/local-state.md); `make clean-state` empties it.
+PICKS_DATA_DIR ?= $(CURDIR)/.picks-data
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast serve demo bench-import bench-events bench-accuracy bench-train bench-latency synth clean
+.PHONY: venv test test-fast serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
@@ -25,10 +27,14 @@ test-fast: venv
 	$(PY) -m pytest -n 2 --dist loadfile tests -m "not infrastructure"
 
 serve: venv
-	PORT=$(PORT) $(PY) -m emulator serve
+	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator serve
 
 demo: venv
-	PORT=$(PORT) $(PY) -m emulator demo
+	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator demo
+
+# Start the next `make serve` / `make demo` empty (stop the server first).
+clean-state:
+	rm -rf "$(PICKS_DATA_DIR)"
 
 bench-import: venv
 	$(PY) -m bench.import_bench

@@ -3,7 +3,9 @@
 This doubles as a worked example of the client side: the same calls work against
 Amazon Personalize itself (given a real bucket and role), which is the point of
 the project.  ``load_demo`` is safe to re-run: resources that already exist are
-looked up by name and reused.
+looked up by name and reused.  With ``reuse=True`` (what ``make demo`` does on a server that kept
+its state) data that is already imported is not imported again, and a solution with an ACTIVE
+version is not trained again, so a restart is quick.
 
 With ``train=True`` (what ``make demo`` does) it goes on like the getting-started guide:
 one solution each for aws-user-personalization, aws-sims and aws-popularity-count,
@@ -179,6 +181,21 @@ def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
     )
 
 
+def _active_import(personalize: Any, dataset_arn: str) -> str | None:
+    """The dataset's newest ACTIVE import job, if any."""
+    active = [job for job in _paginate(personalize, "list_dataset_import_jobs", "datasetImportJobs",
+                                       datasetArn=dataset_arn) if job.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    return str(max(active, key=lambda job: job.get("creationDateTime", 0))["datasetImportJobArn"])
+
+
+def _upload(s3: Any, region: str, data: DemoData) -> None:
+    _ensure_bucket(s3, region)
+    for stem, text in data.csv_texts().items():
+        s3.put_object(Bucket=BUCKET, Key=f"{stem}.csv", Body=text.encode("utf-8"), ContentType="text/csv")
+
+
 def how_to(endpoint_url: str, region: str, group_arn: str) -> str:
     return f"""\
 The demo is loaded. Point any AWS client at picks:
@@ -205,8 +222,12 @@ def load_demo(
     wait_timeout: float = 300,
     quiet: bool = False,
     train: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """Upload the demo CSVs and import them; return the ARNs of everything involved.
+
+    With ``reuse`` the datasets that already have an ACTIVE import keep it (nothing is uploaded or
+    imported when all do) and solutions with an ACTIVE version keep it (see ``train_demo``).
 
     With ``train`` it then trains and deploys the demo solutions (``train_demo``) and the result
     also holds their solution, version and campaign ARNs, offline metrics and sample
@@ -220,12 +241,6 @@ def load_demo(
         if not quiet:
             print(message, flush=True)
 
-    _ensure_bucket(s3, region)
-    for stem, text in data.csv_texts().items():
-        s3.put_object(Bucket=BUCKET, Key=f"{stem}.csv", Body=text.encode("utf-8"), ContentType="text/csv")
-    say(f"uploaded {len(data.users)} users, {len(data.items)} items, "
-        f"{len(data.interactions)} interactions to s3://{BUCKET}/")
-
     group_arn = _ensure_dataset_group(personalize, wait_timeout)
     say(f"dataset group {group_arn}")
     schema_arns: dict[str, str] = {}
@@ -238,8 +253,16 @@ def load_demo(
             personalize, group_arn, dataset_type, schema_arns[dataset_type], wait_timeout
         )
 
-    # Start all imports before waiting on any, so the server can run them side by side.
-    job_arns = {t: _start_import(personalize, arn, t) for t, arn in dataset_arns.items()}
+    imported = {t: _active_import(personalize, arn) for t, arn in dataset_arns.items()} if reuse else {}
+    if reuse and all(imported.values()):
+        say("demo data already imported (kept from the last run); delete the state to load it afresh")
+        job_arns = {t: str(arn) for t, arn in imported.items()}
+    else:
+        _upload(s3, region, data)
+        say(f"uploaded {len(data.users)} users, {len(data.items)} items, "
+            f"{len(data.interactions)} interactions to s3://{BUCKET}/")
+        # Start all imports before waiting on any, so the server can run them side by side.
+        job_arns = {t: _start_import(personalize, arn, t) for t, arn in dataset_arns.items()}
     for dataset_type, job_arn in job_arns.items():
         started = time.monotonic()
         _wait_active(
@@ -260,7 +283,7 @@ def load_demo(
     }
     if train:
         loaded.update(train_demo(endpoint_url, group_arn, data, region=region, wait_timeout=wait_timeout,
-                                 quiet=quiet))
+                                 quiet=quiet, reuse=reuse))
     return loaded
 
 
@@ -277,8 +300,21 @@ def _ensure_solution(personalize: Any, group_arn: str, name: str, recipe: str) -
         return str(_find(listed, name=name)["solutionArn"])
 
 
-def _start_training(personalize: Any, solution_arn: str) -> str:
-    """A new FULL solution version; on a re-run while one still trains, that one."""
+def _active_version(personalize: Any, solution_arn: str) -> str | None:
+    active = [version for version in _paginate(personalize, "list_solution_versions", "solutionVersions",
+                                               solutionArn=solution_arn) if version.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    return str(max(active, key=lambda version: version.get("creationDateTime", 0))["solutionVersionArn"])
+
+
+def _start_training(personalize: Any, solution_arn: str, reuse: bool = False) -> str:
+    """A new FULL solution version; on a re-run while one still trains, that one; with ``reuse``,
+    the newest ACTIVE version if there is one."""
+    if reuse:
+        active = _active_version(personalize, solution_arn)
+        if active is not None:
+            return active
     try:
         return str(personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"])
     except personalize.exceptions.ResourceInUseException:
@@ -300,6 +336,10 @@ def _ensure_campaign(personalize: Any, name: str, version_arn: str, timeout: flo
                                               minProvisionedTPS=1)["campaignArn"])
     except personalize.exceptions.ResourceAlreadyExistsException:
         arn = str(_find(_paginate(personalize, "list_campaigns", "campaigns"), name=name)["campaignArn"])
+        if describe()["status"] == "CREATE FAILED":
+            # e.g. its deployment was interrupted by a server restart: a failed campaign can only be replaced.
+            personalize.delete_campaign(campaignArn=arn)
+            return _ensure_campaign(personalize, name, version_arn, timeout)
         _wait_active(describe, f"campaign {name}", timeout)
         if describe()["solutionVersionArn"] != version_arn:
             personalize.update_campaign(campaignArn=arn, solutionVersionArn=version_arn)
@@ -416,8 +456,10 @@ def train_demo(
     region: str = "us-east-1",
     wait_timeout: float = 300,
     quiet: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """Train and deploy the DEMO_SOLUTIONS on the loaded dataset group, through the public API.
+    With ``reuse`` a solution that has an ACTIVE version is not trained again.
 
     Returns solutionArns, solutionVersionArns and campaignArns (keyed by recipe), the versions'
     ``metrics`` (GetSolutionMetrics) and ``recommendations`` (sample GetRecommendations answers).
@@ -433,7 +475,7 @@ def train_demo(
     solutions = {recipe: _ensure_solution(personalize, group_arn, f"{DATASET_GROUP}-{short}", recipe)
                  for short, recipe in DEMO_SOLUTIONS}
     # Start every training before waiting on any: the server trains them side by side.
-    versions = {recipe: _start_training(personalize, arn) for recipe, arn in solutions.items()}
+    versions = {recipe: _start_training(personalize, arn, reuse) for recipe, arn in solutions.items()}
     for recipe, version_arn in versions.items():
         _wait_active(lambda arn=version_arn: personalize.describe_solution_version(solutionVersionArn=arn)[
             "solutionVersion"], f"{recipe} solution version {version_arn}", wait_timeout)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -26,7 +28,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator import moto_patches
+from emulator.durable import DurableState
 from emulator.lambda_bridge import api_gateway_event, invoke
+from emulator.recovery import end_interrupted_jobs
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
@@ -115,28 +119,32 @@ class PicksApplication:
         return [payload]
 
     def _serve_moto(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        captured: dict[str, int] = {}
+        captured: dict[str, Any] = {}
 
         def capture(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = int(status.split()[0])
+            captured["headers"] = {name.lower(): value for name, value in response_headers}
             return start_response(status, response_headers, exc_info)
 
         result = self.moto_app(environ, capture)
         if captured.get("status") == 200:
             created = _created_object(environ)
             if created is not None:
-                self._on_object_created(*created)
+                self._on_object_created(*created, _written_object(environ, captured.get("headers") or {}))
         return result
 
-    def _on_object_created(self, bucket: str, key: str) -> None:
+    def _on_object_created(self, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         for trigger in TRIGGERS:
             if bucket == self.settings.bucket_name and key.startswith(trigger.prefix):
-                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key), daemon=True)
+                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key, written),
+                                          daemon=True)
                 thread.start()
                 self._drop_threads.append(thread)
 
-    def _fire(self, function: str, bucket: str, key: str) -> None:
+    def _fire(self, function: str, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         """Deliver the EventBridge event, retrying while the dataset is busy (Lambda's async retries)."""
+        detail_object = dict(written or {})
+        reason = detail_object.pop("reason", "PutObject")
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -146,7 +154,8 @@ class PicksApplication:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": self.settings.region,
             "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {"bucket": {"name": bucket}, "object": {"key": key}, "reason": "PutObject"},
+            "detail": {"version": "0", "bucket": {"name": bucket}, "object": {**detail_object, "key": key},
+                       "reason": reason},
         }
         deadline = time.monotonic() + DROP_RETRY_SECONDS
         while True:
@@ -187,6 +196,27 @@ def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
     return (bucket, key) if bucket and key else None
 
 
+_sequence = iter(range(1, 1 << 62))
+
+
+def _written_object(environ: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """The ``object`` of S3's "Object Created" event detail for this write: etag, version-id (a
+    versioned bucket), size when the request says it, and a sequencer that orders the writes."""
+    written: dict[str, Any] = {
+        "etag": headers.get("etag", "").strip('"'),
+        # S3's sequencer: hex, unique per write of a key and growing with each; redeliveries repeat it.
+        "sequencer": f"{time.time_ns():016X}{next(_sequence):08X}",
+    }
+    if headers.get("x-amz-version-id") and headers["x-amz-version-id"] != "null":
+        written["version-id"] = headers["x-amz-version-id"]
+    size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
+    if environ["REQUEST_METHOD"] == "PUT" and size and size.isdigit():
+        written["size"] = int(size)
+    if environ["REQUEST_METHOD"] == "POST":
+        written["reason"] = "CompleteMultipartUpload"
+    return written
+
+
 def _reason(status: int) -> str:
     from http import HTTPStatus
 
@@ -197,17 +227,28 @@ def _reason(status: int) -> str:
 
 
 class Emulator:
-    """Starts moto, creates picks' table and bucket, and serves everything on one port."""
+    """Starts moto, creates picks' table and bucket, and serves everything on one port.
+
+    With ``data_dir`` the S3 and DynamoDB state (everything picks stores) lives in that directory
+    (``emulator.durable``): it is restored at start, every acknowledged change is on disk before
+    its response, and jobs the previous server was running end CREATE FAILED.  Without it the
+    state is in memory only (tests).  ``fsync=False`` skips the fsyncs: a killed server still
+    loses nothing, a machine that loses power may lose the last changes.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1",
-                 bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE) -> None:
+                 bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE,
+                 data_dir: str | os.PathLike[str] | None = None, fsync: bool = True) -> None:
         self.host, self.port = host, port
         self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
         self._mock = mock_aws()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.runner: LocalWorkflowRunner | None = None
+        self.training_jobs: LocalTrainingJobs | None = None
         self.app: PicksApplication | None = None
+        self.state = DurableState(data_dir, fsync=fsync) if data_dir is not None else None
+        self.restored: RestoreSummary | None = None
 
     @property
     def url(self) -> str:
@@ -217,27 +258,36 @@ class Emulator:
         _prepare_environment(self.settings.region, self.settings.account)
         moto_patches.install()
         self._mock.start()
+        started = time.perf_counter()
+        replay = self.state.open() if self.state is not None else None
         session = boto3.session.Session(region_name=self.settings.region)
-        session.client("s3").create_bucket(Bucket=self.settings.bucket_name)
-        session.client("dynamodb").create_table(**table_definition(self.settings.table_name))
-        session.client("dynamodb").create_table(**events_table_definition(self.settings.events_table_name))
+        _ensure_storage(session, self.settings)
         # Model files of hundreds of MB: no SHA-256 of each body for the request signature (unsigned
         # payload, as S3 accepts over HTTPS); moto hashes it once more for the ETag anyway.
         unsigned = Config(s3={"payload_signing_enabled": False})
-        training_jobs = LocalTrainingJobs(session.client("s3", config=unsigned))
-        self.runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
+        self.training_jobs = LocalTrainingJobs(session.client("s3", config=unsigned))
+        self.runner = LocalWorkflowRunner(invoke, training_jobs=self.training_jobs)
         picks_services.set_services(
             picks_services.Services(
                 settings=self.settings,
                 resources=ResourceStore(session.client("dynamodb"), self.settings.table_name),
                 s3=session.client("s3"),
                 workflows=self.runner,
-                training_jobs=training_jobs,
+                training_jobs=self.training_jobs,
                 events=EventStore(session.client("dynamodb"), self.settings.events_table_name),
                 metadata=MetadataStore(session.client("dynamodb"), self.settings.events_table_name),
                 sts=session.client("sts"),
             )
         )
+        if self.state is not None and replay is not None:
+            interrupted = end_interrupted_jobs(picks_services.get_services())
+            # One snapshot instead of the journal, and no body kept that nothing uses: the next start
+            # reads only what is current.
+            self.state.compact()
+            self.state.collect_garbage()
+            self.restored = RestoreSummary(records=replay.records, replay_seconds=replay.seconds,
+                                           seconds=time.perf_counter() - started, interrupted=interrupted,
+                                           skipped=replay.skipped)
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))
 
     def start(self) -> Emulator:
@@ -251,9 +301,11 @@ class Emulator:
         return self
 
     def serve_forever(self) -> None:
+        """Serve until Ctrl-C or SIGTERM, then stop gracefully (``stop``)."""
         if self._server is None:
             self.start()
         assert self._thread is not None
+        stop_on_sigterm()
         try:
             while self._thread.is_alive():
                 self._thread.join(0.5)
@@ -269,10 +321,54 @@ class Emulator:
             self.runner.wait_idle(timeout)
 
     def stop(self) -> None:
+        """Stop serving, end running training jobs (they fail as interrupted), let the other running
+        steps finish, and leave the state compacted on disk.  Safe to call twice."""
+        if self.app is None:
+            return
+        self.app = None
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        if self.training_jobs is not None:
+            self.training_jobs.shutdown()
         if self.runner is not None:
-            self.runner.shutdown()
+            self.runner.shutdown(cancel_pending=True)
+            self.runner = None
+        if self.state is not None:
+            self.state.close()
         picks_services.set_services(None)
         self._mock.stop()
+
+
+@dataclass(frozen=True)
+class RestoreSummary:
+    """What a start with a data directory found there."""
+
+    records: int
+    replay_seconds: float
+    seconds: float  # replay, interrupted jobs, compaction: the whole restore
+    interrupted: list[str]
+    skipped: list[str]
+
+
+def _ensure_storage(session: Any, settings: Settings) -> None:
+    """picks' bucket and tables, unless a restored state has them already."""
+    s3 = session.client("s3")
+    if settings.bucket_name not in {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=settings.bucket_name)
+    dynamodb = session.client("dynamodb")
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    definitions = (table_definition(settings.table_name), events_table_definition(settings.events_table_name))
+    for definition in definitions:
+        if definition["TableName"] not in existing:
+            dynamodb.create_table(**definition)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a process manager) stops the server as Ctrl-C does (main thread only)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)

@@ -16,4 +16,8 @@ from picks.services import get_services
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     detail = event.detail
-    return import_dropped_object(get_services(), detail["bucket"]["name"], detail["object"]["key"])
+    written = detail["object"]
+    # The write's identity names the import job, so a redelivered event does not import again.
+    return import_dropped_object(get_services(), detail["bucket"]["name"], written["key"],
+                                 etag=written.get("etag"), version_id=written.get("version-id"),
+                                 sequencer=written.get("sequencer"))

@@ -124,3 +124,27 @@ def test_command_line_without_training(emulator, capsys):
     assert main(["--endpoint-url", emulator.url, "--no-train", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     assert "The demo is loaded" in out and "Offline metrics" not in out
+
+
+def test_a_restarted_demo_reuses_its_data_and_models(loaded, emulator, data, personalize):
+    """`make demo` on a kept state: nothing is imported or trained again, the campaigns serve."""
+    first, _ = loaded
+
+    def versions() -> dict[str, list[str]]:
+        return {recipe: sorted(v["solutionVersionArn"] for v in personalize.list_solution_versions(
+            solutionArn=arn)["solutionVersions"]) for recipe, arn in first["solutionArns"].items()}
+
+    def imports() -> dict[str, list[str]]:
+        return {kind: sorted(j["datasetImportJobArn"] for j in personalize.list_dataset_import_jobs(
+            datasetArn=arn)["datasetImportJobs"]) for kind, arn in first["datasetArns"].items()}
+
+    trained, imported = versions(), imports()
+    again = load_demo(emulator.url, data=data, train=True, quiet=True, wait_timeout=120, reuse=True)
+    assert versions() == trained and imports() == imported
+    assert again["campaignArns"] == first["campaignArns"]
+    for recipe in RECIPES:
+        campaign = personalize.describe_campaign(campaignArn=again["campaignArns"][recipe])["campaign"]
+        assert campaign["status"] == "ACTIVE"
+        assert campaign["solutionVersionArn"] == again["solutionVersionArns"][recipe]
+        assert again["solutionVersionArns"][recipe] in trained[recipe]
+    assert again["recommendations"]["userRecommendations"]

@@ -116,3 +116,49 @@ def test_drop_outside_layout_is_ignored(services):
 def test_workflow_step_unknown_action(services):
     with pytest.raises(ValueError, match="unknown workflow step"):
         workflow_steps.lambda_handler({"action": "nope", "input": {}}, LocalContext("workflow_steps"))
+
+
+DROP_SCHEMA = json.dumps({
+    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+               {"name": "TIMESTAMP", "type": "long"}],
+    "version": "1.0",
+})
+
+
+def _drop_target(services) -> str:
+    """The dataset the sample drop event's key names, and the dropped object itself."""
+    group = json.loads(_control_plane("CreateDatasetGroup", {"name": "sample-group"})["body"])["datasetGroupArn"]
+    schema = json.loads(_control_plane("CreateSchema", {"name": "drop-schema", "schema": DROP_SCHEMA})["body"])
+    dataset = json.loads(_control_plane("CreateDataset", {
+        "name": "drop-interactions", "schemaArn": schema["schemaArn"], "datasetGroupArn": group,
+        "datasetType": "INTERACTIONS"})["body"])["datasetArn"]
+    key = load_event("s3_drop_object_created")["detail"]["object"]["key"]
+    services.s3.put_object(Bucket=services.settings.bucket_name, Key=key,
+                           Body=b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1700000000\nu2,i2,1700000001\n")
+    return dataset
+
+
+def _drop_jobs(services, dataset: str) -> list:
+    return [job for job in services.resources.list("dataset-import-job", parent=dataset)
+            if job.doc["jobName"].startswith("drop-")]
+
+
+def test_a_redelivered_drop_event_imports_once(services):
+    dataset = _drop_target(services)
+    event = load_event("s3_drop_object_created")
+    first = s3_drop.lambda_handler(event, LocalContext("s3_drop"))
+    again = s3_drop.lambda_handler(load_event("s3_drop_object_created"), LocalContext("s3_drop"))  # at-least-once
+    services.workflows.wait_idle()
+    assert first["status"] == "STARTED"
+    assert again == {"status": "ALREADY_STARTED", "datasetImportJobArn": first["datasetImportJobArn"]}
+    assert [job.arn for job in _drop_jobs(services, dataset)] == [first["datasetImportJobArn"]]
+    assert services.resources.get(dataset, what="Dataset").doc["_data"]["rowCount"] == 2
+
+    # The next write of the same key is another object write: it imports.
+    event["detail"]["object"]["sequencer"] = "00617F08299329D190"
+    later = s3_drop.lambda_handler(event, LocalContext("s3_drop"))
+    services.workflows.wait_idle()
+    assert later["status"] == "STARTED"
+    assert later["datasetImportJobArn"] != first["datasetImportJobArn"]
+    assert len(_drop_jobs(services, dataset)) == 2

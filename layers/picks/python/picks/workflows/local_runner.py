@@ -76,5 +76,7 @@ class LocalWorkflowRunner:
             for future in pending:
                 future.result(timeout=timeout)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+    def shutdown(self, cancel_pending: bool = False) -> None:
+        """Wait for the running workflows; with ``cancel_pending`` (the emulator stopping) the ones
+        not started yet are dropped: their resources stay pending, and the next start fails them."""
+        self._pool.shutdown(wait=True, cancel_futures=cancel_pending)

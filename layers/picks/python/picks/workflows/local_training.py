@@ -7,12 +7,17 @@ uncompressed output, ``CompressionType`` ``NONE``) under ``<outputUri><jobName>/
 and answers with a DescribeTrainingJob-shaped result.  A failed job raises ``TrainingJobFailed``
 whose error matches what the Step Functions ``.sync`` task reports (``States.TaskFailed`` with
 the job description, ``FailureReason`` included, as Cause).
+
+A job runs in its own process group under ``picks.workflows.orphan_guard``, so it dies with the
+emulator even when the emulator is killed; ``shutdown`` (the emulator stopping) ends every running
+job and its children, and each ends Failed with ``INTERRUPTED_REASON``.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +33,18 @@ REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/wor
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
 COPY_CHUNK = 8 << 20
 SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger files go up in parts
+ENTRY_MODULE = "training.train"
+# The failureReason of a job the local server stopped (or was killed) while it ran.
+INTERRUPTED_REASON = "interrupted: the local server stopped while this job ran; create it again"
+STOP_GRACE_SECONDS = 5.0
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """``signum`` to the job and everything it started (it leads its own process group)."""
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class TrainingJobFailed(Exception):
@@ -44,12 +61,16 @@ class TrainingJobFailed(Exception):
 class LocalTrainingJobs:
     """Runs training jobs as local subprocesses; ``s3`` is an injected boto3 S3 client."""
 
-    def __init__(self, s3: Any, python: str = sys.executable, workdir: str | None = None) -> None:
+    def __init__(self, s3: Any, python: str = sys.executable, workdir: str | None = None,
+                 entry_module: str = ENTRY_MODULE) -> None:
         self._s3 = s3
         self._python = python
         self._workdir = workdir
+        self._entry_module = entry_module
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         self._stopped: set[str] = set()
+        self._interrupted: set[str] = set()
+        self._closed = False
         self._lock = threading.Lock()
 
     def _download_channel(self, request: TrainingRequest, channel_dir: Path) -> None:
@@ -104,20 +125,27 @@ class LocalTrainingJobs:
                 "OPENBLAS_NUM_THREADS": "1",  # implicit parallelises itself
             }
             with self._lock:
+                if self._closed:
+                    raise TrainingJobFailed(self._description(request, "Failed", started, INTERRUPTED_REASON))
                 if request.jobName in self._stopped:
                     raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped before start"))
-                process = subprocess.Popen([self._python, "-m", "training.train"], env=env, cwd=str(REPO_ROOT))
+                command = [self._python, "-m", "picks.workflows.orphan_guard", str(os.getpid()),
+                           self._entry_module]
+                process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), start_new_session=True)
                 self._running[request.jobName] = process
             try:
                 code = process.wait(timeout=request.maxRuntimeSeconds)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
                 raise TrainingJobFailed(
                     self._description(request, "Failed", started, "MaxRuntimeExceeded: the job ran out of time")
                 ) from None
             finally:
                 with self._lock:
                     self._running.pop(request.jobName, None)
+            if request.jobName in self._interrupted:
+                raise TrainingJobFailed(self._description(request, "Failed", started, INTERRUPTED_REASON))
             if request.jobName in self._stopped:
                 raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped by request"))
             if code != 0:
@@ -150,7 +178,24 @@ class LocalTrainingJobs:
             self._stopped.add(job_name)
             process = self._running.get(job_name)
         if process is not None:
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
+
+    def shutdown(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """End every running job and what it started (SIGTERM, then SIGKILL after ``grace_seconds``)
+        and wait for them; later jobs fail at once.  The emulator calls this when it stops."""
+        with self._lock:
+            self._closed = True
+            running = dict(self._running)
+            self._interrupted.update(running)
+        for process in running.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for process in running.values():
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
 
 
 class SageMakerTrainingJobs:

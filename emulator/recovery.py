@@ -1,0 +1,54 @@
+"""After a restart: jobs the previous server was running end as Personalize ends a failed job.
+
+A dataset import, a solution version's training or a campaign deployment that was pending or in
+progress when the server stopped has no workflow running it any more.  Each is handed to its
+workflow's own failure step (``on_failure`` in ``picks.workflows.declaration``, the state machine's
+Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being stopped: CREATE
+STOPPED) with a failureReason saying why, exactly as if its step had failed; the caller creates it
+again.  Nothing here runs on AWS, where Step Functions carries an execution through.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.lambda_bridge import invoke
+from picks.controlplane import campaigns, import_jobs, solution_versions
+from picks.controlplane.common import IN_PROGRESS_STATES
+from picks.controlplane.solutions import VERSION_BUSY_STATES
+from picks.services import Services
+from picks.workflows.declaration import (
+    CAMPAIGN_DEPLOYMENT,
+    DATASET_IMPORT,
+    SOLUTION_VERSION_TRAINING,
+    Workflow,
+)
+from picks.workflows.local_training import INTERRUPTED_REASON
+
+INTERRUPTED = {"Error": "Interrupted", "Cause": INTERRUPTED_REASON.removeprefix("interrupted: ")}
+
+
+def _fail(workflow: Workflow, state: dict[str, Any]) -> None:
+    step = workflow.on_failure
+    invoke(step.function, step.payload({**state, "error": INTERRUPTED}))
+
+
+def end_interrupted_jobs(services: Services) -> list[str]:
+    """Fail every job left pending or in progress; returns their ARNs."""
+    ended: list[str] = []
+    for job in services.resources.list(import_jobs.KIND):
+        if job.doc.get("status") in IN_PROGRESS_STATES:
+            _fail(DATASET_IMPORT, {"datasetImportJobArn": job.arn})
+            ended.append(job.arn)
+    for version in services.resources.list(solution_versions.KIND):
+        if version.doc.get("status") in VERSION_BUSY_STATES:
+            _fail(SOLUTION_VERSION_TRAINING, {"solutionVersionArn": version.arn})
+            ended.append(version.arn)
+    for campaign in services.resources.list(campaigns.KIND):
+        update = campaign.doc.get("latestCampaignUpdate") or {}
+        if campaign.doc.get("status") in IN_PROGRESS_STATES:
+            _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn})
+            ended.append(campaign.arn)
+        elif update.get("status") in IN_PROGRESS_STATES:
+            _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn, "update": True})
+            ended.append(campaign.arn)
+    return ended
