@@ -64,6 +64,9 @@ def compiled_pattern(pattern: str) -> regex.Pattern[str]:
     return regex.compile(_translate_java_pattern(pattern))
 
 
+# A message lists this many of the broken constraints (and counts the rest): a 10,000-element list of bad
+# values must not make a 10,000-line message.
+LISTED_ERRORS = 10
 # Messages quote user values; a quote is cut to this many characters so an error never echoes a large input.
 QUOTED_PREFIX = 64
 
@@ -119,7 +122,7 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         _check_size(len(value), meta, value, path, out, "length")
         for key, item in value.items():
             _check(shape.key, key, f"{path}.key", out)
-            _check(shape.value, item, f"{path}.{key}", out)
+            _check(shape.value, item, f"{path}.{excerpt(str(key))}", out)
         return
     if kind == "string":
         if not isinstance(value, str):
@@ -172,4 +175,6 @@ def validate_input(service: str, operation: str, params: Any) -> None:
     if out.errors:
         count = len(out.errors)
         noun = "error" if count == 1 else "errors"
-        raise InvalidInputException(f"{count} validation {noun} detected: " + "; ".join(out.errors))
+        listed = "; ".join(out.errors[:LISTED_ERRORS])
+        more = f"; and {count - LISTED_ERRORS} more" if count > LISTED_ERRORS else ""
+        raise InvalidInputException(f"{count} validation {noun} detected: {listed}{more}")
