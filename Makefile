@@ -7,7 +7,7 @@ PORT ?= 4566
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast serve demo bench-import bench-events bench-accuracy bench-train bench-latency synth clean
+.PHONY: venv test test-fast fuzz serve demo bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -n 2 --dist loadfile tests -m "not infrastructure"
+
+# 10,000+ model-driven requests against the three APIs over HTTP; figures go to docs/benchmarks.md.
+fuzz: venv
+	$(PY) -m bench.fuzz_bench
 
 serve: venv
 	PORT=$(PORT) $(PY) -m emulator serve

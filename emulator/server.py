@@ -216,7 +216,8 @@ def _gateway_refusal(environ: dict[str, Any], headers: dict[str, str]) -> tuple[
             "Authorization header: not a SigV4 signature with a credential scope "
             "(Credential=<key>/<date>/<region>/personalize/aws4_request).")
     return 403, "MissingAuthenticationTokenException", (
-        "Missing Authentication Token: sign requests with SigV4 for 'personalize' (every AWS SDK and the CLI do).")
+        "Missing Authentication Token: sign requests with SigV4 for 'personalize' "
+        "(every AWS SDK and the CLI do).")
 
 
 def _request_bytes(environ: dict[str, Any]) -> bytes:
@@ -229,7 +230,8 @@ def _request_bytes(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(int(declared)) if int(declared) else b""
 
 
-def _json_error(start_response: Any, status: int, code: str, message: str, close: bool = False) -> Iterable[bytes]:
+def _json_error(start_response: Any, status: int, code: str, message: str,
+                close: bool = False) -> Iterable[bytes]:
     """An error as botocore's JSON parsers read it (``__type`` in the body, ``x-amzn-ErrorType`` header)."""
     payload = json.dumps({"__type": code, "message": message}).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
@@ -247,7 +249,8 @@ class _RequestHandler(WSGIRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         self.log_error("code %d, message %s", code, message)
         error = _HTTP_ERRORS.get(code, "BadRequestException")
-        payload = json.dumps({"__type": error, "message": f"{_reason(code)}: {excerpt(message or '')}"}).encode()
+        text = f"{_reason(code)}: {excerpt(message or '')}"
+        payload = json.dumps({"__type": error, "message": text}).encode()
         self.send_response(code)
         for name, value in (("Connection", "close"), ("Content-Type", "application/json"),
                             ("Content-Length", str(len(payload))), ("x-amzn-ErrorType", error)):

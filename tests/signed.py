@@ -1,4 +1,4 @@
-"""Raw HTTP requests to the emulator, SigV4-signed like boto3 signs them, with exact control of the bytes sent.
+"""Raw HTTP requests to the emulator, SigV4-signed as boto3 signs them, with exact control of the bytes.
 
 Stock boto3 clients cannot send malformed bodies or headers; these helpers can, so the wire layer's
 answers to them can be checked byte for byte.
@@ -71,7 +71,8 @@ def signed_headers(url: str, service: str, method: str, path: str, body: bytes,
 def signed(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
            timeout: float = 60.0) -> Answer:
     """A request signed for ``personalize`` (the signing name of all three Personalize APIs)."""
-    return send(url, method, path, body, signed_headers(url, "personalize", method, path, body, headers), timeout)
+    headers = signed_headers(url, "personalize", method, path, body, headers)
+    return send(url, method, path, body, headers, timeout)
 
 
 def control_plane(url: str, operation: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
@@ -80,4 +81,5 @@ def control_plane(url: str, operation: str, body: bytes, headers: dict[str, str]
 
 
 def rest(url: str, operation: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
-    return signed(url, "POST", rest_path(operation), body, {"Content-Type": "application/json", **(headers or {})})
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return signed(url, "POST", rest_path(operation), body, headers)

@@ -115,10 +115,12 @@ def test_promotion_without_a_name_promotes_untagged(setup):
     assert sum(setup["items"][i["itemId"]]["CATEGORY"] == "books" for i in items) == 3
 
 
-@pytest.mark.parametrize("promotion", [{}, {"name": "no-share"}, {"filterArn": "arn:aws:personalize:::filter/x"}])
+@pytest.mark.parametrize("promotion",
+                         [{}, {"name": "no-share"}, {"filterArn": "arn:aws:personalize:::filter/x"}])
 def test_promotion_without_a_share_names_the_field(setup, promotion):
     runtime = setup["runtime"]
-    with pytest.raises(runtime.exceptions.InvalidInputException, match=r"promotions\.1\.percentPromotedItems"):
+    field = r"promotions\.1\.percentPromotedItems"
+    with pytest.raises(runtime.exceptions.InvalidInputException, match=field):
         runtime.get_recommendations(campaignArn=setup["campaign"], userId=setup["data"].users[2][0],
                                     promotions=[promotion])
 

@@ -15,7 +15,7 @@ from tests.signed import rest_path, signed_headers
 
 pytestmark = pytest.mark.e2e
 
-# The client waits far longer than the server's bound: a server without one makes recv() time out, failing the test.
+# The client waits far longer than the server's bound: without one, recv() times out and the test fails.
 CLIENT_PATIENCE_S = 60.0
 
 
@@ -47,8 +47,8 @@ def _announce_body_then_stall(emulator: Emulator) -> socket.socket:
                              {"Content-Type": "application/json"})
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     connection = _connect(emulator)
-    connection.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode()
-                       + body.encode()[:2])
+    request_head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+    connection.sendall(request_head.encode() + body.encode()[:2])
     return connection
 
 

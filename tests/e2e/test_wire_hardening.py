@@ -54,7 +54,8 @@ def test_malformed_rest_json_body_is_a_400(emulator, operation, body):
 @pytest.mark.parametrize("send_as", [control_plane, rest])
 def test_content_encoding_gzip_that_is_not_gzip_is_a_400(emulator, send_as):
     operation = "ListDatasetGroups" if send_as is control_plane else "GetRecommendations"
-    message = _assert_parseable_client_error(send_as(emulator.url, operation, b"{}", {"Content-Encoding": "gzip"}))
+    answer = send_as(emulator.url, operation, b"{}", {"Content-Encoding": "gzip"})
+    message = _assert_parseable_client_error(answer)
     assert "gzip" in message
 
 
@@ -62,9 +63,8 @@ def test_gzip_bodies_are_decompressed(emulator):
     answer = control_plane(emulator.url, "ListDatasetGroups", gzip.compress(b'{"maxResults": 5}'),
                            {"Content-Encoding": "gzip"})
     assert answer.status == 200 and "datasetGroups" in answer.json()
-    answer = rest(emulator.url, "GetRecommendations", gzip.compress(json.dumps({"campaignArn": MISSING_CAMPAIGN,
-                                                                                "userId": "u"}).encode()),
-                  {"Content-Encoding": "gzip"})
+    body = json.dumps({"campaignArn": MISSING_CAMPAIGN, "userId": "u"}).encode()
+    answer = rest(emulator.url, "GetRecommendations", gzip.compress(body), {"Content-Encoding": "gzip"})
     _assert_parseable_client_error(answer, "ResourceNotFoundException", 404)
 
 
@@ -136,11 +136,13 @@ def test_a_request_the_http_server_cannot_read_gets_json(emulator):
 
 def test_operations_not_built_yet_raise_a_modelled_exception(emulator):
     personalize = client_for(emulator, "personalize")
-    with pytest.raises(personalize.exceptions.InvalidInputException, match="ListRecommenders is not supported"):
+    not_supported = personalize.exceptions.InvalidInputException
+    with pytest.raises(not_supported, match="ListRecommenders is not supported"):
         personalize.list_recommenders()
-    with pytest.raises(personalize.exceptions.InvalidInputException, match="CreateRecommender is not supported"):
-        personalize.create_recommender(name="r", datasetGroupArn=MISSING_GROUP,
-                                       recipeArn="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views")
+    with pytest.raises(not_supported, match="CreateRecommender is not supported"):
+        personalize.create_recommender(
+            name="r", datasetGroupArn=MISSING_GROUP,
+            recipeArn="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views")
 
 
 def test_unknown_target_is_parseable_json(emulator):

@@ -1,4 +1,4 @@
-"""Every ``pattern`` in the three Personalize models behaves as Java's java.util.regex would (the service's engine).
+"""Every ``pattern`` of the three Personalize models behaves as java.util.regex (the service's engine) would.
 
 Java differs from Python's ``re`` where it matters here: ``\\p{Z}`` is the Unicode separators (Zs, Zl, Zp),
 not whitespace such as tab/CR/LF; ``\\d``, ``\\w`` and ``\\s`` are ASCII-only; ``.`` stops at line terminators
@@ -31,10 +31,14 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "\\p{ASCII}{0,1500}": (["", "abc\n\t~\x00\x7f", "a" * 1500], ["na\u00efve", "a" * 1501, "\u2028"]),
     "arn:([a-z\\d-]+):iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+": (
         ["arn:aws:iam::123456789012:role/PersonalizeRole", "arn:aws-cn:iam::123456789012:role/a/b+c=d,e.f@g"],
-        ["arn:aws:iam::12345678901\u0663:role/x", "arn:aws:iam::123456789012:role/\u00e9", "arn:aws:iam::1:role/x"]),
-    "(s3|http|https)://.+": (["s3://bucket/key.csv", "https://x"], ["ftp://x", "s3://a\nb", "s3://a\rb", "s3://"]),
-    "rate\\(\\d+ days?\\)": (["rate(1 day)", "rate(7 days)"], ["rate(\u0667 days)", "rate(7 weeks)", "rate(7 days) "]),
-    TAG: (["\u00c9quipe name", "a\u00a0b", "a\u2028b", "a\u2029b", "\u6570\u5b57\u0663\u216b", "k_.:/=+-@", ""],
+        ["arn:aws:iam::12345678901\u0663:role/x", "arn:aws:iam::123456789012:role/\u00e9",
+         "arn:aws:iam::1:role/x"]),
+    "(s3|http|https)://.+": (["s3://bucket/key.csv", "https://x"],
+                             ["ftp://x", "s3://a\nb", "s3://a\rb", "s3://"]),
+    "rate\\(\\d+ days?\\)": (["rate(1 day)", "rate(7 days)"],
+                            ["rate(\u0667 days)", "rate(7 weeks)", "rate(7 days) "]),
+    TAG: (["\u00c9quipe name", "a\u00a0b", "a\u2028b", "a\u2029b", "\u6570\u5b57\u0663\u216b",
+           "k_.:/=+-@", ""],
           ["a\tb", "a\rb", "a\nb", "a\x0bb", "a\x0cb", "a\u200bb", "a!b", "a\u0085b"]),
     "[A-Za-z\\d_]+": (["CATEGORY_1"], ["CAT\u0663", "CAT-1", ""]),
     "[A-Za-z0-9_]+": (["PRICE"], ["PRICE\u00b2", "a b"]),

@@ -73,20 +73,26 @@ def _raw_body(app: APIGatewayRestResolver) -> bytes:
 
 
 def _decoded_content(app: APIGatewayRestResolver, raw: bytes) -> bytes:
-    encoding = (app.current_event.get_header_value("Content-Encoding", case_sensitive=False) or "").strip().lower()
+    header = app.current_event.get_header_value("Content-Encoding", case_sensitive=False)
+    encoding = (header or "").strip().lower()
     if encoding in ("", "identity"):
         return raw
     if encoding != "gzip":
-        raise InvalidInputException(f"Content-Encoding: '{excerpt(encoding)}' is not supported; use gzip or none.")
+        raise InvalidInputException(
+            f"Content-Encoding: '{excerpt(encoding)}' is not supported; use gzip or none."
+        )
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         content = inflater.decompress(raw, MAX_BODY_BYTES + 1)
         if not inflater.eof:
             raise InvalidInputException(
-                f"Request body: larger than {MAX_BODY_BYTES} bytes once decompressed, or a truncated gzip stream."
+                f"Request body: larger than {MAX_BODY_BYTES} bytes once decompressed, "
+                "or a truncated gzip stream."
             )
     except zlib.error as error:
-        raise InvalidInputException("Request body: Content-Encoding is gzip but the body is not gzip data.") from error
+        raise InvalidInputException(
+            "Request body: Content-Encoding is gzip but the body is not gzip data."
+        ) from error
     return content
 
 
@@ -123,15 +129,21 @@ def request_body(app: APIGatewayRestResolver) -> dict[str, Any]:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InvalidInputException(f"Request body: not valid UTF-8 (byte {error.start}); send UTF-8 JSON.") from error
+        raise InvalidInputException(
+            f"Request body: not valid UTF-8 (byte {error.start}); send UTF-8 JSON."
+        ) from error
     try:
         body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
-        raise InvalidInputException(f"Request body: not valid JSON ({error.msg} at position {error.pos}).") from error
+        raise InvalidInputException(
+            f"Request body: not valid JSON ({error.msg} at position {error.pos})."
+        ) from error
     except RecursionError as error:
         raise InvalidInputException("Request body: JSON nested too deeply.") from error
     except ValueError as error:  # Python's int-string limit (4,300 digits), NaN/Infinity, float overflow
-        raise InvalidInputException(f"Request body: not acceptable JSON ({excerpt(str(error), 120)}).") from error
+        raise InvalidInputException(
+            f"Request body: not acceptable JSON ({excerpt(str(error), 120)})."
+        ) from error
     if not isinstance(body, dict):
         raise InvalidInputException("Request body: the request must be a JSON object.")
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(body):

@@ -216,8 +216,8 @@ def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
     promotion = promotions[0]
     if promotion.get("percentPromotedItems") is None:
         raise InvalidInputException(
-            "promotions.1.percentPromotedItems: required with a promotion (the percentage of recommended items "
-            "to promote, 1-100)."
+            "promotions.1.percentPromotedItems: required with a promotion "
+            "(the percentage of recommended items to promote, 1-100)."
         )
     return promotion
 

@@ -326,7 +326,9 @@ def tokenize(text: str) -> list[Token]:
             else:
                 tokens.append(Token("OP", char, char, position))
                 i += 1
-        elif char in _DIGITS or (char in "-." and i + 1 < n and (text[i + 1] in _DIGITS or text[i + 1] == ".")):
+        elif char in _DIGITS or (
+            char in "-." and i + 1 < n and (text[i + 1] in _DIGITS or text[i + 1] == ".")
+        ):
             match = _NUMBER.match(text, i)
             if match is None:
                 raise _error(position, f"expected a number, found {text[i : i + 10]!r}")

@@ -18,7 +18,8 @@ from picks.errors import InvalidInputException
 from picks.wire.service_model import operation_model
 
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
-# (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them as Java does.)
+# (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them
+# as Java does.)
 _JAVA_SHORTHANDS_IN_CLASS = {"d": "0-9", "w": "a-zA-Z_0-9", "s": " \\t\\n\\x0B\\f\\r"}
 _JAVA_SHORTHANDS = {
     **{name: f"[{body}]" for name, body in _JAVA_SHORTHANDS_IN_CLASS.items()},
@@ -40,7 +41,9 @@ def _translate_java_pattern(pattern: str) -> str:
             if in_class and escaped in _JAVA_SHORTHANDS_IN_CLASS:
                 out.append(_JAVA_SHORTHANDS_IN_CLASS[escaped])
             elif in_class and escaped in ("D", "W", "S"):
-                raise ValueError(f"pattern {pattern!r}: \\{escaped} inside a character class is not translated.")
+                raise ValueError(
+                    f"pattern {pattern!r}: \\{escaped} inside a character class is not translated."
+                )
             elif not in_class and escaped in _JAVA_SHORTHANDS:
                 out.append(_JAVA_SHORTHANDS[escaped])
             else:
