@@ -3,8 +3,10 @@
 Requests are drawn by hypothesis from botocore's own input shapes: each member is left out, valid, or
 broken (lengths and values past ``min``/``max``, strings off their ``pattern`` or ``enum``, wrong JSON
 types, required members missing, members the model does not have), and a share of bodies are not the
-modelled JSON at all (random bytes, non-objects, the malformed bodies of the wire tests). Valid Create*
-requests refer to ARNs that do not exist, so no fuzz request starts a training job or an import.
+modelled JSON at all (random bytes, non-objects, the malformed bodies of the wire tests). Members often
+name resources that ``seed`` created (a trained campaign, an event tracker, ...) so requests get past
+"not found" into the handlers' work; no solution is seeded, so no fuzz request starts a training job
+(an import job naming a seeded dataset and a random S3 location fails at once).
 
 Each answer is judged as an SDK would see it: no 5xx, a 200 body botocore parses, and every error parsed
 by botocore's own parser into an error code that the service's model declares (so ``client.exceptions``
