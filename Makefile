@@ -9,7 +9,7 @@ PICKS_DATA_DIR ?= $(CURDIR)/.picks-data
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
+.PHONY: venv test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -n 2 --dist loadfile tests -m "not infrastructure"
+
+# 10,000+ model-driven requests against the three APIs over HTTP; figures go to docs/benchmarks.md.
+fuzz: venv
+	$(PY) -m bench.fuzz_bench
 
 serve: venv
 	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator serve

@@ -3,12 +3,16 @@
 Requests are told apart the way AWS endpoints would be:
 * ``X-Amz-Target: AmazonPersonalize.*``                         → control plane handler
 * SigV4 scope service ``personalize`` + a runtime/events path    → that API's handler
+* unsigned, on a runtime/events path                            → Personalize's (a JSON 403, below)
 * anything else (S3, DynamoDB, ...)                              → moto's server app
+A Personalize request that API Gateway would refuse (unsigned, not signed for ``personalize``, or no such
+method and path) gets API Gateway's JSON 403, never moto's S3 XML.
 An S3 object created under ``drop/`` in the picks bucket fires the same
 handler that the EventBridge rule targets on AWS.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -25,7 +29,7 @@ import boto3
 from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from emulator import moto_patches
 from emulator.durable import DurableState
@@ -37,14 +41,20 @@ from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore, table_definition
 from picks.errors import ResourceInUseException
 from picks.observability import logger
-from picks.routes import Route, route_for
+from picks.routes import Route, route_for, routes
 from picks.settings import DEFAULT_ACCOUNT, Settings
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
+from picks.wire.validation import excerpt
 from picks.workflows.local_training import LocalTrainingJobs
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^/&]+/\d{8}/([^/&]+)/([^/&]+)/aws4_request")
+PERSONALIZE_SIGNING_NAME = "personalize"  # botocore signs all three Personalize APIs for this service
+# Idle seconds a connection may take between two reads of its request (headers, then body) before the server
+# drops it: a client that announces a body and stops sending holds a thread no longer than this.
+READ_TIMEOUT_S = 30.0
 DEFAULT_BUCKET = "picks-data"
 DEFAULT_TABLE = "picks-resources"
 DROP_RETRY_SECONDS = 600.0
@@ -87,25 +97,30 @@ class PicksApplication:
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
-        route = self._personalize_route(environ, headers)
-        if route is not None:
-            return self._serve_lambda(route, environ, headers, start_response)
-        return self._serve_moto(environ, start_response)
-
-    @staticmethod
-    def _personalize_route(environ: dict[str, Any], headers: dict[str, str]) -> Route | None:
+        if not _personalize_shaped(environ, headers):
+            return self._serve_moto(environ, start_response)
+        refusal = _gateway_refusal(environ, headers)
+        if refusal is not None:
+            return _json_error(start_response, *refusal)
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
-        if headers.get("X-Amz-Target", "").startswith(CONTROL_PLANE_TARGET):
-            return route_for(method, "/")
-        scope = _SCOPE.search(headers.get("Authorization", ""))
-        if scope and scope.group(2) == "personalize":
-            return route_for(method, path)
-        return None
+        target = headers.get("X-Amz-Target", "")
+        route = route_for(method, "/" if target else path)
+        if route is None:
+            # API Gateway's answer to a method and path it has no resource for, signed or not.
+            return _json_error(start_response, 403, "MissingAuthenticationTokenException",
+                               f"No Personalize operation at {excerpt(method)} {excerpt(path)}"
+                               f"{' with X-Amz-Target' if target else ''}.")
+        return self._serve_lambda(route, environ, headers, start_response)
 
     def _serve_lambda(self, route: Route, environ: dict[str, Any], headers: dict[str, str],
                       start_response: Any) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            body = _request_bytes(environ)
+        except ValueError as error:
+            return _json_error(start_response, 400, "InvalidInputException", str(error))
+        except TimeoutError:  # a client that announced a body and stopped sending it
+            return _json_error(start_response, 408, "RequestTimeoutException",
+                               "The request body stopped arriving; the connection is closed.", close=True)
         event = api_gateway_event(route, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), headers, body,
                                   environ.get("REMOTE_ADDR", "127.0.0.1"), account=self.settings.account)
         response = invoke(route.function, event)
@@ -176,6 +191,91 @@ class PicksApplication:
             thread.join(timeout)
 
 
+def _signing_service(environ: dict[str, Any], authorization: str) -> str | None:
+    """The service of the request's SigV4 credential scope (header or presigned query), None if unsigned."""
+    scope = _SCOPE.search(authorization)
+    if scope is None:
+        scope = _QUERY_SCOPE.search(unquote(environ.get("QUERY_STRING", "")))
+    return scope.group(2) if scope else None
+
+
+def _personalize_shaped(environ: dict[str, Any], headers: dict[str, str]) -> bool:
+    """Whether AWS would send this request to a Personalize endpoint rather than to S3 or another service."""
+    if headers.get("X-Amz-Target", "").startswith(CONTROL_PLANE_TARGET):
+        return True
+    service = _signing_service(environ, headers.get("Authorization", ""))
+    if service is not None:
+        return service == PERSONALIZE_SIGNING_NAME
+    # Unsigned (or unreadably signed): a Personalize path is Personalize's, however it is asked for.
+    path = "/" + environ.get("PATH_INFO", "/").strip("/")
+    return path != "/" and path in {route.path for route in routes()}
+
+
+def _gateway_refusal(environ: dict[str, Any], headers: dict[str, str]) -> tuple[int, str, str] | None:
+    """What API Gateway (IAM authorization) answers before any Lambda runs; None lets the request through.
+
+    The emulator checks that a request is signed for ``personalize``, not the signature itself.
+    """
+    authorization = headers.get("Authorization", "")
+    service = _signing_service(environ, authorization)
+    if service == PERSONALIZE_SIGNING_NAME:
+        return None
+    if service is not None:
+        return 403, "InvalidSignatureException", (
+            f"Credential should be scoped to correct service: '{PERSONALIZE_SIGNING_NAME}'.")
+    if authorization:
+        return 403, "IncompleteSignatureException", (
+            "Authorization header: not a SigV4 signature with a credential scope "
+            "(Credential=<key>/<date>/<region>/personalize/aws4_request).")
+    return 403, "MissingAuthenticationTokenException", (
+        "Missing Authentication Token: sign requests with SigV4 for 'personalize' "
+        "(every AWS SDK and the CLI do).")
+
+
+def _request_bytes(environ: dict[str, Any]) -> bytes:
+    """The request body; ValueError for a Content-Length that is not a byte count."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if not declared:
+        return environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
+    if not declared.isdigit():
+        raise ValueError(f"Content-Length: '{excerpt(declared)}' is not a number of bytes.")
+    return environ["wsgi.input"].read(int(declared)) if int(declared) else b""
+
+
+def _json_error(start_response: Any, status: int, code: str, message: str,
+                close: bool = False) -> Iterable[bytes]:
+    """An error as botocore's JSON parsers read it (``__type`` in the body, ``x-amzn-ErrorType`` header)."""
+    payload = json.dumps({"__type": code, "message": message}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+               ("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    start_response(f"{status} {_reason(status)}", headers + ([("Connection", "close")] if close else []))
+    return [payload]
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler with a socket timeout (no connection holds a thread while it sends nothing) whose
+    own errors (a request line or header it cannot read) are JSON too, as every other error here."""
+
+    timeout = READ_TIMEOUT_S
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self.log_error("code %d, message %s", code, message)
+        error = _HTTP_ERRORS.get(code, "BadRequestException")
+        text = f"{_reason(code)}: {excerpt(message or '')}"
+        payload = json.dumps({"__type": error, "message": text}).encode()
+        self.send_response(code)
+        for name, value in (("Connection", "close"), ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(payload))), ("x-amzn-ErrorType", error)):
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+_HTTP_ERRORS = {408: "RequestTimeoutException", 413: "RequestEntityTooLargeException",
+                414: "RequestURITooLongException", 431: "RequestHeaderFieldsTooLargeException"}
+
+
 def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(bucket, key) when the request was a successful S3 object write, path-style or virtual-host."""
     method = environ["REQUEST_METHOD"]
@@ -238,8 +338,10 @@ class Emulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1",
                  bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE,
-                 data_dir: str | os.PathLike[str] | None = None, fsync: bool = True) -> None:
+                 data_dir: str | os.PathLike[str] | None = None, fsync: bool = True,
+                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
         self.host, self.port = host, port
+        self.read_timeout_s = read_timeout_s
         self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
         self._mock = mock_aws()
         self._server: BaseWSGIServer | None = None
@@ -294,7 +396,8 @@ class Emulator:
         """Serve in a background thread (tests, the demo, benchmarks)."""
         self._provision()
         assert self.app is not None
-        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        handler = type("RequestHandler", (_RequestHandler,), {"timeout": self.read_timeout_s})
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=handler)
         self.port = self._server.server_port  # port 0 picks a free one
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="emulator")
         self._thread.start()

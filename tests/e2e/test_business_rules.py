@@ -137,6 +137,29 @@ def test_promotion_takes_thirty_percent(setup):
     assert all(setup["items"][i["itemId"]]["CATEGORY"] != "books" for i in items if "promotionName" not in i)
 
 
+def test_promotion_without_a_name_promotes_untagged(setup):
+    # Every member of Promotion is optional in the model: no name means promoted items carry no promotionName.
+    runtime = setup["runtime"]
+    books = setup["filter"]("books-unnamed", 'INCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
+    no_books = setup["filter"]("no-books-unnamed", 'EXCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
+    items = runtime.get_recommendations(
+        campaignArn=setup["campaign"], userId=setup["data"].users[2][0], numResults=10, filterArn=no_books,
+        promotions=[{"percentPromotedItems": 30, "filterArn": books}],
+    )["itemList"]
+    assert len(items) == 10 and not [i for i in items if "promotionName" in i]
+    assert sum(setup["items"][i["itemId"]]["CATEGORY"] == "books" for i in items) == 3
+
+
+@pytest.mark.parametrize("promotion",
+                         [{}, {"name": "no-share"}, {"filterArn": "arn:aws:personalize:::filter/x"}])
+def test_promotion_without_a_share_names_the_field(setup, promotion):
+    runtime = setup["runtime"]
+    field = r"promotions\.1\.percentPromotedItems"
+    with pytest.raises(runtime.exceptions.InvalidInputException, match=field):
+        runtime.get_recommendations(campaignArn=setup["campaign"], userId=setup["data"].users[2][0],
+                                    promotions=[promotion])
+
+
 def test_metadata_columns_in_responses(setup):
     runtime = setup["runtime"]
     response = runtime.get_recommendations(campaignArn=setup["campaign"], userId=setup["data"].users[4][0],

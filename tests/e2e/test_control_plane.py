@@ -13,6 +13,7 @@ import pytest
 from picks import services as picks_services
 from picks.dataset_schema import DOMAIN_DEFAULT_SCHEMAS
 from tests.conftest import client_for
+from tests.signed import control_plane as signed_control_plane
 
 pytestmark = pytest.mark.e2e
 
@@ -272,16 +273,9 @@ def test_tags(personalize):
 
 
 def test_unknown_operation_is_a_clear_error(emulator):
-    import urllib.request
-
-    request = urllib.request.Request(
-        emulator.url + "/", data=b"{}", method="POST",
-        headers={"X-Amz-Target": "AmazonPersonalize.MakeCoffee", "Content-Type": "application/x-amz-json-1.1"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request)
-    assert caught.value.code == 400
-    body = json.loads(caught.value.read())
+    answer = signed_control_plane(emulator.url, "MakeCoffee", b"{}")
+    assert answer.status == 400
+    body = answer.json()
     assert body["__type"] == "UnknownOperationException"
     assert "MakeCoffee" in body["message"]
 

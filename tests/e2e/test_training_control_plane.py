@@ -11,7 +11,6 @@ import itertools
 import json
 import re
 import time
-import urllib.request
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from picks.dal.resources import Resource
 from picks.workflows.dataset_import import DATA_KEY
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
+from tests.signed import control_plane as signed_control_plane
 
 pytestmark = pytest.mark.e2e
 
@@ -532,17 +532,10 @@ def test_private_keys_never_reach_the_wire(emulator, personalize):
         _trainingJobName="job-1",
         trainingHours=0.25,
     )
-    request = urllib.request.Request(
-        emulator.url + "/",
-        data=json.dumps({"solutionVersionArn": arn}).encode(),
-        method="POST",
-        headers={
-            "X-Amz-Target": "AmazonPersonalize.DescribeSolutionVersion",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
-    )
-    with urllib.request.urlopen(request) as response:
-        body = json.loads(response.read())
+    answer = signed_control_plane(emulator.url, "DescribeSolutionVersion",
+                                  json.dumps({"solutionVersionArn": arn}).encode())
+    assert answer.status == 200
+    body = answer.json()
     assert body["solutionVersion"]["trainingHours"] == 0.25
     assert not [key for key in body["solutionVersion"] if key.startswith("_")]
     assert "models/x/" not in json.dumps(body)

@@ -48,8 +48,8 @@ def test_modelled_error_is_encoded_for_botocore(services):
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
-        ("{not json", "SerializationException", "JSON"),
-        ("[1, 2]", "SerializationException", "object"),
+        ("{not json", "InvalidInputException", "JSON"),
+        ("[1, 2]", "InvalidInputException", "object"),
         ({}, "InvalidInputException", "'name'"),
     ],
 )

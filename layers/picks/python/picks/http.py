@@ -7,29 +7,34 @@ the headers, with the status botocore's model declares.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
+import re
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from picks.errors import PicksError
+from picks.errors import InvalidInputException, PicksError
 from picks.observability import logger, metrics
 from picks.wire.protocol import CONTENT_TYPES, error_body, error_headers, error_status
 from picks.wire.serialize import serialize_output
 from picks.wire.service_model import operation_model, protocol, service_model
-from picks.wire.validation import validate_input
-
-
-class SerializationException(PicksError):
-    code = "SerializationException"
-    status = 400
+from picks.wire.validation import excerpt, validate_input
 
 
 class MissingTarget(PicksError):
     code = "UnknownOperationException"
     status = 400
+
+
+# API Gateway's payload limit; a compressed body may not inflate past it either.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _request_id(app: APIGatewayRestResolver) -> str | None:
@@ -52,16 +57,97 @@ def json_response(service: str, payload: dict[str, Any]) -> Response:
     return Response(status_code=200, content_type=CONTENT_TYPES[protocol(service)], body=json.dumps(payload))
 
 
+def _raw_body(app: APIGatewayRestResolver) -> bytes:
+    event = app.current_event
+    if not event.body:
+        return b""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(event.body, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise InvalidInputException("Request body: marked base64-encoded but is not base64.") from error
+    try:
+        return event.body.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInputException("Request body: not valid UTF-8.") from error
+
+
+def _decoded_content(app: APIGatewayRestResolver, raw: bytes) -> bytes:
+    header = app.current_event.get_header_value("Content-Encoding", case_sensitive=False)
+    encoding = (header or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise InvalidInputException(
+            f"Content-Encoding: '{excerpt(encoding)}' is not supported; use gzip or none."
+        )
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        content = inflater.decompress(raw, MAX_BODY_BYTES + 1)
+        if not inflater.eof:
+            raise InvalidInputException(
+                f"Request body: larger than {MAX_BODY_BYTES} bytes once decompressed, "
+                "or a truncated gzip stream."
+            )
+    except zlib.error as error:
+        raise InvalidInputException(
+            "Request body: Content-Encoding is gzip but the body is not gzip data."
+        ) from error
+    return content
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {excerpt(text)} is out of range")
+    return number
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def request_body(app: APIGatewayRestResolver) -> dict[str, Any]:
-    raw = app.current_event.decoded_body if app.current_event.body else ""
-    if not raw:
+    """The request's JSON object; anything else is an InvalidInputException (modelled by all three APIs)."""
+    content = _decoded_content(app, _raw_body(app))
+    if not content:
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise SerializationException(f"body: not valid JSON ({error.msg} at position {error.pos}).") from error
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInputException(
+            f"Request body: not valid UTF-8 (byte {error.start}); send UTF-8 JSON."
+        ) from error
+    try:
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as error:
+        raise InvalidInputException(
+            f"Request body: not valid JSON ({error.msg} at position {error.pos})."
+        ) from error
+    except RecursionError as error:
+        raise InvalidInputException("Request body: JSON nested too deeply.") from error
+    except ValueError as error:  # Python's int-string limit (4,300 digits), NaN/Infinity, float overflow
+        raise InvalidInputException(
+            f"Request body: not acceptable JSON ({excerpt(str(error), 120)})."
+        ) from error
     if not isinstance(body, dict):
-        raise SerializationException("body: the request must be a JSON object.")
+        raise InvalidInputException("Request body: the request must be a JSON object.")
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(body):
+        raise InvalidInputException("Request body: a string holds an unpaired UTF-16 surrogate escape.")
     return body
 
 
@@ -80,7 +166,8 @@ def install_error_handlers(app: APIGatewayRestResolver, service: str) -> None:
 
     @app.not_found
     def handle_not_found(_: Exception) -> Response:
-        failure = MissingTarget(f"{app.current_event.http_method} {app.current_event.path} is not a picks route.")
+        event = app.current_event
+        failure = MissingTarget(f"{excerpt(event.http_method)} {excerpt(event.path)} is not a picks route.")
         return error_response(service, failure, _request_id(app))
 
 
@@ -95,7 +182,7 @@ def control_plane_app(dispatch: Callable[[str, dict[str, Any]], dict[str, Any]])
     def control_plane() -> Response:
         target = app.current_event.get_header_value("X-Amz-Target", case_sensitive=False) or ""
         if not target.startswith(prefix):
-            raise MissingTarget(f"X-Amz-Target: expected '{prefix}<Operation>', got '{target}'.")
+            raise MissingTarget(f"X-Amz-Target: expected '{prefix}<Operation>', got '{excerpt(target)}'.")
         return json_response(service, dispatch(target[len(prefix) :], request_body(app)))
 
     return app

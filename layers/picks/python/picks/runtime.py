@@ -206,7 +206,24 @@ def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, pa
     raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")  # pragma: no cover
 
 
+def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's promotion, if any. Every member of ``Promotion`` is optional in the model, but a share
+    to promote has no documented default, so it must be given; a promotion without a name tags nothing, and
+    one without a filter promotes from every item (the request's filter still applies to the rest)."""
+    promotions = params.get("promotions") or []
+    if not promotions:
+        return None
+    promotion = promotions[0]
+    if promotion.get("percentPromotedItems") is None:
+        raise InvalidInputException(
+            "promotions.1.percentPromotedItems: required with a promotion "
+            "(the percentage of recommended items to promote, 1-100)."
+        )
+    return promotion
+
+
 def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+    promotion = _promotion(params)
     campaign, model = _serving(services, params)
     count = params.get("numResults", DEFAULT_RESULTS)
     if count > MAX_RESULTS:
@@ -228,12 +245,10 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         recent = recent_interactions(services, campaign, user_id, rules=rules)
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     recommendation_id = _recommendation_id()
-    promotions = params.get("promotions") or []
     promoted_slots: set[int] = set()
     promotion_name = None
-    if promotions:
-        promotion = promotions[0]
-        promotion_name = promotion["name"]
+    if promotion is not None:
+        promotion_name = promotion.get("name")
         promoted_allowed = rules.allowed(promotion.get("filterArn"), promotion.get("filterValues"),
                                          field="promotions.1.filterArn")
         wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
@@ -247,8 +262,9 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
     else:
         ranked = _rank(services, campaign, model, params, count, allowed, recent)
     items = _items(model, ranked)
-    for position in promoted_slots:
-        items[position]["promotionName"] = promotion_name
+    if promotion_name:
+        for position in promoted_slots:
+            items[position]["promotionName"] = promotion_name
     if _wants_explanation(params):
         _explain(model, items, ranked, user_id, recent[0])
     if columns:

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from picks.errors import UnknownOperationException
+from picks.errors import InvalidInputException, UnknownOperationException
 from picks.services import Services
 from picks.wire.serialize import serialize_output
-from picks.wire.validation import validate_input
+from picks.wire.service_model import service_model
+from picks.wire.validation import excerpt, validate_input
 
 SERVICE = "personalize"
 Operation = Callable[[Services, dict[str, Any]], dict[str, Any] | None]
@@ -42,8 +43,11 @@ def load_operation_modules() -> None:
 
 def dispatch(services: Services, name: str, params: dict[str, Any]) -> dict[str, Any]:
     load_operation_modules()
+    if name not in service_model(SERVICE).operation_names:
+        raise UnknownOperationException(f"{excerpt(name)} is not an operation of Amazon Personalize.")
+    validate_input(SERVICE, name, params)
     func = OPERATIONS.get(name)
     if func is None:
-        raise UnknownOperationException(f"Operation {name} is not supported by picks yet.")
-    validate_input(SERVICE, name, params)
+        # A modelled exception, so SDK callers can catch it by type (client.exceptions.InvalidInputException).
+        raise InvalidInputException(f"{name} is not supported by picks yet.")
     return serialize_output(SERVICE, name, func(services, params))

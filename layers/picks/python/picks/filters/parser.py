@@ -255,8 +255,11 @@ def operands(condition: Condition) -> Iterator[object]:
 
 # --------------------------------------------------------------------------- tokens
 
-_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# ASCII only, as _NUMBER and _WORD: str.isdigit()/isalpha() also accept '٣' or 'É', which neither matches.
+_DIGITS = frozenset("0123456789")
+_WORD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_]+")
 _SINGLE = {"(": "LPAREN", ")": "RPAREN", ",": "COMMA", "|": "PIPE", "*": "STAR", ".": "DOT"}
 _CURLY_QUOTES = "\u201c\u201d\u2018\u2019"
@@ -323,7 +326,9 @@ def tokenize(text: str) -> list[Token]:
             else:
                 tokens.append(Token("OP", char, char, position))
                 i += 1
-        elif char.isdigit() or (char in "-." and i + 1 < n and (text[i + 1].isdigit() or text[i + 1] == ".")):
+        elif char in _DIGITS or (
+            char in "-." and i + 1 < n and (text[i + 1] in _DIGITS or text[i + 1] == ".")
+        ):
             match = _NUMBER.match(text, i)
             if match is None:
                 raise _error(position, f"expected a number, found {text[i : i + 10]!r}")
@@ -334,7 +339,7 @@ def tokenize(text: str) -> list[Token]:
                 raise _error(position, f"'{bad}' is neither a number nor a name")
             tokens.append(Token("NUMBER", match.group(), float(match.group()), position))
             i = end
-        elif char.isalpha() or char == "_":
+        elif char in _WORD_START:
             match = _WORD.match(text, i)
             assert match is not None
             tokens.append(Token("WORD", match.group(), match.group(), position))

@@ -20,8 +20,15 @@ def error_status(service: str, error: PicksError) -> int:
     return error.status
 
 
+# Messages are built from short excerpts of user data; this bound holds even if one is not.
+MAX_MESSAGE_CHARS = 2048
+
+
 def error_body(error: PicksError) -> str:
-    return json.dumps({"__type": error.code, "message": error.message})
+    message = error.message
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "..."
+    return json.dumps({"__type": error.code, "message": message})
 
 
 def error_headers(service: str, error: PicksError, request_id: str | None = None) -> dict[str, str]:

@@ -8,64 +8,84 @@ constraint: ...") and always name the member path.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from functools import cache
 from typing import Any
 
+import regex
 from botocore.model import Shape
 
 from picks.errors import InvalidInputException
 from picks.wire.service_model import operation_model
 
-# Java-style Unicode classes used by the Personalize models; Python's ``re`` lacks \p{..}.
-_UNICODE_CLASSES = {
-    "ASCII": r"\x00-\x7F",
-    "L": r"^\W\d_",  # placeholder, handled specially below
-    "Z": r"\s",
-    "N": r"\d",
+# java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
+# (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them
+# as Java does.)
+_JAVA_SHORTHANDS_IN_CLASS = {"d": "0-9", "w": "a-zA-Z_0-9", "s": " \\t\\n\\x0B\\f\\r"}
+_JAVA_SHORTHANDS = {
+    **{name: f"[{body}]" for name, body in _JAVA_SHORTHANDS_IN_CLASS.items()},
+    **{name.upper(): f"[^{body}]" for name, body in _JAVA_SHORTHANDS_IN_CLASS.items()},
 }
+# Without DOTALL, Java's ``.`` stops at every line terminator, not only at \n.
+_JAVA_DOT = "[^\\n\\r\\u0085\\u2028\\u2029]"
 
 
 def _translate_java_pattern(pattern: str) -> str:
-    """Rewrite ``\\p{X}`` classes into Python regex equivalents."""
+    """Rewrite the constructs whose meaning differs between java.util.regex and the ``regex`` package."""
     out: list[str] = []
     in_class = False
     i = 0
     while i < len(pattern):
         char = pattern[i]
-        if char == "\\" and pattern.startswith("\\p{", i):
-            end = pattern.index("}", i)
-            name = pattern[i + 3 : end]
-            # Letters: \w minus digits/underscore is not expressible inside a class,
-            # so \p{L} widens to \w; the surrounding Personalize classes allow _ and digits anyway.
-            body = r"\w" if name == "L" else _UNICODE_CLASSES[name]
-            out.append(body if in_class else f"[{body}]")
-            i = end + 1
-            continue
         if char == "\\":
-            out.append(pattern[i : i + 2])
+            escaped = pattern[i + 1 : i + 2]
+            if in_class and escaped in _JAVA_SHORTHANDS_IN_CLASS:
+                out.append(_JAVA_SHORTHANDS_IN_CLASS[escaped])
+            elif in_class and escaped in ("D", "W", "S"):
+                raise ValueError(
+                    f"pattern {pattern!r}: \\{escaped} inside a character class is not translated."
+                )
+            elif not in_class and escaped in _JAVA_SHORTHANDS:
+                out.append(_JAVA_SHORTHANDS[escaped])
+            else:
+                out.append(pattern[i : i + 2])
             i += 2
             continue
         if char == "[" and not in_class:
             in_class = True
         elif char == "]" and in_class:
             in_class = False
+        elif char == "." and not in_class:
+            char = _JAVA_DOT
         out.append(char)
         i += 1
     return "".join(out)
 
 
 @cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(_translate_java_pattern(pattern), re.DOTALL)
+def compiled_pattern(pattern: str) -> regex.Pattern[str]:
+    """A model ``pattern`` compiled to behave as Java does (the service validates with java.util.regex)."""
+    return regex.compile(_translate_java_pattern(pattern))
+
+
+# A message lists this many of the broken constraints (and counts the rest): a 10,000-element list of bad
+# values must not make a 10,000-line message.
+LISTED_ERRORS = 10
+# Messages quote user values; a quote is cut to this many characters so an error never echoes a large input.
+QUOTED_PREFIX = 64
+
+
+def excerpt(value: str, limit: int = QUOTED_PREFIX) -> str:
+    return value if len(value) <= limit else value[:limit] + "..."
 
 
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return f"'{value}'"
-    return str(value)
+        return f"'{excerpt(value)}'"
+    if isinstance(value, dict | list):
+        return f"{type(value).__name__} of {len(value)}"
+    return excerpt(str(value))
 
 
 class _Collector:
@@ -105,14 +125,14 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         _check_size(len(value), meta, value, path, out, "length")
         for key, item in value.items():
             _check(shape.key, key, f"{path}.key", out)
-            _check(shape.value, item, f"{path}.{key}", out)
+            _check(shape.value, item, f"{path}.{excerpt(str(key))}", out)
         return
     if kind == "string":
         if not isinstance(value, str):
             out.fail(value, path, "Member must be a string")
             return
         _check_size(len(value), meta, value, path, out, "length")
-        if "pattern" in meta and not _compiled(meta["pattern"]).fullmatch(value):
+        if "pattern" in meta and not compiled_pattern(meta["pattern"]).fullmatch(value):
             out.fail(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
         if shape.enum and value not in shape.enum:
             out.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
@@ -158,4 +178,6 @@ def validate_input(service: str, operation: str, params: Any) -> None:
     if out.errors:
         count = len(out.errors)
         noun = "error" if count == 1 else "errors"
-        raise InvalidInputException(f"{count} validation {noun} detected: " + "; ".join(out.errors))
+        listed = "; ".join(out.errors[:LISTED_ERRORS])
+        more = f"; and {count - LISTED_ERRORS} more" if count > LISTED_ERRORS else ""
+        raise InvalidInputException(f"{count} validation {noun} detected: {listed}{more}")
