@@ -39,13 +39,12 @@ from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore, table_definition
-from picks.errors import ResourceInUseException
+from picks.errors import ResourceInUseException, excerpt
 from picks.observability import logger
 from picks.routes import Route, route_for, routes
 from picks.settings import DEFAULT_ACCOUNT, Settings
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
-from picks.wire.validation import excerpt
 from picks.workflows.local_training import LocalTrainingJobs
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
