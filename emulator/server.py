@@ -42,14 +42,12 @@ from picks.dal.resources import ResourceStore, table_definition
 from picks.errors import ResourceInUseException, excerpt
 from picks.observability import logger
 from picks.routes import Route, route_for, routes
-from picks.settings import DEFAULT_ACCOUNT, Settings
+from picks.settings import DEFAULT_ACCOUNT, Settings, credential_scope
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
 from picks.workflows.local_training import LocalTrainingJobs
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
-_QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^/&]+/\d{8}/([^/&]+)/([^/&]+)/aws4_request")
 PERSONALIZE_SIGNING_NAME = "personalize"  # botocore signs all three Personalize APIs for this service
 # Idle seconds a connection may take between two reads of its request (headers, then body) before the server
 # drops it: a client that announces a body and stops sending holds a thread no longer than this.
@@ -192,10 +190,8 @@ class PicksApplication:
 
 def _signing_service(environ: dict[str, Any], authorization: str) -> str | None:
     """The service of the request's SigV4 credential scope (header or presigned query), None if unsigned."""
-    scope = _SCOPE.search(authorization)
-    if scope is None:
-        scope = _QUERY_SCOPE.search(unquote(environ.get("QUERY_STRING", "")))
-    return scope.group(2) if scope else None
+    scope = credential_scope(authorization) or credential_scope(unquote(environ.get("QUERY_STRING", "")))
+    return scope[1] if scope else None
 
 
 def _personalize_shaped(environ: dict[str, Any], headers: dict[str, str]) -> bool:
@@ -279,9 +275,8 @@ def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(bucket, key) when the request was a successful S3 object write, path-style or virtual-host."""
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
-    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if scope is None or scope.group(2) != "s3":
-        return None
+    if _signing_service(environ, environ.get("HTTP_AUTHORIZATION", "")) != "s3":
+        return None  # another service's request, or an unsigned one (which S3 on AWS refuses)
     is_put = method == "PUT" and "partNumber=" not in query and "uploadId=" not in query
     is_complete = method == "POST" and "uploadId=" in query
     if not (is_put or is_complete):
