@@ -232,7 +232,7 @@ def _request_bytes(environ: dict[str, Any]) -> bytes:
     declared = environ.get("CONTENT_LENGTH") or ""
     if not declared:
         return environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit()):  # str.isdigit() alone also takes '²'
         raise ValueError(f"Content-Length: '{excerpt(declared)}' is not a number of bytes.")
     return environ["wsgi.input"].read(int(declared)) if int(declared) else b""
 
@@ -304,7 +304,7 @@ def _written_object(environ: dict[str, Any], headers: dict[str, str]) -> dict[st
     if headers.get("x-amz-version-id") and headers["x-amz-version-id"] != "null":
         written["version-id"] = headers["x-amz-version-id"]
     size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
-    if environ["REQUEST_METHOD"] == "PUT" and size and size.isdigit():
+    if environ["REQUEST_METHOD"] == "PUT" and size and size.isascii() and size.isdigit():
         written["size"] = int(size)
     if environ["REQUEST_METHOD"] == "POST":
         written["reason"] = "CompleteMultipartUpload"
