@@ -181,13 +181,19 @@ def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
     )
 
 
-def _active_import(personalize: Any, dataset_arn: str) -> str | None:
-    """The dataset's newest ACTIVE import job, if any."""
-    active = [job for job in _paginate(personalize, "list_dataset_import_jobs", "datasetImportJobs",
-                                       datasetArn=dataset_arn) if job.get("status") == "ACTIVE"]
+def _newest_active(personalize: Any, operation: str, result_key: str, arn_key: str, **filters: Any) -> str | None:
+    """The ARN (``arn_key``) of the newest ACTIVE resource that ``operation`` lists, if any."""
+    active = [found for found in _paginate(personalize, operation, result_key, **filters)
+              if found.get("status") == "ACTIVE"]
     if not active:
         return None
-    return str(max(active, key=lambda job: job.get("creationDateTime", 0))["datasetImportJobArn"])
+    return str(max(active, key=lambda found: found.get("creationDateTime", 0))[arn_key])
+
+
+def _active_import(personalize: Any, dataset_arn: str) -> str | None:
+    """The dataset's newest ACTIVE import job, if any."""
+    return _newest_active(personalize, "list_dataset_import_jobs", "datasetImportJobs", "datasetImportJobArn",
+                          datasetArn=dataset_arn)
 
 
 def _upload(s3: Any, region: str, data: DemoData) -> None:
@@ -301,11 +307,9 @@ def _ensure_solution(personalize: Any, group_arn: str, name: str, recipe: str) -
 
 
 def _active_version(personalize: Any, solution_arn: str) -> str | None:
-    active = [version for version in _paginate(personalize, "list_solution_versions", "solutionVersions",
-                                               solutionArn=solution_arn) if version.get("status") == "ACTIVE"]
-    if not active:
-        return None
-    return str(max(active, key=lambda version: version.get("creationDateTime", 0))["solutionVersionArn"])
+    """The solution's newest ACTIVE version, if any."""
+    return _newest_active(personalize, "list_solution_versions", "solutionVersions", "solutionVersionArn",
+                          solutionArn=solution_arn)
 
 
 def _start_training(personalize: Any, solution_arn: str, reuse: bool = False) -> str:

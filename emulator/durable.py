@@ -45,7 +45,7 @@ from moto.s3.models import FakeKey, S3Backend
 from moto.s3.responses import S3Response
 
 from emulator import moto_patches
-from emulator.journal import Journal, JournalError
+from emulator.journal import Journal, JournalError, fsync_directory
 
 log = logging.getLogger("picks.emulator.state")
 
@@ -512,7 +512,7 @@ class DurableState:
                 os.fsync(handle.fileno())
         os.replace(temporary, path)
         if self.fsync:
-            _fsync_directory(path.parent)
+            fsync_directory(path.parent)
         return name
 
     # --- replay ------------------------------------------------------------------------------
@@ -668,16 +668,3 @@ class DurableState:
                 path.unlink(missing_ok=True)
                 deleted += 1
         return deleted
-
-
-def _fsync_directory(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -57,7 +57,7 @@ def read_frames(data: bytes) -> tuple[list[bytes], int]:
     return payloads, offset
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -146,7 +146,7 @@ class Journal:
         if os.fstat(fd).st_size == 0:
             _write_all(fd, MAGIC)
             os.fsync(fd)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         self._fd, self._generation = fd, generation
         self.bytes_since_snapshot = os.fstat(fd).st_size
 
@@ -216,7 +216,7 @@ class Journal:
             finally:
                 os.close(fd)
             os.replace(temporary, final)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
             for (kind, older), path in self._files().items():
                 if older < generation:
                     path.unlink()

@@ -39,18 +39,15 @@ from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore, table_definition
-from picks.errors import ResourceInUseException
+from picks.errors import ResourceInUseException, excerpt
 from picks.observability import logger
 from picks.routes import Route, route_for, routes
-from picks.settings import DEFAULT_ACCOUNT, Settings
+from picks.settings import DEFAULT_ACCOUNT, Settings, credential_scope
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
-from picks.wire.validation import excerpt
 from picks.workflows.local_training import LocalTrainingJobs
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
-_QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^/&]+/\d{8}/([^/&]+)/([^/&]+)/aws4_request")
 PERSONALIZE_SIGNING_NAME = "personalize"  # botocore signs all three Personalize APIs for this service
 # Idle seconds a connection may take between two reads of its request (headers, then body) before the server
 # drops it: a client that announces a body and stops sending holds a thread no longer than this.
@@ -193,10 +190,8 @@ class PicksApplication:
 
 def _signing_service(environ: dict[str, Any], authorization: str) -> str | None:
     """The service of the request's SigV4 credential scope (header or presigned query), None if unsigned."""
-    scope = _SCOPE.search(authorization)
-    if scope is None:
-        scope = _QUERY_SCOPE.search(unquote(environ.get("QUERY_STRING", "")))
-    return scope.group(2) if scope else None
+    scope = credential_scope(authorization) or credential_scope(unquote(environ.get("QUERY_STRING", "")))
+    return scope[1] if scope else None
 
 
 def _personalize_shaped(environ: dict[str, Any], headers: dict[str, str]) -> bool:
@@ -237,7 +232,7 @@ def _request_bytes(environ: dict[str, Any]) -> bytes:
     declared = environ.get("CONTENT_LENGTH") or ""
     if not declared:
         return environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit()):  # str.isdigit() alone also takes '²'
         raise ValueError(f"Content-Length: '{excerpt(declared)}' is not a number of bytes.")
     return environ["wsgi.input"].read(int(declared)) if int(declared) else b""
 
@@ -280,9 +275,8 @@ def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(bucket, key) when the request was a successful S3 object write, path-style or virtual-host."""
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
-    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if scope is None or scope.group(2) != "s3":
-        return None
+    if _signing_service(environ, environ.get("HTTP_AUTHORIZATION", "")) != "s3":
+        return None  # another service's request, or an unsigned one (which S3 on AWS refuses)
     is_put = method == "PUT" and "partNumber=" not in query and "uploadId=" not in query
     is_complete = method == "POST" and "uploadId=" in query
     if not (is_put or is_complete):
@@ -310,7 +304,7 @@ def _written_object(environ: dict[str, Any], headers: dict[str, str]) -> dict[st
     if headers.get("x-amz-version-id") and headers["x-amz-version-id"] != "null":
         written["version-id"] = headers["x-amz-version-id"]
     size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
-    if environ["REQUEST_METHOD"] == "PUT" and size and size.isdigit():
+    if environ["REQUEST_METHOD"] == "PUT" and size and size.isascii() and size.isdigit():
         written["size"] = int(size)
     if environ["REQUEST_METHOD"] == "POST":
         written["reason"] = "CompleteMultipartUpload"

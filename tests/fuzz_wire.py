@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, Shape
 from botocore.parsers import create_parser
 from hypothesis import strategies as st
 
+from picks.wire.service_model import SERVICES
+from picks.wire.service_model import service_model as model
 from picks.wire.validation import _translate_java_pattern, compiled_pattern
 from tests.signed import Answer, control_plane, rest
 from tests.unit.test_wire_patterns import EXAMPLES as PATTERN_EXAMPLES
 
-SERVICES = ("personalize", "personalize-runtime", "personalize-events")
 MAX_DEPTH = 8
 Known = Mapping[str, Sequence[Any]]
 NO_KNOWN: Known = {}
@@ -43,16 +43,6 @@ MALFORMED_BODIES = (
     b"", b"{", b"[]", b"null", b"0", b'"x"', b"{}" * 3, b'{"a": 1,}', b"\x00\xff", b"[" * 5000,
     b'{"x": ' + b"9" * 5000 + b"}", '{"name": "x"}'.encode("utf-16"), b'{"name": "\\ud800"}', b'{"a": NaN}',
 )
-
-
-@cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@cache
-def model(service: str) -> ServiceModel:
-    return _session().get_service_model(service)
 
 
 def operations() -> list[tuple[str, str]]:

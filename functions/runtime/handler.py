@@ -9,10 +9,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from picks.http import rest_json_app
 from picks.observability import logger, metrics, tracer
 from picks.runtime import OPERATIONS
-from picks.services import get_services
+from picks.services import Services, get_services
+
+
+
+def _services() -> Services:
+    # Resources belong to the region the request was signed for (the deployed region, on AWS).
+    return get_services().for_request(app.current_event.get_header_value("Authorization"))
+
 
 app = rest_json_app(
-    "personalize-runtime", {name: (lambda params, op=op: op(get_services(), params)) for name, op in OPERATIONS.items()}
+    "personalize-runtime", {name: (lambda params, op=op: op(_services(), params)) for name, op in OPERATIONS.items()}
 )
 
 

@@ -121,15 +121,18 @@ def test_current_item_filter_on_related_items(setup):
     assert item not in related
 
 
-def test_promotion_takes_thirty_percent(setup):
-    runtime = setup["runtime"]
-    books = setup["filter"]("books", 'INCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
-    no_books = setup["filter"]("no-books", 'EXCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
-    response = runtime.get_recommendations(
+def _books_promoted(setup, suffix: str, **promotion) -> list[dict]:
+    """Ten recommendations that exclude books, 30% of them promoted from the books."""
+    books = setup["filter"](f"books{suffix}", 'INCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
+    no_books = setup["filter"](f"no-books{suffix}", 'EXCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
+    return setup["runtime"].get_recommendations(
         campaignArn=setup["campaign"], userId=setup["data"].users[2][0], numResults=10, filterArn=no_books,
-        promotions=[{"name": "read-more", "percentPromotedItems": 30, "filterArn": books}],
-    )
-    items = response["itemList"]
+        promotions=[{**promotion, "percentPromotedItems": 30, "filterArn": books}],
+    )["itemList"]
+
+
+def test_promotion_takes_thirty_percent(setup):
+    items = _books_promoted(setup, "", name="read-more")
     promoted = [i for i in items if i.get("promotionName") == "read-more"]
     assert len(items) == 10 and len(promoted) == 3
     assert all(setup["items"][i["itemId"]]["CATEGORY"] == "books" for i in promoted)
@@ -139,13 +142,7 @@ def test_promotion_takes_thirty_percent(setup):
 
 def test_promotion_without_a_name_promotes_untagged(setup):
     # Every member of Promotion is optional in the model: no name means promoted items carry no promotionName.
-    runtime = setup["runtime"]
-    books = setup["filter"]("books-unnamed", 'INCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
-    no_books = setup["filter"]("no-books-unnamed", 'EXCLUDE ItemID WHERE Items.CATEGORY IN ("books")')
-    items = runtime.get_recommendations(
-        campaignArn=setup["campaign"], userId=setup["data"].users[2][0], numResults=10, filterArn=no_books,
-        promotions=[{"percentPromotedItems": 30, "filterArn": books}],
-    )["itemList"]
+    items = _books_promoted(setup, "-unnamed")
     assert len(items) == 10 and not [i for i in items if "promotionName" in i]
     assert sum(setup["items"][i["itemId"]]["CATEGORY"] == "books" for i in items) == 3
 

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from picks.ingest.columnar import read_table
 from picks import services as picks_services
@@ -229,3 +232,28 @@ def test_s3_drop_starts_incremental_import(clients, interactions, emulator):
     assert finished["importMode"] == "INCREMENTAL"
     assert finished["dataSource"]["dataLocation"].endswith("drop/imports/INTERACTIONS/batch-1.csv")
     assert stored_rows(interactions) == before + 2
+
+
+def test_s3_drop_through_a_presigned_put_starts_an_import(clients, interactions, emulator):
+    # S3 fires "Object Created" whatever signed the write: a presigned URL (query-string SigV4) too.
+    personalize, _ = clients
+    s3 = boto3.client("s3", endpoint_url=emulator.url, region_name=emulator.settings.region,
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(signature_version="s3v4"))
+    key = "drop/imports/INTERACTIONS/presigned.csv"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": emulator.settings.bucket_name, "Key": key})
+    body = b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu7,i7,1700000950,View\n"
+    put = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/csv"})
+    with urllib.request.urlopen(put, timeout=30) as answer:
+        assert answer.status == 200
+    deadline = time.monotonic() + 60
+    job = None
+    while time.monotonic() < deadline and job is None:
+        jobs = personalize.list_dataset_import_jobs(datasetArn=interactions)["datasetImportJobs"]
+        described = [personalize.describe_dataset_import_job(datasetImportJobArn=j["datasetImportJobArn"])
+                     ["datasetImportJob"] for j in jobs if j["jobName"].startswith("drop-")]
+        job = next((j for j in described if j["dataSource"]["dataLocation"].endswith(key)), None)
+        time.sleep(0.05)
+    assert job is not None, "the presigned drop did not start an import"
+    finished = wait_for_job(personalize, job["datasetImportJobArn"])
+    assert finished["status"] == "ACTIVE", finished.get("failureReason")

@@ -41,3 +41,18 @@ def test_the_account_of_arns_is_the_account_sts_answers_for(emulator):
     arn = client_for(emulator, "personalize").create_dataset_group(name="accounted")["datasetGroupArn"]
     assert arn.split(":")[4] == account
     assert emulator.settings.account == account
+
+
+def test_runtime_and_events_apis_are_regional_too(emulator):
+    dublin = _client_in(emulator, "personalize", "eu-west-1")
+    group = dublin.create_dataset_group(name="regional-events")["datasetGroupArn"]
+    tracking = dublin.create_event_tracker(name="regional-clicks", datasetGroupArn=group)["trackingId"]
+    event = {"eventType": "click", "itemId": "i1", "sentAt": 1_700_000_000}
+
+    # Seen from its own region the tracker takes events (and is cached in this process) ...
+    _client_in(emulator, "personalize-events", "eu-west-1").put_events(
+        trackingId=tracking, userId="u1", sessionId="s1", eventList=[event])
+    # ... from another region it does not exist, cached or not.
+    virginia = _client_in(emulator, "personalize-events", "us-east-1")
+    with pytest.raises(virginia.exceptions.ResourceNotFoundException):
+        virginia.put_events(trackingId=tracking, userId="u1", sessionId="s1", eventList=[event])

@@ -77,10 +77,11 @@ def test_unsupported_content_encoding_is_a_400(emulator):
 def test_invalid_content_length_is_a_400(emulator):
     headers = signed_headers(emulator.url, "personalize", "POST", "/", b"{}",
                              {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"})
-    for length in ("abc", "-5"):
+    for length in ("abc", "-5", "\u00b2"):  # "²": a digit to str.isdigit(), not to int()
         answer = send(emulator.url, "POST", "/", b"{}", {**headers, "Content-Length": length})
         assert answer.status == 400
         assert answer.json()["__type"] == "InvalidInputException"
+        assert answer.json()["message"].startswith("Content-Length:")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Quotas are configurable from the environment, not hard-coded surprises."""
 from __future__ import annotations
 
-from picks.settings import Settings, region_of_request
+from picks.settings import Settings, credential_scope, region_of_request
 
 
 def test_quotas_come_from_the_environment(monkeypatch):
@@ -31,3 +31,14 @@ def test_the_region_of_a_request_is_its_sigv4_scope():
     assert region_of_request(signed.replace("execute-api", "personalize")) == "eu-west-1"
     assert region_of_request(None) is None
     assert region_of_request("Bearer token") is None
+
+
+def test_one_credential_scope_parser_for_headers_and_presigned_queries():
+    header = ("AWS4-HMAC-SHA256 Credential=AKID/20240601/eu-west-1/personalize/aws4_request, "
+              "SignedHeaders=host, Signature=abc")
+    query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID/20240601/us-west-2/s3/aws4_request&X-Amz-Date=1"
+    assert credential_scope(header) == ("eu-west-1", "personalize")
+    assert credential_scope(query) == ("us-west-2", "s3")
+    assert credential_scope("AWS AKID:signature") is None
+    # A scope naming no usable region leaves the request in the deployed region.
+    assert region_of_request(header.replace("eu-west-1", "EU WEST")) is None

@@ -6,6 +6,14 @@ status depends on the protocol (see ``picks.wire.protocol``).
 """
 from __future__ import annotations
 
+# Messages quote user values; a quote is cut to this many characters so an error never echoes a large input.
+QUOTED_PREFIX = 64
+
+
+def excerpt(value: str, limit: int = QUOTED_PREFIX) -> str:
+    """``value`` as an error message may quote it: its first ``limit`` characters, "..." if cut."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
 
 class PicksError(Exception):
     """Base class; ``code`` is the AWS error code, ``status`` the REST-JSON status."""

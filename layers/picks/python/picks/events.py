@@ -37,7 +37,7 @@ def resolve_tracker(services: Services, tracking_id: str) -> Resource:
     process takes effect at once.  Unknown trackingIds are not cached, so a new tracker works at once.
     """
     tracker = event_trackers.lookup_tracking_id(services, tracking_id)
-    if tracker is None:
+    if tracker is None or not services.resources.visible(tracker.arn):  # another region's tracker
         raise event_trackers.not_found(tracking_id)
     return tracker
 

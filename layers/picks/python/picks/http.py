@@ -19,12 +19,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from picks.errors import InvalidInputException, PicksError
+from picks.errors import InvalidInputException, PicksError, excerpt
 from picks.observability import logger, metrics
 from picks.wire.protocol import CONTENT_TYPES, error_body, error_headers, error_status
 from picks.wire.serialize import serialize_output
 from picks.wire.service_model import operation_model, protocol, service_model
-from picks.wire.validation import excerpt, validate_input
+from picks.wire.validation import validate_input
 
 
 class MissingTarget(PicksError):

@@ -54,6 +54,8 @@ _campaigns_lock = threading.Lock()
 
 
 def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
+    if not services.resources.visible(arn):  # another region's: not found, cached or not
+        raise ResourceNotFoundException(f"Campaign {arn} does not exist.")
     now = time.monotonic()
     with _campaigns_lock:
         cached = _campaigns.get(arn)

@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass, field, replace
 
 DEFAULT_ACCOUNT = "000000000000"
-# SigV4: "AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/<service>/aws4_request, ..."
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
+# SigV4's credential scope: "AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/<service>/aws4_request, ..."
+# in the Authorization header, or the same in a presigned URL's (URL-decoded) X-Amz-Credential parameter.
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s&]+/[0-9]{8}/([^/,\s&]+)/([^/,\s&]+)/aws4_request")
+_REGION = re.compile(r"[a-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -71,5 +73,12 @@ def region_of_request(authorization: str | None) -> str | None:
     On AWS, API Gateway only lets through requests signed for its own region, so this is the deployed
     region; the emulator serves every region on one port and tells them apart by it.
     """
-    match = _CREDENTIAL_SCOPE.search(authorization or "")
-    return match.group(1) if match else None
+    scope = credential_scope(authorization)
+    return scope[0] if scope is not None and _REGION.fullmatch(scope[0]) else None
+
+
+def credential_scope(signed: str | None) -> tuple[str, str] | None:
+    """(region, service) of the SigV4 credential scope in ``signed`` (an Authorization header or a
+    URL-decoded query string), or None if it has none."""
+    match = _CREDENTIAL_SCOPE.search(signed or "")
+    return (match.group(1), match.group(2)) if match else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from picks.errors import InvalidInputException
+from picks.errors import InvalidInputException, excerpt
 
 if TYPE_CHECKING:
     from picks.services import Services
@@ -38,7 +38,7 @@ def check_access(settings: Settings, bucket: str, role_arn: str | None, field: s
     """At create time: InvalidInputException unless the job can reach ``bucket`` at run time."""
     if role_arn is not None and not _ROLE_ARN.fullmatch(role_arn):
         raise InvalidInputException(
-            f"{field}: '{role_arn[:64]}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+            f"{field}: '{excerpt(role_arn)}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
         )
     if role_arn is None and not settings.trusts(bucket):
         raise InvalidInputException(

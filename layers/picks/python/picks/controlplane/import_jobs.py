@@ -13,7 +13,7 @@ from picks import user_buckets
 from picks.controlplane import datasets
 from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
 from picks.controlplane.registry import operation
-from picks.errors import InvalidInputException, ResourceInUseException
+from picks.errors import InvalidInputException, ResourceInUseException, excerpt
 from picks.services import Services
 from picks.workflows.declaration import DATASET_IMPORT
 
@@ -31,7 +31,7 @@ def start_import(
     source_bucket = data_location[len("s3://") :].partition("/")[0]
     if not data_location.startswith("s3://") or not source_bucket:
         raise InvalidInputException(
-            f"dataSource.dataLocation: '{data_location}' must be an s3://bucket/key or s3://bucket/folder/ location."
+            f"dataSource.dataLocation: '{excerpt(data_location)}' must be an s3://bucket/key or s3://bucket/folder/ location."
         )
     user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)

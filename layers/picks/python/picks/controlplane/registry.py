@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from picks.errors import InvalidInputException, UnknownOperationException
+from picks.errors import InvalidInputException, UnknownOperationException, excerpt
 from picks.services import Services
 from picks.wire.serialize import serialize_output
 from picks.wire.service_model import service_model
-from picks.wire.validation import excerpt, validate_input
+from picks.wire.validation import validate_input
 
 SERVICE = "personalize"
 Operation = Callable[[Services, dict[str, Any]], dict[str, Any] | None]

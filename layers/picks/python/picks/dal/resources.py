@@ -54,7 +54,8 @@ class ResourceStore:
     def in_region(self, region: str) -> ResourceStore:
         return self if region == self.region else ResourceStore(self._db, self._table, region)
 
-    def _visible(self, arn: str) -> bool:
+    def visible(self, arn: str) -> bool:
+        """Whether ``arn`` may be seen from this store's region (always, without one)."""
         # Only Personalize ARNs that name a region; recipes (arn:aws:personalize:::recipe/..) are global.
         parts = arn.split(":", 4)
         if self.region is None or len(parts) < 5 or parts[2] != "personalize":
@@ -73,7 +74,7 @@ class ResourceStore:
             raise
 
     def find(self, arn: str) -> Resource | None:
-        if not self._visible(arn):
+        if not self.visible(arn):
             return None
         response = self._db.get_item(TableName=self._table, Key={"pk": {"S": arn}}, ConsistentRead=True)
         item = response.get("Item")
@@ -134,7 +135,7 @@ class ResourceStore:
         while True:
             response = self._db.query(**query)
             items = response.get("Items", [])
-            found.extend(self._from_item(item) for item in items if self._visible(item["pk"]["S"]))
+            found.extend(self._from_item(item) for item in items if self.visible(item["pk"]["S"]))
             if "LastEvaluatedKey" not in response:
                 return found
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -64,7 +64,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from picks.errors import InvalidInputException
+from picks.errors import InvalidInputException, excerpt
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -278,8 +278,7 @@ class Token:
     def shown(self) -> str:
         if self.kind == "END":
             return "the end of the expression"
-        text = self.text if len(self.text) <= 40 else self.text[:37] + "..."
-        return f"'{text}'"
+        return f"'{excerpt(self.text, 40)}'"
 
 
 def _error(position: int, message: str) -> InvalidInputException:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from picks.errors import excerpt
 from picks.ingest.columnar import (
     FLOAT_TYPES,
     INTEGER_TYPES,
@@ -59,8 +60,8 @@ CHUNK_ROWS = 65_536
 MAX_VALUE_CHARS = 1000
 MAX_ID_CHARS = 256
 MAX_TEXTUAL_CHARS = 20_000
-# Error messages quote at most this much of any value from the file (values: 40, see _show).
-MAX_QUOTED = 64
+# Error messages quote at most QUOTED_VALUE characters of a value from the file (picks.errors.excerpt).
+QUOTED_VALUE = 40
 ID_FIELDS = frozenset({"USER_ID", "ITEM_ID", "ACTION_ID"})
 EPOCH_FIELDS = frozenset(
     {"TIMESTAMP", "CREATION_TIMESTAMP", "EXPIRATION_TIMESTAMP", "ACTION_EXPIRATION_TIMESTAMP"}
@@ -104,8 +105,7 @@ class ImportValidationError(Exception):
             location.append(f"line {self.line}")
         if self.column:
             # Usually a schema field, but an unknown header cell is the file's data: keep a prefix.
-            column = self.column if len(self.column) <= MAX_QUOTED else self.column[:MAX_QUOTED] + "…"
-            location.append(f"column {column}")
+            location.append(f"column {excerpt(self.column)}")
         where = ", ".join(location)
         prefix = " ".join(part for part in (self.source, where) if part)
         return f"{prefix}: {self.reason}" if prefix else self.reason
@@ -125,8 +125,8 @@ class _Problem:
 
 
 def _show(value: str) -> str:
-    """A value from the file, quoted for an error message: at most its first 40 characters."""
-    return repr(value if len(value) <= 40 else value[:40] + "…")
+    """A value from the file, quoted for an error message: at most its first ``QUOTED_VALUE`` characters."""
+    return repr(excerpt(value, QUOTED_VALUE))
 
 
 def _empty_reason(f: Field) -> str:

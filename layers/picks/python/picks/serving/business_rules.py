@@ -27,7 +27,7 @@ import numpy as np
 
 from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
-from picks.errors import InvalidInputException
+from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.filters.catalog import ItemCatalog, UserProfile
 from picks.ingest.columnar import ColumnTable, read_table
 from picks.serving.models import Ranked, ServingModel
@@ -183,6 +183,8 @@ def user_interactions(model: ServingModel, user_id: str | None, events: list[Any
 
 
 def filter_resource(services: Services, arn: str) -> Resource:
+    if not services.resources.visible(arn):  # another region's: not found, cached or not
+        raise ResourceNotFoundException(f"Filter {arn} does not exist.")
     cached = _filters.get(arn)
     if cached is not None and time.monotonic() - cached[0] < FILTER_TTL_S:
         return cached[1]

@@ -14,7 +14,7 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
-from picks.errors import InvalidInputException
+from picks.errors import InvalidInputException, excerpt
 from picks.wire.service_model import operation_model
 
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
@@ -70,14 +70,6 @@ def compiled_pattern(pattern: str) -> regex.Pattern[str]:
 # A message lists this many of the broken constraints (and counts the rest): a 10,000-element list of bad
 # values must not make a 10,000-line message.
 LISTED_ERRORS = 10
-# Messages quote user values; a quote is cut to this many characters so an error never echoes a large input.
-QUOTED_PREFIX = 64
-
-
-def excerpt(value: str, limit: int = QUOTED_PREFIX) -> str:
-    return value if len(value) <= limit else value[:limit] + "..."
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"

@@ -17,6 +17,7 @@ from picks import arns, user_buckets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
+from picks.errors import excerpt
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import parse_s3_uri, run_import
 from picks.services import Services
@@ -24,8 +25,6 @@ from picks.workflows.failures import failure_reason
 
 JOB = "Dataset import job"
 DATA_KEY = "_data"  # private: not in the botocore output shape, so never serialized
-# An unexpected error's message may quote data; the failureReason keeps this much of it (logs have all).
-MAX_QUOTED_CAUSE = 64
 
 
 def _set_status(services: Services, job_arn: str, status: str, reason: str | None = None) -> Resource:
@@ -88,8 +87,7 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     error = state.get("error") or {}
     # The error's name and the start of its message; never a stack trace or a whole message quoting data.
     name, _, message = failure_reason(error).partition(": ")
-    quoted = message if len(message) <= MAX_QUOTED_CAUSE else message[:MAX_QUOTED_CAUSE] + "…"
-    reason = f"Internal error while importing: {name}: {quoted}".strip()
+    reason = f"Internal error while importing: {name}: {excerpt(message)}".strip()
     job = services.resources.find(state["datasetImportJobArn"])
     if job is not None and job.doc.get("status") in IN_PROGRESS_STATES:
         _set_status(services, job.arn, CREATE_FAILED, reason)
