@@ -165,8 +165,10 @@ def render(r: dict, command: str) -> str:
         "interaction filter and fold-in see real-time events. *Events from memory*: each user's events are "
         "read once from the event store before the run and served from memory (the model, catalog, filter "
         "and promotion cost alone, as the Latency section measures it); *events from the store*: every "
-        "request reads them (one query, shared by fold-in and the filter) from moto's DynamoDB in this "
-        "process, whose per-call overhead is most of that row — on AWS it is one DynamoDB Query.\n\n"
+        "request reads them from moto's DynamoDB in this process, whose per-call overhead is most of that "
+        "row. These users have fewer than 1,000 events, so it is one Query, shared by fold-in and the "
+        "filter; a user with 1,000 or more adds the per-type reads interaction filters need "
+        "(`EventStore.recent_by_type`: two Queries a type, plus one).\n\n"
         "| Case | Requests | p50 | p99 | p99.9 | mean |\n|---|---:|---:|---:|---:|---:|\n"
         + row("events from memory", r["memory"]) + row("events from the store (moto)", r["store"])
         + f"\nTarget p99 ≤ {TARGET_P99_MS:.0f} ms in-process (events from memory): **{'met' if met else 'not met'}**.\n\n"

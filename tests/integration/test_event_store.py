@@ -76,3 +76,18 @@ def test_by_type_reads_respect_since_and_case_and_repeated_event_ids(store):
     assert [e.item_id for e in store.recent_by_type(GROUP, "u")] == ["i1", "i2", "i3"]  # one type, any case
     assert [e.item_id for e in store.recent(GROUP, "u")] == ["i1", "i2", "i3"]  # by-type entries not mixed in
     assert sum(1 for _ in store.export(GROUP)) == 3  # nor exported twice
+
+
+def test_a_history_shorter_than_the_window_is_read_with_one_query(store):
+    send(store, "light", "click", [f"i{k}" for k in range(30)], "c")
+    send(store, "light", "watch", [f"i{k}" for k in range(30, 40)], "w")
+    queries = []
+    query = store._db.query
+
+    def counting(**kwargs):
+        queries.append(kwargs)
+        return query(**kwargs)
+
+    store._db.query = counting
+    assert filter_history(store, "light") == {"click": set(range(30)), "watch": set(range(30, 40))}
+    assert len(queries) == 1

@@ -225,7 +225,10 @@ class RequestRules:
         stored before the by-type entries existed) — read once per request, when a filter needs them."""
         if self._typed_events is None:
             events = self.user_events()
-            if self.user_id and self.group_arn and self.services.events is not None:
+            # Fewer than RECENT_EVENTS since the model: that read held every event, so no type can
+            # have more, and the per-type reads (1 + 2 queries a type) would find nothing new.
+            complete = len(events) < RECENT_EVENTS
+            if self.user_id and self.group_arn and self.services.events is not None and not complete:
                 typed = self.services.events.recent_by_type(
                     self.group_arn, self.user_id, per_type=RECENT_EVENTS, since_ms=self.events_since_ms)
                 known = {event.event_id for event in typed}
