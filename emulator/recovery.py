@@ -6,6 +6,10 @@ workflow's own failure step (``on_failure`` in ``picks.workflows.declaration``, 
 Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being stopped: CREATE
 STOPPED) with a failureReason saying why, exactly as if its step had failed; the caller creates it
 again.  Nothing here runs on AWS, where Step Functions carries an execution through.
+
+An object written under ``drop/`` whose "Object Created" event the previous server acknowledged
+but never delivered (it stopped first, or the import it started was interrupted) is delivered
+again, as EventBridge delivers at least once: its import starts now instead of never.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from picks.workflows.declaration import (
     SOLUTION_VERSION_TRAINING,
     Workflow,
 )
+from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_training import INTERRUPTED_REASON
 
 INTERRUPTED = {"Error": "Interrupted", "Cause": INTERRUPTED_REASON.removeprefix("interrupted: ")}
@@ -52,3 +57,27 @@ def end_interrupted_jobs(services: Services) -> list[str]:
             _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn, "update": True})
             ended.append(campaign.arn)
     return ended
+
+
+def undelivered_drops(services: Services) -> list[tuple[str, dict[str, Any]]]:
+    """(key, the event's ``object`` detail) of every object under a drop prefix of picks' bucket
+    that no import job has read since it was written, but for jobs ended as interrupted."""
+    bucket = services.settings.bucket_name
+    imported: dict[str, float] = {}  # s3://bucket/key -> newest creation of a job that read it
+    for job in services.resources.list(import_jobs.KIND):
+        if INTERRUPTED_REASON.removeprefix("interrupted: ") in (job.doc.get("failureReason") or ""):
+            continue
+        location = (job.doc.get("dataSource") or {}).get("dataLocation", "")
+        created = float(job.doc.get("creationDateTime") or 0)
+        imported[location] = max(created, imported.get(location, 0.0))
+    pending: list[tuple[str, dict[str, Any]]] = []
+    paginator = services.s3.get_paginator("list_objects_v2")
+    for trigger in TRIGGERS:
+        for page in paginator.paginate(Bucket=bucket, Prefix=trigger.prefix):
+            for entry in page.get("Contents", []):
+                written = entry["LastModified"].timestamp()
+                # S3 keeps whole seconds of LastModified; a job created in that second counts.
+                if imported.get(f"s3://{bucket}/{entry['Key']}", -1.0) >= int(written):
+                    continue
+                pending.append((entry["Key"], {"etag": entry["ETag"].strip('"'), "size": entry["Size"]}))
+    return pending

@@ -34,7 +34,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from emulator import moto_patches
 from emulator.durable import DurableState
 from emulator.lambda_bridge import api_gateway_event, invoke
-from emulator.recovery import end_interrupted_jobs
+from emulator.recovery import end_interrupted_jobs, undelivered_drops
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
@@ -142,10 +142,10 @@ class PicksApplication:
         if captured.get("status") == 200:
             created = _created_object(environ)
             if created is not None:
-                self._on_object_created(*created, _written_object(environ, captured.get("headers") or {}))
+                self.on_object_created(*created, _written_object(environ, captured.get("headers") or {}))
         return result
 
-    def _on_object_created(self, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
+    def on_object_created(self, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         for trigger in TRIGGERS:
             if bucket == self.settings.bucket_name and key.startswith(trigger.prefix):
                 thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key, written),
@@ -385,6 +385,9 @@ class Emulator:
                                            seconds=time.perf_counter() - started, interrupted=interrupted,
                                            skipped=replay.skipped)
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))
+        if self.state is not None and replay is not None:
+            for key, written in undelivered_drops(picks_services.get_services()):
+                self.app.on_object_created(self.settings.bucket_name, key, written)
 
     def start(self) -> Emulator:
         """Serve in a background thread (tests, the demo, benchmarks)."""
