@@ -17,6 +17,10 @@ Run with ``make bench-latency`` (``python -m bench.latency_bench``).  Steps:
    * *PutEvents*: a few users really send 5 events each through a stock ``personalize-events``
      client and the unpatched runtime reads them back (event-store query included); and the
      unpatched lookup for users without events;
+   * *the floor*: the bare numpy work of a request, in turns with the cases above: the served model's
+     own ``item_factors`` @ a sampled user's stored vector, then the top 25 (``np.argpartition`` and a
+     sort of those 25), with numpy's default BLAS pool and with one thread; each case is reported as
+     a ratio to it;
 3. (b) over HTTP: the same requests, sequentially, through the emulator's port with a stock boto3
    ``personalize-runtime`` client (signing, HTTP, the werkzeug server, parsing included);
 4. when a target is missed, profile the in-process handler with cProfile and list the hot spots;
@@ -65,6 +69,7 @@ ZIPF_EXPONENT = 1.0  # flatter than MovieLens so that nearly every one of the 10
 LIVE_EVENTS = 5
 NUM_RESULTS = 25
 TARGET_P50_MS, TARGET_P99_MS = 2.0, 10.0
+TARGET_FLOOR_RATIO = 1.5  # p50 of the live-events case over the floor's p50
 BLOCKS = 10  # in-process cases alternate in this many blocks (HTTP: half as many)
 PUT_USERS = 200  # users who send real events (5 each): 1,000 events in the store
 PUT_REQUESTS, PUT_HTTP_REQUESTS = 1_000, 300
@@ -73,6 +78,8 @@ CASE_LIVE_1T = "5 live events, fold-in, BLAS limited to 1 thread (`threadpool_li
 CASE_NONE = "no live events (`recent_interactions` patched to `[]`)"
 CASE_PUT = "5 live events sent with PutEvents (real `recent_interactions`: event-store query)"
 CASE_PUT_NONE = "no events sent (real `recent_interactions`: empty event-store query)"
+FLOOR = "floor: `item_factors @ user_vector` + top 25, numpy alone"
+FLOOR_1T = "floor, BLAS limited to 1 thread"
 
 
 @dataclass
@@ -92,6 +99,7 @@ class Result:
     sampled_history: dict[str, float]
     in_process: list[Latencies]
     http: list[Latencies]
+    floor: dict[str, Latencies]  # in-process case label -> the floor measured in turns with it
     profile: str = ""
     profile_label: str = ""
     notes: list[str] = field(default_factory=list)
@@ -123,6 +131,26 @@ def _handler_caller(campaign_arn: str) -> Callable[[str], float]:
     return call
 
 
+def _floor_caller(model: Any) -> Callable[[str], float]:
+    """A function: user id -> milliseconds numpy alone needs for the request's core: the product of
+    the served item factors with the user's stored vector, then the best ``NUM_RESULTS`` in order."""
+    item_factors, user_factors, index = model.item_factors, model.user_factors, model.user_index
+    k = NUM_RESULTS
+
+    def call(user: str) -> float:
+        vector = user_factors[index[user]]
+        started = time.perf_counter_ns()
+        scores = item_factors @ vector
+        best = np.argpartition(scores, -k)[-k:]
+        best = best[np.argsort(-scores[best])]
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        if len(best) != k:
+            raise RuntimeError("the floor ranked fewer items than asked")
+        return elapsed
+
+    return call
+
+
 def _measure(
     call: Callable[[str], float], users: list[str], rng: np.random.Generator, warmup: int, requests: int
 ) -> np.ndarray:
@@ -140,25 +168,32 @@ def _blas(threads: int | None) -> Any:
     return threadpool_limits(threads, "blas")
 
 
+@dataclass(frozen=True)
+class Case:
+    label: str
+    call: Callable[[str], float]
+    recent: Callable[..., Any]  # what ``picks.runtime.recent_interactions`` is during the case
+    population: list[str]
+    warmup: int
+    requests: int
+    threads: int | None = None  # BLAS threads; None: numpy's default pool
+
+
 def _interleaved(
-    runtime: Any,
-    call: Callable[[str], float],
-    cases: list[tuple[str, Callable[..., list[str]], list[str], tuple[int, int], int | None]],
-    rng: np.random.Generator,
-    blocks: int,
+    runtime: Any, cases: list[Case], rng: np.random.Generator, blocks: int
 ) -> dict[str, np.ndarray]:
     """Warm every case up, then measure them in turns, ``blocks`` blocks each."""
-    samples: dict[str, list[np.ndarray]] = {label: [] for label, *_ in cases}
-    for _label, recent, population, (warmup, _), threads in cases:
-        runtime.recent_interactions = recent
-        with _blas(threads):
-            _measure(call, population, rng, warmup, 0)
+    samples: dict[str, list[np.ndarray]] = {case.label: [] for case in cases}
+    for case in cases:
+        runtime.recent_interactions = case.recent
+        with _blas(case.threads):
+            _measure(case.call, case.population, rng, case.warmup, 0)
     for block in range(blocks):
-        for label, recent, population, (_, requests), threads in cases:
-            runtime.recent_interactions = recent
-            share = requests // blocks + (1 if block < requests % blocks else 0)
-            with _blas(threads):  # entered once per block, not per request
-                samples[label].append(_measure(call, population, rng, 0, share))
+        for case in cases:
+            runtime.recent_interactions = case.recent
+            share = case.requests // blocks + (1 if block < case.requests % blocks else 0)
+            with _blas(case.threads):  # entered once per block, not per request
+                samples[case.label].append(_measure(case.call, case.population, rng, 0, share))
     return {label: np.concatenate(parts) for label, parts in samples.items()}
 
 
@@ -258,7 +293,8 @@ def benchmark(
         model_info["event_query_ms"] = float(np.median(query_ms))
         original = runtime.recent_interactions
 
-        def with_events(*args: Any, **kwargs: Any) -> tuple[list[str], list[str]]:  # (services, campaign, user_id, rules=)
+        # (services, campaign, user_id, rules=)
+        def with_events(*args: Any, **kwargs: Any) -> tuple[list[str], list[str]]:
             user = kwargs.get("user_id", args[-1] if args else None)
             items = list(live.get(user or "", []))
             return items, ["click"] * len(items)
@@ -267,7 +303,8 @@ def benchmark(
             return [], []
 
         call = _handler_caller(campaign)
-        in_process, http = [], []
+        floor_call = _floor_caller(model)
+        in_process, http, floor = [], [], {}
         profile, profile_label = "", ""
         runtime_client = clients(server.url, "personalize-runtime")[0]
 
@@ -281,31 +318,41 @@ def benchmark(
             return elapsed
 
         put_requests, put_http = min(requests, PUT_REQUESTS), min(http_requests, PUT_HTTP_REQUESTS)
-        # label, recent_interactions, users, (warm-up, requests) in-process, the same over HTTP, BLAS threads
-        cases = (
-            (CASE_LIVE, with_events, users, (500, requests), (100, http_requests), None),
-            (CASE_NONE, without_events, users, (500, requests), (100, http_requests), None),
-            (CASE_LIVE_1T, with_events, users, (500, requests), None, 1),
-            (CASE_PUT, original, tracked, (50, put_requests), (20, put_http), None),
-            (CASE_PUT_NONE, original, users, (50, put_requests), None, None),
-        )
+        local_cases = [
+            Case(CASE_LIVE, call, with_events, users, 500, requests),
+            Case(CASE_NONE, call, without_events, users, 500, requests),
+            Case(CASE_LIVE_1T, call, with_events, users, 500, requests, threads=1),
+            Case(CASE_PUT, call, original, tracked, 50, put_requests),
+            Case(CASE_PUT_NONE, call, original, users, 50, put_requests),
+            Case(FLOOR, floor_call, original, users, 500, requests),
+            Case(FLOOR_1T, floor_call, original, users, 500, requests, threads=1),
+        ]
+        remote_cases = [
+            Case(CASE_LIVE, over_http, with_events, users, 100, http_requests),
+            Case(CASE_NONE, over_http, without_events, users, 100, http_requests),
+            Case(CASE_PUT, over_http, original, tracked, 20, put_http),
+        ]
         try:
             # Cases take turns in blocks, so a burst of load from elsewhere hits them all alike.
-            local_runs = _interleaved(
-                runtime, call, [(c[0], c[1], c[2], c[3], c[5]) for c in cases], rng, BLOCKS
-            )
+            local_runs = _interleaved(runtime, local_cases, rng, BLOCKS)
+            floors = {label: Latencies(label, local_runs.pop(label)) for label in (FLOOR, FLOOR_1T)}
             in_process = [Latencies(label, ms) for label, ms in local_runs.items()]
-            remote_runs = _interleaved(
-                runtime, over_http, [(c[0], c[1], c[2], c[4], c[5]) for c in cases if c[4]], rng, BLOCKS // 2
-            )
+            floor = {
+                lat.label: floors[FLOOR_1T if lat.label == CASE_LIVE_1T else FLOOR] for lat in in_process
+            }
+            remote_runs = _interleaved(runtime, remote_cases, rng, BLOCKS // 2)
             http = [Latencies(label, ms) for label, ms in remote_runs.items()]
-            for where, runs in (("in-process", in_process), ("HTTP", http)):
+            for where, runs in (("in-process", in_process), ("floor", list(floors.values())), ("HTTP", http)):
                 for lat in runs:
                     print(
                         f"{where} {lat.label}: p50 {lat.pct(50):.2f} ms, p99 {lat.pct(99):.2f} ms", flush=True
                     )
             worst = in_process[0]
-            missed = worst.pct(50) > TARGET_P50_MS or worst.pct(99) > TARGET_P99_MS
+            missed = (
+                worst.pct(50) > TARGET_P50_MS
+                or worst.pct(99) > TARGET_P99_MS
+                or _ratio(worst, floor[worst.label], 50) > TARGET_FLOOR_RATIO
+            )
             if missed or always_profile:
                 runtime.recent_interactions = with_events
                 profile_label = worst.label
@@ -320,6 +367,7 @@ def benchmark(
         sampled_history=sampled,
         in_process=in_process,
         http=http,
+        floor=floor,
         profile=profile,
         profile_label=profile_label,
     )
@@ -370,6 +418,10 @@ def _bullet(*parts: str) -> list[str]:
     return [f"* {first}", *(f"  {line}" for line in rest)]
 
 
+def _ratio(case: Latencies, floor: Latencies, q: float) -> float:
+    return case.pct(q) / floor.pct(q)
+
+
 def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
@@ -415,7 +467,14 @@ def render(result: Result, command: str) -> str:
             "runtime reads them back per request — the whole path, but the event store is moto's DynamoDB",
             "in this process, not DynamoDB (see the note below the tables);",
         ),
-        *_bullet(f"*{CASE_PUT_NONE}*: the real lookup for users without events."),
+        *_bullet(f"*{CASE_PUT_NONE}*: the real lookup for users without events;"),
+        *_bullet(
+            f"*{FLOOR}*: what any server of this model has to do at least: the served model's own",
+            f"`item_factors` array ({m['items']:,} × {m['factors']}, float32) times a sampled user's",
+            f"stored factor vector, then the best {NUM_RESULTS} (`np.argpartition`, then a sort of those",
+            f"{NUM_RESULTS}); timed around those three calls only. *{FLOOR_1T}*: the same with one BLAS",
+            "thread. Each case above is compared with the floor of its BLAS setting (below the table).",
+        ),
         "",
         *prose(
             "(a) In-process, warm: `functions/runtime/handler.lambda_handler` called with an API Gateway",
@@ -427,10 +486,27 @@ def render(result: Result, command: str) -> str:
         "| Case | Requests | p50 | p99 | p99.9 | mean | max |",
         "|------|---:|---:|---:|---:|---:|---:|",
     ]
-    for lat in result.in_process:
+    floors = list({id(lat): lat for lat in result.floor.values()}.values())
+    for lat in [*result.in_process, *floors]:
         lines.append(
             f"| {lat.label} | {len(lat.ms):,} | {lat.pct(50):.2f} ms | {lat.pct(99):.2f} ms "
             f"| {lat.pct(99.9):.2f} ms | {lat.ms.mean():.2f} ms | {lat.ms.max():.2f} ms |"
+        )
+    lines += [
+        "",
+        *prose(
+            "Each case against the floor measured in the same run, in turns with it (× floor: the",
+            "case's percentile over the floor's):",
+        ),
+        "",
+        "| Case | p50 | floor p50 | × floor | p99 | floor p99 | × floor |",
+        "|------|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lat in result.in_process:
+        base = result.floor[lat.label]
+        lines.append(
+            f"| {lat.label} | {lat.pct(50):.2f} ms | {base.pct(50):.2f} ms | {_ratio(lat, base, 50):.2f}× "
+            f"| {lat.pct(99):.2f} ms | {base.pct(99):.2f} ms | {_ratio(lat, base, 99):.2f}× |"
         )
     lines += [
         "",
@@ -449,6 +525,8 @@ def render(result: Result, command: str) -> str:
             f"| {lat.ms.mean():.2f} ms |"
         )
     live = result.in_process[0]
+    live_floor = result.floor[live.label]
+    live_ratio = _ratio(live, live_floor, 50)
     lines += [
         "",
         *prose(
@@ -462,15 +540,18 @@ def render(result: Result, command: str) -> str:
         "|--------|---:|---|",
         f"| p50 ≤ {TARGET_P50_MS:g} ms | {live.pct(50):.2f} ms | {_verdict(live.pct(50) <= TARGET_P50_MS)} |",
         f"| p99 ≤ {TARGET_P99_MS:g} ms | {live.pct(99):.2f} ms | {_verdict(live.pct(99) <= TARGET_P99_MS)} |",
+        f"| p50 ≤ {TARGET_FLOOR_RATIO:g}× floor ({live_floor.pct(50):.2f} ms) | {live_ratio:.2f}× "
+        f"| {_verdict(live_ratio <= TARGET_FLOOR_RATIO)} |",
         "",
     ]
     single = next((lat for lat in result.in_process if lat.label == CASE_LIVE_1T), None)
     if single is not None:
         lines += [
             *prose(
-                f"BLAS threads: with live events, p50 {live.pct(50):.2f} ms / p99 {live.pct(99):.2f} ms with",
-                f"OpenBLAS's default pool against p50 {single.pct(50):.2f} ms / p99 {single.pct(99):.2f} ms with",
-                "one thread (same requests, in turns). The runtime sets no thread limit today.",
+                f"BLAS threads: with live events, p50 {live.pct(50):.2f} ms / p99 {live.pct(99):.2f} ms",
+                f"with OpenBLAS's default pool against p50 {single.pct(50):.2f} ms / p99",
+                f"{single.pct(99):.2f} ms with one thread (same requests, in turns). The runtime sets no",
+                "thread limit today.",
             ),
             "",
         ]
