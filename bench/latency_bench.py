@@ -258,7 +258,9 @@ def benchmark(
         model_info["event_query_ms"] = float(np.median(query_ms))
         original = runtime.recent_interactions
 
-        def with_events(*args: Any, **kwargs: Any) -> tuple[list[str], list[str]]:  # (services, campaign, user_id, rules=)
+        def with_events(
+            *args: Any, **kwargs: Any
+        ) -> tuple[list[str], list[str]]:  # (services, campaign, user_id, rules=)
             user = kwargs.get("user_id", args[-1] if args else None)
             items = list(live.get(user or "", []))
             return items, ["click"] * len(items)

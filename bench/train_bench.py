@@ -211,9 +211,7 @@ def render(result: Result, command: str) -> str:
     pipeline_ratio = result.pipeline_seconds / result.raw_fit_seconds
     hp = result.hyperparameters
     inner_als = sum(
-        seconds
-        for path, seconds, _ in result.training_stages.get("stages", [])
-        if path.endswith("/als_fit")
+        seconds for path, seconds, _ in result.training_stages.get("stages", []) if path.endswith("/als_fit")
     )
     lines = [
         f"## {SECTION}",

@@ -17,6 +17,7 @@ lock for that key, so the last record of a thing is always read after its last c
 request's DynamoDB records go in one journal record, so a transaction is replayed whole or not at
 all (a record torn by kill -9 was never acknowledged and is dropped).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -206,8 +207,12 @@ def _note_object(touched: _Touched, backend: Any, args: tuple[Any, ...], kwargs:
     touched.objects.add((backend.account_id, backend.region_name, bucket, key))
 
 
-_SCOPES = ((S3Response, "key_response"), (S3Response, "bucket_response"), (S3Response, "ambiguous_response"),
-           (DynamoHandler, "_dispatch"))
+_SCOPES = (
+    (S3Response, "key_response"),
+    (S3Response, "bucket_response"),
+    (S3Response, "ambiguous_response"),
+    (DynamoHandler, "_dispatch"),
+)
 _NOTES: tuple[tuple[type, str, Note], ...] = (
     (DynamoDBBackend, "create_table", _note_table),
     (DynamoDBBackend, "delete_table", _note_table),
@@ -224,6 +229,8 @@ _NOTES: tuple[tuple[type, str, Note], ...] = (
     (S3Backend, "put_object", _note_object),
     (S3Backend, "delete_object", _note_object),
 )
+
+
 def install_hooks() -> None:
     """Wrap moto's request handlers and mutating backend methods; inert while no state is active.
     Idempotent, and re-wraps whatever ``moto_patches.install`` (run by every emulator start) put back."""
@@ -255,14 +262,18 @@ def _table_params(table: Any) -> dict[str, Any]:
     billing = (described.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
     throughput = None
     if billing == "PROVISIONED":
-        throughput = {name: described["ProvisionedThroughput"][name]
-                      for name in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        throughput = {
+            name: described["ProvisionedThroughput"][name]
+            for name in ("ReadCapacityUnits", "WriteCapacityUnits")
+        }
 
     def index(spec: dict[str, Any]) -> dict[str, Any]:
         kept = {name: spec[name] for name in ("IndexName", "KeySchema", "Projection") if name in spec}
         if billing == "PROVISIONED" and "ProvisionedThroughput" in spec:
-            kept["ProvisionedThroughput"] = {name: spec["ProvisionedThroughput"][name]
-                                             for name in ("ReadCapacityUnits", "WriteCapacityUnits")}
+            kept["ProvisionedThroughput"] = {
+                name: spec["ProvisionedThroughput"][name]
+                for name in ("ReadCapacityUnits", "WriteCapacityUnits")
+            }
         return kept
 
     return {
@@ -331,8 +342,9 @@ class DurableState:
     """The data directory behind the emulator's moto: ``open`` restores, then journals; ``close``
     compacts.  Only one process may hold a directory at a time."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = True,
-                 compact_bytes: int = COMPACT_BYTES) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, fsync: bool = True, compact_bytes: int = COMPACT_BYTES
+    ) -> None:
         self.directory = Path(directory)
         self.blobs = self.directory / "blobs"
         self.journal = Journal(self.directory / "journal", fsync=fsync)
@@ -392,7 +404,8 @@ class DurableState:
             os.close(fd)
             raise StateDirectoryInUse(
                 f"{self.directory} is in use by another picks emulator; stop it, or set PICKS_DATA_DIR "
-                "to another directory") from None
+                "to another directory"
+            ) from None
         self._lock_file = fd
 
     def _unlock_directory(self) -> None:
@@ -443,8 +456,9 @@ class DurableState:
             record.update(params=_table_params(table), ttl=dict(table.ttl))
         return record
 
-    def _item_record(self, account: str, region: str, table_name: str,
-                     key: dict[str, Any]) -> dict[str, Any] | None:
+    def _item_record(
+        self, account: str, region: str, table_name: str, key: dict[str, Any]
+    ) -> dict[str, Any] | None:
         backend = get_backend("dynamodb")[account][region]  # type: ignore[index]
         table = backend.tables.get(table_name)
         if table is None:
@@ -454,8 +468,14 @@ class DurableState:
         except Exception:  # noqa: BLE001 - a key moto refused: the request changed nothing
             return None
         item = table.get_item(hash_value, range_value)
-        return {"k": "item", "a": account, "r": region, "t": table_name, "key": key,
-                "item": _attributes(item) if item is not None else None}
+        return {
+            "k": "item",
+            "a": account,
+            "r": region,
+            "t": table_name,
+            "key": key,
+            "item": _attributes(item) if item is not None else None,
+        }
 
     def _whole_table_record(self, account: str, region: str, name: str) -> dict[str, Any]:
         table = get_backend("dynamodb")[account][region].tables.get(name)  # type: ignore[index]
@@ -600,9 +620,17 @@ class DurableState:
         large = state["size"] > moto_patches.IN_MEMORY_BYTES
         algorithm, checksum, checksum_type, parts = state.get("checksum") or [None] * 4
         encryption, kms_key = state.get("encryption") or [None, None]
-        key = backend.put_object(record["b"], record["n"], b"" if large else path.read_bytes(),
-                                 storage=state.get("storage"), etag=state["etag"], checksum_value=checksum,
-                                 encryption=encryption, kms_key_id=kms_key, disable_notification=True)
+        key = backend.put_object(
+            record["b"],
+            record["n"],
+            b"" if large else path.read_bytes(),
+            storage=state.get("storage"),
+            etag=state["etag"],
+            checksum_value=checksum,
+            encryption=encryption,
+            kms_key_id=kms_key,
+            disable_notification=True,
+        )
         if large:
             buffer = tempfile.SpooledTemporaryFile(key._max_buffer_size)
             buffer.rollover()

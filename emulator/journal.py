@@ -15,6 +15,7 @@ Appends are group-committed: ``append`` writes the frame (the OS has it: a kill 
 cannot lose it), ``sync`` returns once an fdatasync covered it (a power cut cannot either), and
 one fdatasync covers every append made before it, so concurrent writers share the cost.
 """
+
 from __future__ import annotations
 
 import os
@@ -121,8 +122,10 @@ class Journal:
             data = self._path("snapshot", base).read_bytes()
             payloads, end = read_frames(data)
             if end != len(data):
-                raise JournalError(f"{self._path('snapshot', base)} is damaged at byte {end}; restore it "
-                                   "from a backup, or delete the state directory to start empty")
+                raise JournalError(
+                    f"{self._path('snapshot', base)} is damaged at byte {end}; restore it "
+                    "from a backup, or delete the state directory to start empty"
+                )
             yield from payloads
         journals = sorted(generation for kind, generation in self._files() if kind == "journal")
         for generation in journals:

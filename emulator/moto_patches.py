@@ -21,6 +21,7 @@ CopyObject of a single-part object carries the source's ETag over (same bytes, s
 of hashing the copy again.  A large PUT body reaches the backend as the bytes read from the
 caller's file, not re-read from werkzeug's request stream in 64 KB pieces.
 """
+
 from __future__ import annotations
 
 import io
@@ -145,8 +146,9 @@ def _set_value(self: FakeKey, new_value: bytes) -> None:
     _original_value_setter(self, new_value)
 
 
-def _copy_object(self: S3Backend, src_key: FakeKey, dest_bucket_name: str, dest_key_name: str,
-                 *args: Any, **kwargs: Any) -> None:
+def _copy_object(
+    self: S3Backend, src_key: FakeKey, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any
+) -> None:
     _original_copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
     if src_key.multipart is None and src_key._etag is not None:
         self.get_bucket(dest_bucket_name).keys[dest_key_name]._etag = src_key._etag

@@ -7,6 +7,7 @@ Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being 
 STOPPED) with a failureReason saying why, exactly as if its step had failed; the caller creates it
 again.  Nothing here runs on AWS, where Step Functions carries an execution through.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Shared fixtures: fake credentials, moto-backed services, the emulator over HTTP."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,13 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
     training_jobs = LocalTrainingJobs(aws.client("s3"))
     runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
     built = picks_services.Services(
-        settings=Settings(region=REGION, account="000000000000", table_name=TABLE, bucket_name=BUCKET,
-                          events_table_name=EVENTS_TABLE),
+        settings=Settings(
+            region=REGION,
+            account="000000000000",
+            table_name=TABLE,
+            bucket_name=BUCKET,
+            events_table_name=EVENTS_TABLE,
+        ),
         resources=ResourceStore(aws.client("dynamodb"), TABLE),
         s3=aws.client("s3"),
         workflows=runner,

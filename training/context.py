@@ -6,6 +6,7 @@ lift ``log P(item | COLUMN=value) − log P(item)``.  At request time the runtim
 the request's ``context`` to the scores (``FactorModel.context_scores``), so the same user gets a
 different ranking on mobile than on desktop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,9 @@ SMOOTHING = 1.0
 
 
 def attach(artifact: ModelArtifact, table: ColumnTable) -> None:
-    fields = [f for f in metadata_fields(table.schema, "INTERACTIONS") if f.type == "string" and f.categorical]
+    fields = [
+        f for f in metadata_fields(table.schema, "INTERACTIONS") if f.type == "string" and f.categorical
+    ]
     if not fields:
         return
     index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}

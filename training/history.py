@@ -11,6 +11,7 @@ one event type (every entry would be 0, the one name in ``filter_event_types``).
 (``filter_users`` is usually the model's ``user_ids``; the artifact then stores it once, see
 ``picks.models.artifact``.)
 """
+
 from __future__ import annotations
 
 import numpy as np

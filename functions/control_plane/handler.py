@@ -1,4 +1,5 @@
 """Lambda entry point for the Personalize control plane (AWS JSON 1.1 behind API Gateway)."""
+
 from __future__ import annotations
 
 from typing import Any

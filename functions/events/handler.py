@@ -1,4 +1,5 @@
 """Lambda entry point for Personalize events (REST-JSON): PutEvents, PutItems, PutUsers, ..."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,14 +13,14 @@ from picks.observability import logger, metrics, tracer
 from picks.services import Services, get_services
 
 
-
 def _services() -> Services:
     # Resources belong to the region the request was signed for (the deployed region, on AWS).
     return get_services().for_request(app.current_event.get_header_value("Authorization"))
 
 
 app = rest_json_app(
-    "personalize-events", {name: (lambda params, op=op: op(_services(), params)) for name, op in OPERATIONS.items()}
+    "personalize-events",
+    {name: (lambda params, op=op: op(_services(), params)) for name, op in OPERATIONS.items()},
 )
 
 

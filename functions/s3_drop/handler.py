@@ -1,4 +1,5 @@
 """EventBridge "Object Created" under drop/ → INCREMENTAL import for the matching dataset."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +19,11 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     detail = event.detail
     written = detail["object"]
     # The write's identity names the import job, so a redelivered event does not import again.
-    return import_dropped_object(get_services(), detail["bucket"]["name"], written["key"],
-                                 etag=written.get("etag"), version_id=written.get("version-id"),
-                                 sequencer=written.get("sequencer"))
+    return import_dropped_object(
+        get_services(),
+        detail["bucket"]["name"],
+        written["key"],
+        etag=written.get("etag"),
+        version_id=written.get("version-id"),
+        sequencer=written.get("sequencer"),
+    )

@@ -1,4 +1,5 @@
 """Lambda entry point for workflow steps: ``{"action": ..., "input": {...}}`` from Step Functions."""
+
 from __future__ import annotations
 
 from typing import Any

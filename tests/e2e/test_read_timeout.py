@@ -1,5 +1,6 @@
 """Slow clients cannot hold the emulator's threads: a connection that stops sending is dropped after its
 read timeout, with a 408 JSON error when it had announced a body, and other clients are served meanwhile."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def _read_all(connection: socket.socket) -> bytes:
 def _announce_body_then_stall(emulator: Emulator) -> socket.socket:
     path = rest_path("GetRecommendations")
     body = json.dumps({"campaignArn": "arn:aws:personalize:us-east-1:000000000000:campaign/c", "userId": "u"})
-    headers = signed_headers(emulator.url, "personalize", "POST", path, body.encode(),
-                             {"Content-Type": "application/json"})
+    headers = signed_headers(
+        emulator.url, "personalize", "POST", path, body.encode(), {"Content-Type": "application/json"}
+    )
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     connection = _connect(emulator)
     request_head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n"

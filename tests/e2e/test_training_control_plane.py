@@ -4,6 +4,7 @@ Training and deployment run in workflows written elsewhere, so every test here s
 workflow starter for a recorder: the tests see exactly which workflow each call starts, and move
 versions and campaigns between states by writing their records, as the workflow steps would.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -532,8 +533,9 @@ def test_private_keys_never_reach_the_wire(emulator, personalize):
         _trainingJobName="job-1",
         trainingHours=0.25,
     )
-    answer = signed_control_plane(emulator.url, "DescribeSolutionVersion",
-                                  json.dumps({"solutionVersionArn": arn}).encode())
+    answer = signed_control_plane(
+        emulator.url, "DescribeSolutionVersion", json.dumps({"solutionVersionArn": arn}).encode()
+    )
     assert answer.status == 200
     body = answer.json()
     assert body["solutionVersion"]["trainingHours"] == 0.25

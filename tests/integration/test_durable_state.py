@@ -1,5 +1,6 @@
 """emulator.durable against moto: what the S3 and DynamoDB clients changed comes back after a crash
 (no compaction, no goodbye) and after a compaction, including under concurrent writers."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,13 @@ def everything() -> dict:
     for bucket in s3.list_buckets()["Buckets"]:
         for entry in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
             got = s3.get_object(Bucket=bucket["Name"], Key=entry["Key"])
-            objects[(bucket["Name"], entry["Key"])] = (got["Body"].read(), got["ETag"], got["ContentType"],
-                                                      got["Metadata"], got["LastModified"])
+            objects[(bucket["Name"], entry["Key"])] = (
+                got["Body"].read(),
+                got["ETag"],
+                got["ContentType"],
+                got["Metadata"],
+                got["LastModified"],
+            )
     tables = {}
     for name in dynamodb.list_tables()["TableNames"]:
         items = dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]
@@ -65,32 +71,65 @@ def test_a_crash_loses_nothing_that_was_acknowledged(tmp_path):
     with server_life(tmp_path):
         s3, dynamodb = clients()
         s3.create_bucket(Bucket="data")
-        s3.put_object(Bucket="data", Key="small.csv", Body=b"a,b\n1,2\n", ContentType="text/csv",
-                      Metadata={"origin": "test"})
+        s3.put_object(
+            Bucket="data",
+            Key="small.csv",
+            Body=b"a,b\n1,2\n",
+            ContentType="text/csv",
+            Metadata={"origin": "test"},
+        )
         s3.put_object(Bucket="data", Key="model/data.npz", Body=body)
-        s3.copy_object(Bucket="data", Key="model/copy.npz", CopySource={"Bucket": "data", "Key": "model/data.npz"})
+        s3.copy_object(
+            Bucket="data", Key="model/copy.npz", CopySource={"Bucket": "data", "Key": "model/data.npz"}
+        )
         s3.put_object(Bucket="data", Key="removed", Body=b"x")
         s3.delete_object(Bucket="data", Key="removed")
         dynamodb.create_table(**table_definition("resources"))
         dynamodb.create_table(**events_table_definition("events"))
-        dynamodb.put_item(TableName="resources", Item={"pk": {"S": "a"}, "kind": {"S": "k"}, "sk": {"S": "1"},
-                                                       "rev": {"N": "1"}})
-        dynamodb.update_item(TableName="resources", Key={"pk": {"S": "a"}}, UpdateExpression="SET rev = rev + :one",
-                             ExpressionAttributeValues={":one": {"N": "1"}})
-        dynamodb.put_item(TableName="resources", Item={"pk": {"S": "b"}, "kind": {"S": "k"}, "sk": {"S": "2"}})
+        dynamodb.put_item(
+            TableName="resources",
+            Item={"pk": {"S": "a"}, "kind": {"S": "k"}, "sk": {"S": "1"}, "rev": {"N": "1"}},
+        )
+        dynamodb.update_item(
+            TableName="resources",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET rev = rev + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        dynamodb.put_item(
+            TableName="resources", Item={"pk": {"S": "b"}, "kind": {"S": "k"}, "sk": {"S": "2"}}
+        )
         dynamodb.delete_item(TableName="resources", Key={"pk": {"S": "b"}})
-        dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": "events", "Item": {"pk": {"S": "user"}, "sk": {"S": f"{n:03d}"},
-                                                      "gpk": {"S": "group"}, "gsk": {"S": f"{n:03d}"},
-                                                      "raw": {"B": bytes([n])}, "nested": {"M": {"b": {"B": b"\x00"}}}},
-                     "ConditionExpression": "attribute_not_exists(pk)"}} for n in range(20)])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": "events",
+                        "Item": {
+                            "pk": {"S": "user"},
+                            "sk": {"S": f"{n:03d}"},
+                            "gpk": {"S": "group"},
+                            "gsk": {"S": f"{n:03d}"},
+                            "raw": {"B": bytes([n])},
+                            "nested": {"M": {"b": {"B": b"\x00"}}},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for n in range(20)
+            ]
+        )
         before = everything()
     with server_life(tmp_path):
         assert everything() == before
         _, dynamodb = clients()
         # Indexes are rebuilt from the items, as DynamoDB keeps them.
-        by_kind = dynamodb.query(TableName="resources", IndexName="byKind", KeyConditionExpression="kind = :k",
-                                 ExpressionAttributeValues={":k": {"S": "k"}})["Items"]
+        by_kind = dynamodb.query(
+            TableName="resources",
+            IndexName="byKind",
+            KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "k"}},
+        )["Items"]
         assert [item["pk"]["S"] for item in by_kind] == ["a"]
 
 
@@ -113,10 +152,14 @@ def test_the_state_after_compactions_and_concurrent_writers_is_the_last_one_writ
             for n in range(60):
                 # Every worker writes the same "shared" item over and over, and its own item and object
                 # (moto itself cannot take concurrent PutObjects of one key: the loser's response fails).
-                dynamodb_client.put_item(TableName="events", Item={
-                    "pk": {"S": "shared"}, "sk": {"S": "x"}, "value": {"S": f"{worker}-{n}"}})
-                dynamodb_client.put_item(TableName="events", Item={
-                    "pk": {"S": f"worker-{worker}"}, "sk": {"S": f"{n:03d}"}, "value": {"N": str(n)}})
+                dynamodb_client.put_item(
+                    TableName="events",
+                    Item={"pk": {"S": "shared"}, "sk": {"S": "x"}, "value": {"S": f"{worker}-{n}"}},
+                )
+                dynamodb_client.put_item(
+                    TableName="events",
+                    Item={"pk": {"S": f"worker-{worker}"}, "sk": {"S": f"{n:03d}"}, "value": {"N": str(n)}},
+                )
                 s3_client.put_object(Bucket="data", Key=f"worker-{worker}", Body=f"{worker}-{n}".encode())
 
         threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(4)]
@@ -145,7 +188,10 @@ def test_a_graceful_close_leaves_one_snapshot_and_drops_unused_bodies(tmp_path):
         s3.put_object(Bucket="data", Key="replaced", Body=b"first body")
         s3.put_object(Bucket="data", Key="replaced", Body=b"second body")
         state.close()
-    assert sorted(path.name.split("-")[0] for path in (tmp_path / "journal").iterdir()) == ["journal", "snapshot"]
+    assert sorted(path.name.split("-")[0] for path in (tmp_path / "journal").iterdir()) == [
+        "journal",
+        "snapshot",
+    ]
     with server_life(tmp_path) as state:
         assert state.collect_garbage() == 1  # "first body": no object has it any more
         s3, _ = clients()

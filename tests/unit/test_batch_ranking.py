@@ -1,6 +1,7 @@
 """The offline batch ranking (``top_k_rows``, ``FactorModel.recommend_sequences`` /
 ``recommend_known_users``) on catalogs large enough for its sampled-threshold path: the same lists
 as ``top_k`` and ``recommend``, ties included."""
+
 from __future__ import annotations
 
 from dataclasses import replace

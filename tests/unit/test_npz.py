@@ -1,4 +1,5 @@
 """picks.npz: aligned npz files that np.load reads and picks reads without copying."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Opaque, listing-bound pagination tokens."""
+
 from __future__ import annotations
 
 import pytest

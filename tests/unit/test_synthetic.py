@@ -1,4 +1,5 @@
 """The synthetic demo data: deterministic, well-formed, and carrying a real personalisation signal."""
+
 from __future__ import annotations
 
 import csv
@@ -51,7 +52,9 @@ def test_default_sizes(demo_data: DemoData) -> None:
         (synthetic.USERS_SCHEMA, "users_csv", "Users"),
     ],
 )
-def test_schema_fields_match_csv_header(demo_data: DemoData, schema: str, attribute: str, record_name: str) -> None:
+def test_schema_fields_match_csv_header(
+    demo_data: DemoData, schema: str, attribute: str, record_name: str
+) -> None:
     parsed = json.loads(schema)
     assert parsed["type"] == "record"
     assert parsed["name"] == record_name
@@ -64,8 +67,10 @@ def test_schema_fields_match_csv_header(demo_data: DemoData, schema: str, attrib
 
 def test_schema_flags() -> None:
     def flags(schema: str) -> dict[str, tuple[str, bool, bool]]:
-        return {f["name"]: (f["type"], f.get("categorical", False), f.get("textual", False))
-                for f in json.loads(schema)["fields"]}
+        return {
+            f["name"]: (f["type"], f.get("categorical", False), f.get("textual", False))
+            for f in json.loads(schema)["fields"]
+        }
 
     items = flags(synthetic.ITEMS_SCHEMA)
     assert items["CATEGORY"] == ("string", True, False)

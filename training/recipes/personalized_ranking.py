@@ -3,6 +3,7 @@
 Same training as ``user_personalization``; the artifact differs only in its recipe and type, so
 the runtime re-ranks a request's ``inputList`` instead of ranking the whole catalog.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -26,6 +27,10 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
     return _as_ranking(user_personalization.fit(interactions, params, seed=seed))
 
 
-def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
-            users: np.ndarray | None = None) -> ModelArtifact:
+def refresh(
+    artifact: ModelArtifact,
+    interactions: Interactions,
+    params: Mapping[str, str],
+    users: np.ndarray | None = None,
+) -> ModelArtifact:
     return _as_ranking(user_personalization.refresh(artifact, interactions, params, users))

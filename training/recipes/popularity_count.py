@@ -3,6 +3,7 @@
 The solution's eventType / eventValueThreshold are applied when the channel is loaded, so the
 counts respect them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

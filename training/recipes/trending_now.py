@@ -6,6 +6,7 @@ group's real-time events and recomputes the trend at request time (cached briefl
 follow the event stream without retraining.  With no interactions in the last two windows it
 falls back to popular items, as Personalize does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -5,6 +5,7 @@ Every operation stores what it accepts durably before answering 200 (``picks.rea
 events, ``picks.dal.metadata`` for records); bad input is a 4xx naming the field, and a storage
 fault is a retryable error, never a 200 followed by loss.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -67,9 +68,12 @@ def _put_records(services: Services, params: dict[str, Any], operation: str) -> 
     dataset_type, member, id_member = _RECORD_OPERATIONS[operation]
     dataset, schema = _dataset(services, params["datasetArn"], operation)
     records = [
-        (record[id_member], validate_record_properties(
-            schema, dataset_type, record.get("properties"), f"{member}.{index}.properties"
-        ))
+        (
+            record[id_member],
+            validate_record_properties(
+                schema, dataset_type, record.get("properties"), f"{member}.{index}.properties"
+            ),
+        )
         for index, record in enumerate(params[member])
     ]
     if services.metadata is None:

@@ -5,6 +5,7 @@ Runtime and events: REST-JSON, one path per operation (from the botocore model).
 Errors carry ``__type`` + ``message`` in the body and ``x-amzn-ErrorType`` in
 the headers, with the status botocore's model declares.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,7 +44,9 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
 
 
 def error_response(service: str, error: PicksError, request_id: str | None = None) -> Response:
-    metrics.add_metric(name="ClientErrors" if error.status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="ClientErrors" if error.status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1
+    )
     return Response(
         status_code=error_status(service, error),
         content_type=CONTENT_TYPES[protocol(service)],

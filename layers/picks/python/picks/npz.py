@@ -10,6 +10,7 @@ mapped with ``map_file``) for every aligned stored member, and a copy for anythi
 written by ``np.savez``, compressed members).  Nothing is verified here: callers check their
 manifest's SHA-256 of the whole buffer.
 """
+
 from __future__ import annotations
 
 import io

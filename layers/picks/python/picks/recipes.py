@@ -13,6 +13,7 @@ others they are the documented AWS defaults.  Featurization parameters (the hist
 percentiles, ...) sit beside the algorithm's own in ``default_hyperparameters``: picks' training
 reads a single map.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -5,6 +5,7 @@ Functions); the emulator and tests call ``set_services`` with moto-backed
 clients and the in-process workflow runner.  Nothing below this module
 creates its own AWS client.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Settings read once from the environment (Lambda) or passed explicitly (emulator, tests)."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ documents.
 ``_servingVersionArn`` names the concrete version it serves.  The record's parent is the solution,
 so ListCampaigns can filter by solutionArn and DeleteSolution can see the campaigns using it.
 """
+
 from __future__ import annotations
 
 import math
@@ -153,8 +154,9 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
         DATASET_GROUP_KEY: group_arn,
     }
     resource = new_resource(services, KIND, arn, doc, parent=solution.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"name: campaign {params['name']} already exists ({arn}).")
+    create_resource(
+        services, resource, what=WHAT, duplicate=f"name: campaign {params['name']} already exists ({arn})."
+    )
     try:
         _start_deployment(services, params["name"], {"campaignArn": arn})
     except Exception:

@@ -1,4 +1,5 @@
 """Helpers shared by the control-plane operation modules."""
+
 from __future__ import annotations
 
 import base64
@@ -25,7 +26,12 @@ def arn_for(services: Services, kind: str, path: str) -> str:
 
 
 def new_resource(
-    services: Services, kind: str, arn: str, doc: dict[str, Any], *, parent: str | None = None,
+    services: Services,
+    kind: str,
+    arn: str,
+    doc: dict[str, Any],
+    *,
+    parent: str | None = None,
     tags: list[dict[str, str]] | None = None,
 ) -> Resource:
     now = services.clock()
@@ -76,8 +82,14 @@ def create_resource(services: Services, resource: Resource, *, what: str, duplic
         raise ResourceAlreadyExistsException(duplicate) from error
 
 
-def list_page(services: Services, params: dict[str, Any], *, kind: str, fields: tuple[str, ...],
-              parent: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def list_page(
+    services: Services,
+    params: dict[str, Any],
+    *,
+    kind: str,
+    fields: tuple[str, ...],
+    parent: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of ``kind`` summaries (under ``parent`` if given), oldest first."""
     docs = [summary(r.doc, fields) for r in services.resources.list(kind, parent=parent)]
     return paginate(docs, params, scope=f"{kind}:{parent or ''}" if parent is not None else kind)

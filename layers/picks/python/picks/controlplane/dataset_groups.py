@@ -1,4 +1,5 @@
 """CreateDatasetGroup / DescribeDatasetGroup / ListDatasetGroups / DeleteDatasetGroup."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,8 +45,15 @@ def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[s
 
 @operation("ListDatasetGroups")
 def list_dataset_groups(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    fields = ("name", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
-              "failureReason", "domain")
+    fields = (
+        "name",
+        "datasetGroupArn",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "domain",
+    )
     page, token = list_page(services, params, kind=KIND, fields=fields)
     return {"datasetGroups": page, "nextToken": token}
 

@@ -5,6 +5,7 @@ workflow; the workflow's steps (``picks.workflows.dataset_import``) move it to
 ACTIVE or CREATE FAILED.  If the workflow cannot be started the job record is
 removed and the caller gets an error, so no job is left pending forever.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,14 @@ IMPORT_MODES = ("FULL", "INCREMENTAL")
 
 
 def start_import(
-    services: Services, *, job_name: str, dataset_arn: str, data_location: str,
-    import_mode: str = "FULL", role_arn: str | None = None, tags: list[dict[str, str]] | None = None,
+    services: Services,
+    *,
+    job_name: str,
+    dataset_arn: str,
+    data_location: str,
+    import_mode: str = "FULL",
+    role_arn: str | None = None,
+    tags: list[dict[str, str]] | None = None,
     publish_attribution: bool | None = None,
 ) -> str:
     dataset = services.resources.get(dataset_arn, what=datasets.WHAT, kind=datasets.KIND)
@@ -36,7 +43,9 @@ def start_import(
     user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
-        raise ResourceInUseException(f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}.")
+        raise ResourceInUseException(
+            f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}."
+        )
     arn = arn_for(services, KIND, job_name)
     doc = {
         "jobName": job_name,
@@ -48,7 +57,9 @@ def start_import(
         "importMode": import_mode,
         "publishAttributionMetricsToS3": publish_attribution,
     }
-    services.resources.create(new_resource(services, KIND, arn, doc, parent=dataset.arn, tags=tags), what=WHAT)
+    services.resources.create(
+        new_resource(services, KIND, arn, doc, parent=dataset.arn, tags=tags), what=WHAT
+    )
     try:
         services.workflows.start(DATASET_IMPORT.name, job_name, {"datasetImportJobArn": arn})
     except Exception:
@@ -86,7 +97,14 @@ def list_dataset_import_jobs(services: Services, params: dict[str, Any]) -> dict
     parent = params.get("datasetArn")
     if parent:
         services.resources.get(parent, what=datasets.WHAT, kind=datasets.KIND)
-    fields = ("datasetImportJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
-              "failureReason", "importMode")
+    fields = (
+        "datasetImportJobArn",
+        "jobName",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "importMode",
+    )
     page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"datasetImportJobs": page, "nextToken": token}

@@ -5,6 +5,7 @@ resource table.  Every recipe Personalize documents is listed, including those p
 yet: a client that looks a recipe up by its real ARN gets a real answer, and CreateSolution is the
 one place that says which recipes picks trains.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """CreateSchema / DescribeSchema / ListSchemas / DeleteSchema."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,12 @@ def create_schema(services: Services, params: dict[str, Any]) -> dict[str, Any]:
             f"{services.settings.max_schemas} schemas."
         )
     arn = arn_for(services, KIND, params["name"])
-    doc = {"name": params["name"], "schemaArn": arn, "schema": params["schema"], "domain": params.get("domain")}
+    doc = {
+        "name": params["name"],
+        "schemaArn": arn,
+        "schema": params["schema"],
+        "domain": params.get("domain"),
+    }
     services.resources.create(new_resource(services, KIND, arn, doc), what=WHAT)
     return {"schemaArn": arn}
 

@@ -9,6 +9,7 @@ version needs is checked here first (imported interactions, the training mode, o
 progress per solution), so a request that cannot train fails at once with a field-naming error
 instead of as a CREATE FAILED version minutes later.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -165,7 +166,9 @@ def list_solution_versions(services: Services, params: dict[str, Any]) -> dict[s
     parent = params.get("solutionArn")
     if parent:
         solutions.get_solution(services, parent)
-    page, token = list_page(services, params, kind=KIND, fields=solutions.VERSION_SUMMARY_FIELDS, parent=parent)
+    page, token = list_page(
+        services, params, kind=KIND, fields=solutions.VERSION_SUMMARY_FIELDS, parent=parent
+    )
     return {"solutionVersions": page, "nextToken": token}
 
 

@@ -10,6 +10,7 @@ Solution versions are children of the solution (``parent`` = solution ARN); the 
 that this module and ``solution_versions`` share live here, the way ``datasets`` holds the import-job
 queries.
 """
+
 from __future__ import annotations
 
 import re
@@ -167,8 +168,9 @@ def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"name: solution {params['name']} already exists ({arn}).")
+    create_resource(
+        services, resource, what=WHAT, duplicate=f"name: solution {params['name']} already exists ({arn})."
+    )
     return {"solutionArn": arn}
 
 

@@ -1,4 +1,5 @@
 """TagResource / UntagResource / ListTagsForResource for any picks resource."""
+
 from __future__ import annotations
 
 from typing import Any

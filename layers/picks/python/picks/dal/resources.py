@@ -10,6 +10,7 @@ Item layout (the CDK storage construct declares the same keys):
 * ``tags``   JSON text of ``[{"tagKey": .., "tagValue": ..}]``
 * ``rev``    revision counter for optimistic concurrency on updates
 """
+
 from __future__ import annotations
 
 import json
@@ -103,7 +104,9 @@ class ResourceStore:
             raise
         resource.rev += 1
 
-    def update(self, arn: str, change: Callable[[Resource], None], *, what: str, attempts: int = 5) -> Resource:
+    def update(
+        self, arn: str, change: Callable[[Resource], None], *, what: str, attempts: int = 5
+    ) -> Resource:
         """Read-modify-write with retries on concurrent updates."""
         for _ in range(attempts):
             resource = self.get(arn, what=what)

@@ -16,6 +16,7 @@ gets its probability from the table; those above ``repeat_threshold`` are recomm
 likely first, ahead of the rest (whose chance of being right is about the model's precision, a few
 percent).  Everything here is numpy, shared by the runtime and the offline evaluation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ def distinct_recent(items: np.ndarray, types: np.ndarray, window: int) -> tuple[
         return empty, empty, empty, empty
     unique, first, counts = np.unique(items, return_index=True, return_counts=True)
     newest = np.argsort(first, kind="stable")
-    return (unique[newest], np.arange(len(unique)), types[first[newest]],
-            np.minimum(counts[newest], COUNT_BUCKETS) - 1)
+    return (
+        unique[newest],
+        np.arange(len(unique)),
+        types[first[newest]],
+        np.minimum(counts[newest], COUNT_BUCKETS) - 1,
+    )
 
 
 def smoothed(hits: np.ndarray, totals: np.ndarray) -> np.ndarray:

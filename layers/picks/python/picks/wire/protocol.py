@@ -1,4 +1,5 @@
 """Error encoding that botocore parses into typed exceptions, per protocol."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Members not in the model are dropped, ``None`` values are omitted and
 timestamps become epoch seconds (JSON numbers), as AWS JSON 1.1 and
 REST-JSON responses carry them.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Access to botocore's own Personalize service models (shipped with boto3 in every Lambda runtime)."""
+
 from __future__ import annotations
 
 from functools import cache

@@ -5,6 +5,7 @@ patterns and enums are the server's job.  Messages follow the AWS wording
 ("1 validation error detected: Value 'x' at 'name' failed to satisfy
 constraint: ...") and always name the member path.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -70,6 +71,8 @@ def compiled_pattern(pattern: str) -> regex.Pattern[str]:
 # A message lists this many of the broken constraints (and counts the rest): a 10,000-element list of bad
 # values must not make a 10,000-line message.
 LISTED_ERRORS = 10
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"

@@ -8,6 +8,7 @@ bucket (``picks.user_buckets``); a role picks cannot assume, or one that may not
 read the source, fails the job the same way.  ``record_failure`` handles
 anything unexpected (the Catch).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -55,8 +56,11 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     role_arn = job.doc.get("roleArn")
     try:
         source_s3 = user_buckets.s3_client(
-            services, parse_s3_uri(location)[0], role_arn=role_arn,
-            session=user_buckets.session_name("import", job.doc["jobName"]), region=region,
+            services,
+            parse_s3_uri(location)[0],
+            role_arn=role_arn,
+            session=user_buckets.session_name("import", job.doc["jobName"]),
+            region=region,
         )
         result = run_import(
             services.s3,

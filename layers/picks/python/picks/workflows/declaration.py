@@ -7,6 +7,7 @@ thread: it invokes the same Lambda handler with the same payload, and runs a ``T
 subprocess of the same training entry point under the SageMaker contract
 (``picks.workflows.local_training``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ SageMaker contract) and stores the job description at ``result_key``, as the ``.
 does.  The output of a step is the next step's state; any exception routes to ``on_failure``
 with ``error`` added, as the Catch does.
 """
+
 from __future__ import annotations
 
 import threading

@@ -10,6 +10,7 @@ elsewhere a thread polls the parent.  SIGTERM (the emulator stopping, or StopSol
 also ends the group.  The guard's exit status is the job's.  SageMaker runs ``training.train``
 directly; only the emulator uses this.
 """
+
 from __future__ import annotations
 
 import ctypes

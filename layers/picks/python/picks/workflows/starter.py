@@ -3,6 +3,7 @@
 Both take the same input; both run the steps declared in
 ``picks.workflows.declaration``.
 """
+
 from __future__ import annotations
 
 import json

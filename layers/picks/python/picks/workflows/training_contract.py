@@ -20,6 +20,7 @@ uploaded files (with or without a trailing ``/``), or, for a job run with SageMa
 Inside the job, the SageMaker training contract (``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``,
 ``SM_OUTPUT_DIR``, ``/opt/ml/output/failure``) is the only interface; see ``training/train.py``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
