@@ -175,8 +175,8 @@ def run(requests: int, timeout: float) -> dict:
                 ],
             }
 
-        from picks.serving.business_rules import RequestRules
         from picks.services import get_services
+        from picks.serving.business_rules import RequestRules
 
         real_events = (RequestRules.user_events, RequestRules.interaction_events)
         for user in rng.choice(buyers, 300).tolist():  # warm-up: model, catalog, filter masks

@@ -22,14 +22,16 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from demo.synthetic import DemoData, generate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 BUCKET = "picks-demo-input"
 DATASET_GROUP = "picks-demo"

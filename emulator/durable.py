@@ -37,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from moto.backends import get_backend
-from moto.utilities.utils import LowercaseDict
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import DynamoJsonEncoder
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import FakeKey, S3Backend
 from moto.s3.responses import S3Response
+from moto.utilities.utils import LowercaseDict
 
 from emulator import moto_patches
 from emulator.journal import Journal, JournalError, fsync_directory

@@ -23,8 +23,11 @@ import re
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 MAGIC = b"PICKSJ1\n"
 _HEADER = struct.Struct("<II")
@@ -220,7 +223,7 @@ class Journal:
                 os.close(fd)
             os.replace(temporary, final)
             fsync_directory(self.directory)
-            for (kind, older), path in self._files().items():
+            for (_kind, older), path in self._files().items():
                 if older < generation:
                     path.unlink()
 

@@ -10,13 +10,11 @@ again.  Nothing here runs on AWS, where Step Functions carries an execution thro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator.lambda_bridge import invoke
 from picks.controlplane import campaigns, import_jobs, solution_versions
 from picks.controlplane.common import IN_PROGRESS_STATES
 from picks.controlplane.solutions import VERSION_BUSY_STATES
-from picks.services import Services
 from picks.workflows.declaration import (
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
@@ -24,6 +22,11 @@ from picks.workflows.declaration import (
     Workflow,
 )
 from picks.workflows.local_training import INTERRUPTED_REASON
+
+from emulator.lambda_bridge import invoke
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 INTERRUPTED = {"Error": "Interrupted", "Cause": INTERRUPTED_REASON.removeprefix("interrupted: ")}
 

@@ -21,21 +21,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import boto3
 from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from emulator import moto_patches
-from emulator.durable import DurableState
-from emulator.lambda_bridge import api_gateway_event, invoke
-from emulator.recovery import end_interrupted_jobs
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
@@ -47,6 +40,15 @@ from picks.settings import DEFAULT_ACCOUNT, Settings, credential_scope
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
 from picks.workflows.local_training import LocalTrainingJobs
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from emulator import moto_patches
+from emulator.durable import DurableState
+from emulator.lambda_bridge import api_gateway_event, invoke
+from emulator.recovery import end_interrupted_jobs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
 PERSONALIZE_SIGNING_NAME = "personalize"  # botocore signs all three Personalize APIs for this service

@@ -21,17 +21,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.model import OperationModel, Shape
 from botocore.parsers import create_parser
 from hypothesis import strategies as st
-
 from picks.wire.service_model import SERVICES
 from picks.wire.service_model import service_model as model
 from picks.wire.validation import _translate_java_pattern, compiled_pattern
+
 from tests.signed import Answer, control_plane, rest
 from tests.unit.test_wire_patterns import EXAMPLES as PATTERN_EXAMPLES
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, Shape
 
 MAX_DEPTH = 8
 Known = Mapping[str, Sequence[Any]]

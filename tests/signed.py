@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
 from picks.routes import routes
 
 CONTROL_PLANE_CONTENT_TYPE = "application/x-amz-json-1.1"

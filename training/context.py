@@ -9,11 +9,14 @@ different ranking on mobile than on desktop.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
+import numpy as np
 from picks.dataset_schema import metadata_fields
-from picks.ingest.columnar import ColumnTable
-from picks.models.artifact import ModelArtifact
+
+if TYPE_CHECKING:
+    from picks.ingest.columnar import ColumnTable
+    from picks.models.artifact import ModelArtifact
 
 MAX_VALUES = 256  # context values kept (the most frequent), bounding the artifact's size
 MIN_SUPPORT = 20  # interactions a value needs before its lift is trusted

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from picks import npz
 from picks.ingest.columnar import ColumnTable, deserialize
-from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
+from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 
 
 class TrainingDataError(ValueError):

@@ -11,13 +11,16 @@ the metrics measure what the runtime serves, under Personalize's metric keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+
 from training.data import Interactions, time_order
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HOLDOUT_FRACTION = 0.1
 TOP_K = 25

@@ -14,11 +14,15 @@ one event type (every entry would be 0, the one name in ``filter_event_types``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from picks.ingest.columnar import ColumnTable
-from picks.models.artifact import ModelArtifact
 from training.data import event_type_codes, item_index_type, position_in_run, time_order
+
+if TYPE_CHECKING:
+    from picks.ingest.columnar import ColumnTable
+    from picks.models.artifact import ModelArtifact
 
 PER_TYPE = 1000
 

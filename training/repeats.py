@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from picks.serving.repeats import COUNT_BUCKETS, smoothed
+
 from training.data import Interactions, position_in_run, time_order
 from training.evaluation import HOLDOUT_FRACTION
 

@@ -20,15 +20,15 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from picks.models.artifact import ModelArtifact, save_dir
 from picks.serving.models import serving_model
+
+from training import context, evaluation, history
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -37,12 +37,13 @@ from training.data import (
     event_rule,
     load_channel,
 )
-from training import context, evaluation, history
-from training.evaluation import split
 from training.evaluation import evaluate as evaluate_model
-from training.evaluation import evaluate_exclusion
+from training.evaluation import evaluate_exclusion, split
 from training.recipes import RECIPE_MODULES
 from training.recipes.common import resolved_hyperparameters
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 HPO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_10"
 AUTO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_25"

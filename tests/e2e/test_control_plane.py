@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from picks import services as picks_services
 from picks.dataset_schema import DOMAIN_DEFAULT_SCHEMAS
+
 from tests.conftest import client_for
 from tests.signed import control_plane as signed_control_plane
 

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks import services as picks_services
 from picks.controlplane import event_trackers
 from picks.events import resolve_tracker
+
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.e2e

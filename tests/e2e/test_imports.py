@@ -8,9 +8,9 @@ import urllib.request
 import boto3
 import pytest
 from botocore.config import Config
-
-from picks.ingest.columnar import read_table
 from picks import services as picks_services
+from picks.ingest.columnar import read_table
+
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS, ITEMS
 

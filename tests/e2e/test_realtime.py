@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
+from picks import services as picks_services
 
 from demo.load import load_demo
 from demo.synthetic import generate
-from picks import services as picks_services
 from tests.conftest import client_for
 from tests.e2e.test_train_and_serve import deploy, train, wait_for
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
 from picks import runtime
 from picks import services as picks_services
 from picks.workflows import campaign as campaign_steps
+
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.unit.planted import Planted, csv_rows, planted
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.e2e
 

@@ -12,19 +12,21 @@ import itertools
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks import recipes as catalog
 from picks import services as picks_services
 from picks.controlplane import solution_versions
-from picks.dal.resources import Resource
 from picks.workflows.dataset_import import DATA_KEY
+
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.signed import control_plane as signed_control_plane
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
 
 pytestmark = pytest.mark.e2e
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from moto import mock_aws
+from picks.dal.events import events_table_definition
+from picks.dal.resources import table_definition
 
 from emulator import durable
 from emulator.durable import DurableState, StateDirectoryInUse
-from picks.dal.events import events_table_definition
-from picks.dal.resources import table_definition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REGION = "us-east-1"
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
-
 from picks.dal.events import EventStore, StoredEvent
 from picks.serving.business_rules import RECENT_EVENTS, RequestRules
+
 from tests.conftest import EVENTS_TABLE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g"
 
 
 @pytest.fixture
 def store(aws) -> EventStore:
-    from emulator import moto_patches
     from picks.dal.events import events_table_definition
+
+    from emulator import moto_patches
 
     moto_patches.install()  # moto's own TransactWriteItems copies the table: O(events stored) per call
     aws.client("dynamodb").create_table(**events_table_definition(EVENTS_TABLE))

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import ModelArtifact, deserialize, serialize
 from picks.serving.models import ServingModel
+
 from training import history
 from training.data import Interactions, in_user_time_order, time_order, to_newest_first
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks.controlplane.registry import dispatch
 from picks.errors import InvalidInputException
 from picks.workflows import dataset_import
+
 from tests.e2e.test_control_plane import INTERACTIONS
 
 USER_BUCKET = "someone-elses-bucket"

@@ -16,13 +16,13 @@ import copy
 
 import numpy as np
 import pytest
-
 from picks.dal.events import StoredEvent
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat
 from picks.ingest.csv_reader import read_csv
 from picks.realtime import events_table
 from picks.serving.models import FactorModel
+
 from training.data import interactions_from_table
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
@@ -190,6 +190,7 @@ class _Events:
 @pytest.mark.parametrize("config", CONFIGS, ids=["eventType", "eventsConfig"])
 def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config):
     from picks.serving.business_rules import RequestRules
+
     from training.data import event_rule
 
     table = table_of(rows)
@@ -218,6 +219,7 @@ def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config
 
 def test_the_runtime_rule_is_the_training_filter_row_by_row():
     from picks.serving.models import EventRule
+
     from training.data import _event_filter, event_rule
 
     schema = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",

@@ -9,18 +9,19 @@ import io
 import json
 import tarfile
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
 from picks.dal.resources import Resource
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
 from picks.workflows import solution_version
 from picks.workflows.local_runner import _step_error
 from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SOLUTION = "arn:aws:personalize:us-east-1:000000000000:solution/reg"
 VERSION = f"{SOLUTION}/abc123"

@@ -9,14 +9,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from picks.serving.models import confidence
+
+from tests.unit.planted import planted
 from training import repeats, train
 from training.data import Interactions, in_user_time_order
 from training.evaluation import split
 from training.recipes import user_personalization as up
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
@@ -177,6 +177,7 @@ def test_fit_and_measure_is_unchanged_by_building_once(data, previous):
 def test_coverage_alone_is_what_evaluate_reports(data):
     # train.py asks evaluation.coverage directly when the holdout keeps the users' history.
     from picks.serving.models import serving_model
+
     from training import evaluation
 
     holdout = split(data, seed=4)

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest import columnar
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import load_dir
 from picks.serving.models import FactorModel
+
 from tests.unit.planted import csv_rows, planted
 from training import train as train_module
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests.unit.planted import planted
 from training.data import Interactions, column_counts, in_user_time_order
 from training.evaluation import split
 from training.recipes import sims
 from training.recipes import user_personalization as up
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
@@ -98,7 +98,7 @@ def _reference_neighbours(matrix: sp.csr_matrix, damping: np.ndarray, min_togeth
     for item in range(n):
         cols = np.flatnonzero((together[item] >= max(min_together, 1)) & (np.arange(n) != item))
         value = together[item, cols].astype(np.float32) / damping[cols]
-        ranked = sorted(zip((-value).tolist(), cols.tolist()))[:width]
+        ranked = sorted(zip((-value).tolist(), cols.tolist(), strict=True))[:width]
         if ranked:
             neighbors[item, : len(ranked)] = [c for _, c in ranked]
             best = value[cols == ranked[0][1]][0]

@@ -15,7 +15,6 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-
 from picks.workflows.local_training import INTERRUPTED_REASON, LocalTrainingJobs, TrainingJobFailed
 from picks.workflows.training_contract import TrainingRequest
 

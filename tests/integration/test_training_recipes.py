@@ -8,14 +8,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.serving.models import FactorModel, PopularityModel, SimsModel
+
+from tests.unit.planted import planted
 from training.data import Interactions, TrainingDataError, check_minimums, interactions_from_table
 from training.recipes import popularity_count, sims, user_personalization
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 UP_PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
@@ -429,7 +429,7 @@ def test_refresh_keeps_each_items_neighbours_when_the_item_order_changes(data, p
         # Neighbour -> score: equal scores may be listed in either order once indices change.
         position = artifact.item_ids.tolist().index(item_id)
         row, scores = artifact.arrays["neighbors"][position], artifact.arrays["neighbor_scores"][position]
-        return {artifact.item_ids[j]: round(float(v), 5) for j, v in zip(row, scores) if j >= 0}
+        return {artifact.item_ids[j]: round(float(v), 5) for j, v in zip(row, scores, strict=True) if j >= 0}
 
     for item_id in ("i0", "i7", "i30"):
         assert neighbours(refreshed, item_id) == neighbours(personalization, item_id)

@@ -7,13 +7,16 @@ their own group, with a popularity skew inside each group and one off-group inte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from picks.models.artifact import ModelArtifact
 from training.data import Interactions
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
+
+if TYPE_CHECKING:
+    from picks.models.artifact import ModelArtifact
 
 START = 1_700_000_000
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from picks.models import artifact as artifact_module
 from picks.models.artifact import (
     ARRAYS_NAME,

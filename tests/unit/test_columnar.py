@@ -10,8 +10,8 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
-from picks.ingest import columnar
 from picks.dataset_schema import DatasetSchema, Field
+from picks.ingest import columnar
 from picks.ingest.columnar import (
     FORMAT_NAME,
     FORMAT_VERSION,

@@ -4,8 +4,9 @@ name (picks.drop.drop_job_name) is the same for a redelivery and new for the nex
 
 from __future__ import annotations
 
-from emulator.server import _written_object
 from picks.drop import drop_job_name
+
+from emulator.server import _written_object
 
 PUT = {"REQUEST_METHOD": "PUT", "CONTENT_LENGTH": "42"}
 

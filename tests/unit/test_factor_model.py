@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from picks.serving.models import FactorModel, top_k
+
+from tests.unit.planted import planted
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 K = 25
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from picks.errors import InvalidInputException
 from picks.filters.parser import (
     AnyValue,

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError
 from picks.workflows import solution_version
 from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FILES = {
     MANIFEST_NAME: b'{"format": "picks-model"}',

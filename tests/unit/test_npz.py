@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 import pytest
-
 from picks import npz
 
 ARRAYS = {

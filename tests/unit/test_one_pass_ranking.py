@@ -14,12 +14,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
 from picks.serving.repeats import RepeatTable, lift_repeats
+
+from tests.unit.planted import fitted_ranking_model, planted
 from training import evaluation
 from training.evaluation import CUTOFFS, TOP_K, evaluate, evaluate_exclusion, ranking_metrics
-from tests.unit.planted import fitted_ranking_model, planted
 
 K = 25
 

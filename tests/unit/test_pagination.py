@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from picks.controlplane.common import paginate
 from picks.errors import InvalidNextTokenException
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from picks.dal.events import StoredEvent
 from picks.dataset_schema import DatasetSchema, Field
 from picks.errors import InvalidInputException

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from picks.serving.models import FactorModel
 from picks.serving.repeats import RepeatTable, distinct_recent, lift_repeats
+
 from training import repeats
 from training.data import Interactions
 from training.recipes import user_personalization
@@ -124,6 +124,7 @@ def test_an_explicit_exclude_turns_repeats_off():
 @pytest.mark.parametrize("stored_by_user", [False, True])
 def test_examples_match_a_per_user_reading_of_the_definition(stored_by_user):
     from picks.serving.repeats import COUNT_BUCKETS
+
     from training.data import in_user_time_order
 
     rng = np.random.default_rng(21)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from demo import synthetic
 from demo.synthetic import DemoData, generate, interactions_csv_chunks, write_csvs, write_interactions_csv
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SMALL = {"n_users": 200, "n_items": 120, "n_interactions": 6_000}
 
@@ -167,7 +171,7 @@ def test_stream_is_deterministic_and_exact(tmp_path: Path) -> None:
     assert header == list(synthetic.INTERACTIONS_HEADER)
     assert len(rows) == 4_321
     timestamps = [int(row[2]) for row in rows]
-    assert all(a <= b + synthetic.PURCHASE_DELAY_SECONDS[1] for a, b in zip(timestamps, timestamps[1:]))
+    assert all(a <= b + synthetic.PURCHASE_DELAY_SECONDS[1] for a, b in itertools.pairwise(timestamps))
     assert {row[3] for row in rows} == {"View", "Purchase"}
 
 

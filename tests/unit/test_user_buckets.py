@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks import user_buckets
 from picks.errors import InvalidInputException
 from picks.settings import Settings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.routes import FUNCTIONS, route_for, routes
 from picks.wire.protocol import error_headers, error_status

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import botocore.session
 import pytest
-
 from picks.errors import InvalidInputException
 from picks.wire.service_model import SERVICES
 from picks.wire.validation import compiled_pattern, validate_input

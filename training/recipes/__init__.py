@@ -4,9 +4,12 @@ params, users=None) -> ModelArtifact``."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from training.recipes import personalized_ranking, popularity_count, sims, trending_now, user_personalization
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 RECIPE_MODULES: dict[str, ModuleType] = {
     module.RECIPE: module

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from training.data import Interactions, TrainingDataError, column_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> dict[str, str]:

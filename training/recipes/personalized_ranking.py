@@ -6,14 +6,18 @@ the runtime re-ranks a request's ``inputList`` instead of ranking the whole cata
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from picks.models.artifact import ModelArtifact
-from training.data import Interactions
 from training.recipes import user_personalization
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
+    from picks.models.artifact import ModelArtifact
+
+    from training.data import Interactions
 
 RECIPE = "aws-personalized-ranking"
 RECIPE_TYPE = "PERSONALIZED_RANKING"

@@ -35,14 +35,17 @@ measured 0.074 / 0.062, within noise, at 2.3 times the cost of the sequence term
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-
 from picks.models.artifact import ModelArtifact
+
 from training.data import Interactions, position_in_run
 from training.recipes.common import number, unique_user_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RECIPE = "aws-sims"
 RECIPE_TYPE = "RELATED_ITEMS"

@@ -24,19 +24,22 @@ same item), unless ``exclude_interacted_items`` is explicitly ``true``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import confidence
-from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
+
 from training import repeats
+from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"

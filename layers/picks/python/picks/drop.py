@@ -13,16 +13,18 @@ handled: a redelivered event finds its job already there and is done, it never i
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import arn_for
+from picks.controlplane.import_jobs import KIND as IMPORT_JOB_KIND
 from picks.controlplane.import_jobs import start_import
 from picks.dataset_schema import DATASET_TYPES
-from picks.controlplane.import_jobs import KIND as IMPORT_JOB_KIND
 from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from picks.observability import logger
-from picks.services import Services
 from picks.workflows.declaration import DROP_PREFIX
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 
 def parse_drop_key(key: str) -> tuple[str, str] | None:

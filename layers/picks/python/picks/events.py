@@ -8,17 +8,18 @@ fault is a retryable error, never a 200 followed by loss.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import realtime
 from picks.controlplane import event_trackers
 from picks.dal.events import EventStoreUnavailable
-from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.records import validate_record_properties
-from picks.services import Services
 
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 # operation -> (dataset type, request member with the records, the records' id member)
 _RECORD_OPERATIONS = {

@@ -17,11 +17,13 @@ import io
 import mmap
 import struct
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ALIGNMENT = 64  # numpy pads .npy headers to 64 bytes too, so the data of an aligned member is aligned
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the 30 fixed bytes of a zip local file header

@@ -11,19 +11,21 @@ later used the same sessionId, as Personalize does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-import numpy as np
-
 import csv
 import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from picks.dal.events import StoredEvent, new_event_id
 from picks.dataset_schema import Field
 from picks.errors import InvalidInputException
 from picks.ingest.columnar import Column, ColumnTable, DictionaryEncoder, string_column
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from picks.services import Services
 
 EVENT_FIELDS = (
     Field("USER_ID", "string"),
@@ -101,9 +103,8 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
 
 
 def _interactions_schema(services: Services, group_arn: str) -> Any:
-    from picks.dataset_schema import parse_schema
-
     from picks.controlplane.datasets import of_group
+    from picks.dataset_schema import parse_schema
 
     dataset = of_group(services, group_arn).get("INTERACTIONS")
     if dataset is None:

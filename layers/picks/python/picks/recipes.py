@@ -16,13 +16,15 @@ reads a single map.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.arns import RECIPE_PREFIX
 from picks.errors import ResourceNotFoundException
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Global catalog ARNs carry no region or account: arn:aws:personalize:::recipe/<name>.
 ALGORITHM_PREFIX = "arn:aws:personalize:::algorithm/"

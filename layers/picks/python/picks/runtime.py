@@ -15,16 +15,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from picks import arns
 from picks.errors import InvalidInputException, ResourceNotFoundException
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.store import load_model
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 CAMPAIGN_TTL_S = 5.0
 TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this often

@@ -16,27 +16,29 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import (
     ACTIVE,
-    arn_for,
     CREATE_FAILED,
     CREATE_PENDING,
-    create_resource,
     IN_PROGRESS_STATES,
+    arn_for,
+    create_resource,
     list_page,
     new_resource,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = solutions.CAMPAIGN_KIND
 WHAT = "Campaign"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.dal.resources import Resource
 from picks.errors import InvalidNextTokenException, ResourceAlreadyExistsException, TooManyTagsException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 ACTIVE = "ACTIVE"
 CREATE_PENDING = "CREATE PENDING"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "dataset-group"
 WHAT = "Dataset group"

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.controlplane import dataset_groups, schemas
 from picks.controlplane.common import (
     ACTIVE,
+    IN_PROGRESS_STATES,
     arn_for,
     create_resource,
-    IN_PROGRESS_STATES,
     list_page,
     new_resource,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.dataset_schema import DATASET_TYPES, DatasetSchema, check_for_dataset_type, parse_schema
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "dataset"
 WHAT = "Dataset"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
@@ -28,7 +28,9 @@ from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate, Resource
 from picks.errors import ResourceAlreadyExistsException, ResourceInUseException, ResourceNotFoundException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "event-tracker"
 WHAT = "Event tracker"

@@ -8,15 +8,17 @@ removed and the caller gets an error, so no job is left pending forever.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import user_buckets
 from picks.controlplane import datasets
-from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
+from picks.controlplane.common import CREATE_PENDING, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.errors import InvalidInputException, ResourceInUseException, excerpt
-from picks.services import Services
 from picks.workflows.declaration import DATASET_IMPORT
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "dataset-import-job"
 WHAT = "Dataset import job"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import parse_schema
 from picks.errors import LimitExceededException, ResourceInUseException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "schema"
 WHAT = "Schema"

@@ -13,7 +13,7 @@ instead of as a CREATE FAILED version minutes later.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks import recipes as catalog
@@ -26,13 +26,15 @@ from picks.controlplane.common import (
     new_resource,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = solutions.VERSION_KIND
 WHAT = "Solution version"

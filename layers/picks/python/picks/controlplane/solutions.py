@@ -14,29 +14,31 @@ queries.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import recipes as catalog
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import (
     ACTIVE,
-    arn_for,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
+    arn_for,
     create_resource,
     list_page,
     new_resource,
     summary,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "solution"
 WHAT = "Solution"

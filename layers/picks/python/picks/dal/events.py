@@ -26,13 +26,15 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.errors import PicksError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 BY_GROUP_INDEX = "byGroup"
 SHARDS = 16

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.dal.events import THROTTLE_CODES, EventStoreThrottled, EventStoreUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 MAX_RECORDS_PER_CALL = 10  # PutItems / PutUsers / PutActions take at most 10 records
 BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit

@@ -14,13 +14,15 @@ Item layout (the CDK storage construct declares the same keys):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BY_KIND_INDEX = "byKind"
 

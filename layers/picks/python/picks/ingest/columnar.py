@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import mmap
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from picks.dataset_schema import DatasetSchema, Field
 from picks.ordering import time_order
 
 if TYPE_CHECKING:
+    import mmap
     from collections.abc import Iterable, Mapping, Sequence
 
 FORMAT_NAME = "picks-columnar"

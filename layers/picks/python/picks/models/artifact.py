@@ -20,15 +20,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-
 from picks import npz
 from picks.ingest.columnar import decode_strings, encode_strings
+
+if TYPE_CHECKING:
+    import mmap
 
 FORMAT = "picks-model"
 FORMAT_VERSION = 1

@@ -20,19 +20,22 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.filters.catalog import ItemCatalog, UserProfile
 from picks.ingest.columnar import ColumnTable, read_table
-from picks.serving.models import Ranked, ServingModel
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from picks.dal.resources import Resource
+    from picks.services import Services
+    from picks.serving.models import Ranked, ServingModel
 
 RECORDS_TTL_S = 1.0
 FILTER_TTL_S = 5.0
@@ -263,7 +266,8 @@ class RequestRules:
         if not filter_arn:
             return None
         resource = filter_resource(self.services, filter_arn)
-        from picks.filters import evaluate, parse_cached as parse
+        from picks.filters import evaluate
+        from picks.filters import parse_cached as parse
 
         if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
             raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")

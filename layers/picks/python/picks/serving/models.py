@@ -11,14 +11,18 @@ Arrays every model has: ``popularity`` (float32 per item, the fallback for unkno
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from picks.models.artifact import ModelArtifact
 from picks.serving.repeats import COUNT_BUCKETS, RepeatTable, lift_repeats
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from picks.models.artifact import ModelArtifact
 
 
 @dataclass(frozen=True)

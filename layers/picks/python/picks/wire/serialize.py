@@ -8,11 +8,12 @@ REST-JSON responses carry them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from botocore.model import Shape
+from typing import TYPE_CHECKING, Any
 
 from picks.wire.service_model import operation_model
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 
 def _shape_value(shape: Shape, value: Any) -> Any:

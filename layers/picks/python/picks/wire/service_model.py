@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
 
 SERVICES = ("personalize", "personalize-runtime", "personalize-events")
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
-from botocore.model import Shape
 
 from picks.errors import InvalidInputException, excerpt
 from picks.wire.service_model import operation_model
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
 # (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them

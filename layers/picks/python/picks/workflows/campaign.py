@@ -9,13 +9,15 @@ half-deployed campaign.  ``record_failure`` (the Catch) ends it CREATE FAILED wi
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
-from picks.dal.resources import Resource
 from picks.serving.store import load_model
-from picks.services import Services
 from picks.workflows.failures import failure_reason
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 WHAT = "Campaign"
 LATEST_SUFFIX = "/$LATEST"

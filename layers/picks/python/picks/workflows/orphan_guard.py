@@ -20,7 +20,10 @@ import subprocess
 import sys
 import threading
 import time
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5

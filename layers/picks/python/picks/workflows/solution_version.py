@@ -17,21 +17,19 @@ import io
 import json
 import re
 import tarfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks import arns, realtime
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.controlplane import datasets
-from picks.dal.resources import Resource
+from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
-from picks.services import Services
-from picks.workflows.failures import failure_reason
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
+from picks.workflows.failures import failure_reason
 from picks.workflows.training_contract import (
     CONFIG_FILE,
     TrainingRequest,
@@ -39,6 +37,10 @@ from picks.workflows.training_contract import (
     model_artifacts_uri,
     split_s3_uri,
 )
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 WHAT = "Solution version"
 CREATE_STOPPING = "CREATE STOPPING"
