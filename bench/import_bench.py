@@ -170,7 +170,8 @@ def _clients(endpoint_url: str) -> tuple[Any, Any]:
     config = Config(
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"},
-        # A 1M-row upload is one ~30 MB PUT; the default 60 s read timeout is fine but be generous on slow disks.
+        # A 1M-row upload is one ~30 MB PUT; the default 60 s read timeout is fine, but be generous on
+        # slow disks.
         read_timeout=300,
     )
     common = {

@@ -471,7 +471,8 @@ def render(result: Result, command: str) -> str:
         lines += [
             *prose(
                 f"BLAS threads: with live events, p50 {live.pct(50):.2f} ms / p99 {live.pct(99):.2f} ms with",
-                f"OpenBLAS's default pool against p50 {single.pct(50):.2f} ms / p99 {single.pct(99):.2f} ms with",
+                f"OpenBLAS's default pool against p50 {single.pct(50):.2f} ms /",
+                f"p99 {single.pct(99):.2f} ms with",
                 "one thread (same requests, in turns). The runtime sets no thread limit today.",
             ),
             "",

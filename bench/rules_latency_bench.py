@@ -64,7 +64,10 @@ ITEMS_SCHEMA = json.dumps(
         "version": "1.0",
     }
 )
-RULE = 'INCLUDE ItemID WHERE Items.PRICE <= $PRICE | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+RULE = (
+    "INCLUDE ItemID WHERE Items.PRICE <= $PRICE"
+    ' | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+)
 PROMOTED = 'INCLUDE ItemID WHERE Items.CATEGORY IN ("c3")'
 
 
@@ -221,8 +224,8 @@ def render(r: dict, command: str) -> str:
     return (
         "## Latency with filters and a promotion\n\n"
         f"Warm in-process `GetRecommendations` (the runtime Lambda handler, Powertools included) on an "
-        f"`aws-user-personalization` campaign over {ITEMS:,} items × {FACTORS} factors, trained through the API "
-        f"on {ROWS:,} synthetic interactions ({r['train_seconds']:.0f} s). Every request (numResults "
+        f"`aws-user-personalization` campaign over {ITEMS:,} items × {FACTORS} factors, trained through "
+        f"the API on {ROWS:,} synthetic interactions ({r['train_seconds']:.0f} s). Every request (numResults "
         f'{NUM_RESULTS}) carries `filterArn` = `{RULE}` with `filterValues={{"PRICE": "50"}}` and a 30% '
         f"promotion of `{PROMOTED}`; the users each bought 3 items through PutEvents first, so the "
         "interaction filter and fold-in see real-time events. *Events from memory*: each user's events are "
@@ -235,7 +238,8 @@ def render(r: dict, command: str) -> str:
         "| Case | Requests | p50 | p99 | p99.9 | mean |\n|---|---:|---:|---:|---:|---:|\n"
         + row("events from memory", r["memory"])
         + row("events from the store (moto)", r["store"])
-        + f"\nTarget p99 ≤ {TARGET_P99_MS:.0f} ms in-process (events from memory): **{'met' if met else 'not met'}**.\n\n"
+        + f"\nTarget p99 ≤ {TARGET_P99_MS:.0f} ms in-process (events from memory): "
+        f"**{'met' if met else 'not met'}**.\n\n"
         f"| Run | Value |\n|-----|-------|\n{machine_rows()}\nReproduce with `{command}`.\n"
     )
 

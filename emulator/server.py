@@ -83,7 +83,8 @@ def _prepare_environment(region: str, account: str) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    # No aws-chunked CRC bodies on in-process PUTs: botocore's and moto's chunk handling is O(n²) (400 MB: 100+ s).
+    # No aws-chunked CRC bodies on in-process PUTs: botocore's and moto's chunk handling is O(n²)
+    # (400 MB: 100+ s).
     os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
     # One line per request is noise next to the handlers' own structured logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -5,8 +5,9 @@ interactions) are held out and the model trains on the other 90% of users.  Each
 oldest 90% of interactions are then given to the model as input (fold-in, exactly as the runtime
 treats a user it has not trained on), and its recommendations are compared with the newest 10%
 (at least one interaction).  SIMS, an item-to-item model, is given that input as its recent
-items (``SimsModel.related_to_history``).  Queries go through the serving classes (``picks.serving.models``), so
-the metrics measure what the runtime serves, under Personalize's metric keys.
+items (``SimsModel.related_to_history``).  Queries go through the serving classes
+(``picks.serving.models``), so the metrics measure what the runtime serves, under Personalize's metric
+keys.
 """
 
 from __future__ import annotations

@@ -268,7 +268,10 @@ def test_metadata_filters_see_put_items_at_once(setup):
         items=[
             {
                 "itemId": target,
-                "properties": '{"category": "toys", "price": 9.5, "description": "now a toy", "creationTimestamp": 1704067200}',
+                "properties": (
+                    '{"category": "toys", "price": 9.5, "description": "now a toy", '
+                    '"creationTimestamp": 1704067200}'
+                ),
             }
         ],
     )

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.e2e
 SOURCE_BUCKET = "import-sources"
 # picks reads import-sources (not its own bucket) as this role; moto's STS lets any role be assumed.
 ROLE_ARN = "arn:aws:iam::000000000000:role/PicksImport"
-GOOD = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu1,i1,1700000000,View\nu1,i2,1700000100,Purchase\nu2,i1,1700000200,View\n"
+GOOD = (
+    "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
+    "u1,i1,1700000000,View\nu1,i2,1700000100,Purchase\nu2,i1,1700000200,View\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -220,7 +220,10 @@ def test_put_items_enter_the_next_training_data(setup):
         items=[
             {
                 "itemId": "I-new-arrival",
-                "properties": '{"category": "shoes", "price": 19.5, "description": "new", "creationTimestamp": 1704067200}',
+                "properties": (
+                    '{"category": "shoes", "price": 19.5, "description": "new", '
+                    '"creationTimestamp": 1704067200}'
+                ),
             }
         ],
     )

@@ -27,9 +27,11 @@ from training.data import interactions_from_table
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
 
-SCHEMA = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+SCHEMA = parse_schema("""{
+ "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
  "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}], "version": "1.0"}""")
+            {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
+ "version": "1.0"}""")
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
     {
@@ -222,14 +224,17 @@ def test_the_runtime_rule_is_the_training_filter_row_by_row():
 
     from training.data import _event_filter, event_rule
 
-    schema = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    schema = parse_schema("""{
+     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
      "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
                 {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
-                {"name": "EVENT_VALUE", "type": ["null", "float"]}], "version": "1.0"}""")
+                {"name": "EVENT_VALUE", "type": ["null", "float"]}],
+     "version": "1.0"}""")
     rng = np.random.default_rng(2)
     kinds = ["click", "Click", "watch", "purchase"]
     lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"] + [
-        f"u{n % 7},i{n % 11},{1_600_000_000 + n},{kinds[rng.integers(4)]},{'' if n % 5 == 0 else rng.integers(0, 6)}"
+        f"u{n % 7},i{n % 11},{1_600_000_000 + n},{kinds[rng.integers(4)]},"
+        f"{'' if n % 5 == 0 else rng.integers(0, 6)}"
         for n in range(300)
     ]
     table = read_csv("\n".join(lines).encode(), schema, "INTERACTIONS")

@@ -212,7 +212,8 @@ def test_an_alias_must_name_an_id_array():
         (b"\xff\xfe", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
         (
-            b'{"format": "picks-model", "format_version": 1, "recipeType": "X", "data": {"size": 1, "sha256": "a"}}',
+            b'{"format": "picks-model", "format_version": 1, "recipeType": "X", '
+            b'"data": {"size": 1, "sha256": "a"}}',
             "lacks recipe",
         ),
         (

@@ -41,7 +41,10 @@ def test_one_credential_scope_parser_for_headers_and_presigned_queries():
         "AWS4-HMAC-SHA256 Credential=AKID/20240601/eu-west-1/personalize/aws4_request, "
         "SignedHeaders=host, Signature=abc"
     )
-    query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID/20240601/us-west-2/s3/aws4_request&X-Amz-Date=1"
+    query = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKID/20240601/us-west-2/s3/aws4_request&X-Amz-Date=1"
+    )
     assert credential_scope(header) == ("eu-west-1", "personalize")
     assert credential_scope(query) == ("us-west-2", "s3")
     assert credential_scope("AWS AKID:signature") is None

@@ -124,7 +124,8 @@ def put_events(services: Services, params: dict[str, Any]) -> None:
         schema = _interactions_schema(services, group_arn)
         if schema is None:
             raise InvalidInputException(
-                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema declares them."
+                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema "
+                "declares them."
             )
     validator = (lambda text, path: validate_event_properties(schema, text, path)) if schema else None
     record_events(services, group_arn, stored_events(params, validator))

@@ -207,7 +207,8 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
             )
         if requested > MAX_RESULTS_WITH_METADATA:
             raise InvalidInputException(
-                f"{field}: at most {MAX_RESULTS_WITH_METADATA} when metadataColumns are requested, not {requested}."
+                f"{field}: at most {MAX_RESULTS_WITH_METADATA} when metadataColumns are requested, "
+                f"not {requested}."
             )
     return columns
 
@@ -374,7 +375,8 @@ def get_action_recommendations(services: Services, params: dict[str, Any]) -> di
     if campaign is None:
         raise ResourceNotFoundException(f"Campaign {arn} does not exist.")
     raise InvalidInputException(
-        f"campaignArn: {arn} does not serve PERSONALIZED_ACTIONS; picks cannot train aws-next-best-action yet."
+        f"campaignArn: {arn} does not serve PERSONALIZED_ACTIONS; "
+        "picks cannot train aws-next-best-action yet."
     )
 
 

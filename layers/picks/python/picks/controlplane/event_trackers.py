@@ -85,7 +85,9 @@ def create_event_tracker(services: Services, params: dict[str, Any]) -> dict[str
         services,
         tracker,
         what=WHAT,
-        duplicate=f"name: event tracker {params['name']} already exists ({arn}); names are unique per account.",
+        duplicate=(
+            f"name: event tracker {params['name']} already exists ({arn}); names are unique per account."
+        ),
     )
     try:
         _claim_group(services, group.arn, arn)

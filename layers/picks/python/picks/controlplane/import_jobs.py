@@ -40,7 +40,8 @@ def start_import(
     source_bucket = data_location[len("s3://") :].partition("/")[0]
     if not data_location.startswith("s3://") or not source_bucket:
         raise InvalidInputException(
-            f"dataSource.dataLocation: '{excerpt(data_location)}' must be an s3://bucket/key or s3://bucket/folder/ location."
+            f"dataSource.dataLocation: '{excerpt(data_location)}' must be an s3://bucket/key or "
+            "s3://bucket/folder/ location."
         )
     user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)

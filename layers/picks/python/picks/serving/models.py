@@ -385,7 +385,8 @@ class FactorModel(ServingModel):
             )
 
     def context_scores(self, context: dict[str, str] | None) -> np.ndarray | None:
-        """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none apply."""
+        """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none
+        apply."""
         if not context or self.context_lift is None:
             return None
         rows = [
@@ -501,7 +502,8 @@ class FactorModel(ServingModel):
         return items, codes
 
     def repeat_candidates(self, last: np.ndarray, last_types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(items, chances) of the user's recent items worth recommending again (``picks.serving.repeats``)."""
+        """(items, chances) of the user's recent items worth recommending again
+        (``picks.serving.repeats``)."""
         if self.repeats is None:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         return self.repeats.candidates(last, last_types)
