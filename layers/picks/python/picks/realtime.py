@@ -192,11 +192,12 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
     users, items, types = DictionaryEncoder(), DictionaryEncoder(), DictionaryEncoder()
     fields = {f.name: f for f in EVENT_FIELDS}
     values = [e.event_value for _, e in rows]
+    item_ids = [
+        e.item_id for _, e in rows if e.item_id
+    ]  # all of them: merge_sessions keeps events with an item
     columns = {
         "USER_ID": string_column(fields["USER_ID"], users.encode([u for u, _ in rows]), users.dictionary()),
-        "ITEM_ID": string_column(
-            fields["ITEM_ID"], items.encode([e.item_id for _, e in rows]), items.dictionary()
-        ),
+        "ITEM_ID": string_column(fields["ITEM_ID"], items.encode(item_ids), items.dictionary()),
         "TIMESTAMP": Column(fields["TIMESTAMP"], np.array([int(e.sent_at) for _, e in rows], dtype=np.int64)),
         "EVENT_TYPE": string_column(
             fields["EVENT_TYPE"], types.encode([e.event_type for _, e in rows]), types.dictionary()

@@ -64,6 +64,7 @@ class HyperParameterRange:
     def as_api(self) -> dict[str, Any]:
         if self.kind == CATEGORICAL:
             return {"name": self.name, "values": list(self.values), "isTunable": self.tunable}
+        assert self.min_value is not None and self.max_value is not None  # numeric ranges have both
         cast = int if self.kind == INTEGER else float
         return {
             "name": self.name,

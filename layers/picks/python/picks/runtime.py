@@ -254,7 +254,7 @@ def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
     promotions = params.get("promotions") or []
     if not promotions:
         return None
-    promotion = promotions[0]
+    promotion: dict[str, Any] = promotions[0]
     if promotion.get("percentPromotedItems") is None:
         raise InvalidInputException(
             "promotions.1.percentPromotedItems: required with a promotion "

@@ -129,7 +129,8 @@ class Column:
 
     def null_mask(self) -> np.ndarray:
         if self.is_string:
-            return self.data == NULL_CODE
+            nulls: np.ndarray = self.data == NULL_CODE
+            return nulls
         if self.null is not None:
             return self.null
         return np.zeros(len(self), dtype=bool)
@@ -146,14 +147,13 @@ class Column:
         # A trailing None slot lets null code -1 index it directly.
         lookup = np.empty(len(self.dictionary) + 1, dtype=object)
         lookup[:-1] = self.dictionary
-        return lookup[self.data]
+        values: np.ndarray = lookup[self.data]
+        return values
 
     def to_pylist(self) -> list[Any]:
         """Plain Python values per row (None for null) — for tests, export and debugging."""
-        if self.is_string:
-            return self.decoded().tolist()
-        values = self.data.tolist()
-        if self.null is None:
+        values: list[Any] = self.decoded().tolist() if self.is_string else self.data.tolist()
+        if self.is_string or self.null is None:
             return values
         return [None if is_null else value for value, is_null in zip(values, self.null.tolist(), strict=True)]
 

@@ -108,6 +108,7 @@ def _row_values(table: ColumnTable, row: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, column in table.columns.items():
         if column.is_string:
+            assert column.dictionary is not None  # string columns have one
             code = int(column.data[row])
             values[name] = None if code < 0 else column.dictionary[code]
         elif column.null is not None and column.null[row]:

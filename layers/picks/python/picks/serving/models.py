@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -112,7 +112,7 @@ def _marked(marks: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarr
     if len(keys) == 0:
         return np.zeros(len(values), dtype=bool)
     marks[keys] = True
-    found = marks[values]
+    found: np.ndarray = marks[values]
     marks[keys] = False
     return found
 
@@ -177,7 +177,8 @@ def softmax(values: np.ndarray, temperature: float, at: np.ndarray | None = None
     same numbers, without dividing every item's exponential by the sum)."""
     shifted = (values - values.max()) / temperature
     exp = np.exp(shifted, dtype=np.float64)
-    return exp / exp.sum() if at is None else exp[at] / exp.sum()
+    probabilities: np.ndarray = exp / exp.sum() if at is None else exp[at] / exp.sum()
+    return probabilities
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class EventRule:
     parameters: tuple[tuple[str, float, float | None], ...] | None = None
 
     @classmethod
-    def from_info(cls, rule: dict | None) -> EventRule | None:
+    def from_info(cls, rule: dict[str, Any] | None) -> EventRule | None:
         if not rule:
             return None
         parameters = rule.get("parameters")
@@ -402,7 +403,8 @@ class FactorModel(ServingModel):
 
     @property
     def factors(self) -> int:
-        return self.item_factors.shape[1]
+        count: int = self.item_factors.shape[1]
+        return count
 
     # --- user vectors -------------------------------------------------------------------------
 
@@ -421,6 +423,7 @@ class FactorModel(ServingModel):
         """The user's last items in the training data, newest first."""
         if user is None or self.recent_indptr is None:
             return np.empty(0, np.int64)
+        assert self.recent_items is not None  # stored with recent_indptr
         return self.recent_items[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
 
     def fold_in(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -483,6 +486,7 @@ class FactorModel(ServingModel):
         """Event type codes of ``stored_recent(user)`` (the unknown type where training kept none)."""
         if user is None or self.recent_types is None:
             return np.full(count, self._unknown_type, dtype=np.int64)
+        assert self.recent_indptr is not None  # recent_types are stored with it
         return self.recent_types[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
 
     @property
@@ -576,6 +580,7 @@ class FactorModel(ServingModel):
     def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
         if not self.recent_weight or len(last) == 0:
             return None
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
         out = np.zeros(self.item_count, dtype=np.float32)
         # All the last items' neighbours in one np.add.at, in the order (and with the float32
         # values) of a loop over the items, newest first: the sums are the same.
@@ -607,7 +612,8 @@ class FactorModel(ServingModel):
         return score
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
-        return self.item_factors @ vector
+        scores: np.ndarray = self.item_factors @ vector
+        return scores
 
     def request_scores(
         self,
@@ -768,6 +774,7 @@ class FactorModel(ServingModel):
         row_of = np.repeat(rows, lengths[rows])
         position = np.arange(len(items)) - np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
         decay = self._recent_decays(int(lengths.max()))
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
         neighbors = self.neighbors[items]  # recent items × neighbours
         keys = (row_of % BLOCK_ROWS)[:, None] * n + neighbors
         values = self.neighbor_scores[items] * decay[position][:, None]
@@ -1053,7 +1060,8 @@ class TrendingModel(ServingModel):
                 now_counts = np.bincount(items[current], minlength=self.item_count).astype(np.float32)
                 before = np.bincount(items[previous], minlength=self.item_count).astype(np.float32)
                 # Growth first; among equal growth, the busier item now.
-                return (now_counts - before) + now_counts / (now_counts.max() + 1.0)
+                growth: np.ndarray = (now_counts - before) + now_counts / (now_counts.max() + 1.0)
+                return growth
         return None
 
     def recommend(

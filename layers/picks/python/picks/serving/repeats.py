@@ -52,7 +52,8 @@ def smoothed(hits: np.ndarray, totals: np.ndarray) -> np.ndarray:
     """Hit rates per (position, type, count) shrunk towards each position's overall rate."""
     position_rate = hits.sum(axis=(1, 2)) / np.maximum(totals.sum(axis=(1, 2)), 1.0)
     prior = position_rate[:, None, None]
-    return ((hits + PRIOR_WEIGHT * prior) / (totals + PRIOR_WEIGHT)).astype(np.float32)
+    rates: np.ndarray = ((hits + PRIOR_WEIGHT * prior) / (totals + PRIOR_WEIGHT)).astype(np.float32)
+    return rates
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class RepeatTable:
 
     @property
     def window(self) -> int:
-        return self.probability.shape[0]
+        positions: int = self.probability.shape[0]
+        return positions
 
     def type_code(self, event_type: str | None) -> int:
         return self.event_types.get(str(event_type or "").lower(), len(self.event_types))

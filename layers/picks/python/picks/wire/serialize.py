@@ -39,4 +39,5 @@ def serialize_output(service: str, operation: str, result: dict[str, Any] | None
     shape = operation_model(service, operation).output_shape
     if shape is None or result is None:
         return {}
-    return _shape_value(shape, result)
+    output: dict[str, Any] = _shape_value(shape, result)
+    return output

@@ -30,4 +30,5 @@ def operation_model(service: str, operation: str) -> OperationModel:
 
 def protocol(service: str) -> str:
     """``json`` for the control plane (AWS JSON 1.1), ``rest-json`` for runtime and events."""
-    return service_model(service).metadata["protocol"]
+    name: str = service_model(service).metadata["protocol"]
+    return name

@@ -154,7 +154,7 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         return
 
 
-def _check_size(size: int, meta: dict, value: Any, path: str, out: _Collector, noun: str) -> None:
+def _check_size(size: int, meta: dict[str, Any], value: Any, path: str, out: _Collector, noun: str) -> None:
     if "min" in meta and size < meta["min"]:
         out.fail(value, path, f"Member must have {noun} greater than or equal to {meta['min']}")
     if "max" in meta and size > meta["max"]:

@@ -24,7 +24,8 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 def _step_error(error: Exception) -> dict[str, str]:
     describe = getattr(error, "step_error", None)
     if callable(describe):
-        return describe()
+        described: dict[str, str] = describe()
+        return described
     return {"Error": type(error).__name__, "Cause": str(error)}
 
 

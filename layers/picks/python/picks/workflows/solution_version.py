@@ -260,9 +260,9 @@ def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any
         raise ArtifactError(f"{where} is outside the picks bucket {services.settings.bucket_name}")
     manifest_bytes = object_bytes(services.s3, bucket, prefix + MANIFEST_NAME)
     data_size = _object_size(services, bucket, prefix + ARRAYS_NAME)
-    found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
-    missing = [name for name, value in found.items() if value is None]
-    if missing:
+    if manifest_bytes is None or data_size is None:
+        found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
+        missing = [name for name, value in found.items() if value is None]
         raise ArtifactError(f"{where} lacks {', '.join(missing)}")
     try:
         manifest = parse_manifest(manifest_bytes)

@@ -29,4 +29,5 @@ class StepFunctionsStarter:
         response = self._sfn.start_execution(
             stateMachineArn=self._arns[workflow], name=name, input=json.dumps(payload)
         )
-        return response["executionArn"]
+        arn: str = response["executionArn"]
+        return arn

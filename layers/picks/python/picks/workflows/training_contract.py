@@ -65,7 +65,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def model_artifacts_uri(job: dict[str, Any]) -> str:
     """``ModelArtifacts.S3ModelArtifacts`` of a DescribeTrainingJob-shaped result."""
-    return job["ModelArtifacts"]["S3ModelArtifacts"]
+    uri: str = job["ModelArtifacts"]["S3ModelArtifacts"]
+    return uri
 
 
 def is_archive(uri: str) -> bool:
