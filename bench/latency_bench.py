@@ -143,7 +143,9 @@ def _blas(threads: int | None) -> Any:
 def _interleaved(
     runtime: Any,
     call: Callable[[str], float],
-    cases: list[tuple[str, Callable[..., list[str]], list[str], tuple[int, int], int | None]],
+    cases: list[
+        tuple[str, Callable[..., tuple[list[str], list[str]]], list[str], tuple[int, int], int | None]
+    ],
     rng: np.random.Generator,
     blocks: int,
 ) -> dict[str, np.ndarray]:
@@ -251,6 +253,7 @@ def benchmark(
             flush=True,
         )
         query_ms = []
+        assert services.events is not None  # the emulator's services have an event store
         for user in tracked[:20]:
             started = time.perf_counter_ns()
             services.events.recent(flow.group_arn, user, since_ms=0)

@@ -95,6 +95,7 @@ def _handler(body: dict) -> float:
     from functions.runtime import handler
 
     route = route_for("POST", "/recommendations")
+    assert route is not None
     declared = FUNCTIONS["runtime"]
     event = api_gateway_event(
         route,
@@ -185,6 +186,7 @@ def run(requests: int, timeout: float) -> dict:
         for user in rng.choice(buyers, 300).tolist():  # warm-up: model, catalog, filter masks
             _handler(body(user))
         store = get_services().events
+        assert store is not None  # the emulator's services have an event store
         stored = {user: store.recent(flow.group_arn, user) for user in buyers}
 
         def from_memory(self: RequestRules) -> list:

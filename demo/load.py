@@ -295,10 +295,13 @@ def load_demo(
         job_arns = {t: _start_import(personalize, arn, t) for t, arn in dataset_arns.items()}
     for dataset_type, job_arn in job_arns.items():
         started = time.monotonic()
+
+        def describe_job(job_arn: str = job_arn) -> dict[str, Any]:
+            job: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)
+            return job["datasetImportJob"]
+
         _wait_active(
-            lambda job_arn=job_arn: personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)[
-                "datasetImportJob"
-            ],
+            describe_job,
             f"{dataset_type} import job {job_arn}",
             wait_timeout,
         )
@@ -540,10 +543,13 @@ def train_demo(
     # Start every training before waiting on any: the server trains them side by side.
     versions = {recipe: _start_training(personalize, arn, reuse) for recipe, arn in solutions.items()}
     for recipe, version_arn in versions.items():
+
+        def describe_version(arn: str = version_arn) -> dict[str, Any]:
+            version: dict[str, Any] = personalize.describe_solution_version(solutionVersionArn=arn)
+            return version["solutionVersion"]
+
         _wait_active(
-            lambda arn=version_arn: personalize.describe_solution_version(solutionVersionArn=arn)[
-                "solutionVersion"
-            ],
+            describe_version,
             f"{recipe} solution version {version_arn}",
             wait_timeout,
         )

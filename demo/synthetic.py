@@ -35,7 +35,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
 
@@ -586,6 +586,16 @@ def write_csvs(data: DemoData, directory: str | Path) -> dict[str, Path]:
     return paths
 
 
+class CsvOptions(TypedDict, total=False):
+    """The keyword options of ``interactions_csv_chunks``, which ``write_interactions_csv`` passes on."""
+
+    n_users: int
+    n_items: int
+    seed: int
+    chunk_rows: int
+    header: bool
+
+
 def interactions_csv_chunks(
     n_rows: int,
     *,
@@ -649,7 +659,7 @@ def interactions_csv_chunks(
         yield "\n".join(lines) + "\n"
 
 
-def write_interactions_csv(path: str | Path, n_rows: int, **options: int | bool) -> Path:
+def write_interactions_csv(path: str | Path, n_rows: int, **options: Unpack[CsvOptions]) -> Path:
     """Stream ``n_rows`` synthetic interactions to ``path`` (see ``interactions_csv_chunks``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

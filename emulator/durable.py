@@ -207,7 +207,7 @@ def _note_object(touched: _Touched, backend: Any, args: tuple[Any, ...], kwargs:
     touched.objects.add((backend.account_id, backend.region_name, bucket, key))
 
 
-_SCOPES = (
+_SCOPES: tuple[tuple[type, str], ...] = (
     (S3Response, "key_response"),
     (S3Response, "bucket_response"),
     (S3Response, "ambiguous_response"),
@@ -268,7 +268,9 @@ def _table_params(table: Any) -> dict[str, Any]:
         }
 
     def index(spec: dict[str, Any]) -> dict[str, Any]:
-        kept = {name: spec[name] for name in ("IndexName", "KeySchema", "Projection") if name in spec}
+        kept: dict[str, Any] = {
+            name: spec[name] for name in ("IndexName", "KeySchema", "Projection") if name in spec
+        }
         if billing == "PROVISIONED" and "ProvisionedThroughput" in spec:
             kept["ProvisionedThroughput"] = {
                 name: spec["ProvisionedThroughput"][name]
@@ -313,7 +315,7 @@ def _load_item(table: Any, attributes: dict[str, Any]) -> None:
     """Put an item that moto accepted once already: what ``Table.put_item`` stores, without its
     validation and condition checks, and without ``Item.__init__``'s size check, which sizes every
     attribute again as each is added (a restart replays every item; that was most of its time)."""
-    item = Item.__new__(Item)
+    item: Item = Item.__new__(Item)  # type: ignore[assignment]  # moto types BaseModel.__new__ as BaseModel
     item.hash_key = DynamoType(attributes[table.hash_key_attr])
     ranged = table.range_key_attr is not None
     item.range_key = DynamoType(attributes[table.range_key_attr]) if ranged else None
@@ -421,8 +423,8 @@ class DurableState:
         with self._record_lock:
             records = [self._bucket_record(*marker) for marker in sorted(touched.buckets)]
             records += [self._table_record(*marker) for marker in sorted(touched.tables)]
-            for (account, region, table, _), key in touched.items.items():
-                item = self._item_record(account, region, table, key)
+            for (account, region, table, _), item_key in touched.items.items():
+                item = self._item_record(account, region, table, item_key)
                 if item is not None:
                     records.append(item)
             for marker in sorted(touched.whole_tables):
@@ -439,7 +441,7 @@ class DurableState:
             self._compact_in_background()
 
     def _bucket_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        bucket = get_backend("s3")[account][region].buckets.get(name)  # type: ignore[index]
+        bucket = get_backend("s3")[account][region].buckets.get(name)
         record: dict[str, Any] = {"k": "bucket", "a": account, "r": region, "n": name}
         if bucket is None:
             record["gone"] = True
@@ -448,7 +450,7 @@ class DurableState:
         return record
 
     def _table_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        table = get_backend("dynamodb")[account][region].tables.get(name)  # type: ignore[index]
+        table = get_backend("dynamodb")[account][region].tables.get(name)
         record: dict[str, Any] = {"k": "table", "a": account, "r": region, "n": name}
         if table is None:
             record["gone"] = True
@@ -459,7 +461,7 @@ class DurableState:
     def _item_record(
         self, account: str, region: str, table_name: str, key: dict[str, Any]
     ) -> dict[str, Any] | None:
-        backend = get_backend("dynamodb")[account][region]  # type: ignore[index]
+        backend = get_backend("dynamodb")[account][region]
         table = backend.tables.get(table_name)
         if table is None:
             return None  # the table is gone, and its record says so
@@ -478,12 +480,12 @@ class DurableState:
         }
 
     def _whole_table_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        table = get_backend("dynamodb")[account][region].tables.get(name)  # type: ignore[index]
+        table = get_backend("dynamodb")[account][region].tables.get(name)
         items = [_attributes(item) for item in _items_of(table)] if table is not None else []
         return {"k": "items", "a": account, "r": region, "t": name, "items": items, "replace": True}
 
     def _object_record(self, account: str, region: str, bucket_name: str, key_name: str) -> dict[str, Any]:
-        bucket = get_backend("s3")[account][region].buckets.get(bucket_name)  # type: ignore[index]
+        bucket = get_backend("s3")[account][region].buckets.get(bucket_name)
         record: dict[str, Any] = {"k": "object", "a": account, "r": region, "b": bucket_name, "n": key_name}
         while True:
             key = bucket.keys.get(key_name) if bucket is not None else None
@@ -492,7 +494,7 @@ class DurableState:
                 return record
             except ValueError:
                 # moto closed that value as a newer PutObject replaced it: record the newer one.
-                if key is bucket.keys.get(key_name):
+                if bucket is None or key is bucket.keys.get(key_name):
                     raise
 
     def _object_state(self, key: FakeKey) -> dict[str, Any]:
@@ -553,10 +555,10 @@ class DurableState:
             self.report.skipped.append(f"unknown record kind {kind!r}")
 
     def _dynamodb(self, record: dict[str, Any]) -> Any:
-        return get_backend("dynamodb")[record["a"]][record["r"]]  # type: ignore[index]
+        return get_backend("dynamodb")[record["a"]][record["r"]]
 
     def _s3(self, record: dict[str, Any]) -> Any:
-        return get_backend("s3")[record["a"]][record["r"]]  # type: ignore[index]
+        return get_backend("s3")[record["a"]][record["r"]]
 
     def _apply_table(self, record: dict[str, Any]) -> None:
         backend = self._dynamodb(record)

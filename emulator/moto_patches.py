@@ -127,7 +127,7 @@ def _from_primitives(cls: type[Request], method: str, url: str, headers: Any, bo
     return request
 
 
-_original_value_setter = FakeKey.value.fset
+_original_value_setter = FakeKey.value.fset  # type: ignore[attr-defined]  # a property; mypy sees its getter
 _original_copy_object = S3Backend.copy_object
 
 
@@ -136,7 +136,7 @@ def _set_value(self: FakeKey, new_value: bytes) -> None:
         # The value itself: a BytesIO over a bytes object shares it until written to, and reading
         # it whole gives that very object back, so GetObject and CopyObject copy nothing.
         self._value_buffer.close()
-        self._value_buffer = io.BytesIO(new_value)
+        self._value_buffer = io.BytesIO(new_value)  # type: ignore[assignment]  # moto declares a spooled file
         self.contentsize = len(new_value)
         return
     if not isinstance(self._value_buffer, tempfile.SpooledTemporaryFile):

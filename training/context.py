@@ -31,7 +31,7 @@ def attach(artifact: ModelArtifact, table: ColumnTable) -> None:
         return
     index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
     item_column = table["ITEM_ID"]
-    item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
+    item_map = np.array([index.get(v, -1) for v in item_column.string_dictionary.tolist()], dtype=np.int64)
     items = item_map[item_column.data]
     known = items >= 0
     n_items = len(artifact.item_ids)
@@ -41,7 +41,7 @@ def attach(artifact: ModelArtifact, table: ColumnTable) -> None:
     for f in fields:
         column = table[f.name]
         codes = column.data
-        for code, value in enumerate(column.dictionary.tolist()):
+        for code, value in enumerate(column.string_dictionary.tolist()):
             rows = known & (codes == code)
             support = int(rows.sum())
             if support >= MIN_SUPPORT:

@@ -297,7 +297,7 @@ def event_type_codes(table: ColumnTable) -> tuple[np.ndarray | None, list[str]]:
     if "EVENT_TYPE" not in table:
         return None, []
     column = table["EVENT_TYPE"]
-    lowered = [str(v).lower() for v in column.dictionary.tolist()]
+    lowered = [str(v).lower() for v in column.string_dictionary.tolist()]
     names = sorted(set(lowered))
     remap = np.array([names.index(v) for v in lowered] + [len(names)], dtype=np.int16)
     return remap[column.data], names  # null codes (-1) index the appended len(names)
@@ -312,16 +312,16 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
         return column if every_row else column[mask]
 
     event_types, event_type_names = event_type_codes(table)
-    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].dictionary))
-    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].dictionary))
+    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].string_dictionary))
+    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].string_dictionary))
     return in_user_time_order(
         Interactions(
             users=users,
             items=items,
             timestamps=kept(table["TIMESTAMP"].data).astype(np.int64, copy=False),
             weights=kept(weights),
-            user_ids=table["USER_ID"].dictionary[user_codes_unique],
-            item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
+            user_ids=table["USER_ID"].string_dictionary[user_codes_unique],
+            item_ids=table["ITEM_ID"].string_dictionary[item_codes_unique],
             event_types=None if event_types is None else kept(event_types),
             event_type_names=None if event_types is None else np.array(event_type_names, dtype=object),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,13 +20,16 @@ def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> di
     return {**dict(RECIPES[recipe].default_hyperparameters), **{k: str(v) for k, v in (given or {}).items()}}
 
 
+Number = TypeVar("Number", int, float)
+
+
 def number(
     params: Mapping[str, str],
     name: str,
-    kind: type = float,
+    kind: type[Number],
     low: float | None = None,
     high: float | None = None,
-) -> float:
+) -> Number:
     raw = params[name]
     try:
         value = kind(float(raw)) if kind is int else kind(raw)

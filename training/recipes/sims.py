@@ -290,6 +290,8 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
     users, items = _sequences(interactions, params)
     counts = np.bincount(items, minlength=interactions.item_count).astype(np.float64)
     present = counts[counts > 0]
+    low: float
+    high: float
     if len(present):
         low = np.quantile(present, number(params, "min_item_interaction_count_percentile", float, 0, 1))
         high = np.quantile(present, number(params, "max_item_interaction_count_percentile", float, 0, 1))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,9 +115,19 @@ def _recency_ramp(params: Mapping[str, str]) -> float:
     return 1.0 if flag(params, "recency_mask") else 0.0
 
 
+@overload
+def recent_items(
+    interactions: Interactions, window: int = ..., *, with_types: Literal[False] = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def recent_items(
+    interactions: Interactions, window: int = ..., *, with_types: Literal[True]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
 def recent_items(
     interactions: Interactions, window: int = RECENT_WINDOW, *, with_types: bool = False
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR (indptr, items) of each user's last ``window`` interactions, newest first; with
     ``with_types`` also their event type codes, as ``repeats.recent_types`` gives them (same rows)."""
     indptr, rows = _newest_rows(interactions, window)
@@ -419,7 +429,7 @@ def _artifact(
     item64 = item_factors.astype(np.float64)
     if recent is None:
         recent = (*recent_items(interactions), repeats.recent_types(interactions, RECENT_WINDOW))
-    recent_indptr, recent, recent_types = recent
+    recent_indptr, last_items, recent_types = recent
     neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
     if repeat_table is None:
         repeat_table = repeats.table(interactions, RECENT_WINDOW)
@@ -433,14 +443,13 @@ def _artifact(
             "item_factors": item_factors.astype(np.float32),
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
-            "history_indptr": matrix.indptr.astype(
-                np.int64, copy=False
-            ),  # shared with the matrix, which nothing changes later
+            # Shared with the matrix, which nothing changes later.
+            "history_indptr": matrix.indptr.astype(np.int64, copy=False),
             # As small as the catalog allows: 50 MB less to save, upload and load for 25M interactions.
             "history_items": matrix.indices.astype(item_index_type(interactions.item_count), copy=False),
             "history_confidence": matrix.data.astype(np.float32, copy=False),
             "recent_indptr": recent_indptr,
-            "recent_items": recent,
+            "recent_items": last_items,
             "neighbors": neighbors[0],
             "neighbor_scores": neighbors[1],
             "recent_types": recent_types,
@@ -490,7 +499,7 @@ def fit(
         others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
         if len(others):
             user_factors[others] = _solve_rows(
-                matrix, others, item_factors, number(params, "als_regularization")
+                matrix, others, item_factors, number(params, "als_regularization", float)
             )
         neighbors, repeat_table = beside.result()
     recent = prepared.recent if prepared is not None else None

@@ -124,6 +124,13 @@ class Column:
     def is_string(self) -> bool:
         return self.field.type == "string"
 
+    @property
+    def string_dictionary(self) -> np.ndarray:
+        """The distinct strings a string column's codes index; a TypeError for other columns."""
+        if self.dictionary is None:
+            raise TypeError(f"column {self.name} is not a string column")
+        return self.dictionary
+
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
