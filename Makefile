@@ -9,7 +9,7 @@ PICKS_DATA_DIR ?= $(CURDIR)/.picks-data
 export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
+.PHONY: venv lint test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,12 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# The gate CI runs before the tests: lint, formatting, types (strict on the layer); config in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: venv
 	$(PY) -m pytest -n 2 --dist loadfile tests
@@ -60,4 +66,4 @@ synth: venv
 	$(PY) app.py
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -328,13 +328,17 @@ def render(result: Result, command: str) -> str:
                     + " | ".join(f"{v:.4f}" for v in values)
                     + f" | {np.mean(values):.4f} | {np.std(values):.4f} |"
                 )
-        up_mean = np.mean(
-            [result.seed_metrics["aws-user-personalization"][s]["precision_at_10"] for s in result.seeds]
+        up_mean = float(
+            np.mean(
+                [result.seed_metrics["aws-user-personalization"][s]["precision_at_10"] for s in result.seeds]
+            )
         )
-        up_cov = np.mean(
-            [result.seed_metrics["aws-user-personalization"][s]["coverage"] for s in result.seeds]
+        up_cov = float(
+            np.mean([result.seed_metrics["aws-user-personalization"][s]["coverage"] for s in result.seeds])
         )
-        sims_mean = np.mean([result.seed_metrics["aws-sims"][s]["precision_at_10"] for s in result.seeds])
+        sims_mean = float(
+            np.mean([result.seed_metrics["aws-sims"][s]["precision_at_10"] for s in result.seeds])
+        )
         lines += [
             "",
             *prose(

@@ -5,6 +5,7 @@ clients are threads here.  Every acknowledged event id is remembered; afterwards
 is read back through the emulator's DynamoDB endpoint and compared: the benchmark fails unless
 stored == acknowledged (no loss, no duplicates).  Results go to ``docs/benchmarks.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,22 +37,38 @@ def _setup(endpoint: str) -> tuple[str, str]:
     (personalize,) = clients(endpoint, "personalize")
     group = personalize.create_dataset_group(name="events-bench")["datasetGroupArn"]
     schema = personalize.create_schema(name="events-bench", schema=SCHEMA)["schemaArn"]
-    personalize.create_dataset(name="events-bench", schemaArn=schema, datasetGroupArn=group,
-                               datasetType="INTERACTIONS")
+    personalize.create_dataset(
+        name="events-bench", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )
     tracking = personalize.create_event_tracker(name="events-bench", datasetGroupArn=group)["trackingId"]
     return group, tracking
 
 
-def _client_loop(endpoint: str, tracking: str, worker: int, deadline: float, events_per_call: int,
-                 acknowledged: list[str], latencies: list[float], errors: list[str]) -> None:
+def _client_loop(
+    endpoint: str,
+    tracking: str,
+    worker: int,
+    deadline: float,
+    events_per_call: int,
+    acknowledged: list[str],
+    latencies: list[float],
+    errors: list[str],
+) -> None:
     (events,) = clients(endpoint, "personalize-events")
     rng = np.random.default_rng(worker)
     call = 0
     while time.monotonic() < deadline:
         ids = [f"w{worker}-c{call}-e{k}" for k in range(events_per_call)]
         user = f"user-{rng.integers(0, 5000)}"
-        batch = [{"eventId": i, "eventType": "View", "itemId": f"item-{rng.zipf(1.3) % 10000}",
-                  "sentAt": datetime.now(UTC)} for i in ids]
+        batch = [
+            {
+                "eventId": i,
+                "eventType": "View",
+                "itemId": f"item-{rng.zipf(1.3) % 10000}",
+                "sentAt": datetime.now(UTC),
+            }
+            for i in ids
+        ]
         started = time.perf_counter()
         try:
             events.put_events(trackingId=tracking, userId=user, sessionId=f"s-{user}", eventList=batch)
@@ -84,8 +101,14 @@ def run(concurrency: int, seconds: float, events_per_call: int) -> dict[str, Any
     log = Path(tempfile.mkstemp(prefix="picks-events-bench-", suffix=".log")[1])
     env = {**os.environ, "PORT": str(port), "PYTHONPATH": f"{REPO_ROOT / 'layers/picks/python'}:{REPO_ROOT}"}
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "emulator", "serve"], cwd=REPO_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for_port(port, process, log, 60)
         endpoint = f"http://127.0.0.1:{port}"
@@ -94,9 +117,13 @@ def run(concurrency: int, seconds: float, events_per_call: int) -> dict[str, Any
         latencies: list[float] = []
         errors: list[str] = []
         deadline = time.monotonic() + seconds
-        threads = [threading.Thread(target=_client_loop, args=(endpoint, tracking, w, deadline, events_per_call,
-                                                               acknowledged, latencies, errors))
-                   for w in range(concurrency)]
+        threads = [
+            threading.Thread(
+                target=_client_loop,
+                args=(endpoint, tracking, w, deadline, events_per_call, acknowledged, latencies, errors),
+            )
+            for w in range(concurrency)
+        ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -109,13 +136,21 @@ def run(concurrency: int, seconds: float, events_per_call: int) -> dict[str, Any
         stop(process)
     lat = np.array(latencies) * 1000
     return {
-        "concurrency": concurrency, "seconds": elapsed, "events_per_call": events_per_call,
-        "calls": len(latencies), "errors": len(errors), "error_codes": sorted(set(errors)),
-        "acknowledged": len(acknowledged), "stored": len(stored), "unique_stored": len(set(stored)),
-        "lost": len(set(acknowledged) - set(stored)), "unacknowledged_stored": len(set(stored) - set(acknowledged)),
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "events_per_call": events_per_call,
+        "calls": len(latencies),
+        "errors": len(errors),
+        "error_codes": sorted(set(errors)),
+        "acknowledged": len(acknowledged),
+        "stored": len(stored),
+        "unique_stored": len(set(stored)),
+        "lost": len(set(acknowledged) - set(stored)),
+        "unacknowledged_stored": len(set(stored) - set(acknowledged)),
         "p50": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
         "p99": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
-        "peak_rss_mib": peak / 1024, "rss_source": source,
+        "peak_rss_mib": peak / 1024,
+        "rss_source": source,
     }
 
 
@@ -125,13 +160,15 @@ def render(result: dict[str, Any], command: str) -> str:
     return (
         "## Events\n\n"
         f"PutEvents from {r['concurrency']} concurrent stock-boto3 clients (threads, one client each) for "
-        f"{r['seconds']:.0f} s against one emulator process (`python -m emulator serve`), {r['events_per_call']} "
-        "events per call with explicit eventIds. Afterwards the events table is read back through the "
-        "emulator's DynamoDB endpoint and compared with the acknowledged ids. Every call is one DynamoDB "
-        "transaction (moto here), so this measures picks' request path plus moto, on the machine below.\n\n"
+        f"{r['seconds']:.0f} s against one emulator process (`python -m emulator serve`), "
+        f"{r['events_per_call']} events per call with explicit eventIds. Afterwards the events table is "
+        "read back through the emulator's DynamoDB endpoint and compared with the acknowledged ids. "
+        "Every call is one DynamoDB transaction (moto here), so this measures picks' request path plus "
+        "moto, on the machine below.\n\n"
         "| Metric | Value |\n|--------|-------|\n"
         f"| Calls acknowledged | {r['calls']:,} ({r['calls'] / r['seconds']:.0f} calls/s) |\n"
-        f"| Events acknowledged | {r['acknowledged']:,} ({r['acknowledged'] / r['seconds']:.0f} events/s per process) |\n"
+        f"| Events acknowledged | {r['acknowledged']:,} "
+        f"({r['acknowledged'] / r['seconds']:.0f} events/s per process) |\n"
         f"| Calls failed (client saw an error) | {r['errors']:,} {r['error_codes'] or ''} |\n"
         f"| Latency p50 / p99 | {r['p50']:.1f} ms / {r['p99']:.1f} ms |\n"
         f"| Events stored / lost / stored but unacknowledged | {r['stored']:,} / {r['lost']} / "

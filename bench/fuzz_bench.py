@@ -60,8 +60,13 @@ class Tally:
 
 
 def fuzz_operation(url: str, service: str, operation: str, examples: int, tally: Tally, budget: int) -> None:
-    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(request=fuzz_wire.requests(service, operation))
     def run(request: fuzz_wire.FuzzRequest) -> None:
         if tally.requests >= budget:
@@ -151,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             examples = max(1, math.ceil(remaining / len(operations)))
             for service, operation in operations:
                 fuzz_operation(server.url, service, operation, examples, tally, args.requests)
-                print(f"\r{tally.requests:,} requests, {tally.server_errors} 5xx, "
-                      f"{tally.unparseable} unparseable",
-                      end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r{tally.requests:,} requests, {tally.server_errors} 5xx, "
+                    f"{tally.unparseable} unparseable",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if tally.requests == before:
                 break  # nothing left to draw
         tally.health_checks += 1

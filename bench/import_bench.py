@@ -13,6 +13,7 @@ Run with ``make bench-import`` (``python -m bench.import_bench``).  Steps:
 The clock is the client's view (what a user waits for), so it includes polling
 granularity (``POLL_SECONDS``) but not the upload or resource creation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -169,11 +170,17 @@ def _clients(endpoint_url: str) -> tuple[Any, Any]:
     config = Config(
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"},
-        # A 1M-row upload is one ~30 MB PUT; the default 60 s read timeout is fine but be generous on slow disks.
+        # A 1M-row upload is one ~30 MB PUT; the default 60 s read timeout is fine, but be generous on
+        # slow disks.
         read_timeout=300,
     )
-    common = {"endpoint_url": endpoint_url, "region_name": "us-east-1", "config": config,
-              "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    common = {
+        "endpoint_url": endpoint_url,
+        "region_name": "us-east-1",
+        "config": config,
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
     return boto3.client("s3", **common), boto3.client("personalize", **common)
 
 
@@ -202,9 +209,12 @@ def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float
     upload_seconds = time.perf_counter() - started
 
     group = personalize.create_dataset_group(name="picks-bench-import")["datasetGroupArn"]
-    _wait_active(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"],
-                 "dataset group", 60)
-    schema = personalize.create_schema(name="picks-bench-interactions", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    _wait_active(
+        lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], "dataset group", 60
+    )
+    schema = personalize.create_schema(name="picks-bench-interactions", schema=INTERACTIONS_SCHEMA)[
+        "schemaArn"
+    ]
     dataset = personalize.create_dataset(
         name="picks-bench-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
     )["datasetArn"]
@@ -218,8 +228,11 @@ def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float
         roleArn=ROLE_ARN,
         importMode="FULL",
     )["datasetImportJobArn"]
-    _wait_active(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
-                 "dataset import job", timeout)
+    _wait_active(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
+        "dataset import job",
+        timeout,
+    )
     return upload_seconds, time.perf_counter() - started
 
 
@@ -243,7 +256,9 @@ def benchmark(rows: int, workdir: Path, timeout: float) -> Result:
     started = time.perf_counter()
     write_interactions_csv(csv_path, rows)
     generate_seconds = time.perf_counter() - started
-    print(f"wrote {rows:,} rows ({csv_path.stat().st_size / 1e6:.1f} MB) in {generate_seconds:.1f}s", flush=True)
+    print(
+        f"wrote {rows:,} rows ({csv_path.stat().st_size / 1e6:.1f} MB) in {generate_seconds:.1f}s", flush=True
+    )
 
     port = free_port()
     log = workdir / "emulator.log"
@@ -255,7 +270,10 @@ def benchmark(rows: int, workdir: Path, timeout: float) -> Result:
     with log.open("wb") as log_handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve"],
-            cwd=REPO_ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group, so stop() reaches its workers too
         )
     try:
@@ -302,8 +320,8 @@ Reproduce with `make bench-import`.
 | Throughput | {result.rows_per_second:,.0f} rows/s |
 | Emulator peak RSS (VmHWM) | {result.peak_rss_kib / 1024:.0f} MiB ({result.peak_rss_source}) |
 | S3 upload (single PUT, not in the import time) | {result.upload_seconds:.1f} s |
-| Machine | {m['platform']}, Python {m['python']} |
-| CPU | {m['cpu']} × {m['nproc']} (nproc), {m['memory']} RAM |
+| Machine | {m["platform"]}, Python {m["python"]} |
+| CPU | {m["cpu"]} × {m["nproc"]} (nproc), {m["memory"]} RAM |
 | Date | {result.date} |
 """
 

@@ -286,6 +286,7 @@ def benchmark(
             flush=True,
         )
         query_ms = []
+        assert services.events is not None  # the emulator's services have an event store
         for user in tracked[:20]:
             started = time.perf_counter_ns()
             services.events.recent(flow.group_arn, user, since_ms=0)

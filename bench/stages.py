@@ -73,7 +73,7 @@ class StageTimer:
     def rows(self) -> list[tuple[str, float, int]]:
         """(path, seconds, calls) in the order the paths were first entered (parents before children)."""
         with self._lock:
-            items = {path: (seconds, calls) for path, (seconds, calls) in self.totals.items()}
+            items = {path: (seconds, int(calls)) for path, (seconds, calls) in self.totals.items()}
             order = dict(self._first_start)
         return [(path, *items[path]) for path in sorted(items, key=lambda p: order.get(p, 1 << 30))]
 

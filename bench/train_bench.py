@@ -211,9 +211,7 @@ def render(result: Result, command: str) -> str:
     pipeline_ratio = result.pipeline_seconds / result.raw_fit_seconds
     hp = result.hyperparameters
     inner_als = sum(
-        seconds
-        for path, seconds, _ in result.training_stages.get("stages", [])
-        if path.endswith("/als_fit")
+        seconds for path, seconds, _ in result.training_stages.get("stages", []) if path.endswith("/als_fit")
     )
     lines = [
         f"## {SECTION}",
@@ -224,7 +222,8 @@ def render(result: Result, command: str) -> str:
             "timestamps) through an in-process emulator with stock boto3: FULL import →",
             "`aws-user-personalization` solution version (default hyperparameters) → `GetSolutionMetrics`,",
             "each timed from the create call to the first describe that reports ACTIVE (polled every",
-            "0.25 s). Then a raw `implicit` ALS fit (`AlternatingLeastSquares.fit`) on the same matrix the recipe factorises (factors",
+            "0.25 s). Then a raw `implicit` ALS fit (`AlternatingLeastSquares.fit`) on the same matrix",
+            "the recipe factorises (factors",
             f"{hp['hidden_dimension']}, iterations {hp['als_iterations']}, regularization",
             f'{hp["als_regularization"]}, `threadpool_limits(1, "blas")`, CPU). Reproduce with `{command}`',
             "(scale with `PICKS_BENCH_ROWS`, `PICKS_BENCH_USERS`, `PICKS_BENCH_ITEMS`).",
@@ -331,7 +330,8 @@ def render(result: Result, command: str) -> str:
             lines += [
                 *prose(
                     "And its second thread: work that needs neither the factors nor the main thread's",
-                    "current step, run beside it (`cooccurrence_input_and_examples` during `prepare`, `neighbours` during",
+                    "current step, run beside it (`cooccurrence_input_and_examples` during `prepare`,",
+                    "`neighbours` during",
                     "`als_fit`, `history_attach` during the evaluation). Wall clock, so it overlaps the",
                     "stages above, and",
                     "both threads' times include sharing the two cores:",

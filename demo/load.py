@@ -14,6 +14,7 @@ metrics side by side and a few sample recommendations.
 
     python -m demo.load --endpoint-url http://127.0.0.1:4566 [--no-train]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,16 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from demo.synthetic import DemoData, generate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 BUCKET = "picks-demo-input"
 DATASET_GROUP = "picks-demo"
@@ -66,8 +69,9 @@ def _client(service: str, endpoint_url: str, region: str) -> Any:
         # Path-style, because virtual-hosted buckets would need DNS for <bucket>.127.0.0.1.
         s3={"addressing_style": "path"},
     )
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=config,
-                        **DUMMY_CREDENTIALS)
+    return boto3.client(
+        service, endpoint_url=endpoint_url, region_name=region, config=config, **DUMMY_CREDENTIALS
+    )
 
 
 def _clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
@@ -128,9 +132,13 @@ def _ensure_dataset_group(personalize: Any, timeout: float) -> str:
         arn = personalize.create_dataset_group(name=DATASET_GROUP)["datasetGroupArn"]
     except personalize.exceptions.ResourceAlreadyExistsException:
         arn = _find(_paginate(personalize, "list_dataset_groups", "datasetGroups"), name=DATASET_GROUP)[
-            "datasetGroupArn"]
-    _wait_active(lambda: personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"],
-                 f"dataset group {DATASET_GROUP}", timeout)
+            "datasetGroupArn"
+        ]
+    _wait_active(
+        lambda: personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"],
+        f"dataset group {DATASET_GROUP}",
+        timeout,
+    )
     return str(arn)
 
 
@@ -141,7 +149,9 @@ def _ensure_schema(personalize: Any, name: str, schema: str) -> str:
         return str(_find(_paginate(personalize, "list_schemas", "schemas"), name=name)["schemaArn"])
 
 
-def _ensure_dataset(personalize: Any, group_arn: str, dataset_type: str, schema_arn: str, timeout: float) -> str:
+def _ensure_dataset(
+    personalize: Any, group_arn: str, dataset_type: str, schema_arn: str, timeout: float
+) -> str:
     name = f"{DATASET_GROUP}-{dataset_type.lower()}"
     try:
         arn = personalize.create_dataset(
@@ -164,7 +174,9 @@ def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
     """
     base = f"{DATASET_GROUP}-{dataset_type.lower()}-import"
     name = base
-    for job in _paginate(personalize, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn):
+    for job in _paginate(
+        personalize, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn
+    ):
         status = job.get("status", "")
         if status in ("CREATE PENDING", "CREATE IN_PROGRESS"):
             return str(job["datasetImportJobArn"])
@@ -181,10 +193,15 @@ def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
     )
 
 
-def _newest_active(personalize: Any, operation: str, result_key: str, arn_key: str, **filters: Any) -> str | None:
+def _newest_active(
+    personalize: Any, operation: str, result_key: str, arn_key: str, **filters: Any
+) -> str | None:
     """The ARN (``arn_key``) of the newest ACTIVE resource that ``operation`` lists, if any."""
-    active = [found for found in _paginate(personalize, operation, result_key, **filters)
-              if found.get("status") == "ACTIVE"]
+    active = [
+        found
+        for found in _paginate(personalize, operation, result_key, **filters)
+        if found.get("status") == "ACTIVE"
+    ]
     if not active:
         return None
     return str(max(active, key=lambda found: found.get("creationDateTime", 0))[arn_key])
@@ -192,8 +209,13 @@ def _newest_active(personalize: Any, operation: str, result_key: str, arn_key: s
 
 def _active_import(personalize: Any, dataset_arn: str) -> str | None:
     """The dataset's newest ACTIVE import job, if any."""
-    return _newest_active(personalize, "list_dataset_import_jobs", "datasetImportJobs", "datasetImportJobArn",
-                          datasetArn=dataset_arn)
+    return _newest_active(
+        personalize,
+        "list_dataset_import_jobs",
+        "datasetImportJobs",
+        "datasetImportJobArn",
+        datasetArn=dataset_arn,
+    )
 
 
 def _upload(s3: Any, region: str, data: DemoData) -> None:
@@ -265,15 +287,21 @@ def load_demo(
         job_arns = {t: str(arn) for t, arn in imported.items()}
     else:
         _upload(s3, region, data)
-        say(f"uploaded {len(data.users)} users, {len(data.items)} items, "
-            f"{len(data.interactions)} interactions to s3://{BUCKET}/")
+        say(
+            f"uploaded {len(data.users)} users, {len(data.items)} items, "
+            f"{len(data.interactions)} interactions to s3://{BUCKET}/"
+        )
         # Start all imports before waiting on any, so the server can run them side by side.
         job_arns = {t: _start_import(personalize, arn, t) for t, arn in dataset_arns.items()}
     for dataset_type, job_arn in job_arns.items():
         started = time.monotonic()
+
+        def describe_job(job_arn: str = job_arn) -> dict[str, Any]:
+            job: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)
+            return job["datasetImportJob"]
+
         _wait_active(
-            lambda job_arn=job_arn: personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)[
-                "datasetImportJob"],
+            describe_job,
             f"{dataset_type} import job {job_arn}",
             wait_timeout,
         )
@@ -288,8 +316,17 @@ def load_demo(
         "datasetImportJobArns": job_arns,
     }
     if train:
-        loaded.update(train_demo(endpoint_url, group_arn, data, region=region, wait_timeout=wait_timeout,
-                                 quiet=quiet, reuse=reuse))
+        loaded.update(
+            train_demo(
+                endpoint_url,
+                group_arn,
+                data,
+                region=region,
+                wait_timeout=wait_timeout,
+                quiet=quiet,
+                reuse=reuse,
+            )
+        )
     return loaded
 
 
@@ -298,9 +335,14 @@ def load_demo(
 
 def _ensure_solution(personalize: Any, group_arn: str, name: str, recipe: str) -> str:
     try:
-        return str(personalize.create_solution(
-            name=name, datasetGroupArn=group_arn, recipeArn=RECIPE_ARN + recipe, performAutoTraining=False,
-        )["solutionArn"])
+        return str(
+            personalize.create_solution(
+                name=name,
+                datasetGroupArn=group_arn,
+                recipeArn=RECIPE_ARN + recipe,
+                performAutoTraining=False,
+            )["solutionArn"]
+        )
     except personalize.exceptions.ResourceAlreadyExistsException:
         listed = _paginate(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn)
         return str(_find(listed, name=name)["solutionArn"])
@@ -308,8 +350,13 @@ def _ensure_solution(personalize: Any, group_arn: str, name: str, recipe: str) -
 
 def _active_version(personalize: Any, solution_arn: str) -> str | None:
     """The solution's newest ACTIVE version, if any."""
-    return _newest_active(personalize, "list_solution_versions", "solutionVersions", "solutionVersionArn",
-                          solutionArn=solution_arn)
+    return _newest_active(
+        personalize,
+        "list_solution_versions",
+        "solutionVersions",
+        "solutionVersionArn",
+        solutionArn=solution_arn,
+    )
 
 
 def _start_training(personalize: Any, solution_arn: str, reuse: bool = False) -> str:
@@ -322,8 +369,9 @@ def _start_training(personalize: Any, solution_arn: str, reuse: bool = False) ->
     try:
         return str(personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"])
     except personalize.exceptions.ResourceInUseException:
-        for version in _paginate(personalize, "list_solution_versions", "solutionVersions",
-                                 solutionArn=solution_arn):
+        for version in _paginate(
+            personalize, "list_solution_versions", "solutionVersions", solutionArn=solution_arn
+        ):
             if version.get("status") in ("CREATE PENDING", "CREATE IN_PROGRESS"):
                 return str(version["solutionVersionArn"])
         raise
@@ -336,8 +384,11 @@ def _ensure_campaign(personalize: Any, name: str, version_arn: str, timeout: flo
         return personalize.describe_campaign(campaignArn=arn)["campaign"]
 
     try:
-        arn = str(personalize.create_campaign(name=name, solutionVersionArn=version_arn,
-                                              minProvisionedTPS=1)["campaignArn"])
+        arn = str(
+            personalize.create_campaign(name=name, solutionVersionArn=version_arn, minProvisionedTPS=1)[
+                "campaignArn"
+            ]
+        )
     except personalize.exceptions.ResourceAlreadyExistsException:
         arn = str(_find(_paginate(personalize, "list_campaigns", "campaigns"), name=name)["campaignArn"])
         if describe()["status"] == "CREATE FAILED":
@@ -375,22 +426,28 @@ def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData) -> dict[st
     user = _sample_user(data)
     history = sorted((row for row in data.interactions if row[0] == user), key=lambda row: row[2])
     recommended = runtime.get_recommendations(
-        campaignArn=campaigns["aws-user-personalization"], userId=user, numResults=SAMPLE_RESULTS,
+        campaignArn=campaigns["aws-user-personalization"],
+        userId=user,
+        numResults=SAMPLE_RESULTS,
         context={"PICKS_EXPLAIN": "true"},
     )["itemList"]
     item = history[-1][1]
     related = runtime.get_recommendations(
-        campaignArn=campaigns["aws-sims"], itemId=item, numResults=SAMPLE_RESULTS)["itemList"]
+        campaignArn=campaigns["aws-sims"], itemId=item, numResults=SAMPLE_RESULTS
+    )["itemList"]
     popular = runtime.get_recommendations(
-        campaignArn=campaigns["aws-popularity-count"], userId=user, numResults=SAMPLE_RESULTS)["itemList"]
+        campaignArn=campaigns["aws-popularity-count"], userId=user, numResults=SAMPLE_RESULTS
+    )["itemList"]
 
     def described(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**entry, "category": category.get(entry["itemId"], "?")} for entry in items]
 
     return {
         "userId": user,
-        "userHistory": [{"itemId": row[1], "category": category.get(row[1], "?"), "eventType": row[3]}
-                        for row in history[-SAMPLE_RESULTS:]],
+        "userHistory": [
+            {"itemId": row[1], "category": category.get(row[1], "?"), "eventType": row[3]}
+            for row in history[-SAMPLE_RESULTS:]
+        ],
         "userRecommendations": described(recommended),
         "itemId": item,
         "itemCategory": category.get(item, "?"),
@@ -404,11 +461,13 @@ def _samples_text(samples: dict[str, Any]) -> str:
         score = f"  score {entry['score']:.4f}" if scored and "score" in entry else ""
         return f"    {entry['itemId']}  {entry['category']:<12}{score}"
 
-    lines = [f"Sample recommendations (GetRecommendations, {SAMPLE_RESULTS} each):", "",
-             f"  user {samples['userId']} lately: "
-             + ", ".join(f"{h['itemId']} ({h['category']}, {h['eventType']})"
-                         for h in samples["userHistory"]),
-             "  aws-user-personalization for that user, with PICKS_EXPLAIN reasons:"]
+    lines = [
+        f"Sample recommendations (GetRecommendations, {SAMPLE_RESULTS} each):",
+        "",
+        f"  user {samples['userId']} lately: "
+        + ", ".join(f"{h['itemId']} ({h['category']}, {h['eventType']})" for h in samples["userHistory"]),
+        "  aws-user-personalization for that user, with PICKS_EXPLAIN reasons:",
+    ]
     for entry in samples["userRecommendations"]:
         lines.append(line(entry))
         for reason in entry.get("reason", []):
@@ -420,8 +479,9 @@ def _samples_text(samples: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def serving_how_to(endpoint_url: str, region: str, campaigns: dict[str, str], versions: dict[str, str],
-                   user: str, item: str) -> str:
+def serving_how_to(
+    endpoint_url: str, region: str, campaigns: dict[str, str], versions: dict[str, str], user: str, item: str
+) -> str:
     return f"""\
 Campaigns are ACTIVE. Paste into Python to ask them yourself:
 
@@ -433,22 +493,22 @@ Campaigns are ACTIVE. Paste into Python to ask them yourself:
 
   # Items for a user, with the interactions behind each one (picks' PICKS_EXPLAIN context)
   runtime.get_recommendations(
-      campaignArn="{campaigns['aws-user-personalization']}",
+      campaignArn="{campaigns["aws-user-personalization"]}",
       userId="{user}", numResults=10, context={{"PICKS_EXPLAIN": "true"}})["itemList"]
 
   # Items related to an item (aws-sims)
   runtime.get_recommendations(
-      campaignArn="{campaigns['aws-sims']}",
+      campaignArn="{campaigns["aws-sims"]}",
       itemId="{item}", numResults=10)["itemList"]
 
   # Most popular items (aws-popularity-count)
   runtime.get_recommendations(
-      campaignArn="{campaigns['aws-popularity-count']}",
+      campaignArn="{campaigns["aws-popularity-count"]}",
       userId="{user}", numResults=10)["itemList"]
 
   # Offline metrics of a solution version
   personalize.get_solution_metrics(
-      solutionVersionArn="{versions['aws-user-personalization']}")["metrics"]
+      solutionVersionArn="{versions["aws-user-personalization"]}")["metrics"]
 """
 
 
@@ -476,16 +536,28 @@ def train_demo(
             print(message, flush=True)
 
     started = time.monotonic()
-    solutions = {recipe: _ensure_solution(personalize, group_arn, f"{DATASET_GROUP}-{short}", recipe)
-                 for short, recipe in DEMO_SOLUTIONS}
+    solutions = {
+        recipe: _ensure_solution(personalize, group_arn, f"{DATASET_GROUP}-{short}", recipe)
+        for short, recipe in DEMO_SOLUTIONS
+    }
     # Start every training before waiting on any: the server trains them side by side.
     versions = {recipe: _start_training(personalize, arn, reuse) for recipe, arn in solutions.items()}
     for recipe, version_arn in versions.items():
-        _wait_active(lambda arn=version_arn: personalize.describe_solution_version(solutionVersionArn=arn)[
-            "solutionVersion"], f"{recipe} solution version {version_arn}", wait_timeout)
+
+        def describe_version(arn: str = version_arn) -> dict[str, Any]:
+            version: dict[str, Any] = personalize.describe_solution_version(solutionVersionArn=arn)
+            return version["solutionVersion"]
+
+        _wait_active(
+            describe_version,
+            f"{recipe} solution version {version_arn}",
+            wait_timeout,
+        )
         say(f"{recipe} solution version ACTIVE ({time.monotonic() - started:.1f}s)")
-    metrics = {recipe: personalize.get_solution_metrics(solutionVersionArn=arn)["metrics"]
-               for recipe, arn in versions.items()}
+    metrics = {
+        recipe: personalize.get_solution_metrics(solutionVersionArn=arn)["metrics"]
+        for recipe, arn in versions.items()
+    }
     campaigns = {
         recipe: _ensure_campaign(personalize, f"{DATASET_GROUP}-{short}", versions[recipe], wait_timeout)
         for short, recipe in DEMO_SOLUTIONS
@@ -494,8 +566,10 @@ def train_demo(
     samples = _samples(runtime, campaigns, data)
 
     say("")
-    say("Offline metrics (GetSolutionMetrics: Personalize's holdout, 10% of users and their newest "
-        "interactions):")
+    say(
+        "Offline metrics (GetSolutionMetrics: Personalize's holdout, 10% of users and their newest "
+        "interactions):"
+    )
     say(metrics_table(metrics))
     say("")
     say(_samples_text(samples))
@@ -512,19 +586,26 @@ def train_demo(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load the synthetic retail demo into a picks server.")
-    parser.add_argument("--endpoint-url",
-                        default=os.environ.get("AWS_ENDPOINT_URL",
-                                               f"http://127.0.0.1:{os.environ.get('PORT', '4566')}"))
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL", f"http://127.0.0.1:{os.environ.get('PORT', '4566')}"),
+    )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: the demo's)")
     parser.add_argument("--wait-timeout", type=float, default=300)
-    parser.add_argument("--no-train", action="store_true",
-                        help="only import the data; train and deploy nothing")
+    parser.add_argument(
+        "--no-train", action="store_true", help="only import the data; train and deploy nothing"
+    )
     args = parser.parse_args(argv)
     data = generate(seed=args.seed) if args.seed is not None else None
     try:
-        load_demo(args.endpoint_url, region=args.region, data=data, wait_timeout=args.wait_timeout,
-                  train=not args.no_train)
+        load_demo(
+            args.endpoint_url,
+            region=args.region,
+            data=data,
+            wait_timeout=args.wait_timeout,
+            train=not args.no_train,
+        )
     except DemoLoadError as error:
         print(f"demo load failed: {error}", file=sys.stderr)
         return 1

@@ -27,16 +27,20 @@ the same arguments always give byte-identical CSVs.
 with a cheaper hierarchical sampler (user -> category -> item) for benchmarks,
 where a dense user x item probability matrix would not fit in memory.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 __all__ = [
     "CATEGORIES",
@@ -97,68 +101,223 @@ AGE_TASTE = np.array(
 _WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "electronics": {
         "noun": ("headphones", "speaker", "charger", "smartwatch", "keyboard", "monitor", "webcam", "router"),
-        "feature": ("noise cancelling", "fast charging", "a long-lasting battery", "Bluetooth 5.3",
-                    "a USB-C port", "a backlit display", "voice control", "a slim aluminium body"),
+        "feature": (
+            "noise cancelling",
+            "fast charging",
+            "a long-lasting battery",
+            "Bluetooth 5.3",
+            "a USB-C port",
+            "a backlit display",
+            "voice control",
+            "a slim aluminium body",
+        ),
         "use": ("commuting", "working from home", "gaming sessions", "video calls", "travel", "the office"),
     },
     "kitchen": {
-        "noun": ("skillet", "knife set", "blender", "kettle", "cutting board", "coffee grinder", "dutch oven",
-                 "mixing bowl"),
-        "feature": ("a non-stick coating", "a stainless steel finish", "an ergonomic handle",
-                    "dishwasher-safe parts", "even heat distribution", "a precision burr"),
-        "use": ("weeknight dinners", "meal prep", "baking", "morning coffee", "family gatherings", "small kitchens"),
+        "noun": (
+            "skillet",
+            "knife set",
+            "blender",
+            "kettle",
+            "cutting board",
+            "coffee grinder",
+            "dutch oven",
+            "mixing bowl",
+        ),
+        "feature": (
+            "a non-stick coating",
+            "a stainless steel finish",
+            "an ergonomic handle",
+            "dishwasher-safe parts",
+            "even heat distribution",
+            "a precision burr",
+        ),
+        "use": (
+            "weeknight dinners",
+            "meal prep",
+            "baking",
+            "morning coffee",
+            "family gatherings",
+            "small kitchens",
+        ),
     },
     "apparel": {
-        "noun": ("hoodie", "rain jacket", "t-shirt", "chinos", "sneakers", "wool sweater", "denim jacket", "scarf"),
-        "feature": ("breathable cotton", "a water-repellent shell", "a relaxed fit", "recycled fibres",
-                    "reinforced seams", "a soft fleece lining"),
+        "noun": (
+            "hoodie",
+            "rain jacket",
+            "t-shirt",
+            "chinos",
+            "sneakers",
+            "wool sweater",
+            "denim jacket",
+            "scarf",
+        ),
+        "feature": (
+            "breathable cotton",
+            "a water-repellent shell",
+            "a relaxed fit",
+            "recycled fibres",
+            "reinforced seams",
+            "a soft fleece lining",
+        ),
         "use": ("everyday wear", "cool evenings", "weekend trips", "the gym", "layering", "rainy days"),
     },
     "books": {
-        "noun": ("novel", "cookbook", "biography", "field guide", "thriller", "poetry collection", "atlas",
-                 "graphic novel"),
-        "feature": ("a gripping plot", "full-colour photographs", "an award-winning author", "a new foreword",
-                    "practical recipes", "detailed maps"),
+        "noun": (
+            "novel",
+            "cookbook",
+            "biography",
+            "field guide",
+            "thriller",
+            "poetry collection",
+            "atlas",
+            "graphic novel",
+        ),
+        "feature": (
+            "a gripping plot",
+            "full-colour photographs",
+            "an award-winning author",
+            "a new foreword",
+            "practical recipes",
+            "detailed maps",
+        ),
         "use": ("quiet evenings", "book clubs", "long flights", "curious minds", "gift giving", "the beach"),
     },
     "outdoors": {
-        "noun": ("tent", "backpack", "trekking poles", "sleeping bag", "water bottle", "headlamp", "camp stove",
-                 "hammock"),
-        "feature": ("a lightweight frame", "weatherproof fabric", "an insulated body", "quick setup",
-                    "adjustable straps", "a compact pack size"),
-        "use": ("weekend hikes", "camping trips", "trail running", "festivals", "backcountry travel", "picnics"),
+        "noun": (
+            "tent",
+            "backpack",
+            "trekking poles",
+            "sleeping bag",
+            "water bottle",
+            "headlamp",
+            "camp stove",
+            "hammock",
+        ),
+        "feature": (
+            "a lightweight frame",
+            "weatherproof fabric",
+            "an insulated body",
+            "quick setup",
+            "adjustable straps",
+            "a compact pack size",
+        ),
+        "use": (
+            "weekend hikes",
+            "camping trips",
+            "trail running",
+            "festivals",
+            "backcountry travel",
+            "picnics",
+        ),
     },
     "beauty": {
-        "noun": ("moisturiser", "face serum", "shampoo", "lip balm", "sunscreen", "hair dryer", "nail kit",
-                 "body lotion"),
-        "feature": ("hyaluronic acid", "a fragrance-free formula", "natural oils", "SPF 50", "vitamin C",
-                    "a travel-size bottle"),
-        "use": ("daily routines", "sensitive skin", "dry climates", "summer days", "self-care evenings",
-                "travel"),
+        "noun": (
+            "moisturiser",
+            "face serum",
+            "shampoo",
+            "lip balm",
+            "sunscreen",
+            "hair dryer",
+            "nail kit",
+            "body lotion",
+        ),
+        "feature": (
+            "hyaluronic acid",
+            "a fragrance-free formula",
+            "natural oils",
+            "SPF 50",
+            "vitamin C",
+            "a travel-size bottle",
+        ),
+        "use": (
+            "daily routines",
+            "sensitive skin",
+            "dry climates",
+            "summer days",
+            "self-care evenings",
+            "travel",
+        ),
     },
     "toys": {
-        "noun": ("building set", "puzzle", "board game", "plush bear", "remote control car", "art kit",
-                 "train set", "science kit"),
-        "feature": ("over 500 pieces", "bright colours", "rechargeable batteries", "child-safe materials",
-                    "step-by-step instructions", "a sturdy storage box"),
-        "use": ("family game night", "rainy afternoons", "young builders", "birthday gifts", "classrooms",
-                "road trips"),
+        "noun": (
+            "building set",
+            "puzzle",
+            "board game",
+            "plush bear",
+            "remote control car",
+            "art kit",
+            "train set",
+            "science kit",
+        ),
+        "feature": (
+            "over 500 pieces",
+            "bright colours",
+            "rechargeable batteries",
+            "child-safe materials",
+            "step-by-step instructions",
+            "a sturdy storage box",
+        ),
+        "use": (
+            "family game night",
+            "rainy afternoons",
+            "young builders",
+            "birthday gifts",
+            "classrooms",
+            "road trips",
+        ),
     },
     "garden": {
-        "noun": ("watering can", "pruning shears", "raised bed", "hose reel", "bird feeder", "planter",
-                 "seed starter kit", "garden gloves"),
-        "feature": ("rust-resistant steel", "UV-stable plastic", "a comfortable grip", "built-in drainage",
-                    "weatherproof wood", "a compact design"),
-        "use": ("balcony gardens", "vegetable patches", "spring planting", "patios", "beginner gardeners",
-                "allotments"),
+        "noun": (
+            "watering can",
+            "pruning shears",
+            "raised bed",
+            "hose reel",
+            "bird feeder",
+            "planter",
+            "seed starter kit",
+            "garden gloves",
+        ),
+        "feature": (
+            "rust-resistant steel",
+            "UV-stable plastic",
+            "a comfortable grip",
+            "built-in drainage",
+            "weatherproof wood",
+            "a compact design",
+        ),
+        "use": (
+            "balcony gardens",
+            "vegetable patches",
+            "spring planting",
+            "patios",
+            "beginner gardeners",
+            "allotments",
+        ),
     },
 }
-_ADJECTIVES = ("Classic", "Compact", "Premium", "Everyday", "Lightweight", "Durable", "Modern", "Essential",
-               "Deluxe", "Versatile")
-_BENEFITS = ("Built to last and easy to care for.", "A customer favourite for its value.",
-             "Thoughtfully designed with comfort in mind.", "Ships in plastic-free packaging.",
-             "Backed by a two-year warranty.", "Pairs well with the rest of the collection.",
-             "Rated highly for quality and reliability.", "Makes a great gift.")
+_ADJECTIVES = (
+    "Classic",
+    "Compact",
+    "Premium",
+    "Everyday",
+    "Lightweight",
+    "Durable",
+    "Modern",
+    "Essential",
+    "Deluxe",
+    "Versatile",
+)
+_BENEFITS = (
+    "Built to last and easy to care for.",
+    "A customer favourite for its value.",
+    "Thoughtfully designed with comfort in mind.",
+    "Ships in plastic-free packaging.",
+    "Backed by a two-year warranty.",
+    "Pairs well with the rest of the collection.",
+    "Rated highly for quality and reliability.",
+    "Makes a great gift.",
+)
 
 INTERACTIONS_HEADER = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
 ITEMS_HEADER = ("ITEM_ID", "CATEGORY", "PRICE", "DESCRIPTION", "CREATION_TIMESTAMP")
@@ -167,29 +326,43 @@ USERS_HEADER = ("USER_ID", "MEMBERSHIP", "AGE_GROUP")
 
 def _schema(name: str, fields: list[dict[str, object]]) -> str:
     return json.dumps(
-        {"type": "record", "name": name, "namespace": "com.amazonaws.personalize.schema",
-         "fields": fields, "version": "1.0"}
+        {
+            "type": "record",
+            "name": name,
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": fields,
+            "version": "1.0",
+        }
     )
 
 
-INTERACTIONS_SCHEMA = _schema("Interactions", [
-    {"name": "USER_ID", "type": "string"},
-    {"name": "ITEM_ID", "type": "string"},
-    {"name": "TIMESTAMP", "type": "long"},
-    {"name": "EVENT_TYPE", "type": "string"},
-])
-ITEMS_SCHEMA = _schema("Items", [
-    {"name": "ITEM_ID", "type": "string"},
-    {"name": "CATEGORY", "type": "string", "categorical": True},
-    {"name": "PRICE", "type": "float"},
-    {"name": "DESCRIPTION", "type": "string", "textual": True},
-    {"name": "CREATION_TIMESTAMP", "type": "long"},
-])
-USERS_SCHEMA = _schema("Users", [
-    {"name": "USER_ID", "type": "string"},
-    {"name": "MEMBERSHIP", "type": "string", "categorical": True},
-    {"name": "AGE_GROUP", "type": "string", "categorical": True},
-])
+INTERACTIONS_SCHEMA = _schema(
+    "Interactions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ],
+)
+ITEMS_SCHEMA = _schema(
+    "Items",
+    [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "CATEGORY", "type": "string", "categorical": True},
+        {"name": "PRICE", "type": "float"},
+        {"name": "DESCRIPTION", "type": "string", "textual": True},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+    ],
+)
+USERS_SCHEMA = _schema(
+    "Users",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "MEMBERSHIP", "type": "string", "categorical": True},
+        {"name": "AGE_GROUP", "type": "string", "categorical": True},
+    ],
+)
 
 UserRow = tuple[str, str, str]
 ItemRow = tuple[str, str, float, str, int]
@@ -213,8 +386,13 @@ class DemoData:
     items: list[ItemRow]
     interactions: list[InteractionRow]
     seed: int
-    schemas: dict[str, str] = field(default_factory=lambda: {
-        "INTERACTIONS": INTERACTIONS_SCHEMA, "ITEMS": ITEMS_SCHEMA, "USERS": USERS_SCHEMA})
+    schemas: dict[str, str] = field(
+        default_factory=lambda: {
+            "INTERACTIONS": INTERACTIONS_SCHEMA,
+            "ITEMS": ITEMS_SCHEMA,
+            "USERS": USERS_SCHEMA,
+        }
+    )
 
     @property
     def users_csv(self) -> str:
@@ -315,14 +493,18 @@ def generate(
     # Items.
     centres = _unit_rows(rng.normal(size=(n_categories, N_FACTORS)))
     category = rng.integers(n_categories, size=n_items)
-    item_factors = centres[category] + rng.normal(scale=QUIRK_SCALE / np.sqrt(N_FACTORS), size=(n_items, N_FACTORS))
+    item_factors = centres[category] + rng.normal(
+        scale=QUIRK_SCALE / np.sqrt(N_FACTORS), size=(n_items, N_FACTORS)
+    )
     log_popularity = _zipf_log_popularity(rng, n_items)
     price = np.exp(np.log(np.asarray(CATEGORY_PRICE))[category] + rng.normal(scale=0.5, size=n_items))
     price = np.maximum(np.round(price, 2), 0.99)
     created = WINDOW_START - rng.integers(86_400, CATALOG_AGE_SECONDS, size=n_items)
     descriptions = [_describe(rng, CATEGORIES[c]) for c in category]
 
-    user_factors = taste_mix @ centres + rng.normal(scale=QUIRK_SCALE / np.sqrt(N_FACTORS), size=(n_users, N_FACTORS))
+    user_factors = taste_mix @ centres + rng.normal(
+        scale=QUIRK_SCALE / np.sqrt(N_FACTORS), size=(n_users, N_FACTORS)
+    )
 
     # How many views each user makes: at least a couple each (when there are enough), rest log-normal.
     n_purchases = int(round(n_interactions * PURCHASE_RATE))
@@ -348,7 +530,11 @@ def generate(
     items_idx = np.concatenate(view_items) if view_items else np.empty(0, np.int64)
     times = WINDOW_START + rng.integers(WINDOW_SECONDS, size=users_idx.size)
     users_idx, items_idx, times, is_purchase = _attach_purchases(
-        rng, users_idx, items_idx, times, n_purchases,
+        rng,
+        users_idx,
+        items_idx,
+        times,
+        n_purchases,
         log_weight=np.concatenate(affinities) if affinities else None,
     )
 
@@ -362,8 +548,9 @@ def generate(
         ],
         interactions=[
             (user_ids[u], item_ids[i], t, "Purchase" if p else "View")
-            for u, i, t, p in zip(users_idx.tolist(), items_idx.tolist(), times.tolist(), is_purchase.tolist(),
-                                  strict=True)
+            for u, i, t, p in zip(
+                users_idx.tolist(), items_idx.tolist(), times.tolist(), is_purchase.tolist(), strict=True
+            )
         ],
         seed=seed,
     )
@@ -375,7 +562,9 @@ def _describe(rng: np.random.Generator, category: str) -> str:
     def pick(options: Sequence[str]) -> str:
         return options[int(rng.integers(len(options)))]
 
-    first_use, second_use = (words["use"][int(k)] for k in rng.choice(len(words["use"]), size=2, replace=False))
+    first_use, second_use = (
+        words["use"][int(k)] for k in rng.choice(len(words["use"]), size=2, replace=False)
+    )
     sentences = [
         f"{pick(_ADJECTIVES)} {pick(words['noun'])} with {pick(words['feature'])}.",
         f"Ideal for {first_use} and {second_use}.",
@@ -395,6 +584,16 @@ def write_csvs(data: DemoData, directory: str | Path) -> dict[str, Path]:
         path.write_text(text, encoding="utf-8", newline="")
         paths[stem] = path
     return paths
+
+
+class CsvOptions(TypedDict, total=False):
+    """The keyword options of ``interactions_csv_chunks``, which ``write_interactions_csv`` passes on."""
+
+    n_users: int
+    n_items: int
+    seed: int
+    chunk_rows: int
+    header: bool
 
 
 def interactions_csv_chunks(
@@ -433,7 +632,9 @@ def interactions_csv_chunks(
         n_purchases = int(round(size * PURCHASE_RATE))
         n_views = size - n_purchases
         users = np.minimum(np.searchsorted(user_cdf, rng.random(n_views), side="right"), n_users - 1)
-        categories = np.minimum((taste_cdf[users] < rng.random(n_views)[:, None]).sum(axis=1), n_categories - 1)
+        categories = np.minimum(
+            (taste_cdf[users] < rng.random(n_views)[:, None]).sum(axis=1), n_categories - 1
+        )
         items = np.empty(n_views, dtype=np.int64)
         draws = rng.random(n_views)
         for c in range(n_categories):
@@ -443,18 +644,22 @@ def interactions_csv_chunks(
             if members[c].size == 0:  # tiny catalogs may leave a category empty
                 items[rows] = rng.integers(n_items, size=rows.size)
                 continue
-            local = np.minimum(np.searchsorted(member_cdfs[c], draws[rows], side="right"), members[c].size - 1)
+            local = np.minimum(
+                np.searchsorted(member_cdfs[c], draws[rows], side="right"), members[c].size - 1
+            )
             items[rows] = members[c][local]
         # Consecutive time slices per chunk keep the whole file in time order.
         times = WINDOW_START + chunk_index * slice_seconds + rng.integers(slice_seconds, size=n_views)
         users, items, times, is_purchase = _attach_purchases(rng, users, items, times, n_purchases)
         events = np.where(is_purchase, "Purchase", "View").astype(object)
-        lines = map(",".join, zip(user_ids[users], item_ids[items], times.astype(str).astype(object), events,
-                                  strict=True))
+        lines = map(
+            ",".join,
+            zip(user_ids[users], item_ids[items], times.astype(str).astype(object), events, strict=True),
+        )
         yield "\n".join(lines) + "\n"
 
 
-def write_interactions_csv(path: str | Path, n_rows: int, **options: int | bool) -> Path:
+def write_interactions_csv(path: str | Path, n_rows: int, **options: Unpack[CsvOptions]) -> Path:
     """Stream ``n_rows`` synthetic interactions to ``path`` (see ``interactions_csv_chunks``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

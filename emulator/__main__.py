@@ -6,6 +6,7 @@ State (dataset groups, models, campaigns, events, S3 objects) is kept in ``--dat
 (``PICKS_DATA_DIR``, default ``.picks-data/`` in the repository) and survives restarts; delete that
 directory (``make clean-state``) to start empty, or pass ``--ephemeral`` to keep nothing.  A demo
 already loaded there is reused, not loaded again."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,17 +22,22 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".picks-data"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=("serve", "demo"))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4566")))
     parser.add_argument("--region", default=os.environ.get("PICKS_REGION", "us-east-1"))
     parser.add_argument("--no-train", action="store_true", help="demo: load the data only, train nothing")
-    parser.add_argument("--data-dir", default=os.environ.get("PICKS_DATA_DIR") or str(DEFAULT_DATA_DIR),
-                        help="where the state lives (default: $PICKS_DATA_DIR, else %(default)s)")
-    parser.add_argument("--ephemeral", action="store_true",
-                        help="keep the state in memory only: nothing survives")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("PICKS_DATA_DIR") or str(DEFAULT_DATA_DIR),
+        help="where the state lives (default: $PICKS_DATA_DIR, else %(default)s)",
+    )
+    parser.add_argument(
+        "--ephemeral", action="store_true", help="keep the state in memory only: nothing survives"
+    )
     args = parser.parse_args(argv)
 
     data_dir = None if args.ephemeral else args.data_dir
@@ -45,15 +51,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stop_on_sigterm()
     try:
-        print(f"picks emulator listening on {emulator.url} (S3 + Personalize APIs); Ctrl-C stops it.",
-              flush=True)
+        print(
+            f"picks emulator listening on {emulator.url} (S3 + Personalize APIs); Ctrl-C stops it.",
+            flush=True,
+        )
         if emulator.restored is not None:
             restored = emulator.restored
-            print(f"state: {data_dir} (restored in {restored.seconds:.2f}s; delete the directory or run "
-                  "`make clean-state` to start empty)", flush=True)
+            print(
+                f"state: {data_dir} (restored in {restored.seconds:.2f}s; delete the directory or run "
+                "`make clean-state` to start empty)",
+                flush=True,
+            )
             for arn in restored.interrupted:
-                print(f"  {arn} was running when the server stopped: now CREATE FAILED (create it again)",
-                      flush=True)
+                print(
+                    f"  {arn} was running when the server stopped: now CREATE FAILED (create it again)",
+                    flush=True,
+                )
         else:
             print("state: in memory only (--ephemeral): nothing survives a restart", flush=True)
         if args.command == "demo":

@@ -17,6 +17,7 @@ lock for that key, so the last record of a thing is always read after its last c
 request's DynamoDB records go in one journal record, so a transaction is replayed whole or not at
 all (a record torn by kill -9 was never acknowledged and is dropped).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -36,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from moto.backends import get_backend
-from moto.utilities.utils import LowercaseDict
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import DynamoJsonEncoder
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import FakeKey, S3Backend
 from moto.s3.responses import S3Response
+from moto.utilities.utils import LowercaseDict
 
 from emulator import moto_patches
 from emulator.journal import Journal, JournalError, fsync_directory
@@ -206,8 +207,12 @@ def _note_object(touched: _Touched, backend: Any, args: tuple[Any, ...], kwargs:
     touched.objects.add((backend.account_id, backend.region_name, bucket, key))
 
 
-_SCOPES = ((S3Response, "key_response"), (S3Response, "bucket_response"), (S3Response, "ambiguous_response"),
-           (DynamoHandler, "_dispatch"))
+_SCOPES: tuple[tuple[type, str], ...] = (
+    (S3Response, "key_response"),
+    (S3Response, "bucket_response"),
+    (S3Response, "ambiguous_response"),
+    (DynamoHandler, "_dispatch"),
+)
 _NOTES: tuple[tuple[type, str, Note], ...] = (
     (DynamoDBBackend, "create_table", _note_table),
     (DynamoDBBackend, "delete_table", _note_table),
@@ -224,6 +229,8 @@ _NOTES: tuple[tuple[type, str, Note], ...] = (
     (S3Backend, "put_object", _note_object),
     (S3Backend, "delete_object", _note_object),
 )
+
+
 def install_hooks() -> None:
     """Wrap moto's request handlers and mutating backend methods; inert while no state is active.
     Idempotent, and re-wraps whatever ``moto_patches.install`` (run by every emulator start) put back."""
@@ -255,14 +262,20 @@ def _table_params(table: Any) -> dict[str, Any]:
     billing = (described.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
     throughput = None
     if billing == "PROVISIONED":
-        throughput = {name: described["ProvisionedThroughput"][name]
-                      for name in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        throughput = {
+            name: described["ProvisionedThroughput"][name]
+            for name in ("ReadCapacityUnits", "WriteCapacityUnits")
+        }
 
     def index(spec: dict[str, Any]) -> dict[str, Any]:
-        kept = {name: spec[name] for name in ("IndexName", "KeySchema", "Projection") if name in spec}
+        kept: dict[str, Any] = {
+            name: spec[name] for name in ("IndexName", "KeySchema", "Projection") if name in spec
+        }
         if billing == "PROVISIONED" and "ProvisionedThroughput" in spec:
-            kept["ProvisionedThroughput"] = {name: spec["ProvisionedThroughput"][name]
-                                             for name in ("ReadCapacityUnits", "WriteCapacityUnits")}
+            kept["ProvisionedThroughput"] = {
+                name: spec["ProvisionedThroughput"][name]
+                for name in ("ReadCapacityUnits", "WriteCapacityUnits")
+            }
         return kept
 
     return {
@@ -302,7 +315,7 @@ def _load_item(table: Any, attributes: dict[str, Any]) -> None:
     """Put an item that moto accepted once already: what ``Table.put_item`` stores, without its
     validation and condition checks, and without ``Item.__init__``'s size check, which sizes every
     attribute again as each is added (a restart replays every item; that was most of its time)."""
-    item = Item.__new__(Item)
+    item: Item = Item.__new__(Item)  # type: ignore[assignment]  # moto types BaseModel.__new__ as BaseModel
     item.hash_key = DynamoType(attributes[table.hash_key_attr])
     ranged = table.range_key_attr is not None
     item.range_key = DynamoType(attributes[table.range_key_attr]) if ranged else None
@@ -331,8 +344,9 @@ class DurableState:
     """The data directory behind the emulator's moto: ``open`` restores, then journals; ``close``
     compacts.  Only one process may hold a directory at a time."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = True,
-                 compact_bytes: int = COMPACT_BYTES) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], *, fsync: bool = True, compact_bytes: int = COMPACT_BYTES
+    ) -> None:
         self.directory = Path(directory)
         self.blobs = self.directory / "blobs"
         self.journal = Journal(self.directory / "journal", fsync=fsync)
@@ -392,7 +406,8 @@ class DurableState:
             os.close(fd)
             raise StateDirectoryInUse(
                 f"{self.directory} is in use by another picks emulator; stop it, or set PICKS_DATA_DIR "
-                "to another directory") from None
+                "to another directory"
+            ) from None
         self._lock_file = fd
 
     def _unlock_directory(self) -> None:
@@ -408,8 +423,8 @@ class DurableState:
         with self._record_lock:
             records = [self._bucket_record(*marker) for marker in sorted(touched.buckets)]
             records += [self._table_record(*marker) for marker in sorted(touched.tables)]
-            for (account, region, table, _), key in touched.items.items():
-                item = self._item_record(account, region, table, key)
+            for (account, region, table, _), item_key in touched.items.items():
+                item = self._item_record(account, region, table, item_key)
                 if item is not None:
                     records.append(item)
             for marker in sorted(touched.whole_tables):
@@ -426,7 +441,7 @@ class DurableState:
             self._compact_in_background()
 
     def _bucket_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        bucket = get_backend("s3")[account][region].buckets.get(name)  # type: ignore[index]
+        bucket = get_backend("s3")[account][region].buckets.get(name)
         record: dict[str, Any] = {"k": "bucket", "a": account, "r": region, "n": name}
         if bucket is None:
             record["gone"] = True
@@ -435,7 +450,7 @@ class DurableState:
         return record
 
     def _table_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        table = get_backend("dynamodb")[account][region].tables.get(name)  # type: ignore[index]
+        table = get_backend("dynamodb")[account][region].tables.get(name)
         record: dict[str, Any] = {"k": "table", "a": account, "r": region, "n": name}
         if table is None:
             record["gone"] = True
@@ -443,9 +458,10 @@ class DurableState:
             record.update(params=_table_params(table), ttl=dict(table.ttl))
         return record
 
-    def _item_record(self, account: str, region: str, table_name: str,
-                     key: dict[str, Any]) -> dict[str, Any] | None:
-        backend = get_backend("dynamodb")[account][region]  # type: ignore[index]
+    def _item_record(
+        self, account: str, region: str, table_name: str, key: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        backend = get_backend("dynamodb")[account][region]
         table = backend.tables.get(table_name)
         if table is None:
             return None  # the table is gone, and its record says so
@@ -454,16 +470,22 @@ class DurableState:
         except Exception:  # noqa: BLE001 - a key moto refused: the request changed nothing
             return None
         item = table.get_item(hash_value, range_value)
-        return {"k": "item", "a": account, "r": region, "t": table_name, "key": key,
-                "item": _attributes(item) if item is not None else None}
+        return {
+            "k": "item",
+            "a": account,
+            "r": region,
+            "t": table_name,
+            "key": key,
+            "item": _attributes(item) if item is not None else None,
+        }
 
     def _whole_table_record(self, account: str, region: str, name: str) -> dict[str, Any]:
-        table = get_backend("dynamodb")[account][region].tables.get(name)  # type: ignore[index]
+        table = get_backend("dynamodb")[account][region].tables.get(name)
         items = [_attributes(item) for item in _items_of(table)] if table is not None else []
         return {"k": "items", "a": account, "r": region, "t": name, "items": items, "replace": True}
 
     def _object_record(self, account: str, region: str, bucket_name: str, key_name: str) -> dict[str, Any]:
-        bucket = get_backend("s3")[account][region].buckets.get(bucket_name)  # type: ignore[index]
+        bucket = get_backend("s3")[account][region].buckets.get(bucket_name)
         record: dict[str, Any] = {"k": "object", "a": account, "r": region, "b": bucket_name, "n": key_name}
         while True:
             key = bucket.keys.get(key_name) if bucket is not None else None
@@ -472,7 +494,7 @@ class DurableState:
                 return record
             except ValueError:
                 # moto closed that value as a newer PutObject replaced it: record the newer one.
-                if key is bucket.keys.get(key_name):
+                if bucket is None or key is bucket.keys.get(key_name):
                     raise
 
     def _object_state(self, key: FakeKey) -> dict[str, Any]:
@@ -533,10 +555,10 @@ class DurableState:
             self.report.skipped.append(f"unknown record kind {kind!r}")
 
     def _dynamodb(self, record: dict[str, Any]) -> Any:
-        return get_backend("dynamodb")[record["a"]][record["r"]]  # type: ignore[index]
+        return get_backend("dynamodb")[record["a"]][record["r"]]
 
     def _s3(self, record: dict[str, Any]) -> Any:
-        return get_backend("s3")[record["a"]][record["r"]]  # type: ignore[index]
+        return get_backend("s3")[record["a"]][record["r"]]
 
     def _apply_table(self, record: dict[str, Any]) -> None:
         backend = self._dynamodb(record)
@@ -600,9 +622,17 @@ class DurableState:
         large = state["size"] > moto_patches.IN_MEMORY_BYTES
         algorithm, checksum, checksum_type, parts = state.get("checksum") or [None] * 4
         encryption, kms_key = state.get("encryption") or [None, None]
-        key = backend.put_object(record["b"], record["n"], b"" if large else path.read_bytes(),
-                                 storage=state.get("storage"), etag=state["etag"], checksum_value=checksum,
-                                 encryption=encryption, kms_key_id=kms_key, disable_notification=True)
+        key = backend.put_object(
+            record["b"],
+            record["n"],
+            b"" if large else path.read_bytes(),
+            storage=state.get("storage"),
+            etag=state["etag"],
+            checksum_value=checksum,
+            encryption=encryption,
+            kms_key_id=kms_key,
+            disable_notification=True,
+        )
         if large:
             buffer = tempfile.SpooledTemporaryFile(key._max_buffer_size)
             buffer.rollover()

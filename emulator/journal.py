@@ -15,6 +15,7 @@ Appends are group-committed: ``append`` writes the frame (the OS has it: a kill 
 cannot lose it), ``sync`` returns once an fdatasync covered it (a power cut cannot either), and
 one fdatasync covers every append made before it, so concurrent writers share the cost.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,11 @@ import re
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 MAGIC = b"PICKSJ1\n"
 _HEADER = struct.Struct("<II")
@@ -121,8 +125,10 @@ class Journal:
             data = self._path("snapshot", base).read_bytes()
             payloads, end = read_frames(data)
             if end != len(data):
-                raise JournalError(f"{self._path('snapshot', base)} is damaged at byte {end}; restore it "
-                                   "from a backup, or delete the state directory to start empty")
+                raise JournalError(
+                    f"{self._path('snapshot', base)} is damaged at byte {end}; restore it "
+                    "from a backup, or delete the state directory to start empty"
+                )
             yield from payloads
         journals = sorted(generation for kind, generation in self._files() if kind == "journal")
         for generation in journals:
@@ -217,7 +223,7 @@ class Journal:
                 os.close(fd)
             os.replace(temporary, final)
             fsync_directory(self.directory)
-            for (kind, older), path in self._files().items():
+            for (_kind, older), path in self._files().items():
                 if older < generation:
                     path.unlink()
 

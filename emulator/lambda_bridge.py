@@ -1,4 +1,5 @@
 """Invoke Lambda handlers in-process with the events AWS would send them."""
+
 from __future__ import annotations
 
 import base64
@@ -45,8 +46,15 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
     return module.lambda_handler(event, context)
 
 
-def api_gateway_event(route: Route, method: str, path: str, headers: dict[str, str], body: bytes,
-                      source_ip: str, account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+def api_gateway_event(
+    route: Route,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    source_ip: str,
+    account: str = DEFAULT_ACCOUNT,
+) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event, as API Gateway builds it."""
     try:
         text, encoded = body.decode("utf-8"), False

@@ -21,6 +21,7 @@ CopyObject of a single-part object carries the source's ETag over (same bytes, s
 of hashing the copy again.  A large PUT body reaches the backend as the bytes read from the
 caller's file, not re-read from werkzeug's request stream in 64 KB pieces.
 """
+
 from __future__ import annotations
 
 import io
@@ -126,7 +127,7 @@ def _from_primitives(cls: type[Request], method: str, url: str, headers: Any, bo
     return request
 
 
-_original_value_setter = FakeKey.value.fset
+_original_value_setter = FakeKey.value.fset  # type: ignore[attr-defined]  # a property; mypy sees its getter
 _original_copy_object = S3Backend.copy_object
 
 
@@ -135,7 +136,7 @@ def _set_value(self: FakeKey, new_value: bytes) -> None:
         # The value itself: a BytesIO over a bytes object shares it until written to, and reading
         # it whole gives that very object back, so GetObject and CopyObject copy nothing.
         self._value_buffer.close()
-        self._value_buffer = io.BytesIO(new_value)
+        self._value_buffer = io.BytesIO(new_value)  # type: ignore[assignment]  # moto declares a spooled file
         self.contentsize = len(new_value)
         return
     if not isinstance(self._value_buffer, tempfile.SpooledTemporaryFile):
@@ -145,8 +146,9 @@ def _set_value(self: FakeKey, new_value: bytes) -> None:
     _original_value_setter(self, new_value)
 
 
-def _copy_object(self: S3Backend, src_key: FakeKey, dest_bucket_name: str, dest_key_name: str,
-                 *args: Any, **kwargs: Any) -> None:
+def _copy_object(
+    self: S3Backend, src_key: FakeKey, dest_bucket_name: str, dest_key_name: str, *args: Any, **kwargs: Any
+) -> None:
     _original_copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
     if src_key.multipart is None and src_key._etag is not None:
         self.get_bucket(dest_bucket_name).keys[dest_key_name]._etag = src_key._etag

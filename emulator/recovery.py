@@ -11,23 +11,27 @@ An object written under ``drop/`` whose "Object Created" event the previous serv
 but never delivered (it stopped first, or the import it started was interrupted) is delivered
 again, as EventBridge delivers at least once: its import starts now instead of never.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator.lambda_bridge import invoke
 from picks.controlplane import campaigns, import_jobs, solution_versions
 from picks.controlplane.common import IN_PROGRESS_STATES
 from picks.controlplane.solutions import VERSION_BUSY_STATES
-from picks.services import Services
 from picks.workflows.declaration import (
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
     SOLUTION_VERSION_TRAINING,
+    TRIGGERS,
     Workflow,
 )
-from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_training import INTERRUPTED_REASON
+
+from emulator.lambda_bridge import invoke
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 INTERRUPTED = {"Error": "Interrupted", "Cause": INTERRUPTED_REASON.removeprefix("interrupted: ")}
 

@@ -10,6 +10,7 @@ method and path) gets API Gateway's JSON 403, never moto's S3 XML.
 An S3 object created under ``drop/`` in the picks bucket fires the same
 handler that the EventBridge rule targets on AWS.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,21 +21,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import boto3
 from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from emulator import moto_patches
-from emulator.durable import DurableState
-from emulator.lambda_bridge import api_gateway_event, invoke
-from emulator.recovery import end_interrupted_jobs, undelivered_drops
 from picks import services as picks_services
 from picks.dal.events import EventStore, events_table_definition
 from picks.dal.metadata import MetadataStore
@@ -46,6 +40,15 @@ from picks.settings import DEFAULT_ACCOUNT, Settings, credential_scope
 from picks.workflows.declaration import TRIGGERS
 from picks.workflows.local_runner import LocalWorkflowRunner
 from picks.workflows.local_training import LocalTrainingJobs
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from emulator import moto_patches
+from emulator.durable import DurableState
+from emulator.lambda_bridge import api_gateway_event, invoke
+from emulator.recovery import end_interrupted_jobs, undelivered_drops
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 CONTROL_PLANE_TARGET = "AmazonPersonalize."
 PERSONALIZE_SIGNING_NAME = "personalize"  # botocore signs all three Personalize APIs for this service
@@ -57,9 +60,15 @@ DEFAULT_TABLE = "picks-resources"
 DROP_RETRY_SECONDS = 600.0
 
 # The emulator talks to moto in-process; settings meant for clients must not redirect it.
-_CLIENT_ONLY_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB",
-                    "AWS_ENDPOINT_URL_PERSONALIZE", "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME",
-                    "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS", "AWS_PROFILE")
+_CLIENT_ONLY_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_PERSONALIZE",
+    "AWS_ENDPOINT_URL_PERSONALIZE_RUNTIME",
+    "AWS_ENDPOINT_URL_PERSONALIZE_EVENTS",
+    "AWS_PROFILE",
+)
 
 
 def _prepare_environment(region: str, account: str) -> None:
@@ -74,7 +83,8 @@ def _prepare_environment(region: str, account: str) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    # No aws-chunked CRC bodies on in-process PUTs: botocore's and moto's chunk handling is O(n²) (400 MB: 100+ s).
+    # No aws-chunked CRC bodies on in-process PUTs: botocore's and moto's chunk handling is O(n²)
+    # (400 MB: 100+ s).
     os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
     # One line per request is noise next to the handlers' own structured logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -90,7 +100,9 @@ class PicksApplication:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         headers = {
-            key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -104,22 +116,39 @@ class PicksApplication:
         route = route_for(method, "/" if target else path)
         if route is None:
             # API Gateway's answer to a method and path it has no resource for, signed or not.
-            return _json_error(start_response, 403, "MissingAuthenticationTokenException",
-                               f"No Personalize operation at {excerpt(method)} {excerpt(path)}"
-                               f"{' with X-Amz-Target' if target else ''}.")
+            return _json_error(
+                start_response,
+                403,
+                "MissingAuthenticationTokenException",
+                f"No Personalize operation at {excerpt(method)} {excerpt(path)}"
+                f"{' with X-Amz-Target' if target else ''}.",
+            )
         return self._serve_lambda(route, environ, headers, start_response)
 
-    def _serve_lambda(self, route: Route, environ: dict[str, Any], headers: dict[str, str],
-                      start_response: Any) -> Iterable[bytes]:
+    def _serve_lambda(
+        self, route: Route, environ: dict[str, Any], headers: dict[str, str], start_response: Any
+    ) -> Iterable[bytes]:
         try:
             body = _request_bytes(environ)
         except ValueError as error:
             return _json_error(start_response, 400, "InvalidInputException", str(error))
         except TimeoutError:  # a client that announced a body and stopped sending it
-            return _json_error(start_response, 408, "RequestTimeoutException",
-                               "The request body stopped arriving; the connection is closed.", close=True)
-        event = api_gateway_event(route, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), headers, body,
-                                  environ.get("REMOTE_ADDR", "127.0.0.1"), account=self.settings.account)
+            return _json_error(
+                start_response,
+                408,
+                "RequestTimeoutException",
+                "The request body stopped arriving; the connection is closed.",
+                close=True,
+            )
+        event = api_gateway_event(
+            route,
+            environ["REQUEST_METHOD"],
+            environ.get("PATH_INFO", "/"),
+            headers,
+            body,
+            environ.get("REMOTE_ADDR", "127.0.0.1"),
+            account=self.settings.account,
+        )
         response = invoke(route.function, event)
         payload = (response.get("body") or "").encode()
         out_headers = dict(response.get("headers") or {})
@@ -127,7 +156,9 @@ class PicksApplication:
             out_headers.setdefault(key, values[-1])
         out_headers["Content-Length"] = str(len(payload))
         out_headers.setdefault("x-amzn-RequestId", event["requestContext"]["requestId"])
-        start_response(f"{response['statusCode']} {_reason(response['statusCode'])}", list(out_headers.items()))
+        start_response(
+            f"{response['statusCode']} {_reason(response['statusCode'])}", list(out_headers.items())
+        )
         return [payload]
 
     def _serve_moto(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -148,8 +179,9 @@ class PicksApplication:
     def on_object_created(self, bucket: str, key: str, written: dict[str, Any] | None = None) -> None:
         for trigger in TRIGGERS:
             if bucket == self.settings.bucket_name and key.startswith(trigger.prefix):
-                thread = threading.Thread(target=self._fire, args=(trigger.function, bucket, key, written),
-                                          daemon=True)
+                thread = threading.Thread(
+                    target=self._fire, args=(trigger.function, bucket, key, written), daemon=True
+                )
                 thread.start()
                 self._drop_threads.append(thread)
 
@@ -166,8 +198,12 @@ class PicksApplication:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "region": self.settings.region,
             "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {"version": "0", "bucket": {"name": bucket}, "object": {**detail_object, "key": key},
-                       "reason": reason},
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {**detail_object, "key": key},
+                "reason": reason,
+            },
         }
         deadline = time.monotonic() + DROP_RETRY_SECONDS
         while True:
@@ -216,15 +252,28 @@ def _gateway_refusal(environ: dict[str, Any], headers: dict[str, str]) -> tuple[
     if service == PERSONALIZE_SIGNING_NAME:
         return None
     if service is not None:
-        return 403, "InvalidSignatureException", (
-            f"Credential should be scoped to correct service: '{PERSONALIZE_SIGNING_NAME}'.")
+        return (
+            403,
+            "InvalidSignatureException",
+            (f"Credential should be scoped to correct service: '{PERSONALIZE_SIGNING_NAME}'."),
+        )
     if authorization:
-        return 403, "IncompleteSignatureException", (
-            "Authorization header: not a SigV4 signature with a credential scope "
-            "(Credential=<key>/<date>/<region>/personalize/aws4_request).")
-    return 403, "MissingAuthenticationTokenException", (
-        "Missing Authentication Token: sign requests with SigV4 for 'personalize' "
-        "(every AWS SDK and the CLI do).")
+        return (
+            403,
+            "IncompleteSignatureException",
+            (
+                "Authorization header: not a SigV4 signature with a credential scope "
+                "(Credential=<key>/<date>/<region>/personalize/aws4_request)."
+            ),
+        )
+    return (
+        403,
+        "MissingAuthenticationTokenException",
+        (
+            "Missing Authentication Token: sign requests with SigV4 for 'personalize' "
+            "(every AWS SDK and the CLI do)."
+        ),
+    )
 
 
 def _request_bytes(environ: dict[str, Any]) -> bytes:
@@ -237,12 +286,17 @@ def _request_bytes(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(int(declared)) if int(declared) else b""
 
 
-def _json_error(start_response: Any, status: int, code: str, message: str,
-                close: bool = False) -> Iterable[bytes]:
+def _json_error(
+    start_response: Any, status: int, code: str, message: str, close: bool = False
+) -> Iterable[bytes]:
     """An error as botocore's JSON parsers read it (``__type`` in the body, ``x-amzn-ErrorType`` header)."""
     payload = json.dumps({"__type": code, "message": message}).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-               ("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(payload))),
+        ("x-amzn-ErrorType", code),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
     start_response(f"{status} {_reason(status)}", headers + ([("Connection", "close")] if close else []))
     return [payload]
 
@@ -259,16 +313,24 @@ class _RequestHandler(WSGIRequestHandler):
         text = f"{_reason(code)}: {excerpt(message or '')}"
         payload = json.dumps({"__type": error, "message": text}).encode()
         self.send_response(code)
-        for name, value in (("Connection", "close"), ("Content-Type", "application/json"),
-                            ("Content-Length", str(len(payload))), ("x-amzn-ErrorType", error)):
+        for name, value in (
+            ("Connection", "close"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-ErrorType", error),
+        ):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
 
 
-_HTTP_ERRORS = {408: "RequestTimeoutException", 413: "RequestEntityTooLargeException",
-                414: "RequestURITooLongException", 431: "RequestHeaderFieldsTooLargeException"}
+_HTTP_ERRORS = {
+    408: "RequestTimeoutException",
+    413: "RequestEntityTooLargeException",
+    414: "RequestURITooLongException",
+    431: "RequestHeaderFieldsTooLargeException",
+}
 
 
 def _created_object(environ: dict[str, Any]) -> tuple[str, str] | None:
@@ -330,10 +392,17 @@ class Emulator:
     loses nothing, a machine that loses power may lose the last changes.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, region: str = "us-east-1",
-                 bucket: str = DEFAULT_BUCKET, table: str = DEFAULT_TABLE,
-                 data_dir: str | os.PathLike[str] | None = None, fsync: bool = True,
-                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        region: str = "us-east-1",
+        bucket: str = DEFAULT_BUCKET,
+        table: str = DEFAULT_TABLE,
+        data_dir: str | os.PathLike[str] | None = None,
+        fsync: bool = True,
+        read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         self.host, self.port = host, port
         self.read_timeout_s = read_timeout_s
         self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
@@ -381,9 +450,13 @@ class Emulator:
             # reads only what is current.
             self.state.compact()
             self.state.collect_garbage()
-            self.restored = RestoreSummary(records=replay.records, replay_seconds=replay.seconds,
-                                           seconds=time.perf_counter() - started, interrupted=interrupted,
-                                           skipped=replay.skipped)
+            self.restored = RestoreSummary(
+                records=replay.records,
+                replay_seconds=replay.seconds,
+                seconds=time.perf_counter() - started,
+                interrupted=interrupted,
+                skipped=replay.skipped,
+            )
         self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))
         if self.state is not None and replay is not None:
             for key, written in undelivered_drops(picks_services.get_services()):

@@ -1,4 +1,5 @@
 """Shared fixtures: fake credentials, moto-backed services, the emulator over HTTP."""
+
 from __future__ import annotations
 
 import os
@@ -21,16 +22,12 @@ os.environ.update(
 for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL") or n == "AWS_PROFILE"]:
     del os.environ[_name]
 
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
-from emulator.lambda_bridge import invoke  # noqa: E402
-from emulator.server import Emulator  # noqa: E402
 from picks import services as picks_services  # noqa: E402
 from picks.dal.events import EventStore, events_table_definition  # noqa: E402
 from picks.dal.metadata import MetadataStore  # noqa: E402
@@ -38,6 +35,12 @@ from picks.dal.resources import ResourceStore, table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
 from picks.workflows.local_runner import LocalWorkflowRunner  # noqa: E402
 from picks.workflows.local_training import LocalTrainingJobs  # noqa: E402
+
+from emulator.lambda_bridge import invoke  # noqa: E402
+from emulator.server import Emulator  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REGION = "us-east-1"
 BUCKET = "picks-test-data"
@@ -60,8 +63,13 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
     training_jobs = LocalTrainingJobs(aws.client("s3"))
     runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
     built = picks_services.Services(
-        settings=Settings(region=REGION, account="000000000000", table_name=TABLE, bucket_name=BUCKET,
-                          events_table_name=EVENTS_TABLE),
+        settings=Settings(
+            region=REGION,
+            account="000000000000",
+            table_name=TABLE,
+            bucket_name=BUCKET,
+            events_table_name=EVENTS_TABLE,
+        ),
         resources=ResourceStore(aws.client("dynamodb"), TABLE),
         s3=aws.client("s3"),
         workflows=runner,

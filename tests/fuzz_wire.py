@@ -13,6 +13,7 @@ by botocore's own parser into an error code that the service's model declares (s
 has it). Used by ``tests/e2e/test_fuzz.py`` (a quick profile in ``make test``) and ``bench/fuzz_bench.py``
 (``make fuzz``: 10,000+ requests, figures in docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,17 +21,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.model import OperationModel, Shape
 from botocore.parsers import create_parser
 from hypothesis import strategies as st
-
 from picks.wire.service_model import SERVICES
 from picks.wire.service_model import service_model as model
 from picks.wire.validation import _translate_java_pattern, compiled_pattern
+
 from tests.signed import Answer, control_plane, rest
 from tests.unit.test_wire_patterns import EXAMPLES as PATTERN_EXAMPLES
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, Shape
 
 MAX_DEPTH = 8
 Known = Mapping[str, Sequence[Any]]
@@ -40,8 +43,20 @@ NO_KNOWN: Known = {}
 KNOWN: dict[str, list[Any]] = {}
 # Bodies no parser should turn into a 500 (the wire tests' list, plus a few more).
 MALFORMED_BODIES = (
-    b"", b"{", b"[]", b"null", b"0", b'"x"', b"{}" * 3, b'{"a": 1,}', b"\x00\xff", b"[" * 5000,
-    b'{"x": ' + b"9" * 5000 + b"}", '{"name": "x"}'.encode("utf-16"), b'{"name": "\\ud800"}', b'{"a": NaN}',
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b"0",
+    b'"x"',
+    b"{}" * 3,
+    b'{"a": 1,}',
+    b"\x00\xff",
+    b"[" * 5000,
+    b'{"x": ' + b"9" * 5000 + b"}",
+    '{"name": "x"}'.encode("utf-16"),
+    b'{"name": "\\ud800"}',
+    b'{"a": NaN}',
 )
 
 
@@ -73,10 +88,18 @@ class FuzzRequest:
 
 # --- values ---------------------------------------------------------------------------------------------
 
-_JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
-_ANY_JSON = st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                         | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_ANY_JSON = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def _length_ok(shape: Shape):
@@ -118,8 +141,9 @@ def valid(shape: Shape, depth: int = 0, known: Known = NO_KNOWN) -> st.SearchStr
     if kind in ("integer", "long"):
         return st.integers(int(meta.get("min", -(2**31))), int(meta.get("max", 2**31 - 1)))
     if kind in ("float", "double"):
-        return st.floats(min_value=meta.get("min"), max_value=meta.get("max"), allow_nan=False,
-                         allow_infinity=False)
+        return st.floats(
+            min_value=meta.get("min"), max_value=meta.get("max"), allow_nan=False, allow_infinity=False
+        )
     if kind == "boolean":
         return st.booleans()
     if kind == "timestamp":
@@ -131,9 +155,12 @@ def valid(shape: Shape, depth: int = 0, known: Known = NO_KNOWN) -> st.SearchStr
     if kind == "list":
         return st.lists(valid(shape.member, depth + 1, known), min_size=low, max_size=high)
     if kind == "map":
-        return st.dictionaries(valid(shape.key, depth + 1, known), valid(shape.value, depth + 1, known),
-                               min_size=low,
-                               max_size=high)
+        return st.dictionaries(
+            valid(shape.key, depth + 1, known),
+            valid(shape.value, depth + 1, known),
+            min_size=low,
+            max_size=high,
+        )
     return _ANY_JSON
 
 
@@ -172,20 +199,30 @@ def broken(shape: Shape, depth: int = 0, known: Known = NO_KNOWN) -> st.SearchSt
         high = meta.get("max")
         if high is not None:
             too_many = valid(shape.value, depth + 1, known).map(
-                lambda value: {f"k{i}": value for i in range(high + 1)})
+                lambda value: {f"k{i}": value for i in range(high + 1)}
+            )
             options.append(too_many)
-        options.append(st.dictionaries(broken_text(shape.key), valid(shape.value, depth + 1, known),
-                                       min_size=1, max_size=2))
-        options.append(st.dictionaries(valid(shape.key, depth + 1, known),
-                                       broken(shape.value, depth + 1, known),
-                                       min_size=1, max_size=2))
+        options.append(
+            st.dictionaries(
+                broken_text(shape.key), valid(shape.value, depth + 1, known), min_size=1, max_size=2
+            )
+        )
+        options.append(
+            st.dictionaries(
+                valid(shape.key, depth + 1, known),
+                broken(shape.value, depth + 1, known),
+                min_size=1,
+                max_size=2,
+            )
+        )
     elif kind == "structure" and depth < MAX_DEPTH:
         options.append(structure(shape, depth, with_broken=True, known=known))
     return st.one_of(options)
 
 
-def structure(shape: Shape, depth: int, with_broken: bool,
-              known: Known = NO_KNOWN) -> st.SearchStrategy[dict[str, Any]]:
+def structure(
+    shape: Shape, depth: int, with_broken: bool, known: Known = NO_KNOWN
+) -> st.SearchStrategy[dict[str, Any]]:
     """A structure whose members are each left out, valid, one of the ``known`` values of that member name
     (resources that exist), or (``with_broken``) broken; plus members the model does not have."""
     required = set(shape.required_members)
@@ -237,41 +274,53 @@ def seed(url: str) -> dict[str, list[Any]]:
 
     data = generate(n_users=120, n_items=60, n_interactions=3000, seed=7)
     loaded = load_demo(url, data=data, quiet=True)
-    personalize = boto3.client("personalize", endpoint_url=url, region_name="us-east-1",
-                               aws_access_key_id="test", aws_secret_access_key="test",
-                               config=Config(retries={"max_attempts": 1}))
+    personalize = boto3.client(
+        "personalize",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
     group = loaded["datasetGroupArn"]
     tracker = personalize.create_event_tracker(name="fuzz", datasetGroupArn=group)
-    filters = [personalize.create_filter(name=name, datasetGroupArn=group,
-                                         filterExpression=expression)["filterArn"]
-               for name, expression in (
-                   ("fuzz-bought", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'),
-                   ("fuzz-category", "INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORY)"))]
+    filters = [
+        personalize.create_filter(name=name, datasetGroupArn=group, filterExpression=expression)["filterArn"]
+        for name, expression in (
+            ("fuzz-bought", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'),
+            ("fuzz-category", "INCLUDE ItemID WHERE Items.CATEGORY IN ($CATEGORY)"),
+        )
+    ]
     up_version, _ = train(personalize, group, "fuzz-up", "aws-user-personalization")
     ranking_version, _ = train(personalize, group, "fuzz-ranking", "aws-personalized-ranking")
-    campaigns = [deploy(personalize, "fuzz-up", up_version),
-                 deploy(personalize, "fuzz-ranking", ranking_version)]
+    campaigns = [
+        deploy(personalize, "fuzz-up", up_version),
+        deploy(personalize, "fuzz-ranking", ranking_version),
+    ]
     users = [row[0] for row in data.users[:5]]
     items = [row[0] for row in data.items[:10]]
     KNOWN.clear()
-    KNOWN.update({
-        "datasetGroupArn": [group],
-        "datasetArn": list(loaded["datasetArns"].values()),
-        "schemaArn": list(loaded["schemaArns"].values()),
-        "datasetImportJobArn": list(loaded["datasetImportJobArns"].values()),
-        "trackingId": [tracker["trackingId"]],
-        "eventTrackerArn": [tracker["eventTrackerArn"]],
-        "filterArn": filters,
-        "filterValues": [{"CATEGORY": '"books"'}, {"CATEGORY": '"books", "toys"'}],
-        "campaignArn": campaigns,
-        "solutionVersionArn": [up_version, ranking_version],
-        "resourceArn": [group, *campaigns],
-        "recipeArn": [RECIPE + name
-                      for name in ("aws-user-personalization", "aws-sims", "aws-popularity-count")],
-        "userId": users,
-        "itemId": items,
-        "inputList": [items, items[:3]],
-    })
+    KNOWN.update(
+        {
+            "datasetGroupArn": [group],
+            "datasetArn": list(loaded["datasetArns"].values()),
+            "schemaArn": list(loaded["schemaArns"].values()),
+            "datasetImportJobArn": list(loaded["datasetImportJobArns"].values()),
+            "trackingId": [tracker["trackingId"]],
+            "eventTrackerArn": [tracker["eventTrackerArn"]],
+            "filterArn": filters,
+            "filterValues": [{"CATEGORY": '"books"'}, {"CATEGORY": '"books", "toys"'}],
+            "campaignArn": campaigns,
+            "solutionVersionArn": [up_version, ranking_version],
+            "resourceArn": [group, *campaigns],
+            "recipeArn": [
+                RECIPE + name for name in ("aws-user-personalization", "aws-sims", "aws-popularity-count")
+            ],
+            "userId": users,
+            "itemId": items,
+            "inputList": [items, items[:3]],
+        }
+    )
     return KNOWN
 
 
@@ -289,8 +338,9 @@ def requests(service: str, operation: str) -> st.SearchStrategy[FuzzRequest]:
     if input_shape is None:
         modelled = st.just(b"{}")
     else:
-        drawn = (structure(input_shape, 0, with_broken=True, known=known)
-                 | structure(input_shape, 0, with_broken=False, known=known))
+        drawn = structure(input_shape, 0, with_broken=True, known=known) | structure(
+            input_shape, 0, with_broken=False, known=known
+        )
         modelled = drawn.map(encode)
     raw = st.sampled_from(MALFORMED_BODIES) | st.binary(max_size=40) | _ANY_JSON.map(encode)
     return st.one_of(
@@ -338,5 +388,3 @@ def _json_or_none(body: bytes) -> Any:
 def server_answers(url: str) -> bool:
     """A plain ListDatasetGroups still succeeds."""
     return control_plane(url, "ListDatasetGroups", b"{}").status == 200
-
-

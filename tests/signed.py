@@ -3,6 +3,7 @@
 Stock boto3 clients cannot send malformed bodies or headers; these helpers can, so the wire layer's
 answers to them can be checked byte for byte.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -14,7 +15,6 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
 from picks.routes import routes
 
 CONTROL_PLANE_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -48,8 +48,14 @@ def rest_path(operation: str) -> str:
     return next(r.path for r in routes() if r.operation == operation)
 
 
-def send(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-         timeout: float = 60.0) -> Answer:
+def send(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Answer:
     """Send exactly ``body`` and ``headers`` (no signing) and read the whole answer."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
@@ -61,15 +67,28 @@ def send(url: str, method: str, path: str, body: bytes = b"", headers: dict[str,
         connection.close()
 
 
-def signed_headers(url: str, service: str, method: str, path: str, body: bytes,
-                   headers: dict[str, str] | None = None, region: str = "us-east-1") -> dict[str, str]:
+def signed_headers(
+    url: str,
+    service: str,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    region: str = "us-east-1",
+) -> dict[str, str]:
     request = AWSRequest(method=method, url=url + path, data=body, headers=dict(headers or {}))
     SigV4Auth(CREDENTIALS, service, region).add_auth(request)
     return dict(request.headers.items())
 
 
-def signed(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-           timeout: float = 60.0) -> Answer:
+def signed(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Answer:
     """A request signed for ``personalize`` (the signing name of all three Personalize APIs)."""
     headers = signed_headers(url, "personalize", method, path, body, headers)
     return send(url, method, path, body, headers, timeout)

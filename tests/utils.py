@@ -1,4 +1,5 @@
 """Sample Lambda events from events/, loaded and overridden field by field."""
+
 from __future__ import annotations
 
 import copy

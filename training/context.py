@@ -6,13 +6,17 @@ lift ``log P(item | COLUMN=value) − log P(item)``.  At request time the runtim
 the request's ``context`` to the scores (``FactorModel.context_scores``), so the same user gets a
 different ranking on mobile than on desktop.
 """
+
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
+import numpy as np
 from picks.dataset_schema import metadata_fields
-from picks.ingest.columnar import ColumnTable
-from picks.models.artifact import ModelArtifact
+
+if TYPE_CHECKING:
+    from picks.ingest.columnar import ColumnTable
+    from picks.models.artifact import ModelArtifact
 
 MAX_VALUES = 256  # context values kept (the most frequent), bounding the artifact's size
 MIN_SUPPORT = 20  # interactions a value needs before its lift is trusted
@@ -20,12 +24,14 @@ SMOOTHING = 1.0
 
 
 def attach(artifact: ModelArtifact, table: ColumnTable) -> None:
-    fields = [f for f in metadata_fields(table.schema, "INTERACTIONS") if f.type == "string" and f.categorical]
+    fields = [
+        f for f in metadata_fields(table.schema, "INTERACTIONS") if f.type == "string" and f.categorical
+    ]
     if not fields:
         return
     index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
     item_column = table["ITEM_ID"]
-    item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
+    item_map = np.array([index.get(v, -1) for v in item_column.string_dictionary.tolist()], dtype=np.int64)
     items = item_map[item_column.data]
     known = items >= 0
     n_items = len(artifact.item_ids)
@@ -35,7 +41,7 @@ def attach(artifact: ModelArtifact, table: ColumnTable) -> None:
     for f in fields:
         column = table[f.name]
         codes = column.data
-        for code, value in enumerate(column.dictionary.tolist()):
+        for code, value in enumerate(column.string_dictionary.tolist()):
             rows = known & (codes == code)
             support = int(rows.sum())
             if support >= MIN_SUPPORT:

@@ -3,6 +3,7 @@
 Users and items get dense indices (0..n-1) once, for the whole job; every subset made later
 (holdout splits) keeps those indices, so models trained on a subset line up with the full data.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from picks import npz
 from picks.ingest.columnar import ColumnTable, deserialize
-from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
+from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 
 
 class TrainingDataError(ValueError):
@@ -57,8 +57,11 @@ class Interactions:
             part: Interactions = _Subset.of(self, mask)
         else:
             part = replace(
-                self, users=self.users[mask], items=self.items[mask],
-                timestamps=self.timestamps[mask], weights=self.weights[mask],
+                self,
+                users=self.users[mask],
+                items=self.items[mask],
+                timestamps=self.timestamps[mask],
+                weights=self.weights[mask],
                 event_types=None if self.event_types is None else self.event_types[mask],
             )
             return part  # row numbers may reorder the rows: orders are computed afresh
@@ -208,12 +211,16 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
 
     if event_type:
         if types is None:
-            raise TrainingDataError("eventType: the interactions dataset has no EVENT_TYPE column to select from.")
+            raise TrainingDataError(
+                "eventType: the interactions dataset has no EVENT_TYPE column to select from."
+            )
         mask = narrow(rows_of(event_type))
     threshold = solution_config.get("eventValueThreshold")
     if threshold not in (None, ""):
         if "EVENT_VALUE" not in table:
-            raise TrainingDataError("eventValueThreshold: the interactions dataset has no EVENT_VALUE column.")
+            raise TrainingDataError(
+                "eventValueThreshold: the interactions dataset has no EVENT_VALUE column."
+            )
         values = table["EVENT_VALUE"].data.astype(np.float64)
         mask = narrow(np.nan_to_num(values, nan=-np.inf) >= float(threshold))
     parameters = (solution_config.get("eventsConfig") or {}).get("eventParametersList") or []
@@ -245,8 +252,13 @@ def event_rule(table: ColumnTable, config: dict[str, Any]) -> dict[str, Any] | N
     if parameters and "EVENT_TYPE" in table:
         has_values = "EVENT_VALUE" in table  # without the column training ignores the thresholds
         rule["parameters"] = [
-            [str(p["eventType"]).lower(), float(np.float32(p.get("weight", 1.0))),
-             float(p["eventValueThreshold"]) if has_values and p.get("eventValueThreshold") is not None else None]
+            [
+                str(p["eventType"]).lower(),
+                float(np.float32(p.get("weight", 1.0))),
+                float(p["eventValueThreshold"])
+                if has_values and p.get("eventValueThreshold") is not None
+                else None,
+            ]
             for p in parameters
         ]
     return rule or None
@@ -285,7 +297,7 @@ def event_type_codes(table: ColumnTable) -> tuple[np.ndarray | None, list[str]]:
     if "EVENT_TYPE" not in table:
         return None, []
     column = table["EVENT_TYPE"]
-    lowered = [str(v).lower() for v in column.dictionary.tolist()]
+    lowered = [str(v).lower() for v in column.string_dictionary.tolist()]
     names = sorted(set(lowered))
     remap = np.array([names.index(v) for v in lowered] + [len(names)], dtype=np.int16)
     return remap[column.data], names  # null codes (-1) index the appended len(names)
@@ -300,18 +312,20 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
         return column if every_row else column[mask]
 
     event_types, event_type_names = event_type_codes(table)
-    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].dictionary))
-    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].dictionary))
-    return in_user_time_order(Interactions(
-        users=users,
-        items=items,
-        timestamps=kept(table["TIMESTAMP"].data).astype(np.int64, copy=False),
-        weights=kept(weights),
-        user_ids=table["USER_ID"].dictionary[user_codes_unique],
-        item_ids=table["ITEM_ID"].dictionary[item_codes_unique],
-        event_types=None if event_types is None else kept(event_types),
-        event_type_names=None if event_types is None else np.array(event_type_names, dtype=object),
-    ))
+    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].string_dictionary))
+    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].string_dictionary))
+    return in_user_time_order(
+        Interactions(
+            users=users,
+            items=items,
+            timestamps=kept(table["TIMESTAMP"].data).astype(np.int64, copy=False),
+            weights=kept(weights),
+            user_ids=table["USER_ID"].string_dictionary[user_codes_unique],
+            item_ids=table["ITEM_ID"].string_dictionary[item_codes_unique],
+            event_types=None if event_types is None else kept(event_types),
+            event_type_names=None if event_types is None else np.array(event_type_names, dtype=object),
+        )
+    )
 
 
 def in_user_time_order(interactions: Interactions) -> Interactions:
@@ -324,8 +338,11 @@ def in_user_time_order(interactions: Interactions) -> Interactions:
         return interactions
     order = interactions.by_user_time
     interactions = replace(
-        interactions, users=interactions.users[order], items=interactions.items[order],
-        timestamps=interactions.timestamps[order], weights=interactions.weights[order],
+        interactions,
+        users=interactions.users[order],
+        items=interactions.items[order],
+        timestamps=interactions.timestamps[order],
+        weights=interactions.weights[order],
         event_types=None if interactions.event_types is None else interactions.event_types[order],
     )
     interactions.__dict__["rows_by_user_time"] = True
@@ -346,7 +363,9 @@ def load_channel(channel: str | Path, hyperparameters: dict[str, str] | None = N
         try:
             previous = load_dir(channel / "previous_model")
         except ArtifactError as error:
-            raise TrainingDataError(f"trainingMode UPDATE: the previous model cannot be read ({error}).") from error
+            raise TrainingDataError(
+                f"trainingMode UPDATE: the previous model cannot be read ({error})."
+            ) from error
     return TrainingJob(
         config=config,
         interactions=interactions_from_table(table, config),

@@ -5,18 +5,23 @@ interactions) are held out and the model trains on the other 90% of users.  Each
 oldest 90% of interactions are then given to the model as input (fold-in, exactly as the runtime
 treats a user it has not trained on), and its recommendations are compared with the newest 10%
 (at least one interaction).  SIMS, an item-to-item model, is given that input as its recent
-items (``SimsModel.related_to_history``).  Queries go through the serving classes (``picks.serving.models``), so
-the metrics measure what the runtime serves, under Personalize's metric keys.
+items (``SimsModel.related_to_history``).  Queries go through the serving classes
+(``picks.serving.models``), so the metrics measure what the runtime serves, under Personalize's metric
+keys.
 """
+
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+
 from training.data import Interactions, time_order
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HOLDOUT_FRACTION = 0.1
 TOP_K = 25
@@ -60,7 +65,9 @@ def split(interactions: Interactions, seed: int, fraction: float = HOLDOUT_FRACT
         truths.append(interactions.items[user_rows[n - n_truth :]])
         if interactions.event_types is not None:
             input_types.append(interactions.event_types[user_rows[: n - n_truth]].astype(np.int64))
-    return Holdout(train_mask, held, inputs, truths, input_types if interactions.event_types is not None else None)
+    return Holdout(
+        train_mask, held, inputs, truths, input_types if interactions.event_types is not None else None
+    )
 
 
 def _dcg(hits: np.ndarray) -> float:
@@ -95,7 +102,8 @@ def ranking_metrics(recommended: list[np.ndarray], relevant: list[set[int]]) -> 
         ideal_of = {m: _dcg(np.ones(m)) for m in np.unique(np.minimum(truths, k)).tolist()}
         ideal = np.array([ideal_of[m] for m in np.minimum(truths, k).tolist()])
         values[f"normalized_discounted_cumulative_gain_at_{k}"] = np.divide(
-            dcg, ideal, out=np.zeros(len(hits)), where=ideal != 0)
+            dcg, ideal, out=np.zeros(len(hits)), where=ideal != 0
+        )
     any_hit = hits.any(axis=1)
     values["mean_reciprocal_rank_at_25"] = np.where(any_hit, 1.0 / (hits.argmax(axis=1) + 1), 0.0)
     count = max(1, len(recommended))
@@ -108,11 +116,15 @@ def _hit_matrix(recommended: list[np.ndarray], relevant: list[set[int]]) -> tupl
     cut to 25)."""
     lengths = np.array([min(len(items), TOP_K) for items in recommended], dtype=np.int64)
     rows = np.repeat(np.arange(len(recommended)), lengths)
-    items = np.concatenate([np.asarray(items[:TOP_K], dtype=np.int64) for items in recommended]) \
-        if lengths.any() else np.empty(0, np.int64)
+    items = (
+        np.concatenate([np.asarray(items[:TOP_K], dtype=np.int64) for items in recommended])
+        if lengths.any()
+        else np.empty(0, np.int64)
+    )
     truth_counts = np.array([len(truth) for truth in relevant], dtype=np.int64)
-    truth_items = np.fromiter((item for truth in relevant for item in truth), dtype=np.int64,
-                              count=int(truth_counts.sum()))
+    truth_items = np.fromiter(
+        (item for truth in relevant for item in truth), dtype=np.int64, count=int(truth_counts.sum())
+    )
     # (request, item) pairs as one sortable key each.
     low = min(int(items.min(initial=0)), int(truth_items.min(initial=0)))
     span = max(int(items.max(initial=0)), int(truth_items.max(initial=0))) - low + 1
@@ -153,22 +165,26 @@ def _lists(rows: np.ndarray) -> list[np.ndarray]:
     return [row[row >= 0] for row in rows]
 
 
-def evaluate(model: ServingModel, interactions: Interactions, holdout: Holdout,
-             with_coverage: bool = True) -> dict[str, float]:
+def evaluate(
+    model: ServingModel, interactions: Interactions, holdout: Holdout, with_coverage: bool = True
+) -> dict[str, float]:
     holdout = _scored_subset(holdout)
     if isinstance(model, FactorModel):
         recommended = _lists(model.recommend_sequences(holdout.inputs, TOP_K, holdout.input_types))
     else:
-        recommended = [_query(model, int(user), inputs).indices
-                       for user, inputs in zip(holdout.users, holdout.inputs, strict=True)]
+        recommended = [
+            _query(model, int(user), inputs).indices
+            for user, inputs in zip(holdout.users, holdout.inputs, strict=True)
+        ]
     metrics = ranking_metrics(recommended, _relevant(model, holdout))
     if with_coverage:
         metrics["coverage"] = coverage(model, interactions)
     return metrics
 
 
-def evaluate_exclusion(model: ServingModel, interactions: Interactions,
-                       holdout: Holdout) -> tuple[dict[str, float], dict[str, float]]:
+def evaluate_exclusion(
+    model: ServingModel, interactions: Interactions, holdout: Holdout
+) -> tuple[dict[str, float], dict[str, float]]:
     """``evaluate``'s holdout metrics (no coverage) of the model served with the user's history
     excluded and without: what ``exclude_interacted_items=auto`` chooses between.  A factor model
     scores the held-out users once and ranks them both ways."""
@@ -186,12 +202,18 @@ def _scored_subset(holdout: Holdout, limit: int = MAX_EVALUATED_USERS, seed: int
         return holdout
     chosen = np.sort(np.random.default_rng(seed).choice(len(holdout.users), limit, replace=False))
     types = None if holdout.input_types is None else [holdout.input_types[i] for i in chosen]
-    return Holdout(holdout.train_mask, holdout.users[chosen],
-                   [holdout.inputs[i] for i in chosen], [holdout.truths[i] for i in chosen], types)
+    return Holdout(
+        holdout.train_mask,
+        holdout.users[chosen],
+        [holdout.inputs[i] for i in chosen],
+        [holdout.truths[i] for i in chosen],
+        types,
+    )
 
 
-def coverage(model: ServingModel, interactions: Interactions, seed: int = 0,
-             exclude_history: bool | None = None) -> float:
+def coverage(
+    model: ServingModel, interactions: Interactions, seed: int = 0, exclude_history: bool | None = None
+) -> float:
     """Share of the catalog that appears in top-25 lists, over (a sample of) all users
     (``exclude_history``: a factor model served with or without the user's history left out, if
     not as its own setting says)."""

@@ -11,13 +11,18 @@ one event type (every entry would be 0, the one name in ``filter_event_types``).
 (``filter_users`` is usually the model's ``user_ids``; the artifact then stores it once, see
 ``picks.models.artifact``.)
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from picks.ingest.columnar import ColumnTable
-from picks.models.artifact import ModelArtifact
 from training.data import event_type_codes, item_index_type, position_in_run, time_order
+
+if TYPE_CHECKING:
+    from picks.ingest.columnar import ColumnTable
+    from picks.models.artifact import ModelArtifact
 
 PER_TYPE = 1000
 
@@ -28,7 +33,7 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     ``filter_types`` only with two or more event types; see the module doc)."""
     index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
     item_column = table["ITEM_ID"]
-    item_map = np.array([index.get(v, -1) for v in item_column.dictionary.tolist()], dtype=np.int64)
+    item_map = np.array([index.get(v, -1) for v in item_column.string_dictionary.tolist()], dtype=np.int64)
     items = item_map[item_column.data]
     times = np.asarray(table["TIMESTAMP"].data, dtype=np.int64)
     types, type_names = event_type_codes(table)
@@ -52,9 +57,9 @@ def attach(artifact: ModelArtifact, table: ColumnTable, per_type: int = PER_TYPE
     recent = position_in_run(group) < per_type
     users, types = np.divmod(group[recent], stride)
     items = items[recent]
-    n_users = len(table["USER_ID"].dictionary)
+    n_users = len(table["USER_ID"].string_dictionary)
     counts = np.bincount(users, minlength=n_users)
-    artifact.strings["filter_users"] = table["USER_ID"].dictionary
+    artifact.strings["filter_users"] = table["USER_ID"].string_dictionary
     artifact.strings["filter_event_types"] = np.array(type_names, dtype=object)
     artifact.arrays["filter_indptr"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     artifact.arrays["filter_items"] = items.astype(item_index_type(len(artifact.item_ids)))

@@ -6,13 +6,14 @@ last ``window`` input interactions is one example — keyed by its position, its
 and its count — and a hit when the item is in the user's newest 10%.  Vectorised: a few sorts of
 the window rows, so 25M interactions cost a couple of seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
 from picks.serving.repeats import COUNT_BUCKETS, smoothed
+
 from training.data import Interactions, position_in_run, time_order
 from training.evaluation import HOLDOUT_FRACTION
 
@@ -50,7 +51,9 @@ class Examples:
     def table(self) -> np.ndarray:
         size = int(np.prod(self.shape))
         totals = np.bincount(self.cells, minlength=size).reshape(self.shape).astype(np.float64)
-        hits = np.bincount(self.cells, weights=self.hits.astype(np.float64), minlength=size).reshape(self.shape)
+        hits = np.bincount(self.cells, weights=self.hits.astype(np.float64), minlength=size).reshape(
+            self.shape
+        )
         return smoothed(hits, totals)
 
 
@@ -100,7 +103,8 @@ def examples(interactions: Interactions, window: int, fraction: float = HOLDOUT_
     hit = (found < len(truth_keys)) & (truth_keys[np.minimum(found, len(truth_keys) - 1)] == w_key[newest])
     cells = np.ravel_multi_index(
         (distinct_position, np.minimum(w_type[newest], n_types - 1), np.minimum(repeats, COUNT_BUCKETS) - 1),
-        shape)
+        shape,
+    )
     return Examples(w_user[newest], cells, hit, shape)
 
 

@@ -11,6 +11,7 @@ FailureReason, and a non-zero exit.
 The same module runs as a SageMaker job and as the emulator's subprocess
 (``picks.workflows.local_training``).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,22 +20,30 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from picks.models.artifact import ModelArtifact, save_dir
 from picks.serving.models import serving_model
-from training.data import Interactions, TrainingDataError, TrainingJob, check_minimums, event_rule, load_channel
+
 from training import context, evaluation, history
-from training.evaluation import split
+from training.data import (
+    Interactions,
+    TrainingDataError,
+    TrainingJob,
+    check_minimums,
+    event_rule,
+    load_channel,
+)
 from training.evaluation import evaluate as evaluate_model
-from training.evaluation import evaluate_exclusion
+from training.evaluation import evaluate_exclusion, split
 from training.recipes import RECIPE_MODULES
 from training.recipes.common import resolved_hyperparameters
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 HPO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_10"
 AUTO_OBJECTIVE = "normalized_discounted_cumulative_gain_at_25"
@@ -55,10 +64,15 @@ def _hyperparameters() -> dict[str, str]:
     return {k: str(v) for k, v in json.loads(path.read_text()).items()} if path.is_file() else {}
 
 
-def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[str, str],
-                     seed: int, previous: ModelArtifact | None = None,
-                     fitted: threading.Event | None = None,
-                     rule: dict[str, Any] | None = None) -> tuple[ModelArtifact, ModelArtifact, dict]:
+def _fit_and_measure(
+    module: Any,
+    interactions: Interactions,
+    params: Mapping[str, str],
+    seed: int,
+    previous: ModelArtifact | None = None,
+    fitted: threading.Event | None = None,
+    rule: dict[str, Any] | None = None,
+) -> tuple[ModelArtifact, ModelArtifact, dict]:
     """(model on the holdout split, final model on all data, holdout metrics); ``fitted`` is set
     once the split model is trained.  ``rule``: the solution's ``event_rule``, which both models
     carry, so the held-out users' input is folded in with the event weights training used."""
@@ -86,15 +100,22 @@ def _fit_and_measure(module: Any, interactions: Interactions, params: Mapping[st
         exclude = excluding[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
         split_model.info["exclude_interacted_items"] = exclude
         # What evaluate_model would report as coverage for the model served as chosen.
-        metrics = {**(excluding if exclude else keeping),
-                   "coverage": evaluation.coverage(serving, interactions, exclude_history=exclude)}
+        metrics = {
+            **(excluding if exclude else keeping),
+            "coverage": evaluation.coverage(serving, interactions, exclude_history=exclude),
+        }
         chosen_exclude = exclude
     else:
         metrics = evaluate_model(serving, interactions, holdout)
     if hasattr(module, "refresh"):
         # Only the held-out users' histories differ between the split and the full data.
-        final = module.refresh(split_model, interactions, params, users=holdout.users,
-                               **({} if full is None else {"prepared": full}))
+        final = module.refresh(
+            split_model,
+            interactions,
+            params,
+            users=holdout.users,
+            **({} if full is None else {"prepared": full}),
+        )
     else:
         final = module.fit(interactions, params, seed=seed)
     if rule is not None:
@@ -119,7 +140,9 @@ def _sample_hyperparameters(ranges: Mapping[str, Any], rng: np.random.Generator)
 
 def _inside(params: Mapping[str, str], ranges: Mapping[str, Any]) -> bool:
     try:
-        for spec in (ranges.get("integerHyperParameterRanges") or []) + (ranges.get("continuousHyperParameterRanges") or []):
+        for spec in (ranges.get("integerHyperParameterRanges") or []) + (
+            ranges.get("continuousHyperParameterRanges") or []
+        ):
             if not float(spec["minValue"]) <= float(params[spec["name"]]) <= float(spec["maxValue"]):
                 return False
         for spec in ranges.get("categoricalHyperParameterRanges") or []:
@@ -130,7 +153,9 @@ def _inside(params: Mapping[str, str], ranges: Mapping[str, Any]) -> bool:
     return True
 
 
-def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def _tune(
+    module: Any, job: TrainingJob, params: dict[str, str]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """Random search over ``hpoConfig`` ranges, scored on the holdout; returns the best parameters."""
     solution_config = job.config.get("solutionConfig") or {}
     hpo = solution_config.get("hpoConfig") or {}
@@ -141,7 +166,11 @@ def _tune(module: Any, job: TrainingJob, params: dict[str, str]) -> tuple[dict[s
     holdout = split(job.interactions, job.seed + 1)  # tune on a different split than the reported one
     train_part = job.interactions.subset(holdout.train_mask)
     # Trials whose hyperparameters leave it unchanged share it (the recipe checks; others rebuild).
-    on_split = {"prepared": module.prepare(job.interactions, params).without(holdout.users)} if hasattr(module, "prepare") else {}
+    on_split = (
+        {"prepared": module.prepare(job.interactions, params).without(holdout.users)}
+        if hasattr(module, "prepare")
+        else {}
+    )
     rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     best, best_score, history = params, -np.inf, []
     for trial in range(max(1, trials)):
@@ -174,10 +203,13 @@ def run(job: TrainingJob) -> ModelArtifact:
     if module is None:
         raise TrainingDataError(f"recipeArn: picks cannot train recipe '{job.recipe}'.")
     solution_config = job.config.get("solutionConfig") or {}
-    params = resolved_hyperparameters(job.recipe, {
-        **(solution_config.get("featureTransformationParameters") or {}),
-        **(solution_config.get("algorithmHyperParameters") or {}),
-    })
+    params = resolved_hyperparameters(
+        job.recipe,
+        {
+            **(solution_config.get("featureTransformationParameters") or {}),
+            **(solution_config.get("algorithmHyperParameters") or {}),
+        },
+    )
     check_minimums(job.interactions)
     rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     started = time.time()
@@ -192,16 +224,19 @@ def run(job: TrainingJob) -> ModelArtifact:
             if job.training_mode == "UPDATE":
                 if job.previous_model is None or not hasattr(module, "refresh"):
                     raise TrainingDataError(
-                        "trainingMode UPDATE needs a FULL version of a user-personalization solution.")
-                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed,
-                                                     job.previous_model, fitted, rule)
+                        "trainingMode UPDATE needs a FULL version of a user-personalization solution."
+                    )
+                _, final, metrics = _fit_and_measure(
+                    module, job.interactions, params, job.seed, job.previous_model, fitted, rule
+                )
             else:
                 if job.config.get("performHPO"):
                     params, trials = _tune(module, job, params)
                     info["tunedHPOParams"] = {"algorithmHyperParameters": params}
                     info["hpoTrials"] = trials
-                _, final, metrics = _fit_and_measure(module, job.interactions, params, job.seed, fitted=fitted,
-                                                     rule=rule)
+                _, final, metrics = _fit_and_measure(
+                    module, job.interactions, params, job.seed, fitted=fitted, rule=rule
+                )
         finally:
             fitted.set()  # never leave the thread waiting
         filtered = filters.result() if filters is not None else None

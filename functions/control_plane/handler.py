@@ -1,15 +1,17 @@
 """Lambda entry point for the Personalize control plane (AWS JSON 1.1 behind API Gateway)."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from picks.controlplane.registry import dispatch
 from picks.http import control_plane_app
 from picks.observability import logger, metrics, tracer
 from picks.services import get_services
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def _dispatch(operation: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Lambda entry point for workflow steps: ``{"action": ..., "input": {...}}`` from Step Functions."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from picks.observability import logger, tracer
 from picks.services import get_services
 from picks.workflows import campaign, dataset_import, solution_version
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ACTIONS = {**dataset_import.ACTIONS, **solution_version.ACTIONS, **campaign.ACTIONS}
 

@@ -140,17 +140,20 @@ def table_from_definition(
         a["AttributeName"]: _ATTRIBUTE_TYPES[a["AttributeType"]] for a in definition["AttributeDefinitions"]
     }
 
-    def keys(schema: Sequence[Mapping[str, str]]) -> dict[str, dynamodb.Attribute]:
-        roles = {"HASH": "partition_key", "RANGE": "sort_key"}
-        return {
-            roles[k["KeyType"]]: dynamodb.Attribute(name=k["AttributeName"], type=types[k["AttributeName"]])
+    def keys(schema: Sequence[Mapping[str, str]]) -> tuple[dynamodb.Attribute, dynamodb.Attribute | None]:
+        """(partition key, sort key or None) of a KeySchema."""
+        by_type = {
+            k["KeyType"]: dynamodb.Attribute(name=k["AttributeName"], type=types[k["AttributeName"]])
             for k in schema
         }
+        return by_type["HASH"], by_type.get("RANGE")
 
+    partition_key, sort_key = keys(definition["KeySchema"])
     table = dynamodb.Table(
         scope,
         construct_id,
-        **keys(definition["KeySchema"]),
+        partition_key=partition_key,
+        sort_key=sort_key,
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryption_key=encryption_key,
@@ -164,9 +167,11 @@ def table_from_definition(
         if unknown:
             raise ValueError(f"{construct_id}: index {index['IndexName']}: keys not supported: {unknown}")
         projection = index["Projection"]
+        index_partition_key, index_sort_key = keys(index["KeySchema"])
         table.add_global_secondary_index(
             index_name=index["IndexName"],
-            **keys(index["KeySchema"]),
+            partition_key=index_partition_key,
+            sort_key=index_sort_key,
             projection_type=_PROJECTIONS[projection["ProjectionType"]],
             non_key_attributes=projection.get("NonKeyAttributes"),
         )

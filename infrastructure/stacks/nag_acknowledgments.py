@@ -105,8 +105,8 @@ TRAINING_INPUT = (
     f"{TRAINING_INPUT_PREFIX} prefix of the data bucket."
 )
 TRAINING_OUTPUT = (
-    f"SageMaker writes the model files under <job name>/output/model/ in {TRAINING_OUTPUT_PREFIX}, with job names "
-    f"chosen at run time; write access (PutObject, AbortMultipartUpload) is limited to the "
+    f"SageMaker writes the model files under <job name>/output/model/ in {TRAINING_OUTPUT_PREFIX}, with "
+    f"job names chosen at run time; write access (PutObject, AbortMultipartUpload) is limited to the "
     f"{TRAINING_OUTPUT_PREFIX} prefix."
 )
 TRAINING_LOG_STREAMS = (

@@ -1,4 +1,5 @@
 """Request context (interaction metadata such as DEVICE) shifts user-personalization's ranking."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,21 @@ from tests.e2e.test_train_and_serve import deploy, train, wait_for
 
 pytestmark = pytest.mark.e2e
 
-SCHEMA = json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "DEVICE", "type": "string", "categorical": True},
-    ],
-    "version": "1.0",
-})
+SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+            {"name": "DEVICE", "type": "string", "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
 
 
 def _interactions_csv(seed: int = 5) -> str:
@@ -30,7 +37,9 @@ def _interactions_csv(seed: int = 5) -> str:
         device = "mobile" if rng.random() < 0.5 else "desktop"
         own = "m" if device == "mobile" else "d"
         prefix = own if rng.random() < 0.9 else ("d" if own == "m" else "m")
-        lines.append(f"u{rng.integers(0, 200)},{prefix}{rng.integers(0, 30)},{1700000000 + row},View,{device}")
+        lines.append(
+            f"u{rng.integers(0, 200)},{prefix}{rng.integers(0, 30)},{1700000000 + row},View,{device}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -39,15 +48,22 @@ def campaign(emulator):
     personalize, s3 = client_for(emulator, "personalize"), client_for(emulator, "s3")
     group = personalize.create_dataset_group(name="context")["datasetGroupArn"]
     schema = personalize.create_schema(name="context-interactions", schema=SCHEMA)["schemaArn"]
-    dataset = personalize.create_dataset(name="context", schemaArn=schema, datasetGroupArn=group,
-                                         datasetType="INTERACTIONS")["datasetArn"]
+    dataset = personalize.create_dataset(
+        name="context", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )["datasetArn"]
     s3.create_bucket(Bucket="context-src")
     s3.put_object(Bucket="context-src", Key="i.csv", Body=_interactions_csv().encode())
-    job = personalize.create_dataset_import_job(jobName="context", datasetArn=dataset,
-                                                roleArn="arn:aws:iam::000000000000:role/PicksImport",
-                                                dataSource={"dataLocation": "s3://context-src/i.csv"})
-    imported = wait_for(lambda: personalize.describe_dataset_import_job(
-        datasetImportJobArn=job["datasetImportJobArn"])["datasetImportJob"])
+    job = personalize.create_dataset_import_job(
+        jobName="context",
+        datasetArn=dataset,
+        roleArn="arn:aws:iam::000000000000:role/PicksImport",
+        dataSource={"dataLocation": "s3://context-src/i.csv"},
+    )
+    imported = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job["datasetImportJobArn"])[
+            "datasetImportJob"
+        ]
+    )
     assert imported["status"] == "ACTIVE", imported
     version_arn, version = train(personalize, group, "context-up", "aws-user-personalization")
     assert version["status"] == "ACTIVE", version
@@ -59,8 +75,12 @@ def test_context_changes_the_ranking(emulator, campaign):
 
     def top(device: str | None) -> list[str]:
         extra = {"context": {"DEVICE": device}} if device else {}
-        return [i["itemId"] for i in runtime.get_recommendations(
-            campaignArn=campaign, userId="u7", numResults=10, **extra)["itemList"]]
+        return [
+            i["itemId"]
+            for i in runtime.get_recommendations(campaignArn=campaign, userId="u7", numResults=10, **extra)[
+                "itemList"
+            ]
+        ]
 
     mobile, desktop, plain = top("mobile"), top("desktop"), top(None)
     assert mobile != desktop

@@ -1,4 +1,5 @@
 """Stock boto3 clients drive the data control plane through the emulator's HTTP port."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,64 +10,97 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from picks import services as picks_services
 from picks.dataset_schema import DOMAIN_DEFAULT_SCHEMAS
+
 from tests.conftest import client_for
 from tests.signed import control_plane as signed_control_plane
 
 pytestmark = pytest.mark.e2e
 
-INTERACTIONS = json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-    ],
-    "version": "1.0",
-})
-ITEMS = json.dumps({
-    "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "CATEGORY", "type": "string", "categorical": True},
-    ],
-    "version": "1.0",
-})
-ITEMS_V2 = json.dumps({
-    "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "CATEGORY", "type": "string", "categorical": True},
-        {"name": "PRICE", "type": ["null", "float"]},
-    ],
-    "version": "1.0",
-})
-USERS = json.dumps({
-    "type": "record", "name": "Users", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "TIER", "type": "string", "categorical": True}],
-    "version": "1.0",
-})
-ACTIONS = json.dumps({
-    "type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [{"name": "ACTION_ID", "type": "string"}, {"name": "CHANNEL", "type": "string", "categorical": True}],
-    "version": "1.0",
-})
-ACTION_INTERACTIONS = json.dumps({
-    "type": "record", "name": "ActionInteractions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ACTION_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-    ],
-    "version": "1.0",
-})
+INTERACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+        ],
+        "version": "1.0",
+    }
+)
+ITEMS = json.dumps(
+    {
+        "type": "record",
+        "name": "Items",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "CATEGORY", "type": "string", "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+ITEMS_V2 = json.dumps(
+    {
+        "type": "record",
+        "name": "Items",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "CATEGORY", "type": "string", "categorical": True},
+            {"name": "PRICE", "type": ["null", "float"]},
+        ],
+        "version": "1.0",
+    }
+)
+USERS = json.dumps(
+    {
+        "type": "record",
+        "name": "Users",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "TIER", "type": "string", "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+ACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Actions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ACTION_ID", "type": "string"},
+            {"name": "CHANNEL", "type": "string", "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+ACTION_INTERACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "ActionInteractions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ACTION_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "EVENT_TYPE", "type": "string"},
+        ],
+        "version": "1.0",
+    }
+)
 SCHEMAS = {
-    "INTERACTIONS": INTERACTIONS, "ITEMS": ITEMS, "USERS": USERS,
-    "ACTIONS": ACTIONS, "ACTION_INTERACTIONS": ACTION_INTERACTIONS,
+    "INTERACTIONS": INTERACTIONS,
+    "ITEMS": ITEMS,
+    "USERS": USERS,
+    "ACTIONS": ACTIONS,
+    "ACTION_INTERACTIONS": ACTION_INTERACTIONS,
 }
 MISSING = "arn:aws:personalize:us-east-1:000000000000:dataset-group/does-not-exist"
 
@@ -94,7 +128,9 @@ def test_dataset_group_lifecycle(personalize):
     assert group["creationDateTime"] <= group["lastUpdatedDateTime"]
     listed = [g["datasetGroupArn"] for g in personalize.list_dataset_groups()["datasetGroups"]]
     assert arn in listed
-    assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [{"tagKey": "team", "tagValue": "recs"}]
+    assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"tagKey": "team", "tagValue": "recs"}
+    ]
 
     personalize.delete_dataset_group(datasetGroupArn=arn)
     with pytest.raises(personalize.exceptions.ResourceNotFoundException, match="lifecycle"):
@@ -115,8 +151,11 @@ def test_list_dataset_groups_paginates(personalize):
     assert {"page-0", "page-1", "page-2"} <= set(seen)
     assert len(seen) == len(set(seen))
     # botocore's own paginator works against picks too
-    names = [g["name"] for p in personalize.get_paginator("list_dataset_groups").paginate(PaginationConfig={"PageSize": 1})
-             for g in p["datasetGroups"]]
+    names = [
+        g["name"]
+        for p in personalize.get_paginator("list_dataset_groups").paginate(PaginationConfig={"PageSize": 1})
+        for g in p["datasetGroups"]
+    ]
     assert set(seen) == set(names)
 
 
@@ -169,10 +208,19 @@ def test_schema_lifecycle_and_validation(personalize):
     with pytest.raises(personalize.exceptions.InvalidInputException, match="schema"):
         personalize.create_schema(name="broken", schema="{not json")
     with pytest.raises(personalize.exceptions.InvalidInputException, match="ARRAY|array"):
-        personalize.create_schema(name="bad-type", schema=json.dumps({
-            "type": "record", "name": "Items",
-            "fields": [{"name": "ITEM_ID", "type": "string"}, {"name": "TAGS", "type": {"type": "array", "items": "string"}}],
-        }))
+        personalize.create_schema(
+            name="bad-type",
+            schema=json.dumps(
+                {
+                    "type": "record",
+                    "name": "Items",
+                    "fields": [
+                        {"name": "ITEM_ID", "type": "string"},
+                        {"name": "TAGS", "type": {"type": "array", "items": "string"}},
+                    ],
+                }
+            ),
+        )
     personalize.delete_schema(schemaArn=arn)
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.describe_schema(schemaArn=arn)
@@ -181,7 +229,8 @@ def test_schema_lifecycle_and_validation(personalize):
 def test_domain_schema_and_dataset(personalize):
     group = personalize.create_dataset_group(name="vod", domain="VIDEO_ON_DEMAND")["datasetGroupArn"]
     schema = personalize.create_schema(
-        name="vod-interactions", domain="VIDEO_ON_DEMAND",
+        name="vod-interactions",
+        domain="VIDEO_ON_DEMAND",
         schema=DOMAIN_DEFAULT_SCHEMAS[("VIDEO_ON_DEMAND", "INTERACTIONS")],
     )["schemaArn"]
     assert personalize.describe_schema(schemaArn=schema)["schema"]["domain"] == "VIDEO_ON_DEMAND"
@@ -199,9 +248,13 @@ def test_all_five_dataset_types(personalize):
     group = personalize.create_dataset_group(name="five-types")["datasetGroupArn"]
     arns = {}
     for dataset_type, schema_text in SCHEMAS.items():
-        schema = personalize.create_schema(name=f"five-{dataset_type.lower()}", schema=schema_text)["schemaArn"]
+        schema = personalize.create_schema(name=f"five-{dataset_type.lower()}", schema=schema_text)[
+            "schemaArn"
+        ]
         arns[dataset_type] = personalize.create_dataset(
-            name=f"five-{dataset_type.lower()}", schemaArn=schema, datasetGroupArn=group,
+            name=f"five-{dataset_type.lower()}",
+            schemaArn=schema,
+            datasetGroupArn=group,
             datasetType=dataset_type.title() if dataset_type == "INTERACTIONS" else dataset_type,
             tags=[{"tagKey": "type", "tagValue": dataset_type}],
         )["datasetArn"]
@@ -215,7 +268,9 @@ def test_all_five_dataset_types(personalize):
     # One dataset per type per group
     again = personalize.create_schema(name="five-interactions-again", schema=INTERACTIONS)["schemaArn"]
     with pytest.raises(personalize.exceptions.ResourceAlreadyExistsException, match="datasetType"):
-        personalize.create_dataset(name="dup", schemaArn=again, datasetGroupArn=group, datasetType="INTERACTIONS")
+        personalize.create_dataset(
+            name="dup", schemaArn=again, datasetGroupArn=group, datasetType="INTERACTIONS"
+        )
     # A group with datasets cannot be deleted; a schema in use neither
     with pytest.raises(personalize.exceptions.ResourceInUseException, match="datasetGroupArn"):
         personalize.delete_dataset_group(datasetGroupArn=group)
@@ -237,16 +292,18 @@ def test_create_dataset_errors(personalize):
     with pytest.raises(personalize.exceptions.InvalidInputException, match="datasetType"):
         personalize.create_dataset(name="d", schemaArn=schema, datasetGroupArn=group, datasetType="WIDGETS")
     with pytest.raises(personalize.exceptions.ResourceNotFoundException, match="schema"):
-        personalize.create_dataset(name="d", schemaArn=schema + "-gone", datasetGroupArn=group, datasetType="USERS")
+        personalize.create_dataset(
+            name="d", schemaArn=schema + "-gone", datasetGroupArn=group, datasetType="USERS"
+        )
 
 
 def test_update_dataset(personalize):
     group = personalize.create_dataset_group(name="update-group")["datasetGroupArn"]
     v1 = personalize.create_schema(name="items-v1", schema=ITEMS)["schemaArn"]
     v2 = personalize.create_schema(name="items-v2", schema=ITEMS_V2)["schemaArn"]
-    dataset = personalize.create_dataset(name="items", schemaArn=v1, datasetGroupArn=group, datasetType="ITEMS")[
-        "datasetArn"
-    ]
+    dataset = personalize.create_dataset(
+        name="items", schemaArn=v1, datasetGroupArn=group, datasetType="ITEMS"
+    )["datasetArn"]
     assert personalize.update_dataset(datasetArn=dataset, schemaArn=v2)["datasetArn"] == dataset
     described = personalize.describe_dataset(datasetArn=dataset)["dataset"]
     assert described["schemaArn"] == v2
@@ -259,10 +316,13 @@ def test_update_dataset(personalize):
 
 def test_tags(personalize):
     arn = personalize.create_dataset_group(name="tagged")["datasetGroupArn"]
-    personalize.tag_resource(resourceArn=arn, tags=[{"tagKey": "a", "tagValue": "1"}, {"tagKey": "b", "tagValue": "2"}])
+    personalize.tag_resource(
+        resourceArn=arn, tags=[{"tagKey": "a", "tagValue": "1"}, {"tagKey": "b", "tagValue": "2"}]
+    )
     personalize.tag_resource(resourceArn=arn, tags=[{"tagKey": "a", "tagValue": "3"}])
-    assert sorted((t["tagKey"], t["tagValue"]) for t in personalize.list_tags_for_resource(resourceArn=arn)["tags"]) == [
-        ("a", "3"), ("b", "2")]
+    assert sorted(
+        (t["tagKey"], t["tagValue"]) for t in personalize.list_tags_for_resource(resourceArn=arn)["tags"]
+    ) == [("a", "3"), ("b", "2")]
     personalize.untag_resource(resourceArn=arn, tagKeys=["a"])
     assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [{"tagKey": "b", "tagValue": "2"}]
     too_many = [{"tagKey": f"k{i}", "tagValue": "v"} for i in range(51)]
@@ -283,10 +343,19 @@ def test_unknown_operation_is_a_clear_error(emulator):
 def test_aws_cli_lists_dataset_groups(emulator, personalize):
     personalize.create_dataset_group(name="cli-visible")
     aws = Path(sys.executable).with_name("aws")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     completed = subprocess.run(
         [str(aws), "personalize", "list-dataset-groups", "--endpoint-url", emulator.url],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     )
     names = [g["name"] for g in json.loads(completed.stdout)["datasetGroups"]]
     assert "cli-visible" in names

@@ -1,5 +1,6 @@
 """`make demo`'s loader end to end: import, train the three demo solutions, deploy a campaign each,
 report metrics and sample recommendations — all through stock boto3 against the emulator."""
+
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,14 @@ pytestmark = pytest.mark.e2e
 
 RECIPES = [recipe for _, recipe in DEMO_SOLUTIONS]
 METRIC_KEYS = {
-    "coverage", "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5", "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25", "precision_at_5", "precision_at_10", "precision_at_25",
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
 }
 
 
@@ -47,7 +53,8 @@ def test_every_demo_campaign_is_active_on_its_version(loaded, personalize):
         assert solution["recipeArn"] == f"arn:aws:personalize:::recipe/{recipe}"
         assert solution["datasetGroupArn"] == summary["datasetGroupArn"]
         version = personalize.describe_solution_version(
-            solutionVersionArn=summary["solutionVersionArns"][recipe])["solutionVersion"]
+            solutionVersionArn=summary["solutionVersionArns"][recipe]
+        )["solutionVersion"]
         assert version["status"] == "ACTIVE"
         campaign = personalize.describe_campaign(campaignArn=summary["campaignArns"][recipe])["campaign"]
         assert campaign["status"] == "ACTIVE"
@@ -60,12 +67,18 @@ def test_summary_has_each_versions_metrics(loaded, personalize):
         metrics = summary["metrics"][recipe]
         assert set(metrics) == METRIC_KEYS
         assert all(0.0 <= value <= 1.0 for value in metrics.values())
-        assert metrics == personalize.get_solution_metrics(
-            solutionVersionArn=summary["solutionVersionArns"][recipe])["metrics"]
+        assert (
+            metrics
+            == personalize.get_solution_metrics(solutionVersionArn=summary["solutionVersionArns"][recipe])[
+                "metrics"
+            ]
+        )
     # One list for everyone covers 25 items at most; personalization covers more of the catalog.
     assert summary["metrics"]["aws-popularity-count"]["coverage"] <= 25 / 80 + 1e-9
-    assert summary["metrics"]["aws-user-personalization"]["coverage"] > summary["metrics"][
-        "aws-popularity-count"]["coverage"]
+    assert (
+        summary["metrics"]["aws-user-personalization"]["coverage"]
+        > summary["metrics"]["aws-popularity-count"]["coverage"]
+    )
 
 
 def test_summary_has_sample_recommendations(loaded, data):
@@ -85,15 +98,16 @@ def test_summary_has_sample_recommendations(loaded, data):
     reasons = [reason for entry in samples["userRecommendations"] for reason in entry.get("reason", [])]
     assert reasons and all(any(f"item {item} " in reason for item in history) for reason in reasons)
     assert [h["itemId"] for h in samples["userHistory"]] == [
-        row[1] for row in sorted((r for r in data.interactions if r[0] == samples["userId"]),
-                                 key=lambda r: r[2])][-5:]
+        row[1]
+        for row in sorted((r for r in data.interactions if r[0] == samples["userId"]), key=lambda r: r[2])
+    ][-5:]
 
 
 def test_printed_report_has_the_table_samples_and_snippets(loaded):
     summary, printed = loaded
     for _, title in METRIC_COLUMNS:
         assert title in printed
-    report = printed[printed.index("Offline metrics"):]
+    report = printed[printed.index("Offline metrics") :]
     table = [line.split() for line in report.splitlines()[1:5]]
     assert table[0] == ["recipe"] + [title for _, title in METRIC_COLUMNS]
     assert [row[0] for row in table[1:]] == RECIPES
@@ -105,7 +119,7 @@ def test_printed_report_has_the_table_samples_and_snippets(loaded):
         assert summary["campaignArns"][recipe] in printed
     assert "PICKS_EXPLAIN" in printed and "because interacted with item" in printed
     assert summary["recommendations"]["userId"] in printed
-    assert 'runtime.get_recommendations(' in printed and 'boto3.client("personalize-runtime"' in printed
+    assert "runtime.get_recommendations(" in printed and 'boto3.client("personalize-runtime"' in printed
 
 
 def test_loading_again_retrains_and_moves_the_campaigns(loaded, emulator, data, personalize):
@@ -131,12 +145,22 @@ def test_a_restarted_demo_reuses_its_data_and_models(loaded, emulator, data, per
     first, _ = loaded
 
     def versions() -> dict[str, list[str]]:
-        return {recipe: sorted(v["solutionVersionArn"] for v in personalize.list_solution_versions(
-            solutionArn=arn)["solutionVersions"]) for recipe, arn in first["solutionArns"].items()}
+        return {
+            recipe: sorted(
+                v["solutionVersionArn"]
+                for v in personalize.list_solution_versions(solutionArn=arn)["solutionVersions"]
+            )
+            for recipe, arn in first["solutionArns"].items()
+        }
 
     def imports() -> dict[str, list[str]]:
-        return {kind: sorted(j["datasetImportJobArn"] for j in personalize.list_dataset_import_jobs(
-            datasetArn=arn)["datasetImportJobs"]) for kind, arn in first["datasetArns"].items()}
+        return {
+            kind: sorted(
+                j["datasetImportJobArn"]
+                for j in personalize.list_dataset_import_jobs(datasetArn=arn)["datasetImportJobs"]
+            )
+            for kind, arn in first["datasetArns"].items()
+        }
 
     trained, imported = versions(), imports()
     again = load_demo(emulator.url, data=data, train=True, quiet=True, wait_timeout=120, reuse=True)

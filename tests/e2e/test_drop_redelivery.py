@@ -1,13 +1,14 @@
 """A drop the previous server acknowledged but never delivered (it stopped before the import
 started) is delivered at the next start, once: the object is not left behind unimported."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from picks import services as picks_services
 
 from emulator.server import Emulator
-from picks import services as picks_services
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.e2e.test_imports import wait_for_job
@@ -33,8 +34,12 @@ def test_an_undelivered_drop_is_delivered_once_at_the_next_start(tmp_path):
         personalize = client_for(server, "personalize")
         group = personalize.create_dataset_group(name="redelivered")["datasetGroupArn"]
         schema = personalize.create_schema(name="redelivered-interactions", schema=INTERACTIONS)["schemaArn"]
-        dataset = personalize.create_dataset(name="redelivered-interactions", schemaArn=schema,
-                                             datasetGroupArn=group, datasetType="INTERACTIONS")["datasetArn"]
+        dataset = personalize.create_dataset(
+            name="redelivered-interactions",
+            schemaArn=schema,
+            datasetGroupArn=group,
+            datasetType="INTERACTIONS",
+        )["datasetArn"]
         # Stored (journaled) but not through the server's port: no Object Created event is delivered,
         # as when the server dies between acknowledging the PutObject and starting the import.
         picks_services.get_services().s3.put_object(Bucket=server.settings.bucket_name, Key=KEY, Body=BODY)
@@ -57,7 +62,9 @@ def test_an_undelivered_drop_is_delivered_once_at_the_next_start(tmp_path):
     server = Emulator(port=0, data_dir=tmp_path, fsync=False).start()
     try:
         server.wait_idle()
-        jobs = client_for(server, "personalize").list_dataset_import_jobs(datasetArn=dataset)["datasetImportJobs"]
+        jobs = client_for(server, "personalize").list_dataset_import_jobs(datasetArn=dataset)[
+            "datasetImportJobs"
+        ]
         assert len(jobs) == 1, "an imported drop was delivered again"
     finally:
         server.stop()

@@ -2,6 +2,7 @@
 stock boto3 over HTTP): after a graceful stop and after kill -9 every resource, model, campaign,
 S3 object and acknowledged event is there and recommendations answer as before; a job running
 at the kill ends CREATE FAILED after the restart instead of staying in progress forever."""
+
 from __future__ import annotations
 
 import os
@@ -55,17 +56,29 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 1, "mode": "standard"},
-                                          s3={"addressing_style": "path"}))
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, s3={"addressing_style": "path"}),
+        )
 
     def start(self) -> Server:
-        env = {**os.environ, "PICKS_DATA_DIR": str(self.data_dir),
-               "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)])}
+        env = {
+            **os.environ,
+            "PICKS_DATA_DIR": str(self.data_dir),
+            "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)]),
+        }
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(self.port)],
-                                            env=env, cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "emulator", "serve", "--port", str(self.port)],
+                env=env,
+                cwd=str(REPO),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         personalize = self.client("personalize")
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
@@ -74,7 +87,9 @@ class Server:
                 personalize.list_dataset_groups()
                 return self
             except (BotoCoreError, ClientError):
-                assert time.monotonic() < deadline, f"the server did not start: {self.log.read_text()[-2000:]}"
+                assert time.monotonic() < deadline, (
+                    f"the server did not start: {self.log.read_text()[-2000:]}"
+                )
                 time.sleep(0.1)
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
@@ -115,22 +130,32 @@ def load_group(server: Server) -> dict[str, str]:
     s3.put_object(Bucket=SOURCE_BUCKET, Key="interactions.csv", Body=interactions_csv())
     group = personalize.create_dataset_group(name="durable")["datasetGroupArn"]
     schema = personalize.create_schema(name="durable-interactions", schema=INTERACTIONS)["schemaArn"]
-    dataset = personalize.create_dataset(name="durable-interactions", schemaArn=schema, datasetGroupArn=group,
-                                         datasetType="INTERACTIONS")["datasetArn"]
+    dataset = personalize.create_dataset(
+        name="durable-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )["datasetArn"]
     job = personalize.create_dataset_import_job(
-        jobName="durable-import", datasetArn=dataset, dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/interactions.csv"},
-        roleArn="arn:aws:iam::000000000000:role/PicksImport")["datasetImportJobArn"]
-    imported = wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"])
+        jobName="durable-import",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/interactions.csv"},
+        roleArn="arn:aws:iam::000000000000:role/PicksImport",
+    )["datasetImportJobArn"]
+    imported = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    )
     assert imported["status"] == "ACTIVE", imported
-    solution = personalize.create_solution(name="durable-popular", datasetGroupArn=group,
-                                           recipeArn=RECIPE + "aws-popularity-count")["solutionArn"]
+    solution = personalize.create_solution(
+        name="durable-popular", datasetGroupArn=group, recipeArn=RECIPE + "aws-popularity-count"
+    )["solutionArn"]
     return {"group": group, "schema": schema, "dataset": dataset, "import": job, "solution": solution}
 
 
 def purchase(server: Server, tracking: str, user: str, item: str) -> None:
     server.client("personalize-events").put_events(
-        trackingId=tracking, userId=user, sessionId=f"session-{user}",
-        eventList=[{"eventType": "Purchase", "itemId": item, "sentAt": datetime.now(UTC)}])
+        trackingId=tracking,
+        userId=user,
+        sessionId=f"session-{user}",
+        eventList=[{"eventType": "Purchase", "itemId": item, "sentAt": datetime.now(UTC)}],
+    )
 
 
 def test_state_survives_a_graceful_stop_and_kill_9(server):
@@ -138,20 +163,30 @@ def test_state_survives_a_graceful_stop_and_kill_9(server):
     personalize = server.client("personalize")
     arns = load_group(server)
     version = personalize.create_solution_version(solutionArn=arns["solution"])["solutionVersionArn"]
-    trained = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
+    trained = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    )
     assert trained["status"] == "ACTIVE", trained
     campaign = personalize.create_campaign(name="durable-popular", solutionVersionArn=version)["campaignArn"]
-    assert wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])["status"] == "ACTIVE"
+    assert (
+        wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"])["status"]
+        == "ACTIVE"
+    )
     tracker = personalize.create_event_tracker(name="durable", datasetGroupArn=arns["group"])
     tracking = tracker["trackingId"]
     not_purchased = personalize.create_filter(
-        name="not-purchased", datasetGroupArn=arns["group"],
-        filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")')["filterArn"]
-    assert wait_for(lambda: personalize.describe_filter(filterArn=not_purchased)["filter"])["status"] == "ACTIVE"
+        name="not-purchased",
+        datasetGroupArn=arns["group"],
+        filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")',
+    )["filterArn"]
+    assert (
+        wait_for(lambda: personalize.describe_filter(filterArn=not_purchased)["filter"])["status"] == "ACTIVE"
+    )
 
     def recommend(user: str, **filtered) -> list[str]:
         items = server.client("personalize-runtime").get_recommendations(
-            campaignArn=campaign, userId=user, numResults=10, **filtered)["itemList"]
+            campaignArn=campaign, userId=user, numResults=10, **filtered
+        )["itemList"]
         return [item["itemId"] for item in items]
 
     popular = recommend("anyone")
@@ -163,11 +198,15 @@ def test_state_survives_a_graceful_stop_and_kill_9(server):
             "group": personalize.describe_dataset_group(datasetGroupArn=arns["group"])["datasetGroup"],
             "schema": personalize.describe_schema(schemaArn=arns["schema"])["schema"],
             "dataset": personalize.describe_dataset(datasetArn=arns["dataset"])["dataset"],
-            "import": personalize.describe_dataset_import_job(datasetImportJobArn=arns["import"])["datasetImportJob"],
+            "import": personalize.describe_dataset_import_job(datasetImportJobArn=arns["import"])[
+                "datasetImportJob"
+            ],
             "solution": personalize.describe_solution(solutionArn=arns["solution"])["solution"],
             "version": personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"],
             "campaign": personalize.describe_campaign(campaignArn=campaign)["campaign"],
-            "tracker": personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])["eventTracker"],
+            "tracker": personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"])[
+                "eventTracker"
+            ],
             "filter": personalize.describe_filter(filterArn=not_purchased)["filter"],
         }
 
@@ -180,7 +219,9 @@ def test_state_survives_a_graceful_stop_and_kill_9(server):
         assert personalize.get_solution_metrics(solutionVersionArn=version)["metrics"] == metrics
         s3 = server.client("s3")
         assert s3.head_object(Bucket=SOURCE_BUCKET, Key="interactions.csv")["ETag"] == etag
-        assert s3.get_object(Bucket=SOURCE_BUCKET, Key="interactions.csv")["Body"].read() == interactions_csv()
+        assert (
+            s3.get_object(Bucket=SOURCE_BUCKET, Key="interactions.csv")["Body"].read() == interactions_csv()
+        )
         assert recommend("anyone") == popular
         # The acknowledged Purchase event is still there: the filter still excludes that item.
         assert popular[0] not in recommend("buyer-1", filterArn=not_purchased)
@@ -217,7 +258,9 @@ def test_a_job_running_at_kill_9_ends_failed_after_restart(server):
     arns = load_group(server)
     version = personalize.create_solution_version(solutionArn=arns["solution"])["solutionVersionArn"]
     assert personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]["status"] in (
-        "CREATE PENDING", "CREATE IN_PROGRESS")
+        "CREATE PENDING",
+        "CREATE IN_PROGRESS",
+    )
     assert server.process is not None
     pid = server.process.pid
     server.kill()
@@ -232,5 +275,9 @@ def test_a_job_running_at_kill_9_ends_failed_after_restart(server):
         assert guards_of(pid) == [], "the killed server's training job is still running"
     # The solution is usable again: a new version trains.
     again = personalize.create_solution_version(solutionArn=arns["solution"])["solutionVersionArn"]
-    assert wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=again)[
-        "solutionVersion"])["status"] == "ACTIVE"
+    assert (
+        wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=again)["solutionVersion"])[
+            "status"
+        ]
+        == "ACTIVE"
+    )

@@ -1,4 +1,5 @@
 """Event trackers and PutItems / PutUsers / PutActions over HTTP with stock boto3 clients."""
+
 from __future__ import annotations
 
 import json
@@ -8,48 +9,67 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks import services as picks_services
 from picks.controlplane import event_trackers
 from picks.events import resolve_tracker
+
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.e2e
 
-INTERACTIONS = json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-    "version": "1.0",
-})
-ITEMS = json.dumps({
-    "type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "GENRES", "type": "string", "categorical": True},
-        {"name": "NUMBER_OF_RATINGS", "type": ["null", "int"]},
-        {"name": "PRICE", "type": ["null", "double"]},
-        {"name": "CREATION_TIMESTAMP", "type": ["null", "long"]},
-    ],
-    "version": "1.0",
-})
-USERS = json.dumps({
-    "type": "record", "name": "Users", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "MEMBERSHIP_TYPE", "type": "string", "categorical": True},
-        {"name": "AGE", "type": ["null", "int"]},
-    ],
-    "version": "1.0",
-})
-ACTIONS = json.dumps({
-    "type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [{"name": "ACTION_ID", "type": "string"}, {"name": "CHANNEL", "type": "string", "categorical": True}],
-    "version": "1.0",
-})
+INTERACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+)
+ITEMS = json.dumps(
+    {
+        "type": "record",
+        "name": "Items",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "GENRES", "type": "string", "categorical": True},
+            {"name": "NUMBER_OF_RATINGS", "type": ["null", "int"]},
+            {"name": "PRICE", "type": ["null", "double"]},
+            {"name": "CREATION_TIMESTAMP", "type": ["null", "long"]},
+        ],
+        "version": "1.0",
+    }
+)
+USERS = json.dumps(
+    {
+        "type": "record",
+        "name": "Users",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "MEMBERSHIP_TYPE", "type": "string", "categorical": True},
+            {"name": "AGE", "type": ["null", "int"]},
+        ],
+        "version": "1.0",
+    }
+)
+ACTIONS = json.dumps(
+    {
+        "type": "record",
+        "name": "Actions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ACTION_ID", "type": "string"},
+            {"name": "CHANNEL", "type": "string", "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
 MISSING_GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/no-such-group"
 
 
@@ -72,11 +92,19 @@ def datasets(personalize):
     """A dataset group with Interactions, Items, Users and Actions datasets."""
     group = new_group(personalize, "records")
     arns = {}
-    for dataset_type, schema in (("INTERACTIONS", INTERACTIONS), ("ITEMS", ITEMS), ("USERS", USERS),
-                                 ("ACTIONS", ACTIONS)):
-        schema_arn = personalize.create_schema(name=f"records-{dataset_type.lower()}", schema=schema)["schemaArn"]
+    for dataset_type, schema in (
+        ("INTERACTIONS", INTERACTIONS),
+        ("ITEMS", ITEMS),
+        ("USERS", USERS),
+        ("ACTIONS", ACTIONS),
+    ):
+        schema_arn = personalize.create_schema(name=f"records-{dataset_type.lower()}", schema=schema)[
+            "schemaArn"
+        ]
         arns[dataset_type] = personalize.create_dataset(
-            name=f"records-{dataset_type.lower()}", datasetGroupArn=group, datasetType=dataset_type,
+            name=f"records-{dataset_type.lower()}",
+            datasetGroupArn=group,
+            datasetType=dataset_type,
             schemaArn=schema_arn,
         )["datasetArn"]
     return arns
@@ -106,7 +134,9 @@ def test_event_tracker_lifecycle(personalize):
     assert tracker["datasetGroupArn"] == group
     assert tracker["status"] == "ACTIVE"
     assert tracker["creationDateTime"] <= tracker["lastUpdatedDateTime"]
-    assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [{"tagKey": "team", "tagValue": "recs"}]
+    assert personalize.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"tagKey": "team", "tagValue": "recs"}
+    ]
 
     listed = personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"]
     assert [t["eventTrackerArn"] for t in listed] == [arn]
@@ -149,9 +179,13 @@ def test_only_one_event_tracker_per_dataset_group(personalize):
     message = caught.value.response["Error"]["Message"]
     assert message.startswith(f"datasetGroupArn: {group}") and first["eventTrackerArn"] in message
     # The refused tracker left nothing behind.
-    assert [t["name"] for t in personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"]] == ["first"]
+    assert [t["name"] for t in personalize.list_event_trackers(datasetGroupArn=group)["eventTrackers"]] == [
+        "first"
+    ]
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
-        personalize.describe_event_tracker(eventTrackerArn=first["eventTrackerArn"].replace("first", "second"))
+        personalize.describe_event_tracker(
+            eventTrackerArn=first["eventTrackerArn"].replace("first", "second")
+        )
 
 
 def test_concurrent_creates_leave_one_tracker(emulator, personalize):
@@ -178,7 +212,9 @@ def test_concurrent_creates_leave_one_tracker(emulator, personalize):
 def test_event_tracker_names_are_unique_per_account(personalize):
     group_a, group_b = new_group(personalize, "names-a"), new_group(personalize, "names-b")
     personalize.create_event_tracker(name="shared-name", datasetGroupArn=group_a)
-    with pytest.raises(personalize.exceptions.ResourceAlreadyExistsException, match="name: event tracker shared-name"):
+    with pytest.raises(
+        personalize.exceptions.ResourceAlreadyExistsException, match="name: event tracker shared-name"
+    ):
         personalize.create_event_tracker(name="shared-name", datasetGroupArn=group_b)
     # group_b was not left claimed by the refused create.
     personalize.create_event_tracker(name="other-name", datasetGroupArn=group_b)
@@ -244,38 +280,60 @@ def test_resolved_tracker_is_cached_for_a_minute(personalize):
 
 def test_put_items_stores_validated_records_and_upserts(events, datasets):
     dataset = datasets["ITEMS"]
-    events.put_items(datasetArn=dataset, items=[
-        {"itemId": "i1", "properties": json.dumps({"genres": "Horror|Action", "numberOfRatings": 12,
-                                                   "creationTimestamp": 1700000000})},
-        {"itemId": "i2", "properties": json.dumps({"GENRES": "Comedy", "price": "9.99"})},
-    ])
+    events.put_items(
+        datasetArn=dataset,
+        items=[
+            {
+                "itemId": "i1",
+                "properties": json.dumps(
+                    {"genres": "Horror|Action", "numberOfRatings": 12, "creationTimestamp": 1700000000}
+                ),
+            },
+            {"itemId": "i2", "properties": json.dumps({"GENRES": "Comedy", "price": "9.99"})},
+        ],
+    )
     assert stored(dataset, ["i1", "i2", "i3"]) == {
         "i1": {"GENRES": "Horror|Action", "NUMBER_OF_RATINGS": 12, "CREATION_TIMESTAMP": 1700000000},
         "i2": {"GENRES": "Comedy", "PRICE": 9.99},
     }
     # A second put of the same id replaces the record (fields it leaves out are gone).
     events.put_items(datasetArn=dataset, items=[{"itemId": "i1", "properties": '{"genres": "Drama"}'}])
-    assert stored(dataset, ["i1", "i2"]) == {"i1": {"GENRES": "Drama"}, "i2": {"GENRES": "Comedy", "PRICE": 9.99}}
+    assert stored(dataset, ["i1", "i2"]) == {
+        "i1": {"GENRES": "Drama"},
+        "i2": {"GENRES": "Comedy", "PRICE": 9.99},
+    }
     everything = dict(picks_services.get_services().metadata.scan_all(dataset))
     assert set(everything) >= {"i1", "i2"}
 
 
 def test_put_users_and_put_actions(events, datasets):
-    events.put_users(datasetArn=datasets["USERS"], users=[
-        {"userId": "u1", "properties": json.dumps({"membershipType": "gold|early", "age": "41"})},
-    ])
+    events.put_users(
+        datasetArn=datasets["USERS"],
+        users=[
+            {"userId": "u1", "properties": json.dumps({"membershipType": "gold|early", "age": "41"})},
+        ],
+    )
     assert stored(datasets["USERS"], ["u1"]) == {"u1": {"MEMBERSHIP_TYPE": "gold|early", "AGE": 41}}
-    events.put_actions(datasetArn=datasets["ACTIONS"], actions=[
-        {"actionId": "a1", "properties": '{"channel": "email"}'},
-    ])
+    events.put_actions(
+        datasetArn=datasets["ACTIONS"],
+        actions=[
+            {"actionId": "a1", "properties": '{"channel": "email"}'},
+        ],
+    )
     assert stored(datasets["ACTIONS"], ["a1"]) == {"a1": {"CHANNEL": "email"}}
 
 
 @pytest.mark.parametrize(
     ("properties", "fragments"),
     [
-        ('{"genres": "a", "colour": "red"}', ("items.1.properties: 'colour' is not a field of the ITEMS schema",)),
-        ('{"genres": "a", "numberOfRatings": "many"}', ("items.1.properties: 'numberOfRatings'", "not a valid int")),
+        (
+            '{"genres": "a", "colour": "red"}',
+            ("items.1.properties: 'colour' is not a field of the ITEMS schema",),
+        ),
+        (
+            '{"genres": "a", "numberOfRatings": "many"}',
+            ("items.1.properties: 'numberOfRatings'", "not a valid int"),
+        ),
         ('{"genres": "a", "creationTimestamp": 1700000000000}', ("'creationTimestamp'", "milliseconds")),
         ('{"genres": "a",', ("items.1.properties: not valid JSON",)),
         ('["genres"]', ("items.1.properties: must be a JSON object",)),
@@ -285,10 +343,13 @@ def test_put_users_and_put_actions(events, datasets):
 def test_put_items_validation_errors_name_the_record_and_key(events, datasets, properties, fragments):
     dataset = datasets["ITEMS"]
     with pytest.raises(events.exceptions.InvalidInputException) as caught:
-        events.put_items(datasetArn=dataset, items=[
-            {"itemId": "valid-before-bad", "properties": '{"genres": "Comedy"}'},
-            {"itemId": "bad", "properties": properties},
-        ])
+        events.put_items(
+            datasetArn=dataset,
+            items=[
+                {"itemId": "valid-before-bad", "properties": '{"genres": "Comedy"}'},
+                {"itemId": "bad", "properties": properties},
+            ],
+        )
     message = caught.value.response["Error"]["Message"]
     for fragment in fragments:
         assert fragment in message
@@ -297,16 +358,24 @@ def test_put_items_validation_errors_name_the_record_and_key(events, datasets, p
 
 
 def test_put_users_validation_error(events, datasets):
-    with pytest.raises(events.exceptions.InvalidInputException, match=r"users\.0\.properties: 'age'.*not a valid int"):
-        events.put_users(datasetArn=datasets["USERS"],
-                         users=[{"userId": "u9", "properties": '{"membershipType": "x", "age": 4.5}'}])
+    with pytest.raises(
+        events.exceptions.InvalidInputException, match=r"users\.0\.properties: 'age'.*not a valid int"
+    ):
+        events.put_users(
+            datasetArn=datasets["USERS"],
+            users=[{"userId": "u9", "properties": '{"membershipType": "x", "age": 4.5}'}],
+        )
 
 
 def test_wrong_dataset_type_and_unknown_dataset(events, datasets):
     with pytest.raises(events.exceptions.InvalidInputException) as caught:
-        events.put_items(datasetArn=datasets["USERS"], items=[{"itemId": "i1", "properties": '{"genres": "a"}'}])
+        events.put_items(
+            datasetArn=datasets["USERS"], items=[{"itemId": "i1", "properties": '{"genres": "a"}'}]
+        )
     message = caught.value.response["Error"]["Message"]
-    assert message.startswith(f"datasetArn: {datasets['USERS']}") and "USERS" in message and "ITEMS" in message
+    assert (
+        message.startswith(f"datasetArn: {datasets['USERS']}") and "USERS" in message and "ITEMS" in message
+    )
     with pytest.raises(events.exceptions.InvalidInputException, match="datasetArn: .*INTERACTIONS"):
         events.put_users(datasetArn=datasets["INTERACTIONS"], users=[{"userId": "u1"}])
     missing = datasets["ITEMS"].replace("dataset/records/", "dataset/no-such-group/")
@@ -316,8 +385,10 @@ def test_wrong_dataset_type_and_unknown_dataset(events, datasets):
 
 def test_put_items_is_validated_against_the_model(events, datasets):
     with pytest.raises(events.exceptions.InvalidInputException, match="items"):
-        events.put_items(datasetArn=datasets["ITEMS"],
-                         items=[{"itemId": f"i{n}", "properties": '{"genres": "a"}'} for n in range(11)])
+        events.put_items(
+            datasetArn=datasets["ITEMS"],
+            items=[{"itemId": f"i{n}", "properties": '{"genres": "a"}'} for n in range(11)],
+        )
 
 
 @pytest.mark.parametrize(
@@ -341,7 +412,9 @@ def test_storage_faults_are_retryable_errors_not_lost_records(events, datasets, 
     store._db = Failing()
     try:
         with pytest.raises(ClientError) as caught:
-            events.put_items(datasetArn=datasets["ITEMS"], items=[{"itemId": "fault", "properties": '{"genres": "a"}'}])
+            events.put_items(
+                datasetArn=datasets["ITEMS"], items=[{"itemId": "fault", "properties": '{"genres": "a"}'}]
+            )
     finally:
         store._db = real
     assert caught.value.response["Error"]["Code"] == exception
@@ -373,7 +446,8 @@ def test_metadata_get_retries_unprocessed_keys(datasets):
     store._db, store._sleep = Partial(), lambda seconds: None
     try:
         assert store.get(datasets["ACTIONS"], ["k1", "k2", "absent"]) == {
-            "k1": {"CHANNEL": "sms"}, "k2": {"CHANNEL": "push"},
+            "k1": {"CHANNEL": "sms"},
+            "k2": {"CHANNEL": "push"},
         }
     finally:
         store._db, store._sleep = real, time.sleep

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from picks import services as picks_services
 
 from tests.conftest import client_for

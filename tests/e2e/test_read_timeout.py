@@ -1,10 +1,11 @@
 """Slow clients cannot hold the emulator's threads: a connection that stops sending is dropped after its
 read timeout, with a 408 JSON error when it had announced a body, and other clients are served meanwhile."""
+
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from emulator.server import Emulator
 from tests.conftest import client_for
 from tests.signed import rest_path, signed_headers
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +47,9 @@ def _read_all(connection: socket.socket) -> bytes:
 def _announce_body_then_stall(emulator: Emulator) -> socket.socket:
     path = rest_path("GetRecommendations")
     body = json.dumps({"campaignArn": "arn:aws:personalize:us-east-1:000000000000:campaign/c", "userId": "u"})
-    headers = signed_headers(emulator.url, "personalize", "POST", path, body.encode(),
-                             {"Content-Type": "application/json"})
+    headers = signed_headers(
+        emulator.url, "personalize", "POST", path, body.encode(), {"Content-Type": "application/json"}
+    )
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     connection = _connect(emulator)
     request_head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n"

@@ -1,5 +1,6 @@
 """Real-time events over HTTP with stock boto3: read-your-writes personalization, anonymous sessions,
 idempotent eventIds, events in the next training, trending-now, and no loss under storage faults."""
+
 from __future__ import annotations
 
 import random
@@ -9,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
+from picks import services as picks_services
 
 from demo.load import load_demo
 from demo.synthetic import generate
-from picks import services as picks_services
 from tests.conftest import client_for
 from tests.e2e.test_train_and_serve import deploy, train, wait_for
 
@@ -29,8 +30,11 @@ def setup(emulator):
     assert version["status"] == "ACTIVE", version
     campaign = deploy(personalize, "rt-up", version_arn)
     return {
-        "data": data, "group": loaded["datasetGroupArn"], "tracking": tracker["trackingId"],
-        "campaign": campaign, "personalize": personalize,
+        "data": data,
+        "group": loaded["datasetGroupArn"],
+        "tracking": tracker["trackingId"],
+        "campaign": campaign,
+        "personalize": personalize,
         "events": client_for(emulator, "personalize-events"),
         "runtime": client_for(emulator, "personalize-runtime"),
     }
@@ -41,7 +45,9 @@ def event(item: str, event_type: str = "View", **extra) -> dict:
 
 
 def top(setup, user: str, n: int = 10) -> list[str]:
-    items = setup["runtime"].get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=n)["itemList"]
+    items = setup["runtime"].get_recommendations(campaignArn=setup["campaign"], userId=user, numResults=n)[
+        "itemList"
+    ]
     return [i["itemId"] for i in items]
 
 
@@ -53,8 +59,9 @@ def test_a_new_user_is_personalized_from_the_first_event(setup):
     before = top(setup, "brand-new-user")
     assert before == top(setup, "another-new-user")  # both unknown: popular items
     item = setup["data"].items[-1][0]
-    setup["events"].put_events(trackingId=setup["tracking"], userId="brand-new-user", sessionId="s-new",
-                               eventList=[event(item)])
+    setup["events"].put_events(
+        trackingId=setup["tracking"], userId="brand-new-user", sessionId="s-new", eventList=[event(item)]
+    )
     after = top(setup, "brand-new-user")
     assert after != before
 
@@ -62,15 +69,21 @@ def test_a_new_user_is_personalized_from_the_first_event(setup):
 def test_anonymous_session_is_personalized(setup):
     item = setup["data"].items[-2][0]
     popular = top(setup, "session-only-1")
-    setup["events"].put_events(trackingId=setup["tracking"], sessionId="session-only-1", eventList=[event(item)])
+    setup["events"].put_events(
+        trackingId=setup["tracking"], sessionId="session-only-1", eventList=[event(item)]
+    )
     assert top(setup, "session-only-1") != popular
 
 
 def test_repeated_event_id_is_stored_once(setup):
     item = setup["data"].items[3][0]
     for _ in range(3):
-        setup["events"].put_events(trackingId=setup["tracking"], userId="dup-user", sessionId="dup-s",
-                                   eventList=[event(item, eventId="dup-1"), event(item, eventId="dup-1")])
+        setup["events"].put_events(
+            trackingId=setup["tracking"],
+            userId="dup-user",
+            sessionId="dup-s",
+            eventList=[event(item, eventId="dup-1"), event(item, eventId="dup-1")],
+        )
     assert sum(1 for e in stored(setup["group"]) if e.event_id == "dup-1") == 1
 
 
@@ -79,8 +92,9 @@ def test_unknown_tracking_id_and_bad_events_are_rejected(setup):
     with pytest.raises(events.exceptions.ResourceNotFoundException, match="trackingId"):
         events.put_events(trackingId="no-such-tracker", sessionId="s", eventList=[event("i")])
     with pytest.raises(events.exceptions.InvalidInputException, match="recommendationId"):
-        events.put_events(trackingId=setup["tracking"], sessionId="s",
-                          eventList=[event("i", recommendationId="x" * 41)])
+        events.put_events(
+            trackingId=setup["tracking"], sessionId="s", eventList=[event("i", recommendationId="x" * 41)]
+        )
 
 
 def test_events_enter_the_next_training(setup):
@@ -88,20 +102,32 @@ def test_events_enter_the_next_training(setup):
     newcomer = "only-seen-through-put-events"
     users = [u[0] for u in setup["data"].users[:40]]
     for user in users:
-        setup["events"].put_events(trackingId=setup["tracking"], userId=user, sessionId=f"s-{user}",
-                                   eventList=[event(newcomer), event(newcomer, "Purchase")])
+        setup["events"].put_events(
+            trackingId=setup["tracking"],
+            userId=user,
+            sessionId=f"s-{user}",
+            eventList=[event(newcomer), event(newcomer, "Purchase")],
+        )
     solution = personalize.describe_solution_version(
         solutionVersionArn=personalize.list_solution_versions(
-            solutionArn=setup["campaign"].replace("campaign/", "solution/"))["solutionVersions"][0]["solutionVersionArn"]
+            solutionArn=setup["campaign"].replace("campaign/", "solution/")
+        )["solutionVersions"][0]["solutionVersionArn"]
     )["solutionVersion"]["solutionArn"]
     arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"])
+    version = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
     assert version["status"] == "ACTIVE", version
     personalize.update_campaign(campaignArn=setup["campaign"], solutionVersionArn=arn)
-    wait_for(lambda: personalize.describe_campaign(campaignArn=setup["campaign"])["campaign"]["latestCampaignUpdate"])
+    wait_for(
+        lambda: personalize.describe_campaign(campaignArn=setup["campaign"])["campaign"][
+            "latestCampaignUpdate"
+        ]
+    )
     time.sleep(5.5)  # the runtime caches campaign resolution for 5 s
     ranked = setup["runtime"].get_recommendations(
-        campaignArn=setup["campaign"], userId=setup["data"].users[100][0], numResults=120)["itemList"]
+        campaignArn=setup["campaign"], userId=setup["data"].users[100][0], numResults=120
+    )["itemList"]
     assert newcomer in {i["itemId"] for i in ranked}
 
 
@@ -113,8 +139,12 @@ def test_trending_now_follows_the_event_stream(setup):
     burst = [item[0] for item in setup["data"].items[60:63]]
     # More events per item than anything else received lately (the retraining test sent 80 on one item).
     for n in range(50):
-        setup["events"].put_events(trackingId=setup["tracking"], userId=f"fan-{n}", sessionId=f"fan-{n}",
-                                   eventList=[event(item) for item in burst] * 2)
+        setup["events"].put_events(
+            trackingId=setup["tracking"],
+            userId=f"fan-{n}",
+            sessionId=f"fan-{n}",
+            eventList=[event(item) for item in burst] * 2,
+        )
     time.sleep(2.5)  # trending re-reads the stream every 2 s
     first = setup["runtime"].get_recommendations(campaignArn=campaign, numResults=3)["itemList"]
     assert {i["itemId"] for i in first} == set(burst)
@@ -131,10 +161,14 @@ def test_storage_faults_never_lose_acknowledged_events(setup, emulator):
 
         def transact_write_items(self, **kwargs):
             if rng.random() < 0.3:
-                raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
-                                  "TransactWriteItems")
+                raise ClientError(
+                    {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                    "TransactWriteItems",
+                )
             if rng.random() < 0.1:
-                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems"
+                )
             return real.transact_write_items(**kwargs)
 
     store._db = Flaky()
@@ -145,8 +179,12 @@ def test_storage_faults_never_lose_acknowledged_events(setup, emulator):
         for call in range(15):
             ids = [f"fault-{worker}-{call}-{k}" for k in range(3)]
             try:
-                events.put_events(trackingId=setup["tracking"], userId=f"fault-{worker}", sessionId=f"f{worker}",
-                                  eventList=[event("I00001", eventId=i) for i in ids])
+                events.put_events(
+                    trackingId=setup["tracking"],
+                    userId=f"fault-{worker}",
+                    sessionId=f"f{worker}",
+                    eventList=[event("I00001", eventId=i) for i in ids],
+                )
                 with lock:
                     acknowledged.extend(ids)
             except ClientError as error:
@@ -172,12 +210,23 @@ def test_put_items_enter_the_next_training_data(setup):
 
     services = picks_services.get_services()
     personalize = setup["personalize"]
-    items_dataset = next(d["datasetArn"] for d in personalize.list_datasets(datasetGroupArn=setup["group"])["datasets"]
-                         if d["datasetType"] == "ITEMS")
-    setup["events"].put_items(datasetArn=items_dataset, items=[{
-        "itemId": "I-new-arrival",
-        "properties": '{"category": "shoes", "price": 19.5, "description": "new", "creationTimestamp": 1704067200}',
-    }])
+    items_dataset = next(
+        d["datasetArn"]
+        for d in personalize.list_datasets(datasetGroupArn=setup["group"])["datasets"]
+        if d["datasetType"] == "ITEMS"
+    )
+    setup["events"].put_items(
+        datasetArn=items_dataset,
+        items=[
+            {
+                "itemId": "I-new-arrival",
+                "properties": (
+                    '{"category": "shoes", "price": 19.5, "description": "new", '
+                    '"creationTimestamp": 1704067200}'
+                ),
+            }
+        ],
+    )
     version_arn, version = train(personalize, setup["group"], "rt-items", "aws-popularity-count")
     assert version["status"] == "ACTIVE", version
     job = services.resources.get(version_arn, what="Solution version").doc["_trainingJobName"]

@@ -1,4 +1,5 @@
 """Regions and the account, as clients in two regions see them through one emulator."""
+
 from __future__ import annotations
 
 import boto3
@@ -12,8 +13,12 @@ pytestmark = pytest.mark.e2e
 
 def _client_in(emulator, service: str, region: str):
     return boto3.client(
-        service, endpoint_url=emulator.url, region_name=region, aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        service,
+        endpoint_url=emulator.url,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -51,7 +56,8 @@ def test_runtime_and_events_apis_are_regional_too(emulator):
 
     # Seen from its own region the tracker takes events (and is cached in this process) ...
     _client_in(emulator, "personalize-events", "eu-west-1").put_events(
-        trackingId=tracking, userId="u1", sessionId="s1", eventList=[event])
+        trackingId=tracking, userId="u1", sessionId="s1", eventList=[event]
+    )
     # ... from another region it does not exist, cached or not.
     virginia = _client_in(emulator, "personalize-events", "us-east-1")
     with pytest.raises(virginia.exceptions.ResourceNotFoundException):

@@ -1,23 +1,26 @@
 """Solution versions and campaigns over their lifetime, through the emulator with stock boto3:
 StopSolutionVersionCreation on a training version, trainingMode UPDATE after an INCREMENTAL import,
 campaigns that follow ``$LATEST``, and UpdateCampaign serving the old version until the new one is ACTIVE."""
+
 from __future__ import annotations
 
 import itertools
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
 from picks import runtime
 from picks import services as picks_services
 from picks.workflows import campaign as campaign_steps
+
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.unit.planted import Planted, csv_rows, planted
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +32,12 @@ SMALL = {"hidden_dimension": "8", "als_iterations": "5", "exclude_interacted_ite
 _names = itertools.count()
 
 
-def wait_for(describe: Callable[[], dict], done: Callable[[dict], bool] = lambda r: r["status"] in DONE,
-             timeout: float = 120.0, what: str = "status") -> dict:
+def wait_for(
+    describe: Callable[[], dict],
+    done: Callable[[dict], bool] = lambda r: r["status"] in DONE,
+    timeout: float = 120.0,
+    what: str = "status",
+) -> dict:
     deadline, seen = time.monotonic() + timeout, []
     while time.monotonic() < deadline:
         resource = describe()
@@ -64,12 +71,15 @@ def import_csv(clients, dataset: str, text: str, mode: str = "FULL") -> None:
     key = f"lifecycle-{next(_names)}.csv"
     s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=(HEADER + text).encode())
     arn = personalize.create_dataset_import_job(
-        jobName=key[:-4], datasetArn=dataset, importMode=mode,
+        jobName=key[:-4],
+        datasetArn=dataset,
+        importMode=mode,
         roleArn="arn:aws:iam::000000000000:role/PicksImport",
         dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/{key}"},
     )["datasetImportJobArn"]
     job = wait_for(
-        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"])
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
+    )
     assert job["status"] == "ACTIVE", job.get("failureReason")
 
 
@@ -77,23 +87,31 @@ def group_with(clients, name: str, data: Planted) -> tuple[str, str]:
     personalize = clients[0]
     group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
     schema = personalize.create_schema(name=f"{name}-interactions", schema=INTERACTIONS)["schemaArn"]
-    dataset = personalize.create_dataset(name=f"{name}-interactions", schemaArn=schema, datasetGroupArn=group,
-                                         datasetType="INTERACTIONS")["datasetArn"]
+    dataset = personalize.create_dataset(
+        name=f"{name}-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )["datasetArn"]
     import_csv(clients, dataset, csv_rows(data.interactions))
     return group, dataset
 
 
-def solution(personalize, group: str, name: str, recipe: str = "aws-user-personalization",
-             params: dict[str, str] | None = SMALL) -> str:
+def solution(
+    personalize,
+    group: str,
+    name: str,
+    recipe: str = "aws-user-personalization",
+    params: dict[str, str] | None = SMALL,
+) -> str:
     config = {"solutionConfig": {"algorithmHyperParameters": params}} if params else {}
     return personalize.create_solution(name=name, datasetGroupArn=group, recipeArn=RECIPE + recipe, **config)[
-        "solutionArn"]
+        "solutionArn"
+    ]
 
 
 def train(personalize, solution_arn: str, **kwargs: Any) -> tuple[str, dict]:
     arn = personalize.create_solution_version(solutionArn=solution_arn, **kwargs)["solutionVersionArn"]
     version = wait_for(
-        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"])
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
+    )
     assert version["status"] == "ACTIVE", version
     return arn, version
 
@@ -106,15 +124,17 @@ def deploy(personalize, name: str, version_arn: str, **kwargs: Any) -> str:
 
 
 def recommended(runtime_client, campaign: str, user: str, count: int = 5) -> list[str]:
-    items = runtime_client.get_recommendations(
-        campaignArn=campaign, userId=user, numResults=count)["itemList"]
+    items = runtime_client.get_recommendations(campaignArn=campaign, userId=user, numResults=count)[
+        "itemList"
+    ]
     return [item["itemId"] for item in items]
 
 
 def new_item_rows(data: Planted, item: str, fans: np.ndarray) -> str:
     start = data.interactions.latest_timestamp + 1
-    return "".join(f"{data.interactions.user_ids[u]},{item},{start + n},View\n"
-                   for n, u in enumerate(fans.tolist()))
+    return "".join(
+        f"{data.interactions.user_ids[u]},{item},{start + n},View\n" for n, u in enumerate(fans.tolist())
+    )
 
 
 # --- StopSolutionVersionCreation ---------------------------------------------------------------
@@ -126,6 +146,7 @@ def test_stop_a_training_version(clients):
     group, _ = group_with(clients, "lifecycle-stop", data)
     solution_arn = solution(personalize, group, "lifecycle-stop", params={"als_iterations": "30"})
     arn = personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"]
+
     def describe() -> dict:
         return personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"]
 
@@ -160,8 +181,11 @@ def test_stop_while_pending_is_not_lost_to_the_starting_workflow(clients, emulat
     def get(arn: str, *args: Any, **kwargs: Any):
         resource = original_get(arn, *args, **kwargs)
         # The workflow's first read of the version (Prepare, CREATE PENDING): the user stops it right then.
-        if (arn.startswith(solution_arn + "/") and threading.current_thread().name.startswith("workflow")
-                and not read_status):
+        if (
+            arn.startswith(solution_arn + "/")
+            and threading.current_thread().name.startswith("workflow")
+            and not read_status
+        ):
             read_status.append(resource.doc["status"])
             personalize.stop_solution_version_creation(solutionVersionArn=arn)
         return resource
@@ -196,8 +220,14 @@ def updated(clients):
     import_csv(clients, dataset, new_item_rows(data, "new-A", fans), mode="INCREMENTAL")
     update_arn, update = train(personalize, solution_arn, trainingMode="UPDATE")
     others = [data.interactions.user_ids[u] for u in data.users_of(0) if u not in set(fans.tolist())]
-    return {"full": (full_arn, full), "update": (update_arn, update), "campaign": campaign, "others": others,
-            "cluster_b": [data.interactions.user_ids[u] for u in data.users_of(1)], "solution": solution_arn}
+    return {
+        "full": (full_arn, full),
+        "update": (update_arn, update),
+        "campaign": campaign,
+        "others": others,
+        "cluster_b": [data.interactions.user_ids[u] for u in data.users_of(1)],
+        "solution": solution_arn,
+    }
 
 
 def test_update_version_recommends_the_new_item(updated, clients):
@@ -209,8 +239,9 @@ def test_update_version_recommends_the_new_item(updated, clients):
     campaign = deploy(personalize, "lifecycle-update-direct", update_arn)
     with_new = [user for user in updated["others"] if "new-A" in recommended(runtime_client, campaign, user)]
     assert len(with_new) >= 0.8 * len(updated["others"])
-    cluster_b = [user for user in updated["cluster_b"]
-                 if "new-A" in recommended(runtime_client, campaign, user)]
+    cluster_b = [
+        user for user in updated["cluster_b"] if "new-A" in recommended(runtime_client, campaign, user)
+    ]
     assert len(cluster_b) <= 0.1 * len(updated["cluster_b"])
 
 
@@ -245,12 +276,19 @@ def test_update_campaign_serves_the_old_version_until_active(updated, clients, m
     assert len(items) == 25 and "new-A" not in items  # the old version still answers
 
     release.set()
-    done = wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"],
-                    lambda c: c["latestCampaignUpdate"]["status"] == "ACTIVE", timeout=30)
+    done = wait_for(
+        lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"],
+        lambda c: c["latestCampaignUpdate"]["status"] == "ACTIVE",
+        timeout=30,
+    )
     assert done["solutionVersionArn"] == update_arn and done["status"] == "ACTIVE"
     # Once ACTIVE (and past the runtime's short campaign cache), the new version answers.
-    wait_for(lambda: {"items": recommended(runtime_client, campaign, user, 25)},
-             lambda r: "new-A" in r["items"], timeout=10, what="items")
+    wait_for(
+        lambda: {"items": recommended(runtime_client, campaign, user, 25)},
+        lambda r: "new-A" in r["items"],
+        timeout=10,
+        what="items",
+    )
 
 
 # --- syncWithLatestSolutionVersion -------------------------------------------------------------
@@ -260,14 +298,16 @@ def test_campaign_following_latest_moves_to_a_new_version(clients):
     personalize, runtime_client, _ = clients
     data = planted(seed=9)
     group, dataset = group_with(clients, "lifecycle-latest", data)
-    solution_arn = solution(personalize, group, "lifecycle-latest", recipe="aws-popularity-count",
-                            params=None)
+    solution_arn = solution(
+        personalize, group, "lifecycle-latest", recipe="aws-popularity-count", params=None
+    )
     first_arn, _ = train(personalize, solution_arn)
     latest = f"{solution_arn}/$LATEST"
     with pytest.raises(personalize.exceptions.InvalidInputException, match="syncWithLatestSolutionVersion"):
         personalize.create_campaign(name="lifecycle-latest", solutionVersionArn=latest)
-    campaign = deploy(personalize, "lifecycle-latest", latest,
-                      campaignConfig={"syncWithLatestSolutionVersion": True})
+    campaign = deploy(
+        personalize, "lifecycle-latest", latest, campaignConfig={"syncWithLatestSolutionVersion": True}
+    )
     described = personalize.describe_campaign(campaignArn=campaign)["campaign"]
     assert described["solutionVersionArn"] == latest
     assert described["campaignConfig"]["syncWithLatestSolutionVersion"] is True
@@ -279,10 +319,17 @@ def test_campaign_following_latest_moves_to_a_new_version(clients):
     import_csv(clients, dataset, new_item_rows(data, "hot-item", everyone), mode="INCREMENTAL")
     second_arn, _ = train(personalize, solution_arn)
     assert second_arn != first_arn
-    moved = wait_for(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"],
-                     lambda c: (c.get("latestCampaignUpdate") or {}).get("status") == "ACTIVE", timeout=30)
+    moved = wait_for(
+        lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"],
+        lambda c: (c.get("latestCampaignUpdate") or {}).get("status") == "ACTIVE",
+        timeout=30,
+    )
     assert moved["status"] == "ACTIVE"
     assert moved["campaignConfig"]["syncWithLatestSolutionVersion"] is True
     assert moved["latestCampaignUpdate"]["solutionVersionArn"] in (latest, second_arn)
-    wait_for(lambda: {"items": recommended(runtime_client, campaign, "u0", 3)},
-             lambda r: r["items"][0] == "hot-item", timeout=10, what="items")
+    wait_for(
+        lambda: {"items": recommended(runtime_client, campaign, "u0", 3)},
+        lambda r: r["items"][0] == "hot-item",
+        timeout=10,
+        what="items",
+    )

@@ -1,5 +1,6 @@
 """The getting-started flow over HTTP with stock boto3: import → solution → version ACTIVE → metrics →
 campaign ACTIVE → GetRecommendations / GetPersonalizedRanking / RELATED_ITEMS."""
+
 from __future__ import annotations
 
 import time
@@ -13,9 +14,14 @@ from tests.conftest import client_for
 pytestmark = pytest.mark.e2e
 
 METRIC_KEYS = {
-    "coverage", "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5", "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25", "precision_at_5", "precision_at_10", "precision_at_25",
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
 }
 RECIPE = "arn:aws:personalize:::recipe/"
 
@@ -49,7 +55,9 @@ def train(personalize, group_arn: str, name: str, recipe: str, **solution) -> tu
         name=name, datasetGroupArn=group_arn, recipeArn=RECIPE + recipe, performAutoTraining=False, **solution
     )["solutionArn"]
     version_arn = personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"]
-    version = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version_arn)["solutionVersion"])
+    version = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version_arn)["solutionVersion"]
+    )
     return version_arn, version
 
 
@@ -87,7 +95,10 @@ def test_metrics_have_personalize_keys_and_beat_popularity(personalization, demo
     popular_arn, _ = train(personalize, demo[0]["datasetGroupArn"], "e2e-pop", "aws-popularity-count")
     popular = personalize.get_solution_metrics(solutionVersionArn=popular_arn)["metrics"]
     # The demo data is drawn from latent preferences: personalization must beat the popularity baseline.
-    assert metrics["normalized_discounted_cumulative_gain_at_25"] > popular["normalized_discounted_cumulative_gain_at_25"]
+    assert (
+        metrics["normalized_discounted_cumulative_gain_at_25"]
+        > popular["normalized_discounted_cumulative_gain_at_25"]
+    )
     assert metrics["coverage"] > popular["coverage"]
 
 
@@ -109,7 +120,10 @@ def test_get_recommendations(personalization, demo, clients):
 def test_recommendations_can_exclude_what_the_user_already_did(demo, clients):
     personalize, runtime = clients
     version_arn, version = train(
-        personalize, demo[0]["datasetGroupArn"], "e2e-up-exclude", "aws-user-personalization",
+        personalize,
+        demo[0]["datasetGroupArn"],
+        "e2e-up-exclude",
+        "aws-user-personalization",
         solutionConfig={"algorithmHyperParameters": {"exclude_interacted_items": "true"}},
     )
     assert version["status"] == "ACTIVE", version
@@ -117,7 +131,10 @@ def test_recommendations_can_exclude_what_the_user_already_did(demo, clients):
     data = demo[1]
     user = data.users[3][0]
     seen = {row[1] for row in data.interactions if row[0] == user}
-    items = {i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=50)["itemList"]}
+    items = {
+        i["itemId"]
+        for i in runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=50)["itemList"]
+    }
     assert seen and not (items & seen)
 
 
@@ -154,7 +171,8 @@ def test_runtime_errors_are_modelled(personalization, clients):
         runtime.get_recommendations(campaignArn=campaign.replace("e2e-up", "missing"), userId="u")
     with pytest.raises(runtime.exceptions.ResourceNotFoundException):
         runtime.get_recommendations(
-            campaignArn=campaign, userId="u",
+            campaignArn=campaign,
+            userId="u",
             filterArn="arn:aws:personalize:us-east-1:000000000000:filter/none",
         )
     with pytest.raises(runtime.exceptions.InvalidInputException, match="GetPersonalizedRanking"):
@@ -164,7 +182,9 @@ def test_runtime_errors_are_modelled(personalization, clients):
 def test_personalized_ranking(demo, clients):
     personalize, runtime = clients
     data = demo[1]
-    version_arn, version = train(personalize, demo[0]["datasetGroupArn"], "e2e-rank", "aws-personalized-ranking")
+    version_arn, version = train(
+        personalize, demo[0]["datasetGroupArn"], "e2e-rank", "aws-personalized-ranking"
+    )
     assert version["status"] == "ACTIVE", version
     campaign = deploy(personalize, "e2e-rank", version_arn)
     user = data.users[1][0]
@@ -191,7 +211,9 @@ def test_related_items(demo, clients):
     assert len(related) == 10 and item not in {i["itemId"] for i in related}
     with pytest.raises(runtime.exceptions.InvalidInputException, match="itemId"):
         runtime.get_recommendations(campaignArn=campaign, userId="u")
-    unknown = runtime.get_recommendations(campaignArn=campaign, itemId="no-such-item", numResults=5)["itemList"]
+    unknown = runtime.get_recommendations(campaignArn=campaign, itemId="no-such-item", numResults=5)[
+        "itemList"
+    ]
     assert len(unknown) == 5  # popular items for an item the model has never seen
 
 
@@ -202,16 +224,25 @@ def test_failed_training_names_the_reason(emulator, clients):
 
     group = personalize.create_dataset_group(name="too-small")["datasetGroupArn"]
     schema = personalize.create_schema(name="too-small-interactions", schema=INTERACTIONS)["schemaArn"]
-    dataset = personalize.create_dataset(name="too-small", schemaArn=schema, datasetGroupArn=group,
-                                         datasetType="INTERACTIONS")["datasetArn"]
+    dataset = personalize.create_dataset(
+        name="too-small", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
+    )["datasetArn"]
     s3.create_bucket(Bucket="too-small-src")
     rows = "".join(f"u{i % 40},i{i % 17},{1700000000 + i},View\n" for i in range(300))
-    s3.put_object(Bucket="too-small-src", Key="x.csv", Body=("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + rows).encode())
-    job = personalize.create_dataset_import_job(jobName="too-small", datasetArn=dataset,
-                                                roleArn="arn:aws:iam::000000000000:role/PicksImport",
-                                                dataSource={"dataLocation": "s3://too-small-src/x.csv"})
-    wait_for(lambda: personalize.describe_dataset_import_job(
-        datasetImportJobArn=job["datasetImportJobArn"])["datasetImportJob"])
+    s3.put_object(
+        Bucket="too-small-src", Key="x.csv", Body=("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n" + rows).encode()
+    )
+    job = personalize.create_dataset_import_job(
+        jobName="too-small",
+        datasetArn=dataset,
+        roleArn="arn:aws:iam::000000000000:role/PicksImport",
+        dataSource={"dataLocation": "s3://too-small-src/x.csv"},
+    )
+    wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job["datasetImportJobArn"])[
+            "datasetImportJob"
+        ]
+    )
     _, version = train(personalize, group, "too-small", "aws-user-personalization")
     assert version["status"] == "CREATE FAILED"
     assert "1000 interactions" in version["failureReason"] and "300" in version["failureReason"]

@@ -4,6 +4,7 @@ Training and deployment run in workflows written elsewhere, so every test here s
 workflow starter for a recorder: the tests see exactly which workflow each call starts, and move
 versions and campaigns between states by writing their records, as the workflow steps would.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,19 +12,21 @@ import itertools
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks import recipes as catalog
 from picks import services as picks_services
 from picks.controlplane import solution_versions
-from picks.dal.resources import Resource
 from picks.workflows.dataset_import import DATA_KEY
+
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.signed import control_plane as signed_control_plane
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
 
 pytestmark = pytest.mark.e2e
 
@@ -532,8 +535,9 @@ def test_private_keys_never_reach_the_wire(emulator, personalize):
         _trainingJobName="job-1",
         trainingHours=0.25,
     )
-    answer = signed_control_plane(emulator.url, "DescribeSolutionVersion",
-                                  json.dumps({"solutionVersionArn": arn}).encode())
+    answer = signed_control_plane(
+        emulator.url, "DescribeSolutionVersion", json.dumps({"solutionVersionArn": arn}).encode()
+    )
     assert answer.status == 200
     body = answer.json()
     assert body["solutionVersion"]["trainingHours"] == 0.25

@@ -1,4 +1,5 @@
 """Malformed, unsigned and oversized requests over HTTP: always a 4xx JSON error that the SDKs parse."""
+
 from __future__ import annotations
 
 import gzip
@@ -60,8 +61,9 @@ def test_content_encoding_gzip_that_is_not_gzip_is_a_400(emulator, send_as):
 
 
 def test_gzip_bodies_are_decompressed(emulator):
-    answer = control_plane(emulator.url, "ListDatasetGroups", gzip.compress(b'{"maxResults": 5}'),
-                           {"Content-Encoding": "gzip"})
+    answer = control_plane(
+        emulator.url, "ListDatasetGroups", gzip.compress(b'{"maxResults": 5}'), {"Content-Encoding": "gzip"}
+    )
     assert answer.status == 200 and "datasetGroups" in answer.json()
     body = json.dumps({"campaignArn": MISSING_CAMPAIGN, "userId": "u"}).encode()
     answer = rest(emulator.url, "GetRecommendations", gzip.compress(body), {"Content-Encoding": "gzip"})
@@ -69,14 +71,21 @@ def test_gzip_bodies_are_decompressed(emulator):
 
 
 def test_unsupported_content_encoding_is_a_400(emulator):
-    message = _assert_parseable_client_error(control_plane(emulator.url, "ListDatasetGroups", b"{}",
-                                                           {"Content-Encoding": "br"}))
+    message = _assert_parseable_client_error(
+        control_plane(emulator.url, "ListDatasetGroups", b"{}", {"Content-Encoding": "br"})
+    )
     assert "Content-Encoding" in message
 
 
 def test_invalid_content_length_is_a_400(emulator):
-    headers = signed_headers(emulator.url, "personalize", "POST", "/", b"{}",
-                             {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"})
+    headers = signed_headers(
+        emulator.url,
+        "personalize",
+        "POST",
+        "/",
+        b"{}",
+        {"X-Amz-Target": "AmazonPersonalize.ListDatasetGroups"},
+    )
     for length in ("abc", "-5", "\u00b2"):  # "²": a digit to str.isdigit(), not to int()
         answer = send(emulator.url, "POST", "/", b"{}", {**headers, "Content-Length": length})
         assert answer.status == 400
@@ -102,8 +111,10 @@ def test_unsigned_personalize_requests_get_api_gateways_json_403(emulator, metho
     assert answer.status == 403
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["message"]
-    assert answer.headers["x-amzn-errortype"] in ("MissingAuthenticationTokenException",
-                                                  "IncompleteSignatureException")
+    assert answer.headers["x-amzn-errortype"] in (
+        "MissingAuthenticationTokenException",
+        "IncompleteSignatureException",
+    )
     assert answer.json()["__type"] == answer.headers["x-amzn-errortype"]
 
 
@@ -142,8 +153,10 @@ def test_operations_not_built_yet_raise_a_modelled_exception(emulator):
         personalize.list_recommenders()
     with pytest.raises(not_supported, match="CreateRecommender is not supported"):
         personalize.create_recommender(
-            name="r", datasetGroupArn=MISSING_GROUP,
-            recipeArn="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views")
+            name="r",
+            datasetGroupArn=MISSING_GROUP,
+            recipeArn="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views",
+        )
 
 
 def test_unknown_target_is_parseable_json(emulator):

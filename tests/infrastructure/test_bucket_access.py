@@ -90,7 +90,9 @@ def test_no_function_role_reads_s3_outside_the_stacks_and_trusted_buckets(synthe
 
 def test_the_import_step_assumes_roles_of_the_account(synthesized) -> None:
     stack, resources = synthesized
-    (ingest,) = [s for s in DATASET_IMPORT.steps if isinstance(s, Step) and s.action == "dataset_import.ingest"]
+    (ingest,) = [
+        s for s in DATASET_IMPORT.steps if isinstance(s, Step) and s.action == "dataset_import.ingest"
+    ]
     role_id = _id_of(stack.functions.functions[ingest.function].role)
     assumes = [s for s in _statements_of(resources, role_id) if "sts:AssumeRole" in _listed(s["Action"])]
     assert [_render(r) for s in assumes for r in _listed(s["Resource"])] == [
@@ -104,7 +106,8 @@ def test_the_import_step_assumes_roles_of_the_account(synthesized) -> None:
 def test_functions_know_the_trusted_buckets(synthesized) -> None:
     _, resources = synthesized
     picks_functions = [
-        r for r in resources.values()
+        r
+        for r in resources.values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
     ]
     assert len(picks_functions) == len(FUNCTIONS)

@@ -1,20 +1,24 @@
 """emulator.durable against moto: what the S3 and DynamoDB clients changed comes back after a crash
 (no compaction, no goodbye) and after a compaction, including under concurrent writers."""
+
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from moto import mock_aws
+from picks.dal.events import events_table_definition
+from picks.dal.resources import table_definition
 
 from emulator import durable
 from emulator.durable import DurableState, StateDirectoryInUse
-from picks.dal.events import events_table_definition
-from picks.dal.resources import table_definition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REGION = "us-east-1"
 
@@ -51,8 +55,13 @@ def everything() -> dict:
     for bucket in s3.list_buckets()["Buckets"]:
         for entry in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
             got = s3.get_object(Bucket=bucket["Name"], Key=entry["Key"])
-            objects[(bucket["Name"], entry["Key"])] = (got["Body"].read(), got["ETag"], got["ContentType"],
-                                                      got["Metadata"], got["LastModified"])
+            objects[(bucket["Name"], entry["Key"])] = (
+                got["Body"].read(),
+                got["ETag"],
+                got["ContentType"],
+                got["Metadata"],
+                got["LastModified"],
+            )
     tables = {}
     for name in dynamodb.list_tables()["TableNames"]:
         items = dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]
@@ -65,32 +74,65 @@ def test_a_crash_loses_nothing_that_was_acknowledged(tmp_path):
     with server_life(tmp_path):
         s3, dynamodb = clients()
         s3.create_bucket(Bucket="data")
-        s3.put_object(Bucket="data", Key="small.csv", Body=b"a,b\n1,2\n", ContentType="text/csv",
-                      Metadata={"origin": "test"})
+        s3.put_object(
+            Bucket="data",
+            Key="small.csv",
+            Body=b"a,b\n1,2\n",
+            ContentType="text/csv",
+            Metadata={"origin": "test"},
+        )
         s3.put_object(Bucket="data", Key="model/data.npz", Body=body)
-        s3.copy_object(Bucket="data", Key="model/copy.npz", CopySource={"Bucket": "data", "Key": "model/data.npz"})
+        s3.copy_object(
+            Bucket="data", Key="model/copy.npz", CopySource={"Bucket": "data", "Key": "model/data.npz"}
+        )
         s3.put_object(Bucket="data", Key="removed", Body=b"x")
         s3.delete_object(Bucket="data", Key="removed")
         dynamodb.create_table(**table_definition("resources"))
         dynamodb.create_table(**events_table_definition("events"))
-        dynamodb.put_item(TableName="resources", Item={"pk": {"S": "a"}, "kind": {"S": "k"}, "sk": {"S": "1"},
-                                                       "rev": {"N": "1"}})
-        dynamodb.update_item(TableName="resources", Key={"pk": {"S": "a"}}, UpdateExpression="SET rev = rev + :one",
-                             ExpressionAttributeValues={":one": {"N": "1"}})
-        dynamodb.put_item(TableName="resources", Item={"pk": {"S": "b"}, "kind": {"S": "k"}, "sk": {"S": "2"}})
+        dynamodb.put_item(
+            TableName="resources",
+            Item={"pk": {"S": "a"}, "kind": {"S": "k"}, "sk": {"S": "1"}, "rev": {"N": "1"}},
+        )
+        dynamodb.update_item(
+            TableName="resources",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET rev = rev + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        dynamodb.put_item(
+            TableName="resources", Item={"pk": {"S": "b"}, "kind": {"S": "k"}, "sk": {"S": "2"}}
+        )
         dynamodb.delete_item(TableName="resources", Key={"pk": {"S": "b"}})
-        dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": "events", "Item": {"pk": {"S": "user"}, "sk": {"S": f"{n:03d}"},
-                                                      "gpk": {"S": "group"}, "gsk": {"S": f"{n:03d}"},
-                                                      "raw": {"B": bytes([n])}, "nested": {"M": {"b": {"B": b"\x00"}}}},
-                     "ConditionExpression": "attribute_not_exists(pk)"}} for n in range(20)])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": "events",
+                        "Item": {
+                            "pk": {"S": "user"},
+                            "sk": {"S": f"{n:03d}"},
+                            "gpk": {"S": "group"},
+                            "gsk": {"S": f"{n:03d}"},
+                            "raw": {"B": bytes([n])},
+                            "nested": {"M": {"b": {"B": b"\x00"}}},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for n in range(20)
+            ]
+        )
         before = everything()
     with server_life(tmp_path):
         assert everything() == before
         _, dynamodb = clients()
         # Indexes are rebuilt from the items, as DynamoDB keeps them.
-        by_kind = dynamodb.query(TableName="resources", IndexName="byKind", KeyConditionExpression="kind = :k",
-                                 ExpressionAttributeValues={":k": {"S": "k"}})["Items"]
+        by_kind = dynamodb.query(
+            TableName="resources",
+            IndexName="byKind",
+            KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "k"}},
+        )["Items"]
         assert [item["pk"]["S"] for item in by_kind] == ["a"]
 
 
@@ -113,10 +155,14 @@ def test_the_state_after_compactions_and_concurrent_writers_is_the_last_one_writ
             for n in range(60):
                 # Every worker writes the same "shared" item over and over, and its own item and object
                 # (moto itself cannot take concurrent PutObjects of one key: the loser's response fails).
-                dynamodb_client.put_item(TableName="events", Item={
-                    "pk": {"S": "shared"}, "sk": {"S": "x"}, "value": {"S": f"{worker}-{n}"}})
-                dynamodb_client.put_item(TableName="events", Item={
-                    "pk": {"S": f"worker-{worker}"}, "sk": {"S": f"{n:03d}"}, "value": {"N": str(n)}})
+                dynamodb_client.put_item(
+                    TableName="events",
+                    Item={"pk": {"S": "shared"}, "sk": {"S": "x"}, "value": {"S": f"{worker}-{n}"}},
+                )
+                dynamodb_client.put_item(
+                    TableName="events",
+                    Item={"pk": {"S": f"worker-{worker}"}, "sk": {"S": f"{n:03d}"}, "value": {"N": str(n)}},
+                )
                 s3_client.put_object(Bucket="data", Key=f"worker-{worker}", Body=f"{worker}-{n}".encode())
 
         threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(4)]
@@ -145,7 +191,10 @@ def test_a_graceful_close_leaves_one_snapshot_and_drops_unused_bodies(tmp_path):
         s3.put_object(Bucket="data", Key="replaced", Body=b"first body")
         s3.put_object(Bucket="data", Key="replaced", Body=b"second body")
         state.close()
-    assert sorted(path.name.split("-")[0] for path in (tmp_path / "journal").iterdir()) == ["journal", "snapshot"]
+    assert sorted(path.name.split("-")[0] for path in (tmp_path / "journal").iterdir()) == [
+        "journal",
+        "snapshot",
+    ]
     with server_life(tmp_path) as state:
         assert state.collect_garbage() == 1  # "first body": no object has it any more
         s3, _ = clients()

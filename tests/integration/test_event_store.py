@@ -1,22 +1,27 @@
 """The real-time event store against moto's DynamoDB: what interaction filters and fold-in read."""
+
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
-
 from picks.dal.events import EventStore, StoredEvent
 from picks.serving.business_rules import RECENT_EVENTS, RequestRules
+
 from tests.conftest import EVENTS_TABLE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g"
 
 
 @pytest.fixture
 def store(aws) -> EventStore:
-    from emulator import moto_patches
     from picks.dal.events import events_table_definition
+
+    from emulator import moto_patches
 
     moto_patches.install()  # moto's own TransactWriteItems copies the table: O(events stored) per call
     aws.client("dynamodb").create_table(**events_table_definition(EVENTS_TABLE))
@@ -25,8 +30,17 @@ def store(aws) -> EventStore:
 
 
 def send(store: EventStore, user: str, event_type: str, items: list[str], prefix: str) -> None:
-    events = [StoredEvent(event_id=f"{prefix}-{n}", session_id="s", user_id=user, event_type=event_type,
-                          sent_at=1_700_000_000.0 + n, item_id=item) for n, item in enumerate(items)]
+    events = [
+        StoredEvent(
+            event_id=f"{prefix}-{n}",
+            session_id="s",
+            user_id=user,
+            event_type=event_type,
+            sent_at=1_700_000_000.0 + n,
+            item_id=item,
+        )
+        for n, item in enumerate(items)
+    ]
     for start in range(0, len(events), 10):  # PutEvents' 10 events per call
         store.put_events(GROUP, events[start : start + 10])
 
@@ -47,7 +61,10 @@ def filter_history(store: EventStore, user: str) -> dict[str, set[int]]:
     services = type("S", (), {"events": store})()
     model = _Model(2000)
     rules = RequestRules(services, GROUP, model, "m", user, None, 0)  # type: ignore[arg-type]
-    return {kind: set(items.tolist()) for kind, items in user_interactions(model, user, rules.interaction_events()).items()}
+    return {
+        kind: set(items.tolist())
+        for kind, items in user_interactions(model, user, rules.interaction_events()).items()
+    }
 
 
 @pytest.mark.parametrize("watches_last", [True, False])
@@ -55,7 +72,7 @@ def test_filters_see_the_newest_thousand_events_of_every_type_whatever_the_mix(s
     clicks = [f"i{k}" for k in range(1500)]
     watches = [f"i{k}" for k in range(1500, 1530)]
     order = [("click", clicks, "c"), ("watch", watches, "w")]
-    for event_type, items, prefix in (order if watches_last else order[::-1]):
+    for event_type, items, prefix in order if watches_last else order[::-1]:
         send(store, "heavy", event_type, items, prefix)
     send(store, "other", "watch", ["i1999"], "o")
     seen = filter_history(store, "heavy")

@@ -1,4 +1,5 @@
 """The Lambda handlers, invoked with API Gateway / EventBridge events, against moto."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def _control_plane(operation: str, body: dict | str) -> dict:
 
 
 def test_create_dataset_group_event(services):
-    response = control_plane.lambda_handler(load_event("control_plane_create_dataset_group"),
-                                            LocalContext("control_plane"))
+    response = control_plane.lambda_handler(
+        load_event("control_plane_create_dataset_group"), LocalContext("control_plane")
+    )
     assert response["statusCode"] == 200
     assert response_header(response, "Content-Type") == "application/x-amz-json-1.1"
     body = json.loads(response["body"])
@@ -76,7 +78,9 @@ def test_runtime_unknown_campaign_is_404(services):
 
 def test_runtime_validates_against_model(services):
     event = load_event("runtime_get_recommendations")
-    event["body"] = json.dumps({"campaignArn": "arn:aws:personalize:us-east-1:0:campaign/x", "userId": "u" * 257})
+    event["body"] = json.dumps(
+        {"campaignArn": "arn:aws:personalize:us-east-1:0:campaign/x", "userId": "u" * 257}
+    )
     response = runtime.lambda_handler(event, LocalContext("runtime"))
     assert response["statusCode"] == 400
     assert "at 'userId'" in json.loads(response["body"])["message"]
@@ -92,10 +96,12 @@ def test_events_unknown_tracker_is_rejected_not_dropped(services):
 def test_events_put_items_unknown_dataset_is_404(services):
     event = load_event("events_put_events", path="/items", resource="/items")
     event["requestContext"]["resourcePath"] = "/items"
-    event["body"] = json.dumps({
-        "datasetArn": "arn:aws:personalize:us-east-1:000000000000:dataset/none/ITEMS",
-        "items": [{"itemId": "i1"}],
-    })
+    event["body"] = json.dumps(
+        {
+            "datasetArn": "arn:aws:personalize:us-east-1:000000000000:dataset/none/ITEMS",
+            "items": [{"itemId": "i1"}],
+        }
+    )
     response = events.lambda_handler(event, LocalContext("events"))
     assert response["statusCode"] == 404
     assert response_header(response, "x-amzn-ErrorType") == "ResourceNotFoundException"
@@ -118,37 +124,64 @@ def test_workflow_step_unknown_action(services):
         workflow_steps.lambda_handler({"action": "nope", "input": {}}, LocalContext("workflow_steps"))
 
 
-DROP_SCHEMA = json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-               {"name": "TIMESTAMP", "type": "long"}],
-    "version": "1.0",
-})
+DROP_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Interactions",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+)
 
 
 def _drop_target(services) -> str:
     """The dataset the sample drop event's key names, and the dropped object itself."""
-    group = json.loads(_control_plane("CreateDatasetGroup", {"name": "sample-group"})["body"])["datasetGroupArn"]
-    schema = json.loads(_control_plane("CreateSchema", {"name": "drop-schema", "schema": DROP_SCHEMA})["body"])
-    dataset = json.loads(_control_plane("CreateDataset", {
-        "name": "drop-interactions", "schemaArn": schema["schemaArn"], "datasetGroupArn": group,
-        "datasetType": "INTERACTIONS"})["body"])["datasetArn"]
+    group = json.loads(_control_plane("CreateDatasetGroup", {"name": "sample-group"})["body"])[
+        "datasetGroupArn"
+    ]
+    schema = json.loads(
+        _control_plane("CreateSchema", {"name": "drop-schema", "schema": DROP_SCHEMA})["body"]
+    )
+    dataset = json.loads(
+        _control_plane(
+            "CreateDataset",
+            {
+                "name": "drop-interactions",
+                "schemaArn": schema["schemaArn"],
+                "datasetGroupArn": group,
+                "datasetType": "INTERACTIONS",
+            },
+        )["body"]
+    )["datasetArn"]
     key = load_event("s3_drop_object_created")["detail"]["object"]["key"]
-    services.s3.put_object(Bucket=services.settings.bucket_name, Key=key,
-                           Body=b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1700000000\nu2,i2,1700000001\n")
+    services.s3.put_object(
+        Bucket=services.settings.bucket_name,
+        Key=key,
+        Body=b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1700000000\nu2,i2,1700000001\n",
+    )
     return dataset
 
 
 def _drop_jobs(services, dataset: str) -> list:
-    return [job for job in services.resources.list("dataset-import-job", parent=dataset)
-            if job.doc["jobName"].startswith("drop-")]
+    return [
+        job
+        for job in services.resources.list("dataset-import-job", parent=dataset)
+        if job.doc["jobName"].startswith("drop-")
+    ]
 
 
 def test_a_redelivered_drop_event_imports_once(services):
     dataset = _drop_target(services)
     event = load_event("s3_drop_object_created")
     first = s3_drop.lambda_handler(event, LocalContext("s3_drop"))
-    again = s3_drop.lambda_handler(load_event("s3_drop_object_created"), LocalContext("s3_drop"))  # at-least-once
+    again = s3_drop.lambda_handler(
+        load_event("s3_drop_object_created"), LocalContext("s3_drop")
+    )  # at-least-once
     services.workflows.wait_idle()
     assert first["status"] == "STARTED"
     assert again == {"status": "ALREADY_STARTED", "datasetImportJobArn": first["datasetImportJobArn"]}

@@ -1,37 +1,53 @@
 """training.history.attach (the interaction-filter arrays) and training.data.time_order, against
 their definitions: np.lexsort over (user, event type, newest first), the later of tied rows first."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import ModelArtifact, deserialize, serialize
 from picks.serving.models import ServingModel
+
 from training import history
 from training.data import Interactions, in_user_time_order, time_order, to_newest_first
 
-SCHEMA = parse_schema(json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": ["null", "string"]},
-    ],
-    "version": "1.0",
-}))
+SCHEMA = parse_schema(
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "EVENT_TYPE", "type": ["null", "string"]},
+            ],
+            "version": "1.0",
+        }
+    )
+)
 
 
-PLAIN_SCHEMA = parse_schema(json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-               {"name": "TIMESTAMP", "type": "long"}],
-    "version": "1.0",
-}))
+PLAIN_SCHEMA = parse_schema(
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+            ],
+            "version": "1.0",
+        }
+    )
+)
 
 
 def _table(rng: np.random.Generator, rows: int, with_types: bool):
@@ -132,21 +148,29 @@ def test_newest_first_from_the_oldest_first_order_is_lexsort():
     for size, groups, span in ((0, 1, 1), (1, 1, 1), (500, 7, 3), (5000, 300, 10_000)):
         group = rng.integers(0, groups, size)
         timestamps = rng.integers(0, span, size)  # few distinct times: many ties inside a group
-        np.testing.assert_array_equal(to_newest_first(time_order(group, timestamps), group),
-                                      newest_first_lexsort(timestamps, group))
+        np.testing.assert_array_equal(
+            to_newest_first(time_order(group, timestamps), group), newest_first_lexsort(timestamps, group)
+        )
     # Rows already by group and time, without ties (the plain-reversal path) and with them.
     group = np.sort(rng.integers(0, 50, 3000))
     for timestamps in (np.arange(3000), np.repeat(np.arange(1500), 2)):
-        np.testing.assert_array_equal(time_order(group, timestamps, newest_first=True),
-                                      newest_first_lexsort(timestamps, group))
+        np.testing.assert_array_equal(
+            time_order(group, timestamps, newest_first=True), newest_first_lexsort(timestamps, group)
+        )
 
 
 def test_interactions_orders_are_computed_once_and_carried_into_subsets():
     rng = np.random.default_rng(12)
     size = 3000
     users, timestamps = rng.integers(0, 40, size), rng.integers(0, 50, size)
-    data = Interactions(users, rng.integers(0, 30, size), timestamps, np.ones(size, np.float32),
-                        np.arange(40).astype(object), np.arange(30).astype(object))
+    data = Interactions(
+        users,
+        rng.integers(0, 30, size),
+        timestamps,
+        np.ones(size, np.float32),
+        np.arange(40).astype(object),
+        np.arange(30).astype(object),
+    )
     np.testing.assert_array_equal(data.by_user_time, np.lexsort((timestamps, users)))
     assert data.by_user_time is data.by_user_time  # cached
     np.testing.assert_array_equal(data.by_user_newest, newest_first_lexsort(timestamps, users))
@@ -161,8 +185,16 @@ def test_rows_stored_by_user_and_time_need_no_sort_and_subsets_stay_so():
     rng = np.random.default_rng(13)
     size = 2000
     users, timestamps = rng.integers(0, 30, size), rng.integers(0, 20, size)
-    data = in_user_time_order(Interactions(users, rng.integers(0, 25, size), timestamps, np.ones(size, np.float32),
-                                           np.arange(30).astype(object), np.arange(25).astype(object)))
+    data = in_user_time_order(
+        Interactions(
+            users,
+            rng.integers(0, 25, size),
+            timestamps,
+            np.ones(size, np.float32),
+            np.arange(30).astype(object),
+            np.arange(25).astype(object),
+        )
+    )
     assert data.rows_by_user_time
     np.testing.assert_array_equal(data.users, users[np.lexsort((timestamps, users))])
     np.testing.assert_array_equal(data.by_user_time, np.arange(size))
@@ -179,9 +211,13 @@ def test_interaction_history_reads_what_attach_stores(with_types):
     rng = np.random.default_rng(21)
     table = _table(rng, 600, with_types)
     known = np.array([f"i{i}" for i in range(0, 60) if i % 5], dtype=object)
-    artifact = ModelArtifact(recipe="r", recipe_type="POPULAR_ITEMS", item_ids=known,
-                             user_ids=table["USER_ID"].dictionary,
-                             arrays={"popularity": np.ones(len(known), np.float32)})
+    artifact = ModelArtifact(
+        recipe="r",
+        recipe_type="POPULAR_ITEMS",
+        item_ids=known,
+        user_ids=table["USER_ID"].dictionary,
+        arrays={"popularity": np.ones(len(known), np.float32)},
+    )
     history.attach(artifact, table)
     manifest, data = serialize(artifact)
     assert json.loads(manifest)["aliases"] == {"filter_users": "user_ids"}

@@ -3,6 +3,7 @@
 The control plane and the workflow step run in-process against moto; STS and the S3 client built from
 the assumed role's credentials are wrapped so the tests can see (or refuse) what picks asks for.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks.controlplane.registry import dispatch
 from picks.errors import InvalidInputException
 from picks.workflows import dataset_import
+
 from tests.e2e.test_control_plane import INTERACTIONS
 
 USER_BUCKET = "someone-elses-bucket"
@@ -58,9 +59,16 @@ def dataset(services, aws) -> str:
     aws.client("s3").put_object(Bucket=USER_BUCKET, Key="data.csv", Body=GOOD)
     group = dispatch(services, "CreateDatasetGroup", {"name": "roles"})["datasetGroupArn"]
     schema = dispatch(services, "CreateSchema", {"name": "roles", "schema": INTERACTIONS})["schemaArn"]
-    return dispatch(services, "CreateDataset", {
-        "name": "roles", "schemaArn": schema, "datasetGroupArn": group, "datasetType": "INTERACTIONS",
-    })["datasetArn"]
+    return dispatch(
+        services,
+        "CreateDataset",
+        {
+            "name": "roles",
+            "schemaArn": schema,
+            "datasetGroupArn": group,
+            "datasetType": "INTERACTIONS",
+        },
+    )["datasetArn"]
 
 
 @pytest.fixture
@@ -71,9 +79,16 @@ def sts(services, aws) -> RecordingSts:
 
 
 def _import(services, dataset: str, name: str, location: str, **extra: Any) -> dict[str, Any]:
-    arn = dispatch(services, "CreateDatasetImportJob", {
-        "jobName": name, "datasetArn": dataset, "dataSource": {"dataLocation": location}, **extra,
-    })["datasetImportJobArn"]
+    arn = dispatch(
+        services,
+        "CreateDatasetImportJob",
+        {
+            "jobName": name,
+            "datasetArn": dataset,
+            "dataSource": {"dataLocation": location},
+            **extra,
+        },
+    )["datasetImportJobArn"]
     services.workflows.wait_idle()
     return dispatch(services, "DescribeDatasetImportJob", {"datasetImportJobArn": arn})["datasetImportJob"]
 
@@ -105,20 +120,31 @@ def test_user_bucket_is_read_as_the_callers_role(services, dataset, sts):
 
 def test_untrusted_bucket_without_role_arn_is_rejected(services, dataset, sts):
     with pytest.raises(InvalidInputException, match="roleArn"):
-        dispatch(services, "CreateDatasetImportJob", {
-            "jobName": "no-role", "datasetArn": dataset,
-            "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
-        })
+        dispatch(
+            services,
+            "CreateDatasetImportJob",
+            {
+                "jobName": "no-role",
+                "datasetArn": dataset,
+                "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
+            },
+        )
     assert sts.calls == []
 
 
 def test_role_arn_must_name_an_iam_role(services, dataset):
     # The model's pattern (``role/?``) also lets "roleX" through; AssumeRole takes only roles.
     with pytest.raises(InvalidInputException, match="roleArn"):
-        dispatch(services, "CreateDatasetImportJob", {
-            "jobName": "not-a-role", "datasetArn": dataset, "roleArn": "arn:aws:iam::000000000000:roleX",
-            "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
-        })
+        dispatch(
+            services,
+            "CreateDatasetImportJob",
+            {
+                "jobName": "not-a-role",
+                "datasetArn": dataset,
+                "roleArn": "arn:aws:iam::000000000000:roleX",
+                "dataSource": {"dataLocation": f"s3://{USER_BUCKET}/data.csv"},
+            },
+        )
 
 
 def test_refused_assume_role_fails_the_job_and_touches_nothing(services, dataset, sts):
@@ -154,8 +180,13 @@ def test_trusted_buckets_are_read_with_picks_own_role(services, dataset, sts):
 
 
 def test_internal_error_reason_is_a_short_prefix():
-    cause = json.dumps({"errorMessage": "secret-cell-" + "x" * 500, "errorType": "KeyError",
-                        "stackTrace": ["  File \"/opt/python/picks/ingest/importer.py\", line 1"]})
+    cause = json.dumps(
+        {
+            "errorMessage": "secret-cell-" + "x" * 500,
+            "errorType": "KeyError",
+            "stackTrace": ['  File "/opt/python/picks/ingest/importer.py", line 1'],
+        }
+    )
 
     class Jobs:
         doc = {"status": "CREATE IN_PROGRESS"}
@@ -174,8 +205,9 @@ def test_internal_error_reason_is_a_short_prefix():
         resources = Store()
         clock = staticmethod(lambda: 0.0)
 
-    dataset_import.record_failure(FakeServices(), {"datasetImportJobArn": Jobs.arn,
-                                                   "error": {"Error": "KeyError", "Cause": cause}})
+    dataset_import.record_failure(
+        FakeServices(), {"datasetImportJobArn": Jobs.arn, "error": {"Error": "KeyError", "Cause": cause}}
+    )
     reason = Jobs.doc["failureReason"]
     assert "stackTrace" not in reason and "importer.py" not in reason
     assert "x" * 65 not in reason

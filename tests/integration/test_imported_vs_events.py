@@ -9,28 +9,38 @@ and, given the vector the events fold into, so must the whole list and its score
 own vector for a trained user is ALS's, not one exact solve against the final item factors: that
 part differs by design, so the last comparison gives the known user the folded-in vector.)
 """
+
 from __future__ import annotations
 
 import copy
 
 import numpy as np
 import pytest
-
 from picks.dal.events import StoredEvent
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat
 from picks.ingest.csv_reader import read_csv
 from picks.realtime import events_table
 from picks.serving.models import FactorModel
+
 from training.data import interactions_from_table
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
 
-SCHEMA = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+SCHEMA = parse_schema("""{
+ "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
  "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}], "version": "1.0"}""")
-PARAMS = resolved_hyperparameters("aws-user-personalization", {
-    "hidden_dimension": "8", "als_iterations": "6", "exclude_interacted_items": "true", "repeat_threshold": "0.05"})
+            {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
+ "version": "1.0"}""")
+PARAMS = resolved_hyperparameters(
+    "aws-user-personalization",
+    {
+        "hidden_dimension": "8",
+        "als_iterations": "6",
+        "exclude_interacted_items": "true",
+        "repeat_threshold": "0.05",
+    },
+)
 USER = "u7"
 
 
@@ -59,8 +69,18 @@ def table_of(rows):
 
 def as_events(rows) -> list[StoredEvent]:
     """The user's rows sent with PutEvents in their order, one event per row."""
-    return [StoredEvent(event_id=f"e{n}", session_id="s", user_id=u, event_type=e, sent_at=float(t), item_id=i,
-                        received_ms=1_700_000_000_000 + n) for n, (u, i, t, e) in enumerate(rows)]
+    return [
+        StoredEvent(
+            event_id=f"e{n}",
+            session_id="s",
+            user_id=u,
+            event_type=e,
+            sent_at=float(t),
+            item_id=i,
+            received_ms=1_700_000_000_000 + n,
+        )
+        for n, (u, i, t, e) in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +103,18 @@ def test_the_history_dependent_parts_agree(model, rows):
     np.testing.assert_array_equal(known[2], folded[2])
     np.testing.assert_array_equal(known[3], folded[3])
     # ... so the same items recommended again, and the same items left out as seen.
-    for a, b in zip(model.repeat_candidates(known[2], known[3]), model.repeat_candidates(folded[2], folded[3]),
-                    strict=True):
+    for a, b in zip(
+        model.repeat_candidates(known[2], known[3]),
+        model.repeat_candidates(folded[2], folded[3]),
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
     assert sorted(known[1].tolist()) == sorted(folded[1].tolist())
     # The confidences the user's vector solves with are the same too.
     items, weights = model.history(model.user_index[USER])
-    fresh_items, fresh_weights = model.interactions_for(None, folded_items := model.indices_of(r[1] for r in mine))
+    fresh_items, fresh_weights = model.interactions_for(
+        None, folded_items := model.indices_of(r[1] for r in mine)
+    )
     assert len(folded_items) == len(mine)
     order = np.argsort(items)
     np.testing.assert_array_equal(items[order], fresh_items)
@@ -104,7 +129,9 @@ def test_the_same_history_gets_the_same_answer(model, rows):
     artifact.arrays["user_factors"][user] = model.fold_in(*model.history(user))
     same_vector = FactorModel(artifact)
     imported = same_vector.recommend(USER, 25)
-    sent = same_vector.recommend("never-trained", 25, recent=[r[1] for r in mine], recent_types=[r[3] for r in mine])
+    sent = same_vector.recommend(
+        "never-trained", 25, recent=[r[1] for r in mine], recent_types=[r[3] for r in mine]
+    )
     assert imported.indices.tolist() == sent.indices.tolist()
     np.testing.assert_allclose(imported.scores, sent.scores, rtol=1e-4)
     # The batch paths (offline metrics) agree as well.
@@ -122,7 +149,9 @@ def test_events_exported_for_training_are_the_imported_rows(rows):
     scrambled = as_events(mine)[::-1]  # the export reads shard by shard: any order
     exported = concat([events_table(scrambled), table_of([r for r in rows if r[0] != USER])])
     imported = user_personalization.recent_items(interactions_from_table(table_of(rows), {}), with_types=True)
-    streamed = user_personalization.recent_items(interactions := interactions_from_table(exported, {}), with_types=True)
+    streamed = user_personalization.recent_items(
+        interactions := interactions_from_table(exported, {}), with_types=True
+    )
     reference = interactions_from_table(table_of(rows), {})
 
     def of_user(recent, data):
@@ -137,8 +166,16 @@ def test_events_exported_for_training_are_the_imported_rows(rows):
 
 CONFIGS = [
     {"eventType": "WATCH"},
-    {"solutionConfig": {"eventsConfig": {"eventParametersList": [
-        {"eventType": "click", "weight": 0.3}, {"eventType": "Watch", "weight": 2.0}]}}},
+    {
+        "solutionConfig": {
+            "eventsConfig": {
+                "eventParametersList": [
+                    {"eventType": "click", "weight": 0.3},
+                    {"eventType": "Watch", "weight": 2.0},
+                ]
+            }
+        }
+    },
 ]
 
 
@@ -155,6 +192,7 @@ class _Events:
 @pytest.mark.parametrize("config", CONFIGS, ids=["eventType", "eventsConfig"])
 def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config):
     from picks.serving.business_rules import RequestRules
+
     from training.data import event_rule
 
     table = table_of(rows)
@@ -174,32 +212,48 @@ def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config
     assert sorted(known[1].tolist()) == sorted(folded[1].tolist())
     items, weights = model.history(model.user_index[USER])
     order = np.argsort(items)
-    fresh_items, fresh_weights = model.interactions_for(None, model.indices_of(recent), model._fresh(recent, types)[1])
+    fresh_items, fresh_weights = model.interactions_for(
+        None, model.indices_of(recent), model._fresh(recent, types)[1]
+    )
     np.testing.assert_array_equal(items[order], fresh_items)
     np.testing.assert_allclose(weights[order], fresh_weights, rtol=1e-6)
 
 
 def test_the_runtime_rule_is_the_training_filter_row_by_row():
     from picks.serving.models import EventRule
+
     from training.data import _event_filter, event_rule
 
-    schema = parse_schema("""{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
+    schema = parse_schema("""{
+     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
      "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
                 {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
-                {"name": "EVENT_VALUE", "type": ["null", "float"]}], "version": "1.0"}""")
+                {"name": "EVENT_VALUE", "type": ["null", "float"]}],
+     "version": "1.0"}""")
     rng = np.random.default_rng(2)
     kinds = ["click", "Click", "watch", "purchase"]
     lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"] + [
-        f"u{n % 7},i{n % 11},{1_600_000_000 + n},{kinds[rng.integers(4)]},{'' if n % 5 == 0 else rng.integers(0, 6)}"
-        for n in range(300)]
+        f"u{n % 7},i{n % 11},{1_600_000_000 + n},{kinds[rng.integers(4)]},"
+        f"{'' if n % 5 == 0 else rng.integers(0, 6)}"
+        for n in range(300)
+    ]
     table = read_csv("\n".join(lines).encode(), schema, "INTERACTIONS")
     configs = [
-        {}, {"eventType": "Click"}, {"solutionConfig": {"eventValueThreshold": "3"}},
+        {},
+        {"eventType": "Click"},
+        {"solutionConfig": {"eventValueThreshold": "3"}},
         {"eventType": "watch", "solutionConfig": {"eventValueThreshold": "2"}},
-        {"solutionConfig": {"eventsConfig": {"eventParametersList": [
-            {"eventType": "click", "weight": 0.3, "eventValueThreshold": 2},
-            {"eventType": "CLICK", "weight": 0.7, "eventValueThreshold": 4},
-            {"eventType": "purchase", "weight": 3}]}}},
+        {
+            "solutionConfig": {
+                "eventsConfig": {
+                    "eventParametersList": [
+                        {"eventType": "click", "weight": 0.3, "eventValueThreshold": 2},
+                        {"eventType": "CLICK", "weight": 0.7, "eventValueThreshold": 4},
+                        {"eventType": "purchase", "weight": 3},
+                    ]
+                }
+            }
+        },
     ]
     row_types = [str(v) for v in table["EVENT_TYPE"].decoded().tolist()]
     values = table["EVENT_VALUE"].data.astype(np.float64)
@@ -208,6 +262,8 @@ def test_the_runtime_rule_is_the_training_filter_row_by_row():
         mask, weights = _event_filter(table, config)
         expected = np.where(np.ones(len(values), bool) if mask is None else mask, weights, 0.0)
         rule = EventRule.from_info(event_rule(table, config))
-        got = [1.0 if rule is None else rule.weight(t, None if np.isnan(v) else v)
-               for t, v in zip(row_types, values.tolist(), strict=True)]
+        got = [
+            1.0 if rule is None else rule.weight(t, None if np.isnan(v) else v)
+            for t, v in zip(row_types, values.tolist(), strict=True)
+        ]
         np.testing.assert_allclose(got, expected, err_msg=str(config))

@@ -1,4 +1,5 @@
 """Malformed API Gateway events reach the Lambda handlers as AWS would send them: always a 400 SDKs parse."""
+
 from __future__ import annotations
 
 import base64

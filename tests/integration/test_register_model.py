@@ -2,24 +2,26 @@
 version's model where it is (nothing copied); SageMaker's default ``model.tar.gz`` is still
 unpacked under ``models/``; a missing or damaged model ends the version CREATE FAILED with a
 reason naming what is wrong; a stop that lands meanwhile wins over ACTIVE."""
+
 from __future__ import annotations
 
 import io
 import json
 import tarfile
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
 from picks.dal.resources import Resource
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
 from picks.workflows import solution_version
 from picks.workflows.local_runner import _step_error
 from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SOLUTION = "arn:aws:personalize:us-east-1:000000000000:solution/reg"
 VERSION = f"{SOLUTION}/abc123"
@@ -30,7 +32,8 @@ METRICS = {"coverage": 0.25, "precision_at_10": 0.125}
 
 def _artifact() -> ModelArtifact:
     return ModelArtifact(
-        recipe="aws-popularity-count", recipe_type="POPULAR_ITEMS",
+        recipe="aws-popularity-count",
+        recipe_type="POPULAR_ITEMS",
         item_ids=np.array(["a", "b", "c"], dtype=object),
         arrays={"popularity": np.array([3.0, 2.0, 1.0], np.float32)},
         info={"metrics": METRICS, "trainingSeconds": 7.2},
@@ -41,18 +44,30 @@ def _artifact() -> ModelArtifact:
 def trained(services, tmp_path: Path) -> dict[str, Any]:
     """A version in progress whose job has uploaded its model (as LocalTrainingJobs does); the state
     Register receives."""
-    services.resources.create(Resource(
-        arn=VERSION, kind="solution-version", parent=SOLUTION,
-        doc={"solutionVersionArn": VERSION, "solutionArn": SOLUTION, "status": "CREATE IN_PROGRESS",
-             "_eventsUntil": 1234},
-    ), what="Solution version")
+    services.resources.create(
+        Resource(
+            arn=VERSION,
+            kind="solution-version",
+            parent=SOLUTION,
+            doc={
+                "solutionVersionArn": VERSION,
+                "solutionArn": SOLUTION,
+                "status": "CREATE IN_PROGRESS",
+                "_eventsUntil": 1234,
+            },
+        ),
+        what="Solution version",
+    )
     model_dir = tmp_path / "model"
     save_dir(_artifact(), model_dir)
     (model_dir / "metrics.json").write_text(json.dumps(METRICS))
     bucket = services.settings.bucket_name
-    request = TrainingRequest(jobName=JOB, instanceType="ml.m5.xlarge",
-                              inputUri=f"s3://{bucket}/training-input/{JOB}/",
-                              outputUri=f"s3://{bucket}/training-output/")
+    request = TrainingRequest(
+        jobName=JOB,
+        instanceType="ml.m5.xlarge",
+        inputUri=f"s3://{bucket}/training-input/{JOB}/",
+        outputUri=f"s3://{bucket}/training-output/",
+    )
     jobs = LocalTrainingJobs(services.s3)
     jobs._upload_model(request, model_dir)
     job = jobs._description(request, "Completed", time.time())
@@ -80,8 +95,12 @@ def test_the_uploaded_files_are_the_versions_model(services, trained, trailing_s
 
     doc = _doc(services)
     assert doc["status"] == "ACTIVE" and doc["_metrics"] == METRICS
-    assert doc["_model"] == {"prefix": OUTPUT_PREFIX, "recipe": "aws-popularity-count",
-                             "recipeType": "POPULAR_ITEMS", "eventsUntil": 1234}
+    assert doc["_model"] == {
+        "prefix": OUTPUT_PREFIX,
+        "recipe": "aws-popularity-count",
+        "recipeType": "POPULAR_ITEMS",
+        "eventsUntil": 1234,
+    }
     assert _keys(services, "") == before  # nothing copied or re-uploaded
     loaded = load_s3(services.s3, services.settings.bucket_name, doc["_model"]["prefix"])
     assert loaded.item_ids.tolist() == ["a", "b", "c"] and loaded.info["metrics"] == METRICS
@@ -94,7 +113,7 @@ def test_a_model_tar_gz_is_still_unpacked_under_models(services, trained):
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for key in _keys(services, OUTPUT_PREFIX):
             body = services.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            info = tarfile.TarInfo("./" + key[len(OUTPUT_PREFIX):])
+            info = tarfile.TarInfo("./" + key[len(OUTPUT_PREFIX) :])
             info.size = len(body)
             archive.addfile(info, io.BytesIO(body))
     archive_key = f"training-output/{JOB}/output/model.tar.gz"
@@ -120,11 +139,14 @@ def _fails(services, state: dict[str, Any], match: str) -> str:
     return doc["failureReason"]
 
 
-@pytest.mark.parametrize(("missing", "named"), [
-    ([ARRAYS_NAME], "lacks model.npz"),
-    ([MANIFEST_NAME], "lacks manifest.json"),
-    ([MANIFEST_NAME, ARRAYS_NAME, "metrics.json"], "lacks manifest.json, model.npz"),
-])
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ([ARRAYS_NAME], "lacks model.npz"),
+        ([MANIFEST_NAME], "lacks manifest.json"),
+        ([MANIFEST_NAME, ARRAYS_NAME, "metrics.json"], "lacks manifest.json, model.npz"),
+    ],
+)
 def test_missing_model_files_fail_the_version_naming_them(services, trained, missing, named):
     for name in missing:
         services.s3.delete_object(Bucket=services.settings.bucket_name, Key=OUTPUT_PREFIX + name)
@@ -141,12 +163,24 @@ def test_a_truncated_data_file_fails_the_version(services, trained):
     assert f"model.npz is {len(data) - 10} bytes; manifest.json says {len(data)}" in reason
 
 
-@pytest.mark.parametrize(("manifest", "named"), [
-    (b"{truncated", "manifest.json is not JSON"),
-    (json.dumps({"format": "picks-model", "format_version": 1, "recipeType": "POPULAR_ITEMS",
-                 "data": {"size": 1, "sha256": "x"}}).encode(), "lacks recipe"),
-    (json.dumps({"format": "something-else"}).encode(), "not a picks-model v1 manifest"),
-])
+@pytest.mark.parametrize(
+    ("manifest", "named"),
+    [
+        (b"{truncated", "manifest.json is not JSON"),
+        (
+            json.dumps(
+                {
+                    "format": "picks-model",
+                    "format_version": 1,
+                    "recipeType": "POPULAR_ITEMS",
+                    "data": {"size": 1, "sha256": "x"},
+                }
+            ).encode(),
+            "lacks recipe",
+        ),
+        (json.dumps({"format": "something-else"}).encode(), "not a picks-model v1 manifest"),
+    ],
+)
 def test_an_unreadable_manifest_fails_the_version(services, trained, manifest, named):
     bucket = services.settings.bucket_name
     services.s3.put_object(Bucket=bucket, Key=OUTPUT_PREFIX + MANIFEST_NAME, Body=manifest)

@@ -1,6 +1,7 @@
 """The train step builds what user-personalization derives from the interactions alone once
 (``user_personalization.prepare``) and hands it to ``fit`` and ``refresh``: the models and metrics
 must be exactly what building it per call gives."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,19 +9,24 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from picks.serving.models import confidence
+
+from tests.unit.planted import planted
 from training import repeats, train
 from training.data import Interactions, in_user_time_order
 from training.evaluation import split
 from training.recipes import user_personalization as up
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
-    {"hidden_dimension": "8", "als_iterations": "6", "exclude_interacted_items": "auto", "recency_mask": "true",
-     "max_user_history_length_percentile": "0.95"},
+    {
+        "hidden_dimension": "8",
+        "als_iterations": "6",
+        "exclude_interacted_items": "auto",
+        "recency_mask": "true",
+        "max_user_history_length_percentile": "0.95",
+    },
 )
 
 
@@ -28,11 +34,17 @@ def _with_ties(interactions: Interactions, seed: int, shuffle: bool) -> Interact
     """Coarse timestamps (many ties inside a user's history) and, optionally, rows out of time order
     with event types."""
     rng = np.random.default_rng(seed)
-    out = replace(interactions, timestamps=interactions.timestamps // 7 * 7,
-                  weights=rng.choice([1.0, 2.0, 0.5], size=len(interactions)).astype(np.float32))
+    out = replace(
+        interactions,
+        timestamps=interactions.timestamps // 7 * 7,
+        weights=rng.choice([1.0, 2.0, 0.5], size=len(interactions)).astype(np.float32),
+    )
     if shuffle:
-        out = replace(out, event_types=rng.integers(0, 3, size=len(out)).astype(np.int16),
-                      event_type_names=np.array(["click", "purchase"], dtype=object))  # 2: no type
+        out = replace(
+            out,
+            event_types=rng.integers(0, 3, size=len(out)).astype(np.int16),
+            event_type_names=np.array(["click", "purchase"], dtype=object),
+        )  # 2: no type
         out = out.subset(rng.permutation(len(out)))
     else:
         out = out.subset(np.argsort(out.timestamps, kind="stable"))
@@ -51,7 +63,9 @@ def _reference_recent(interactions: Interactions, window: int = up.RECENT_WINDOW
     starts = np.searchsorted(users, users, side="left")
     keep = (np.arange(len(users)) - starts) < window
     counts = np.bincount(users[keep], minlength=interactions.user_count)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), interactions.items[order][keep].astype(np.int32)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), interactions.items[order][keep].astype(
+        np.int32
+    )
 
 
 def _reference_recency(interactions: Interactions) -> np.ndarray:
@@ -75,8 +89,9 @@ def _same_artifact(a, b) -> None:
     assert sorted(a.arrays) == sorted(b.arrays)
     for name in a.arrays:
         np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
-    assert {k: v for k, v in a.info.items() if k != "trainingSeconds"} == \
-        {k: v for k, v in b.info.items() if k != "trainingSeconds"}
+    assert {k: v for k, v in a.info.items() if k != "trainingSeconds"} == {
+        k: v for k, v in b.info.items() if k != "trainingSeconds"
+    }
 
 
 def test_recent_items_match_the_lexsort_definition(data):
@@ -102,8 +117,10 @@ def test_confidence_of_rows_stored_by_user_is_the_same_matrix(data):
     stored = in_user_time_order(data)
     assert stored.rows_by_user_time
     _same_csr(up.confidence_matrix(stored, PARAMS), up.confidence_matrix(data, PARAMS))
-    _same_csr(up.confidence_matrix(stored, {**PARAMS, "recency_mask": "false"}),
-              up.confidence_matrix(data, {**PARAMS, "recency_mask": "false"}))
+    _same_csr(
+        up.confidence_matrix(stored, {**PARAMS, "recency_mask": "false"}),
+        up.confidence_matrix(data, {**PARAMS, "recency_mask": "false"}),
+    )
 
 
 def test_prepared_without_users_is_what_the_split_interactions_give(data):
@@ -117,7 +134,9 @@ def test_prepared_without_users_is_what_the_split_interactions_give(data):
     np.testing.assert_array_equal(prepared.recent[2], repeats.recent_types(part, up.RECENT_WINDOW))
     _same_csr(prepared.neighbor_input, up.recent_matrix(part, up.history_cap(data)))
     np.testing.assert_array_equal(prepared.repeat_examples.table(), repeats.table(part, up.RECENT_WINDOW))
-    np.testing.assert_array_equal(up.prepare(data, PARAMS).repeat_examples.table(), repeats.table(data, up.RECENT_WINDOW))
+    np.testing.assert_array_equal(
+        up.prepare(data, PARAMS).repeat_examples.table(), repeats.table(data, up.RECENT_WINDOW)
+    )
 
 
 def test_fit_and_refresh_with_prepared_equal_building_it_each_time(data):
@@ -126,8 +145,10 @@ def test_fit_and_refresh_with_prepared_equal_building_it_each_time(data):
     full = up.prepare(data, PARAMS)
     split_model = up.fit(part, PARAMS, seed=2)
     _same_artifact(up.fit(part, PARAMS, seed=2, prepared=full.without(holdout.users)), split_model)
-    _same_artifact(up.refresh(split_model, data, PARAMS, users=holdout.users, prepared=full),
-                   up.refresh(split_model, data, PARAMS, users=holdout.users))
+    _same_artifact(
+        up.refresh(split_model, data, PARAMS, users=holdout.users, prepared=full),
+        up.refresh(split_model, data, PARAMS, users=holdout.users),
+    )
 
 
 def test_prepared_for_other_hyperparameters_or_data_is_not_used(data):
@@ -156,12 +177,14 @@ def test_fit_and_measure_is_unchanged_by_building_once(data, previous):
 def test_coverage_alone_is_what_evaluate_reports(data):
     # train.py asks evaluation.coverage directly when the holdout keeps the users' history.
     from picks.serving.models import serving_model
+
     from training import evaluation
 
     holdout = split(data, seed=4)
     model = up.fit(data.subset(holdout.train_mask), {**PARAMS, "exclude_interacted_items": "false"}, seed=2)
-    assert evaluation.evaluate(serving_model(model), data, holdout)["coverage"] == \
-        evaluation.coverage(serving_model(model), data)
+    assert evaluation.evaluate(serving_model(model), data, holdout)["coverage"] == evaluation.coverage(
+        serving_model(model), data
+    )
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +194,20 @@ def job(tmp_path_factory):
     from training.data import load_channel
 
     root = tmp_path_factory.mktemp("job")
-    config = {"recipe": "aws-user-personalization", "trainingMode": "FULL", "seed": 7,
-              "solutionConfig": {"algorithmHyperParameters": SMALL}}
+    config = {
+        "recipe": "aws-user-personalization",
+        "trainingMode": "FULL",
+        "seed": 7,
+        "solutionConfig": {"algorithmHyperParameters": SMALL},
+    }
     return load_channel(write_channel(root, config, csv_rows(planted(seed=21).interactions)))
 
 
 def _filters_of(artifact):
-    return ({k: v for k, v in artifact.arrays.items() if k.startswith("filter_")},
-            {k: v for k, v in artifact.strings.items() if k.startswith("filter_")})
+    return (
+        {k: v for k, v in artifact.arrays.items() if k.startswith("filter_")},
+        {k: v for k, v in artifact.strings.items() if k.startswith("filter_")},
+    )
 
 
 @pytest.mark.parametrize("same_items", [True, False], ids=["built-beside", "rebuilt"])
@@ -196,8 +225,11 @@ def test_filter_arrays_built_beside_training_are_history_attachs(job, monkeypatc
         monkeypatch.setattr(train, "_filter_arrays", reversed_items)
     final = train.run(job)
     arrays, strings = _filters_of(final)
-    expected = replace(final, arrays={k: v for k, v in final.arrays.items() if k not in arrays},
-                       strings={k: v for k, v in final.strings.items() if k not in strings})
+    expected = replace(
+        final,
+        arrays={k: v for k, v in final.arrays.items() if k not in arrays},
+        strings={k: v for k, v in final.strings.items() if k not in strings},
+    )
     history.attach(expected, job.interactions_table)
     assert list(final.arrays) == list(expected.arrays) and list(final.strings) == list(expected.strings)
     for name, values in _filters_of(expected)[0].items():

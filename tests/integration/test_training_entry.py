@@ -1,5 +1,6 @@
 """training.train under the SageMaker training contract: a subprocess given SM_CHANNEL_TRAIN, SM_MODEL_DIR and
 SM_OUTPUT_DIR, as picks.workflows.local_training runs it (and SageMaker would)."""
+
 from __future__ import annotations
 
 import json
@@ -12,32 +13,43 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest import columnar
 from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import load_dir
 from picks.serving.models import FactorModel
+
 from tests.unit.planted import csv_rows, planted
 from training import train as train_module
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = REPO / "layers" / "picks" / "python"
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
-SCHEMA = parse_schema(json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-    ],
-    "version": "1.0",
-}))
+SCHEMA = parse_schema(
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "EVENT_TYPE", "type": "string"},
+            ],
+            "version": "1.0",
+        }
+    )
+)
 METRIC_KEYS = {
-    "coverage", "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5", "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25", "precision_at_5", "precision_at_10", "precision_at_25",
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
 }
 SMALL = {"hidden_dimension": "8", "als_iterations": "5"}
 
@@ -70,8 +82,14 @@ def run_job(root: Path, channel: Path) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": os.pathsep.join([str(LIBRARY), str(REPO)]),
         "OPENBLAS_NUM_THREADS": "1",
     }
-    return subprocess.run([sys.executable, "-m", "training.train"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "training.train"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def run_in_process(root: Path, channel: Path, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -89,8 +107,12 @@ def data():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data):
     root = tmp_path_factory.mktemp("job")
-    config = {"recipe": "aws-user-personalization", "trainingMode": "FULL", "seed": 7,
-              "solutionConfig": {"algorithmHyperParameters": SMALL}}
+    config = {
+        "recipe": "aws-user-personalization",
+        "trainingMode": "FULL",
+        "seed": 7,
+        "solutionConfig": {"algorithmHyperParameters": SMALL},
+    }
     result = run_job(root, write_channel(root, config, csv_rows(data.interactions)))
     return root, result
 
@@ -138,13 +160,20 @@ def test_event_type_filtering_counts_towards_the_minimum(tmp_path, data, monkeyp
     assert "found 0" in (tmp_path / "output" / "failure").read_text()
 
 
-@pytest.mark.parametrize("config, words", [
-    ({"recipe": "aws-no-such-recipe"}, "cannot train recipe 'aws-no-such-recipe'"),
-    ({"recipe": "aws-user-personalization",
-      "solutionConfig": {"algorithmHyperParameters": {"hidden_dimension": "many"}}},
-     "algorithmHyperParameters.hidden_dimension"),
-    ({"recipe": "aws-user-personalization", "trainingMode": "UPDATE"}, "trainingMode UPDATE"),
-])
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"recipe": "aws-no-such-recipe"}, "cannot train recipe 'aws-no-such-recipe'"),
+        (
+            {
+                "recipe": "aws-user-personalization",
+                "solutionConfig": {"algorithmHyperParameters": {"hidden_dimension": "many"}},
+            },
+            "algorithmHyperParameters.hidden_dimension",
+        ),
+        ({"recipe": "aws-user-personalization", "trainingMode": "UPDATE"}, "trainingMode UPDATE"),
+    ],
+)
 def test_unusable_jobs_fail_with_a_reason(tmp_path, data, monkeypatch, config, words):
     channel = write_channel(tmp_path, config, csv_rows(data.interactions))
     assert run_in_process(tmp_path, channel, monkeypatch) == 1
@@ -161,10 +190,16 @@ def test_update_mode_refreshes_the_previous_model(tmp_path, trained, data, monke
     previous_root, result = trained
     assert result.returncode == 0
     d = data.interactions
-    extra = "".join(f"{d.user_ids[u]},brand-new,{d.latest_timestamp + n + 1},View\n"
-                    for n, u in enumerate(data.users_of(1)[:30].tolist()))
-    config = {"recipe": "aws-user-personalization", "trainingMode": "UPDATE", "seed": 7,
-              "solutionConfig": {"algorithmHyperParameters": SMALL}}
+    extra = "".join(
+        f"{d.user_ids[u]},brand-new,{d.latest_timestamp + n + 1},View\n"
+        for n, u in enumerate(data.users_of(1)[:30].tolist())
+    )
+    config = {
+        "recipe": "aws-user-personalization",
+        "trainingMode": "UPDATE",
+        "seed": 7,
+        "solutionConfig": {"algorithmHyperParameters": SMALL},
+    }
     channel = write_channel(tmp_path, config, csv_rows(d) + extra)
     shutil.copytree(previous_root / "model", channel / "previous_model")
     assert run_in_process(tmp_path, channel, monkeypatch) == 0
@@ -174,15 +209,18 @@ def test_update_mode_refreshes_the_previous_model(tmp_path, trained, data, monke
     old_index = {item: i for i, item in enumerate(previous.item_ids.tolist())}
     # Known items keep their factors (UPDATE does not refit); the new one gets a factor.
     for item in ("i0", "i25"):
-        np.testing.assert_array_equal(updated.arrays["item_factors"][index[item]],
-                                      previous.arrays["item_factors"][old_index[item]])
+        np.testing.assert_array_equal(
+            updated.arrays["item_factors"][index[item]], previous.arrays["item_factors"][old_index[item]]
+        )
     assert np.linalg.norm(updated.arrays["item_factors"][index["brand-new"]]) > 0
     assert set(updated.info["metrics"]) == METRIC_KEYS
 
 
 def test_hpo_returns_tuned_parameters(tmp_path, data):
     config = {
-        "recipe": "aws-user-personalization", "performHPO": True, "seed": 3,
+        "recipe": "aws-user-personalization",
+        "performHPO": True,
+        "seed": 3,
         "solutionConfig": {
             "algorithmHyperParameters": SMALL,
             "hpoConfig": {
@@ -190,9 +228,11 @@ def test_hpo_returns_tuned_parameters(tmp_path, data):
                 "hpoResourceConfig": {"maxNumberOfTrainingJobs": "3"},
                 "algorithmHyperParameterRanges": {
                     "integerHyperParameterRanges": [
-                        {"name": "hidden_dimension", "minValue": 4, "maxValue": 12}],
+                        {"name": "hidden_dimension", "minValue": 4, "maxValue": 12}
+                    ],
                     "continuousHyperParameterRanges": [
-                        {"name": "als_regularization", "minValue": 0.01, "maxValue": 1.0}],
+                        {"name": "als_regularization", "minValue": 0.01, "maxValue": 1.0}
+                    ],
                 },
             },
         },
@@ -209,8 +249,10 @@ def test_hpo_returns_tuned_parameters(tmp_path, data):
     best = max(trials, key=lambda trial: trial["precision_at_10"])
     assert best["hyperParameters"] == tuned
     # The final model is trained with them ("auto" exclusion settled on the holdout).
-    settled = {**tuned,
-               "exclude_interacted_items": artifact.info["hyperParameters"]["exclude_interacted_items"]}
+    settled = {
+        **tuned,
+        "exclude_interacted_items": artifact.info["hyperParameters"]["exclude_interacted_items"],
+    }
     assert artifact.info["hyperParameters"] == settled
 
 
@@ -218,19 +260,28 @@ def test_hpo_trials_stay_inside_the_ranges(data):
     from training.data import TrainingJob
 
     job = TrainingJob(
-        config={"recipe": "aws-user-personalization", "performHPO": True, "seed": 3, "solutionConfig": {
-            "algorithmHyperParameters": {"als_iterations": "3"},
-            "hpoConfig": {
-                "hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"},
-                "algorithmHyperParameterRanges": {"integerHyperParameterRanges": [
-                    {"name": "hidden_dimension", "minValue": 4, "maxValue": 12}]},
+        config={
+            "recipe": "aws-user-personalization",
+            "performHPO": True,
+            "seed": 3,
+            "solutionConfig": {
+                "algorithmHyperParameters": {"als_iterations": "3"},
+                "hpoConfig": {
+                    "hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"},
+                    "algorithmHyperParameterRanges": {
+                        "integerHyperParameterRanges": [
+                            {"name": "hidden_dimension", "minValue": 4, "maxValue": 12}
+                        ]
+                    },
+                },
             },
-        }},
+        },
         interactions=data.interactions,
     )
     artifact = train_module.run(job)
-    assert all(4 <= int(trial["hyperParameters"]["hidden_dimension"]) <= 12
-               for trial in artifact.info["hpoTrials"])
+    assert all(
+        4 <= int(trial["hyperParameters"]["hidden_dimension"]) <= 12 for trial in artifact.info["hpoTrials"]
+    )
 
 
 def test_the_channel_table_is_mapped_not_copied(tmp_path, data):

@@ -2,6 +2,7 @@
 must give exactly what the plain computations give: lazy subsets, each user's newest rows read
 from the end of its history, the sliced recency ramp, the batched neighbour lists, implicit's
 row solver and sliced column counts."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,12 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests.unit.planted import planted
 from training.data import Interactions, column_counts, in_user_time_order
 from training.evaluation import split
 from training.recipes import sims
 from training.recipes import user_personalization as up
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
@@ -23,9 +24,12 @@ PARAMS = resolved_hyperparameters(
 )
 
 
-def _random_interactions(rng: np.random.Generator, size: int, users: int, items: int, span: int) -> Interactions:
+def _random_interactions(
+    rng: np.random.Generator, size: int, users: int, items: int, span: int
+) -> Interactions:
     return Interactions(
-        users=rng.integers(0, users, size), items=rng.integers(0, items, size),
+        users=rng.integers(0, users, size),
+        items=rng.integers(0, items, size),
         timestamps=rng.integers(0, span, size),  # a small span: many ties inside a user's history
         weights=rng.choice([0.5, 1.0, 2.0], size=size).astype(np.float32),
         user_ids=np.array([f"u{i}" for i in range(users)], dtype=object),
@@ -94,7 +98,7 @@ def _reference_neighbours(matrix: sp.csr_matrix, damping: np.ndarray, min_togeth
     for item in range(n):
         cols = np.flatnonzero((together[item] >= max(min_together, 1)) & (np.arange(n) != item))
         value = together[item, cols].astype(np.float32) / damping[cols]
-        ranked = sorted(zip((-value).tolist(), cols.tolist()))[:width]
+        ranked = sorted(zip((-value).tolist(), cols.tolist(), strict=True))[:width]
         if ranked:
             neighbors[item, : len(ranked)] = [c for _, c in ranked]
             best = value[cols == ranked[0][1]][0]
@@ -115,7 +119,7 @@ def test_neighbour_lists_are_the_best_co_occurring_items(width, min_together):
         # Where a row is cut, which of several equal scores at the cut survive is argpartition's
         # choice: compare the scores there, and the full lists where nothing is cut.
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)
-        uncut = (expected_neighbors[:, -1] == -1)
+        uncut = expected_neighbors[:, -1] == -1
         np.testing.assert_array_equal(neighbors[uncut], expected_neighbors[uncut])
     else:
         np.testing.assert_array_equal(neighbors, expected_neighbors)
@@ -134,8 +138,9 @@ def test_packed_item_score_column_order_is_the_three_key_lexsort():
     # Outside what packs (float64 scores, negative scores) it is the lexsort itself.
     np.testing.assert_array_equal(sims._by_item_score_column(items, cols, value.astype(np.float64)), expected)
     negative = value - 1.0
-    np.testing.assert_array_equal(sims._by_item_score_column(items, cols, negative),
-                                  np.lexsort((cols, -negative, items)))
+    np.testing.assert_array_equal(
+        sims._by_item_score_column(items, cols, negative), np.lexsort((cols, -negative, items))
+    )
 
 
 def test_row_solver_is_the_exact_least_squares_solution():
@@ -159,7 +164,9 @@ def test_row_solver_is_the_exact_least_squares_solution():
 
 def test_column_counts_in_slices_are_bincount():
     indices = np.random.default_rng(1).integers(0, 97, 10_001).astype(np.int32)
-    np.testing.assert_array_equal(column_counts(indices, 100, chunk=1000), np.bincount(indices, minlength=100))
+    np.testing.assert_array_equal(
+        column_counts(indices, 100, chunk=1000), np.bincount(indices, minlength=100)
+    )
     assert column_counts(indices[:0], 5).tolist() == [0] * 5
 
 

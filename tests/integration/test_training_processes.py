@@ -1,5 +1,6 @@
 """Training subprocesses never outlive the emulator (defect 11): a graceful stop ends the job and
 what it started, and the job dies with a killed emulator too."""
+
 from __future__ import annotations
 
 import os
@@ -14,14 +15,14 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-
 from picks.workflows.local_training import INTERRUPTED_REASON, LocalTrainingJobs, TrainingJobFailed
 from picks.workflows.training_contract import TrainingRequest
 
 REPO = Path(__file__).resolve().parents[2]
 SLEEPY = "tests.unit.sleepy_training"
-REQUEST = TrainingRequest(jobName="sleepy", instanceType="ml.m5.xlarge", inputUri="s3://jobs/in/",
-                          outputUri="s3://jobs/out/")
+REQUEST = TrainingRequest(
+    jobName="sleepy", instanceType="ml.m5.xlarge", inputUri="s3://jobs/in/", outputUri="s3://jobs/out/"
+)
 
 
 def alive(pid: int) -> bool:
@@ -110,8 +111,11 @@ PARENT = textwrap.dedent("""
 
 def test_job_dies_when_the_server_is_killed(tmp_path):
     pids_file = tmp_path / "pids"
-    env = {**os.environ, "SLEEPY_PIDS": str(pids_file),
-           "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)])}
+    env = {
+        **os.environ,
+        "SLEEPY_PIDS": str(pids_file),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)]),
+    }
     server = subprocess.Popen([sys.executable, "-c", PARENT], env=env, cwd=str(REPO))
     try:
         pids = wait_for_pids(pids_file)

@@ -1,5 +1,6 @@
 """The training recipes (training/recipes) on small data with planted structure, and the channel's
 event filtering and minimums (training/data.py)."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.serving.models import FactorModel, PopularityModel, SimsModel
+
+from tests.unit.planted import planted
 from training.data import Interactions, TrainingDataError, check_minimums, interactions_from_table
 from training.recipes import popularity_count, sims, user_personalization
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 UP_PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
@@ -35,7 +36,10 @@ def personalization(data):
 def interactions(rows: list[tuple[int, int, int]], n_users: int, n_items: int) -> Interactions:
     users, items, times = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
     return Interactions(
-        users=users, items=items, timestamps=times, weights=np.ones(len(rows), np.float32),
+        users=users,
+        items=items,
+        timestamps=times,
+        weights=np.ones(len(rows), np.float32),
         user_ids=np.array([f"u{i}" for i in range(n_users)], dtype=object),
         item_ids=np.array([f"i{i}" for i in range(n_items)], dtype=object),
     )
@@ -134,8 +138,12 @@ def test_sims_min_cointeraction_count_drops_rare_pairs():
     rows += [(u, 2, 10 * u + 2) for u in (2, 3, 4)]
     rows += [(u, 3 + u % 3, 10 * u) for u in range(7, 10)] + [(u, 6, 10 * u + 1) for u in range(7, 10)]
     data = interactions(rows, 10, 7)
-    base = {"min_user_history_length_percentile": "0", "max_user_history_length_percentile": "1",
-            "min_item_interaction_count_percentile": "0", "max_item_interaction_count_percentile": "1"}
+    base = {
+        "min_user_history_length_percentile": "0",
+        "max_user_history_length_percentile": "1",
+        "min_item_interaction_count_percentile": "0",
+        "max_item_interaction_count_percentile": "1",
+    }
 
     def neighbours(minimum: int, item: int = 0) -> list[int]:
         params = resolved_hyperparameters("aws-sims", {**base, "min_cointeraction_count": str(minimum)})
@@ -152,8 +160,12 @@ def test_sims_min_cointeraction_count_drops_rare_pairs():
     assert related.scores[1:].tolist() == [0.0, 0.0] and 0 not in related.indices.tolist()
 
 
-SIMS_ALL_USERS = {"min_user_history_length_percentile": "0", "max_user_history_length_percentile": "1",
-                  "min_item_interaction_count_percentile": "0", "max_item_interaction_count_percentile": "1"}
+SIMS_ALL_USERS = {
+    "min_user_history_length_percentile": "0",
+    "max_user_history_length_percentile": "1",
+    "min_item_interaction_count_percentile": "0",
+    "max_item_interaction_count_percentile": "1",
+}
 
 
 def test_sims_scores_match_their_definition(monkeypatch):
@@ -163,11 +175,16 @@ def test_sims_scores_match_their_definition(monkeypatch):
     monkeypatch.setattr(sims, "POSITIONS_CHUNK", 13)
     rng = np.random.default_rng(3)
     n_users, n_items = 40, 30
-    rows = [(u, int(i), int(t)) for u in range(n_users)
-            for t, i in enumerate(rng.choice(n_items, rng.integers(2, 15), replace=False))]
+    rows = [
+        (u, int(i), int(t))
+        for u in range(n_users)
+        for t, i in enumerate(rng.choice(n_items, rng.integers(2, 15), replace=False))
+    ]
     data = interactions(rows, n_users, n_items)
-    params = resolved_hyperparameters("aws-sims", {**SIMS_ALL_USERS, "min_cointeraction_count": "2",
-                                                   "sequence_window": "3", "sequence_decay": "0.5"})
+    params = resolved_hyperparameters(
+        "aws-sims",
+        {**SIMS_ALL_USERS, "min_cointeraction_count": "2", "sequence_window": "3", "sequence_decay": "0.5"},
+    )
     artifact = sims.fit(data, params)
     lengths = np.bincount(data.users, minlength=n_users)
     together, weighted = np.zeros((n_items, n_items)), np.zeros((n_items, n_items))
@@ -184,8 +201,11 @@ def test_sims_scores_match_their_definition(monkeypatch):
         expected = [j for j in np.lexsort((np.arange(n_items), -value)) if value[j] > 0]
         row = artifact.arrays["neighbors"][item]
         assert row[row >= 0].tolist() == expected
-        np.testing.assert_allclose(artifact.arrays["neighbor_scores"][item][: len(expected)],
-                                   value[expected] / value[expected[0]] if expected else [], rtol=1e-5)
+        np.testing.assert_allclose(
+            artifact.arrays["neighbor_scores"][item][: len(expected)],
+            value[expected] / value[expected[0]] if expected else [],
+            rtol=1e-5,
+        )
 
 
 def test_sims_prefers_items_interacted_with_close_together():
@@ -206,6 +226,7 @@ def test_sims_prefers_items_interacted_with_close_together():
     assert related(sequence_weight="0") == ([1, 2], [1.0, 1.0])
     neighbours, scores = related()
     assert neighbours == [2, 1] and scores[1] < 1.0
+
     # Beyond sequence_window positions, no closeness bonus.
     def second_score(window: str) -> float:
         return related(sequence_window=window, sequence_decay="0.9")[1][1]
@@ -216,12 +237,17 @@ def test_sims_prefers_items_interacted_with_close_together():
 def test_sims_long_histories_count_less():
     # Item 1 shares item 0 with users 0-2 (3 items each), item 2 with users 3-5 (24 items each).
     rows = [(u, item, t) for u in range(3) for t, item in enumerate([0, 1, 30 + u])]
-    rows += [(u, item, t) for u in range(3, 6) for t, item in enumerate([0, 2] + [40 + 22 * u + k for k in range(22)])]
+    rows += [
+        (u, item, t)
+        for u in range(3, 6)
+        for t, item in enumerate([0, 2] + [40 + 22 * u + k for k in range(22)])
+    ]
     data = interactions(rows, 6, 200)
 
     def related(discount: str) -> tuple[list[int], list[float]]:
-        params = resolved_hyperparameters("aws-sims", {**SIMS_ALL_USERS, "sequence_weight": "0",
-                                                       "user_history_length_discount": discount})
+        params = resolved_hyperparameters(
+            "aws-sims", {**SIMS_ALL_USERS, "sequence_weight": "0", "user_history_length_discount": discount}
+        )
         artifact = sims.fit(data, params)
         row = artifact.arrays["neighbors"][0]
         return row[row >= 0].tolist(), artifact.arrays["neighbor_scores"][0][row >= 0].tolist()
@@ -232,8 +258,11 @@ def test_sims_long_histories_count_less():
 
 
 def test_sims_picks_hyperparameters_default_and_are_checked(data):
-    personalize_only = {name: value for name, value in resolved_hyperparameters("aws-sims", {}).items()
-                        if name not in sims.EXTRA_DEFAULTS}
+    personalize_only = {
+        name: value
+        for name, value in resolved_hyperparameters("aws-sims", {}).items()
+        if name not in sims.EXTRA_DEFAULTS
+    }
     with_defaults = sims.fit(data.interactions, resolved_hyperparameters("aws-sims", {}))
     without = sims.fit(data.interactions, personalize_only)
     np.testing.assert_array_equal(with_defaults.arrays["neighbors"], without.arrays["neighbors"])
@@ -256,17 +285,23 @@ def test_popularity_counts_distinct_users():
 
 # --- event filtering in the channel -------------------------------------------------------------
 
-SCHEMA = parse_schema(json.dumps({
-    "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "EVENT_VALUE", "type": "float"},
-    ],
-    "version": "1.0",
-}))
+SCHEMA = parse_schema(
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": [
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "EVENT_TYPE", "type": "string"},
+                {"name": "EVENT_VALUE", "type": "float"},
+            ],
+            "version": "1.0",
+        }
+    )
+)
 CSV = (
     "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n"
     "u1,i1,100,View,1.0\n"
@@ -307,29 +342,47 @@ def test_event_value_threshold_keeps_values_at_or_above(table):
     data = interactions_from_table(table, {"solutionConfig": {"eventValueThreshold": "3"}})
     assert rows_of(data) == {("u1", "i2", 101), ("u3", "i3", 103), ("u4", "i4", 104)}
     both = interactions_from_table(
-        table, {"eventType": "Purchase", "solutionConfig": {"eventValueThreshold": "3"}})
+        table, {"eventType": "Purchase", "solutionConfig": {"eventValueThreshold": "3"}}
+    )
     assert rows_of(both) == {("u1", "i2", 101)}
 
 
 def test_events_config_weights_event_types(table):
-    config = {"solutionConfig": {"eventsConfig": {"eventParametersList": [
-        {"eventType": "Purchase", "weight": 1.0},
-        {"eventType": "View", "weight": 0.25, "eventValueThreshold": 2.0},
-    ]}}}
+    config = {
+        "solutionConfig": {
+            "eventsConfig": {
+                "eventParametersList": [
+                    {"eventType": "Purchase", "weight": 1.0},
+                    {"eventType": "View", "weight": 0.25, "eventValueThreshold": 2.0},
+                ]
+            }
+        }
+    }
     data = interactions_from_table(table, config)
-    weights = {(data.user_ids[u], data.item_ids[i]): w for u, i, w in
-               zip(data.users.tolist(), data.items.tolist(), data.weights.tolist(), strict=True)}
+    weights = {
+        (data.user_ids[u], data.item_ids[i]): w
+        for u, i, w in zip(data.users.tolist(), data.items.tolist(), data.weights.tolist(), strict=True)
+    }
     # Click is not listed (not trained on); the View below the threshold is dropped.
     assert weights == {("u1", "i2"): 1.0, ("u2", "i2"): 1.0, ("u3", "i3"): 0.25}
 
 
 def test_filters_on_missing_columns_name_the_field():
-    schema = parse_schema(json.dumps({
-        "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-        "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-                   {"name": "TIMESTAMP", "type": "long"}],
-        "version": "1.0",
-    }))
+    schema = parse_schema(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "Interactions",
+                "namespace": "com.amazonaws.personalize.schema",
+                "fields": [
+                    {"name": "USER_ID", "type": "string"},
+                    {"name": "ITEM_ID", "type": "string"},
+                    {"name": "TIMESTAMP", "type": "long"},
+                ],
+                "version": "1.0",
+            }
+        )
+    )
     bare = read_csv(b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\n", schema, "INTERACTIONS")
     with pytest.raises(TrainingDataError, match="eventType"):
         interactions_from_table(bare, {"eventType": "Purchase"})
@@ -376,7 +429,7 @@ def test_refresh_keeps_each_items_neighbours_when_the_item_order_changes(data, p
         # Neighbour -> score: equal scores may be listed in either order once indices change.
         position = artifact.item_ids.tolist().index(item_id)
         row, scores = artifact.arrays["neighbors"][position], artifact.arrays["neighbor_scores"][position]
-        return {artifact.item_ids[j]: round(float(v), 5) for j, v in zip(row, scores) if j >= 0}
+        return {artifact.item_ids[j]: round(float(v), 5) for j, v in zip(row, scores, strict=True) if j >= 0}
 
     for item_id in ("i0", "i7", "i30"):
         assert neighbours(refreshed, item_id) == neighbours(personalization, item_id)

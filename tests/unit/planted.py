@@ -3,16 +3,20 @@
 Two user clusters (A and B) and two item groups (A and B): users interact mostly with items of
 their own group, with a popularity skew inside each group and one off-group interaction each.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from picks.models.artifact import ModelArtifact
 from training.data import Interactions
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
+
+if TYPE_CHECKING:
+    from picks.models.artifact import ModelArtifact
 
 START = 1_700_000_000
 
@@ -30,8 +34,14 @@ class Planted:
         return np.flatnonzero(self.item_group == group)
 
 
-def planted(users_per_cluster: int = 60, items_per_group: int = 20, per_user: int = 10, seed: int = 5,
-            user_prefix: str = "u", item_prefix: str = "i") -> Planted:
+def planted(
+    users_per_cluster: int = 60,
+    items_per_group: int = 20,
+    per_user: int = 10,
+    seed: int = 5,
+    user_prefix: str = "u",
+    item_prefix: str = "i",
+) -> Planted:
     rng = np.random.default_rng(seed)
     n_users, n_items = 2 * users_per_cluster, 2 * items_per_group
     user_cluster = np.repeat([0, 1], users_per_cluster)

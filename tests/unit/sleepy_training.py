@@ -1,5 +1,6 @@
 """A stand-in training entry point for the orphan tests: starts a grandchild, records both pids
 in the file named by ``SLEEPY_PIDS``, then sleeps (as a long training would)."""
+
 import os
 import subprocess
 import sys

@@ -1,4 +1,5 @@
 """ModelArtifact (picks.models.artifact): files and bytes round-trip; damaged or foreign files are refused."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from picks.models import artifact as artifact_module
 from picks.models.artifact import (
     ARRAYS_NAME,
@@ -22,7 +22,14 @@ from picks.models.artifact import (
 )
 
 ITEM_IDS = [
-    "plain", "pipe|separated|id", "naïve café", "日本語のアイテム", "emoji 🎧", "", "a,b\"c", "x" * 256,
+    "plain",
+    "pipe|separated|id",
+    "naïve café",
+    "日本語のアイテム",
+    "emoji 🎧",
+    "",
+    'a,b"c',
+    "x" * 256,
 ]
 USER_IDS = ["user|1", "Zoë", "пользователь", "u 4"]
 
@@ -43,8 +50,12 @@ def sample(user_ids: list[str] | None = None) -> ModelArtifact:
             "history_indptr": np.array([0, 2, 2, 3, 5][: len(users) + 1], dtype=np.int64),
             "neighbors": np.full((n_items, 2), -1, dtype=np.int32),
         },
-        info={"alpha": 2.0, "hyperParameters": {"hidden_dimension": "3"}, "metrics": {"coverage": 0.5},
-              "note": "ünïcode | ok"},
+        info={
+            "alpha": 2.0,
+            "hyperParameters": {"hidden_dimension": "3"},
+            "metrics": {"coverage": 0.5},
+            "note": "ünïcode | ok",
+        },
     )
 
 
@@ -59,7 +70,8 @@ def assert_same(loaded: ModelArtifact, original: ModelArtifact) -> None:
         np.testing.assert_array_equal(loaded.arrays[name], array)
     assert loaded.info == original.info
     assert {k: v.tolist() for k, v in loaded.strings.items()} == {
-        k: v.tolist() for k, v in original.strings.items()}
+        k: v.tolist() for k, v in original.strings.items()
+    }
 
 
 def test_serialize_round_trip():
@@ -86,8 +98,12 @@ def test_empty_user_ids_round_trip(tmp_path: Path):
     loaded = deserialize(manifest, data)
     assert loaded.user_ids.tolist() == [] and loaded.item_ids.tolist() == ITEM_IDS
     # The default (a popularity-style artifact that never names users) round-trips too.
-    bare = ModelArtifact("aws-popularity-count", "POPULAR_ITEMS", np.array(["a|b", "ç"], dtype=object),
-                         arrays={"popularity": np.array([2.0, 1.0], np.float32)})
+    bare = ModelArtifact(
+        "aws-popularity-count",
+        "POPULAR_ITEMS",
+        np.array(["a|b", "ç"], dtype=object),
+        arrays={"popularity": np.array([2.0, 1.0], np.float32)},
+    )
     save_dir(bare, tmp_path)
     assert_same(load_dir(tmp_path), bare)
 
@@ -105,11 +121,14 @@ def test_checksum_mismatch_is_refused(tmp_path: Path):
         load_dir(tmp_path)
 
 
-@pytest.mark.parametrize("change", [
-    {"format": "picks-columnar"},
-    {"format_version": 2},
-    {"format": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"format": "picks-columnar"},
+        {"format_version": 2},
+        {"format": None},
+    ],
+)
 def test_wrong_format_is_refused(change):
     manifest, data = serialize(sample())
     parsed = json.loads(manifest)
@@ -186,17 +205,25 @@ def test_an_alias_must_name_an_id_array():
         deserialize(json.dumps(parsed).encode(), data)
 
 
-@pytest.mark.parametrize(("manifest", "message"), [
-    (b"{not json", "not JSON"),
-    (b"\xff\xfe", "not JSON"),
-    (b"[1, 2]", "not a JSON object"),
-    (b'{"format": "picks-model", "format_version": 1, "recipeType": "X", "data": {"size": 1, "sha256": "a"}}',
-     "lacks recipe"),
-    (b'{"format": "picks-model", "format_version": 1, "recipe": "r", "recipeType": "X",'
-     b' "data": {"size": "1"}}',
-     "lacks data"),
-    (b'{"format": "picks-columnar", "format_version": 1}', "not a picks-model v1 manifest"),
-])
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (
+            b'{"format": "picks-model", "format_version": 1, "recipeType": "X", '
+            b'"data": {"size": 1, "sha256": "a"}}',
+            "lacks recipe",
+        ),
+        (
+            b'{"format": "picks-model", "format_version": 1, "recipe": "r", "recipeType": "X",'
+            b' "data": {"size": "1"}}',
+            "lacks data",
+        ),
+        (b'{"format": "picks-columnar", "format_version": 1}', "not a picks-model v1 manifest"),
+    ],
+)
 def test_parse_manifest_names_what_is_wrong(manifest, message):
     with pytest.raises(ArtifactError, match=message):
         parse_manifest(manifest)

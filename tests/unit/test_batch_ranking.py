@@ -1,14 +1,15 @@
 """The offline batch ranking (``top_k_rows``, ``FactorModel.recommend_sequences`` /
 ``recommend_known_users``) on catalogs large enough for its sampled-threshold path: the same lists
 as ``top_k`` and ``recommend``, ties included."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k, top_k_rows
+
 from tests.unit.planted import fitted_ranking_model, planted
 
 K = 25

@@ -10,8 +10,8 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
-from picks.ingest import columnar
 from picks.dataset_schema import DatasetSchema, Field
+from picks.ingest import columnar
 from picks.ingest.columnar import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -305,15 +305,27 @@ def test_merged_table_round_trips(s3: Any) -> None:
 
 def test_interactions_are_stored_by_user_then_time_keeping_ties_in_arrival_order() -> None:
     table = table_from(
-        INTERACTIONS, "INTERACTIONS",
+        INTERACTIONS,
+        "INTERACTIONS",
         "USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE",
-        "b,i1,30,1", "a,i2,20,2", "b,i3,10,3", "a,i4,20,4", "c,i5,5,5", "a,i6,10,6",
+        "b,i1,30,1",
+        "a,i2,20,2",
+        "b,i3,10,3",
+        "a,i4,20,4",
+        "c,i5,5,5",
+        "a,i6,10,6",
     )
     ordered = in_user_time_order(table)
     rows = [(r["USER_ID"], r["TIMESTAMP"], r["ITEM_ID"]) for r in ordered.to_pylist()]
     # Users in dictionary (first-seen) order, oldest first; a's two events at 20 stay as they came.
-    assert rows == [("b", 10, "i3"), ("b", 30, "i1"), ("a", 10, "i6"), ("a", 20, "i2"), ("a", 20, "i4"),
-                    ("c", 5, "i5")]
+    assert rows == [
+        ("b", 10, "i3"),
+        ("b", 30, "i1"),
+        ("a", 10, "i6"),
+        ("a", 20, "i2"),
+        ("a", 20, "i4"),
+        ("c", 5, "i5"),
+    ]
     assert sorted(map(str, ordered.to_pylist())) == sorted(map(str, table.to_pylist()))  # same rows
     assert in_user_time_order(ordered) is ordered  # already in order: nothing copied
 

@@ -1,4 +1,5 @@
 """One rule for quoting user data in error messages (picks.errors.excerpt), wherever the message is built."""
+
 from __future__ import annotations
 
 from picks.errors import QUOTED_PREFIX, excerpt

@@ -3,6 +3,7 @@
 The batch paths (``recommend_sequences``, ``recommend_known_users``) compute the offline metrics,
 so they must return exactly what ``recommend`` serves.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,11 +12,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from picks.serving.models import FactorModel, top_k
+
+from tests.unit.planted import planted
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
-from tests.unit.planted import planted
 
 K = 25
 
@@ -59,8 +60,9 @@ def test_fold_in_equals_implicits_exact_solve(model):
     for size in (1, 3, 12):
         items = np.sort(rng.choice(model.item_count, size=size, replace=False))
         weights = rng.uniform(0.5, 6.0, size=size)
-        row = sp.csr_matrix((weights.astype(np.float32), (np.zeros(size, int), items)),
-                            shape=(1, model.item_count))
+        row = sp.csr_matrix(
+            (weights.astype(np.float32), (np.zeros(size, int), items)), shape=(1, model.item_count)
+        )
         expected = als.recalculate_user(0, row)
         np.testing.assert_allclose(model.fold_in(items, weights), expected, atol=1e-4, rtol=1e-4)
 
@@ -126,8 +128,9 @@ def test_recent_events_fold_in_without_retraining(model, data):
 def test_unknown_user_without_events_gets_popularity_order(model):
     ranked = model.recommend("nobody", 10)
     # Most popular first: the same popularity values, in the same order, as the popularity list.
-    np.testing.assert_array_equal(model.popularity[ranked.indices],
-                                  model.popularity[model.popular_order[:10]])
+    np.testing.assert_array_equal(
+        model.popularity[ranked.indices], model.popularity[model.popular_order[:10]]
+    )
     assert len(set(ranked.indices.tolist())) == 10
     assert model.recommend(None, 10).indices.tolist() == ranked.indices.tolist()
     # Unknown item ids in the recent events are ignored.
@@ -161,8 +164,11 @@ def test_excluded_and_allowed_are_honoured(model, user_id):
     assert len(ranked.indices) == 10
     assert not set(ranked.indices.tolist()) & set(excluded.tolist())
     assert allowed[ranked.indices].all()
-    kept = [(i, s) for i, s in zip(full.indices.tolist(), full.scores.tolist(), strict=True)
-            if allowed[i] and i not in set(excluded.tolist())][:10]
+    kept = [
+        (i, s)
+        for i, s in zip(full.indices.tolist(), full.scores.tolist(), strict=True)
+        if allowed[i] and i not in set(excluded.tolist())
+    ][:10]
     # Same scores in the same order (popularity ties may be broken either way).
     np.testing.assert_allclose(ranked.scores, [s for _, s in kept], rtol=1e-6)
     if user_id != "nobody":

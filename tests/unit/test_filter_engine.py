@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
 from picks.dataset_schema import DatasetSchema, Field
 from picks.errors import InvalidInputException
 from picks.filters import ItemCatalog, UserProfile, evaluate, parse, parse_filter_values

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from picks.errors import InvalidInputException
 from picks.filters.parser import (
     AnyValue,
@@ -334,8 +333,15 @@ def test_parameter_names() -> None:
         parse("INCLUDE ItemID WHERE Items.A IN ($" + "P" * 51 + ")")
 
 
-@pytest.mark.parametrize("text", ["\u00d13", "INCLUDE ItemID WHERE Items.CAT\u00c9GORIE IN (\"a\")",
-                                  "INCLUDE ItemID WHERE Items.PRICE > 3\u0663", "\u0663"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u00d13",
+        'INCLUDE ItemID WHERE Items.CAT\u00c9GORIE IN ("a")',
+        "INCLUDE ItemID WHERE Items.PRICE > 3\u0663",
+        "\u0663",
+    ],
+)
 def test_non_ascii_letters_and_digits_are_syntax_errors(text: str) -> None:
     # Found by the wire fuzzer: a non-ASCII letter failed an assertion in the tokenizer (HTTP 500).
     with pytest.raises(InvalidInputException, match="filterExpression"):

@@ -1,5 +1,6 @@
 """The emulator's journal: records come back in order, a record torn by a kill is dropped (and the
 next append follows the last whole record), compaction replaces the history with a snapshot."""
+
 from __future__ import annotations
 
 import pytest

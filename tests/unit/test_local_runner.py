@@ -1,4 +1,5 @@
 """The in-process workflow runner follows the declaration like the state machine does."""
+
 from __future__ import annotations
 
 from picks.workflows.declaration import DATASET_IMPORT, WORKFLOWS

@@ -1,14 +1,15 @@
 """Offline metrics (training.evaluation) against the developer guide's worked examples, and the holdout
 split."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pytest
-
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import FactorModel, PopularityModel, SimsModel
+
 from training.data import Interactions
 from training.evaluation import CUTOFFS, coverage, ranking_metrics, split
 
@@ -90,8 +91,13 @@ def test_metrics_are_means_over_requests():
     assert metrics["precision_at_5"] == pytest.approx(0.25 / 5)
     assert metrics[NDCG.format(10)] == pytest.approx(0.25)
     assert set(metrics) == {
-        "precision_at_5", "precision_at_10", "precision_at_25", "mean_reciprocal_rank_at_25",
-        NDCG.format(5), NDCG.format(10), NDCG.format(25),
+        "precision_at_5",
+        "precision_at_10",
+        "precision_at_25",
+        "mean_reciprocal_rank_at_25",
+        NDCG.format(5),
+        NDCG.format(10),
+        NDCG.format(25),
     }
     assert all(v == 0.0 for v in ranking_metrics([], []).values())
 
@@ -114,10 +120,14 @@ def interactions(users: list[int], items: list[int], n_users: int, n_items: int)
 def test_coverage_of_popularity_is_one_list():
     n_items = 40
     data = interactions([0, 1, 2], [0, 1, 2], 3, n_items)
-    model = PopularityModel(ModelArtifact(
-        "aws-popularity-count", "POPULAR_ITEMS", data.item_ids,
-        arrays={"popularity": np.linspace(1.0, 0.1, n_items).astype(np.float32)},
-    ))
+    model = PopularityModel(
+        ModelArtifact(
+            "aws-popularity-count",
+            "POPULAR_ITEMS",
+            data.item_ids,
+            arrays={"popularity": np.linspace(1.0, 0.1, n_items).astype(np.float32)},
+        )
+    )
     assert coverage(model, data) == pytest.approx(25 / 40)
 
 
@@ -127,11 +137,18 @@ def test_coverage_of_sims_is_the_union_of_related_lists():
     n_items = 60
     neighbors = np.array([[(i + d) % n_items for d in range(1, 26)] for i in range(n_items)], dtype=np.int32)
     scores = np.tile(np.linspace(1.0, 0.5, 25, dtype=np.float32), (n_items, 1))
-    model = SimsModel(ModelArtifact(
-        "aws-sims", "RELATED_ITEMS", np.array([f"i{i}" for i in range(n_items)], dtype=object),
-        arrays={"popularity": np.ones(n_items, np.float32), "neighbors": neighbors,
-                "neighbor_scores": scores},
-    ))
+    model = SimsModel(
+        ModelArtifact(
+            "aws-sims",
+            "RELATED_ITEMS",
+            np.array([f"i{i}" for i in range(n_items)], dtype=object),
+            arrays={
+                "popularity": np.ones(n_items, np.float32),
+                "neighbors": neighbors,
+                "neighbor_scores": scores,
+            },
+        )
+    )
     # User 0's last item is 0 (its item 5 is older), user 1's last item is 30.
     data = interactions([0, 1, 0], [5, 30, 0], 2, n_items)
     assert coverage(model, data) == pytest.approx(50 / 60)
@@ -147,7 +164,10 @@ def factor_artifact(n_items: int = 60) -> tuple[ModelArtifact, Interactions]:
     # User 0 interacted with item 29 and user 1 with item 59 (the weakest of each group).
     data = interactions([0, 1], [29, 59], 2, n_items)
     artifact = ModelArtifact(
-        "aws-user-personalization", "USER_PERSONALIZATION", data.item_ids, data.user_ids,
+        "aws-user-personalization",
+        "USER_PERSONALIZATION",
+        data.item_ids,
+        data.user_ids,
         arrays={
             "popularity": np.ones(n_items, np.float32),
             "item_factors": item_factors,

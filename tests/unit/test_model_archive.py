@@ -1,21 +1,28 @@
 """Moving the training channel and the model: LocalTrainingJobs (the emulator's SageMaker), and the
 solution-version steps that stage the channel and register the job's output — uncompressed model
 files where the job left them, or SageMaker's default ``model.tar.gz``."""
+
 from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
-
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError
 from picks.workflows import solution_version
 from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
 
-FILES = {MANIFEST_NAME: b'{"format": "picks-model"}', ARRAYS_NAME: bytes(range(256)) * 4096, "metrics.json": b"{}"}
+if TYPE_CHECKING:
+    from pathlib import Path
+
+FILES = {
+    MANIFEST_NAME: b'{"format": "picks-model"}',
+    ARRAYS_NAME: bytes(range(256)) * 4096,
+    "metrics.json": b"{}",
+}
 
 
 def _tar(mode: str, prefix: str = "", **options) -> bytes:
@@ -57,8 +64,12 @@ def test_read_archive_names_the_missing_files(services):
 
 
 def _request(bucket: str) -> TrainingRequest:
-    return TrainingRequest(jobName="job-1", instanceType="ml.m5.xlarge", inputUri=f"s3://{bucket}/in/job-1/",
-                           outputUri=f"s3://{bucket}/out/")
+    return TrainingRequest(
+        jobName="job-1",
+        instanceType="ml.m5.xlarge",
+        inputUri=f"s3://{bucket}/in/job-1/",
+        outputUri=f"s3://{bucket}/out/",
+    )
 
 
 def test_uploaded_model_is_the_model_directorys_files_manifest_last(services, tmp_path: Path):
@@ -68,16 +79,17 @@ def test_uploaded_model_is_the_model_directorys_files_manifest_last(services, tm
     (tmp_path / "extra" / "notes.txt").write_bytes(b"kept with its folder")
     jobs = LocalTrainingJobs(services.s3)
     put: list[str] = []
-    jobs._s3.meta.events.register("before-parameter-build.s3.PutObject",
-                                  lambda params, **_: put.append(params["Key"]))
+    jobs._s3.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: put.append(params["Key"])
+    )
     request = _request(services.settings.bucket_name)
     uri = jobs._upload_model(request, tmp_path)
     # SageMaker's uncompressed output: S3ModelArtifacts is the prefix of the files.
     bucket = services.settings.bucket_name
     assert uri == request.model_artifacts_uri == f"s3://{bucket}/out/job-1/output/model/"
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
     listed = services.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
-    assert sorted(entry["Key"][len(prefix):] for entry in listed) == sorted([*FILES, "extra/notes.txt"])
+    assert sorted(entry["Key"][len(prefix) :] for entry in listed) == sorted([*FILES, "extra/notes.txt"])
     for name, payload in FILES.items():
         assert services.s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read() == payload
     assert put[-1] == prefix + MANIFEST_NAME
@@ -86,7 +98,11 @@ def test_uploaded_model_is_the_model_directorys_files_manifest_last(services, tm
 
 def test_download_channel_copies_every_object(services, tmp_path: Path):
     bucket = services.settings.bucket_name
-    objects = {"config.json": b"{}", "interactions/manifest.json": b"[]", "interactions/data.npz": bytes(10_000_000)}
+    objects = {
+        "config.json": b"{}",
+        "interactions/manifest.json": b"[]",
+        "interactions/data.npz": bytes(10_000_000),
+    }
     for relative, payload in objects.items():
         services.s3.put_object(Bucket=bucket, Key=f"in/job-1/{relative}", Body=payload)
     services.s3.put_object(Bucket=bucket, Key="in/job-10/config.json", Body=b"other job")
@@ -112,7 +128,9 @@ class _TooLargeForCopyObject:
         self.managed: list[tuple[dict, str, str]] = []
 
     def copy_object(self, **_):
-        raise ClientError({"Error": {"Code": "InvalidRequest", "Message": "larger than 5368709120"}}, "CopyObject")
+        raise ClientError(
+            {"Error": {"Code": "InvalidRequest", "Message": "larger than 5368709120"}}, "CopyObject"
+        )
 
     def copy(self, source, bucket, key):
         self.managed.append((source, bucket, key))

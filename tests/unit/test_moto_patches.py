@@ -1,4 +1,5 @@
 """The emulator's S3 fast paths behave as S3 does: content, ETag, copies that outlive their source."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,9 @@ def s3(monkeypatch):
     monkeypatch.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "1024")  # so a 2 MB body counts as large
     moto_patches.install()
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1", config=Config(s3={"payload_signing_enabled": False}))
+        client = boto3.client(
+            "s3", region_name="us-east-1", config=Config(s3={"payload_signing_enabled": False})
+        )
         client.create_bucket(Bucket=BUCKET)
         yield client
 

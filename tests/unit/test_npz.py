@@ -1,11 +1,11 @@
 """picks.npz: aligned npz files that np.load reads and picks reads without copying."""
+
 from __future__ import annotations
 
 import io
 
 import numpy as np
 import pytest
-
 from picks import npz
 
 ARRAYS = {

@@ -7,18 +7,19 @@ so the lists must be the same to the item, ties and lifted re-interactions inclu
 batched ``repeat_candidates_rows`` and the vectorised ``ranking_metrics`` against their per-user
 originals.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
 from picks.serving.repeats import RepeatTable, lift_repeats
+
+from tests.unit.planted import fitted_ranking_model, planted
 from training import evaluation
 from training.evaluation import CUTOFFS, TOP_K, evaluate, evaluate_exclusion, ranking_metrics
-from tests.unit.planted import fitted_ranking_model, planted
 
 K = 25
 
@@ -29,14 +30,23 @@ K = 25
 BATCH = 16
 
 
-def reference_rows(model: FactorModel, vectors: np.ndarray, has_vector: np.ndarray, lasts, seen, repeats,
-                   k: int, exclude: bool) -> np.ndarray:
+def reference_rows(
+    model: FactorModel,
+    vectors: np.ndarray,
+    has_vector: np.ndarray,
+    lasts,
+    seen,
+    repeats,
+    k: int,
+    exclude: bool,
+) -> np.ndarray:
     """The former batch path: normalised factor scores of the whole chunk, then per row the
     recent-item part, the exclusion and the lift written into the row, then ``top_k_rows``.
     (The products in chunks of ``BATCH`` users, as the batch paths under test compute them: BLAS
     may round a product of a few rows differently from one of many.)"""
-    raw = np.concatenate([vectors[start : start + BATCH] @ model.item_factors.T
-                          for start in range(0, len(vectors), BATCH)])
+    raw = np.concatenate(
+        [vectors[start : start + BATCH] @ model.item_factors.T for start in range(0, len(vectors), BATCH)]
+    )
     peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))[:, None]
     raw = np.divide(raw, peak, out=raw, where=peak > 0)
     out = np.full((len(raw), k), -1, dtype=np.int64)
@@ -75,8 +85,11 @@ def reference_sequences(model: FactorModel, sequences, types, k: int, exclude: b
             vectors[row] = model.fold_in(items, weights)
         seen.append(items)
     lasts = [sequence[::-1][: model.recent_window] for sequence in sequences]
-    last_types = ([np.full(len(last), model._unknown_type, dtype=np.int64) for last in lasts] if types is None
-                  else [np.asarray(t)[::-1][: model.recent_window] for t in types])
+    last_types = (
+        [np.full(len(last), model._unknown_type, dtype=np.int64) for last in lasts]
+        if types is None
+        else [np.asarray(t)[::-1][: model.recent_window] for t in types]
+    )
     repeats = [model.repeat_candidates(last, t) for last, t in zip(lasts, last_types, strict=True)]
     has_vector = np.array([len(sequence) > 0 for sequence in sequences], dtype=bool)
     return reference_rows(model, vectors, has_vector, lasts, seen, repeats, k, exclude)
@@ -85,10 +98,13 @@ def reference_sequences(model: FactorModel, sequences, types, k: int, exclude: b
 def reference_known(model: FactorModel, users: np.ndarray, k: int, exclude: bool) -> np.ndarray:
     lasts = [model.stored_recent(user) for user in users.tolist()]
     seen = [model.history(user)[0] for user in users.tolist()]
-    repeats = [model.repeat_candidates(last, model.stored_recent_types(user, len(last)))
-               for user, last in zip(users.tolist(), lasts, strict=True)]
-    return reference_rows(model, model.user_factors[users], np.ones(len(users), dtype=bool), lasts, seen,
-                          repeats, k, exclude)
+    repeats = [
+        model.repeat_candidates(last, model.stored_recent_types(user, len(last)))
+        for user, last in zip(users.tolist(), lasts, strict=True)
+    ]
+    return reference_rows(
+        model, model.user_factors[users], np.ones(len(users), dtype=bool), lasts, seen, repeats, k, exclude
+    )
 
 
 # --- models ----------------------------------------------------------------------------------------
@@ -114,8 +130,9 @@ def model_of(artifact, ties: int = 0, lifted: bool = False, **info) -> FactorMod
     model = FactorModel(artifact)
     if lifted:  # a table that lifts many recent items back into the lists, in a set order
         rng = np.random.default_rng(3)
-        model.repeats = RepeatTable(rng.uniform(0.0, 1.0, (20, 3, 3)).astype(np.float32),
-                                    {"click": 0, "buy": 1}, 0.4)
+        model.repeats = RepeatTable(
+            rng.uniform(0.0, 1.0, (20, 3, 3)).astype(np.float32), {"click": 0, "buy": 1}, 0.4
+        )
     return model
 
 
@@ -208,10 +225,18 @@ def test_evaluate_exclusion_is_evaluate_of_each_setting(large):
     holdout = evaluation.split(data.interactions, 3)
     model = model_of(artifact, lifted=True)
     excluding, keeping = evaluate_exclusion(model, data.interactions, holdout)
-    assert excluding == evaluate(model_of(artifact, lifted=True, exclude_interacted_items=True),
-                                 data.interactions, holdout, with_coverage=False)
-    assert keeping == evaluate(model_of(artifact, lifted=True, exclude_interacted_items=False),
-                               data.interactions, holdout, with_coverage=False)
+    assert excluding == evaluate(
+        model_of(artifact, lifted=True, exclude_interacted_items=True),
+        data.interactions,
+        holdout,
+        with_coverage=False,
+    )
+    assert keeping == evaluate(
+        model_of(artifact, lifted=True, exclude_interacted_items=False),
+        data.interactions,
+        holdout,
+        with_coverage=False,
+    )
     assert excluding != keeping
 
 
@@ -219,12 +244,14 @@ def test_coverage_either_way_is_coverage_of_each_setting(large):
     data, artifact = large
     model = model_of(artifact)
     for exclude in (True, False):
-        assert evaluation.coverage(model, data.interactions, exclude_history=exclude) == \
-            evaluation.coverage(model_of(artifact, exclude_interacted_items=exclude), data.interactions)
+        assert evaluation.coverage(model, data.interactions, exclude_history=exclude) == evaluation.coverage(
+            model_of(artifact, exclude_interacted_items=exclude), data.interactions
+        )
 
 
 def reference_ranking_metrics(recommended, relevant) -> dict[str, float]:
     """``ranking_metrics`` as it was: one request at a time."""
+
     def dcg(hits):
         return float((hits / np.log2(np.arange(2, len(hits) + 2))).sum())
 
@@ -232,8 +259,9 @@ def reference_ranking_metrics(recommended, relevant) -> dict[str, float]:
     totals.update({f"normalized_discounted_cumulative_gain_at_{k}": 0.0 for k in CUTOFFS})
     totals["mean_reciprocal_rank_at_25"] = 0.0
     for items, truth in zip(recommended, relevant, strict=True):
-        hits = np.fromiter((item in truth for item in items[:TOP_K].tolist()), dtype=float,
-                           count=min(len(items), TOP_K))
+        hits = np.fromiter(
+            (item in truth for item in items[:TOP_K].tolist()), dtype=float, count=min(len(items), TOP_K)
+        )
         for k in CUTOFFS:
             top = hits[:k]
             totals[f"precision_at_{k}"] += top.sum() / k

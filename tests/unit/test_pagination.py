@@ -1,8 +1,8 @@
 """Opaque, listing-bound pagination tokens."""
+
 from __future__ import annotations
 
 import pytest
-
 from picks.controlplane.common import paginate
 from picks.errors import InvalidNextTokenException
 

@@ -1,10 +1,10 @@
 """Exported events: anonymous sessions merge into the user who later used the session."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from picks.dal.events import StoredEvent
 from picks.dataset_schema import DatasetSchema, Field
 from picks.errors import InvalidInputException
@@ -13,8 +13,15 @@ from picks.records import validate_event_properties
 
 
 def event(event_id: str, session: str, user: str | None, item: str | None, at: int) -> StoredEvent:
-    return StoredEvent(event_id=event_id, session_id=session, user_id=user, event_type="Click",
-                       sent_at=float(at), item_id=item, received_ms=at)
+    return StoredEvent(
+        event_id=event_id,
+        session_id=session,
+        user_id=user,
+        event_type="Click",
+        sent_at=float(at),
+        item_id=item,
+        received_ms=at,
+    )
 
 
 def test_session_events_go_to_the_user_who_later_used_the_session():
@@ -39,29 +46,44 @@ def test_events_table_has_the_reserved_columns():
 
 # --- itemId / eventValue sent inside properties (the guide's PutEvents sample) --------------------
 
-INTERACTIONS_SCHEMA = DatasetSchema("Interactions", (
-    Field("USER_ID", "string"), Field("ITEM_ID", "string"), Field("TIMESTAMP", "long"),
-    Field("EVENT_TYPE", "string"), Field("EVENT_VALUE", "float", nullable=True),
-    Field("NUM_RATINGS", "int", nullable=True),
-))
+INTERACTIONS_SCHEMA = DatasetSchema(
+    "Interactions",
+    (
+        Field("USER_ID", "string"),
+        Field("ITEM_ID", "string"),
+        Field("TIMESTAMP", "long"),
+        Field("EVENT_TYPE", "string"),
+        Field("EVENT_VALUE", "float", nullable=True),
+        Field("NUM_RATINGS", "int", nullable=True),
+    ),
+)
 
 
 def put(*events: dict) -> list[StoredEvent]:
     params = {"userId": "u1", "sessionId": "s1", "eventList": list(events)}
-    return stored_events(params, lambda text, path: validate_event_properties(INTERACTIONS_SCHEMA, text, path))
+    return stored_events(
+        params, lambda text, path: validate_event_properties(INTERACTIONS_SCHEMA, text, path)
+    )
 
 
 @pytest.mark.parametrize("key", ["itemId", "ItemId", "itemID", "ITEMID", "ITEM_ID"])
 def test_an_item_id_inside_properties_is_the_events_item_whatever_its_case(key: str) -> None:
-    [event] = put({"eventType": "watch", "sentAt": 1700000000, "properties": json.dumps({key: "300", "numRatings": 13})})
+    [event] = put(
+        {"eventType": "watch", "sentAt": 1700000000, "properties": json.dumps({key: "300", "numRatings": 13})}
+    )
     assert event.item_id == "300"
-    assert json.loads(event.properties) == {key: "300", "numRatings": 13}  # the other properties are kept as sent
+    assert json.loads(event.properties) == {
+        key: "300",
+        "numRatings": 13,
+    }  # the other properties are kept as sent
     table = events_table([event])
     assert table is not None and table.to_pylist()[0]["ITEM_ID"] == "300"  # and the training export sees it
 
 
 def test_an_event_value_inside_properties_is_the_events_value() -> None:
-    [event] = put({"eventType": "rating", "sentAt": 1700000000, "properties": '{"itemId": "7", "eventValue": "4"}'})
+    [event] = put(
+        {"eventType": "rating", "sentAt": 1700000000, "properties": '{"itemId": "7", "eventValue": "4"}'}
+    )
     assert (event.item_id, event.event_value) == ("7", 4.0)
 
 
@@ -69,7 +91,16 @@ def test_item_id_member_and_property_must_agree() -> None:
     [same] = put({"eventType": "watch", "sentAt": 1, "itemId": "300", "properties": '{"itemId": "300"}'})
     assert same.item_id == "300"
     with pytest.raises(InvalidInputException, match=r"eventList\.2\.properties: 'itemId' .*itemId member"):
-        put({"eventType": "watch", "sentAt": 1, "itemId": "1"},
-            {"eventType": "watch", "sentAt": 1, "itemId": "300", "properties": '{"itemId": "301"}'})
+        put(
+            {"eventType": "watch", "sentAt": 1, "itemId": "1"},
+            {"eventType": "watch", "sentAt": 1, "itemId": "300", "properties": '{"itemId": "301"}'},
+        )
     with pytest.raises(InvalidInputException, match=r"eventList\.1\.properties: 'eventValue'"):
-        put({"eventType": "watch", "sentAt": 1, "eventValue": 2.0, "properties": '{"itemId": "1", "eventValue": 3}'})
+        put(
+            {
+                "eventType": "watch",
+                "sentAt": 1,
+                "eventValue": 2.0,
+                "properties": '{"itemId": "1", "eventValue": 3}',
+            }
+        )

@@ -1,4 +1,5 @@
 """PutItems / PutUsers / PutActions / PutEvents `properties`: camel-case keys, bulk-CSV value rules."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ ITEMS = DatasetSchema(
         Field("DESCRIPTION", "string", nullable=True, textual=True),
     ),
 )
-USERS = DatasetSchema("Users", (Field("USER_ID", "string"), Field("MEMBERSHIP_TYPE", "string", categorical=True)))
+USERS = DatasetSchema(
+    "Users", (Field("USER_ID", "string"), Field("MEMBERSHIP_TYPE", "string", categorical=True))
+)
 INTERACTIONS = DatasetSchema(
     "Interactions",
     (
@@ -84,13 +87,27 @@ def test_keys_in_camel_case_or_in_the_schema_form_name_the_field() -> None:
 
 
 def test_valid_record_becomes_typed_values_keyed_by_field_name() -> None:
-    record = items({
-        "genres": "Horror|Action", "categoryL1": "films", "numberOfRatings": 12, "price": 9.5,
-        "weight": "1.25", "inStock": True, "creationTimestamp": 1700000000, "description": "A film.",
-    })
+    record = items(
+        {
+            "genres": "Horror|Action",
+            "categoryL1": "films",
+            "numberOfRatings": 12,
+            "price": 9.5,
+            "weight": "1.25",
+            "inStock": True,
+            "creationTimestamp": 1700000000,
+            "description": "A film.",
+        }
+    )
     assert record == {
-        "GENRES": "Horror|Action", "CATEGORY_L1": "films", "NUMBER_OF_RATINGS": 12, "PRICE": 9.5,
-        "WEIGHT": 1.25, "IN_STOCK": True, "CREATION_TIMESTAMP": 1700000000, "DESCRIPTION": "A film.",
+        "GENRES": "Horror|Action",
+        "CATEGORY_L1": "films",
+        "NUMBER_OF_RATINGS": 12,
+        "PRICE": 9.5,
+        "WEIGHT": 1.25,
+        "IN_STOCK": True,
+        "CREATION_TIMESTAMP": 1700000000,
+        "DESCRIPTION": "A film.",
     }
 
 
@@ -160,7 +177,10 @@ def test_properties_must_be_a_json_object(text: str, reason: str) -> None:
         ({"inStock": "True"}, ("'inStock'", "lower-case true or false")),
         ({"inStock": 1}, ("'inStock'", "is a number")),
         ({"genres": 7}, ("'genres'", "is a number", "JSON string")),
-        ({"genres": ["Horror", "Action"]}, ("'genres'", "an array", "join multiple categorical values with '|'")),
+        (
+            {"genres": ["Horror", "Action"]},
+            ("'genres'", "an array", "join multiple categorical values with '|'"),
+        ),
         ({"genres": {"a": 1}}, ("'genres'", "an object")),
         ({"price": True}, ("'price'", "true is not a valid double")),
         ({"genres": "x" * 1001}, ("'genres'", "at most 1000")),
@@ -175,7 +195,9 @@ def test_value_types_follow_the_schema(properties: dict, fragments: tuple[str, .
 
 def test_null_and_empty_values() -> None:
     assert items({"categoryL1": "x", "genres": None, "price": ""}) == {
-        "CATEGORY_L1": "x", "GENRES": None, "PRICE": None,
+        "CATEGORY_L1": "x",
+        "GENRES": None,
+        "PRICE": None,
     }
     assert "not nullable" in rejected_item({"categoryL1": None})
     assert "not nullable" in rejected_item({"categoryL1": ""})
@@ -200,7 +222,8 @@ def test_value_problem_is_the_bulk_csv_rule() -> None:
 
 def test_event_properties_are_interactions_fields() -> None:
     values = validate_event_properties(
-        INTERACTIONS, json.dumps({"itemId": "i1", "eventValue": "4", "numRatings": 13, "device": "ios|web"}),
+        INTERACTIONS,
+        json.dumps({"itemId": "i1", "eventValue": "4", "numRatings": 13, "device": "ios|web"}),
         "eventList.0.properties",
     )
     assert values == {"ITEM_ID": "i1", "EVENT_VALUE": 4.0, "NUM_RATINGS": 13, "DEVICE": "ios|web"}
@@ -208,7 +231,17 @@ def test_event_properties_are_interactions_fields() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["userId", "sessionId", "eventType", "timestamp", "recommendationId", "impression", "USERID", "Impression"]
+    "key",
+    [
+        "userId",
+        "sessionId",
+        "eventType",
+        "timestamp",
+        "recommendationId",
+        "impression",
+        "USERID",
+        "Impression",
+    ],
 )
 def test_event_properties_refuse_the_reserved_keys_whatever_their_case(key: str) -> None:
     with pytest.raises(InvalidInputException) as caught:

@@ -1,12 +1,13 @@
 """Re-interactions: the table training learns (training/repeats.py) and how serving uses it
 (picks/serving/repeats.py, FactorModel)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from picks.serving.models import FactorModel
 from picks.serving.repeats import RepeatTable, distinct_recent, lift_repeats
+
 from training import repeats
 from training.data import Interactions
 from training.recipes import user_personalization
@@ -28,16 +29,21 @@ def shop(n_users: int = 300, n_items: int = 200, seed: int = 3) -> Interactions:
             users.append(user), items.append(items[-1]), times.append(t), types.append(PURCHASE)
             t += 1
     return Interactions(
-        users=np.array(users, np.int64), items=np.array(items, np.int64), timestamps=np.array(times, np.int64),
+        users=np.array(users, np.int64),
+        items=np.array(items, np.int64),
+        timestamps=np.array(times, np.int64),
         weights=np.ones(len(users), np.float32),
         user_ids=np.array([f"u{i}" for i in range(n_users)], dtype=object),
         item_ids=np.array([f"i{i}" for i in range(n_items)], dtype=object),
-        event_types=np.array(types, np.int16), event_type_names=np.array(["click", "purchase"], dtype=object),
+        event_types=np.array(types, np.int16),
+        event_type_names=np.array(["click", "purchase"], dtype=object),
     )
 
 
 def test_distinct_recent_keeps_the_newest_interaction_of_each_item():
-    items, positions, types, counts = distinct_recent(np.array([5, 7, 5, 9, 5]), np.array([1, 0, 0, 0, 0]), window=4)
+    items, positions, types, counts = distinct_recent(
+        np.array([5, 7, 5, 9, 5]), np.array([1, 0, 0, 0, 0]), window=4
+    )
     assert items.tolist() == [5, 7, 9]
     assert positions.tolist() == [0, 1, 2]
     assert types.tolist() == [1, 0, 0]  # item 5's newest interaction is the type-1 one
@@ -88,8 +94,10 @@ def test_lift_puts_candidates_first_and_keeps_the_rest_in_order():
 
 @pytest.fixture(scope="module")
 def shop_model():
-    params = resolved_hyperparameters("aws-user-personalization", {
-        "hidden_dimension": "4", "als_iterations": "3", "repeat_threshold": "0.2"})
+    params = resolved_hyperparameters(
+        "aws-user-personalization",
+        {"hidden_dimension": "4", "als_iterations": "3", "repeat_threshold": "0.2"},
+    )
     return FactorModel(user_personalization.fit(shop(), params, seed=0))
 
 
@@ -97,13 +105,17 @@ def test_a_clicked_item_is_recommended_again_but_a_bought_one_is_not(shop_model)
     assert shop_model.exclude_history
     first = shop_model.recommend("newcomer", 5, recent=["i7"], recent_types=["click"]).indices
     assert shop_model.item_ids[first[0]] == "i7"
-    bought = shop_model.recommend("newcomer", 5, recent=["i7", "i7"], recent_types=["click", "purchase"]).indices
+    bought = shop_model.recommend(
+        "newcomer", 5, recent=["i7", "i7"], recent_types=["click", "purchase"]
+    ).indices
     assert "i7" not in shop_model.item_ids[bought].tolist()
 
 
 def test_an_explicit_exclude_turns_repeats_off():
-    params = resolved_hyperparameters("aws-user-personalization", {
-        "hidden_dimension": "4", "als_iterations": "3", "exclude_interacted_items": "true"})
+    params = resolved_hyperparameters(
+        "aws-user-personalization",
+        {"hidden_dimension": "4", "als_iterations": "3", "exclude_interacted_items": "true"},
+    )
     model = FactorModel(user_personalization.fit(shop(), params, seed=0))
     ranked = model.recommend("newcomer", 5, recent=["i7"], recent_types=["click"]).indices
     assert "i7" not in model.item_ids[ranked].tolist()
@@ -112,15 +124,22 @@ def test_an_explicit_exclude_turns_repeats_off():
 @pytest.mark.parametrize("stored_by_user", [False, True])
 def test_examples_match_a_per_user_reading_of_the_definition(stored_by_user):
     from picks.serving.repeats import COUNT_BUCKETS
+
     from training.data import in_user_time_order
 
     rng = np.random.default_rng(21)
     size, n_users, n_items, window = 4000, 60, 15, 6
     names = np.array(["click", "watch"], dtype=object)
-    data = Interactions(rng.integers(0, n_users, size), rng.integers(0, n_items, size),
-                        rng.integers(0, 40, size), np.ones(size, np.float32),  # few times: many ties
-                        np.arange(n_users).astype(object), np.arange(n_items).astype(object),
-                        rng.integers(0, 3, size).astype(np.int16), names)  # code 2: no event type
+    data = Interactions(
+        rng.integers(0, n_users, size),
+        rng.integers(0, n_items, size),
+        rng.integers(0, 40, size),
+        np.ones(size, np.float32),  # few times: many ties
+        np.arange(n_users).astype(object),
+        np.arange(n_items).astype(object),
+        rng.integers(0, 3, size).astype(np.int16),
+        names,
+    )  # code 2: no event type
     if stored_by_user:
         data = in_user_time_order(data)
     expected = []
@@ -131,7 +150,7 @@ def test_examples_match_a_per_user_reading_of_the_definition(stored_by_user):
             continue
         inputs = n - max(1, int(n * 0.1))
         truth = {int(data.items[r]) for r in rows[inputs:]}
-        in_window = rows[max(0, inputs - window):inputs][::-1]  # newest first
+        in_window = rows[max(0, inputs - window) : inputs][::-1]  # newest first
         seen: list[int] = []
         for r in in_window:
             item = int(data.items[r])
@@ -139,8 +158,12 @@ def test_examples_match_a_per_user_reading_of_the_definition(stored_by_user):
                 continue
             seen.append(item)
             count = sum(int(data.items[q]) == item for q in in_window)
-            cell = np.ravel_multi_index((len(seen) - 1, min(int(data.event_types[r]), 2), min(count, COUNT_BUCKETS) - 1),
-                                        (window, 3, COUNT_BUCKETS))
+            cell = np.ravel_multi_index(
+                (len(seen) - 1, min(int(data.event_types[r]), 2), min(count, COUNT_BUCKETS) - 1),
+                (window, 3, COUNT_BUCKETS),
+            )
             expected.append((user, int(cell), item in truth))
     found = repeats.examples(data, window)
-    assert sorted(zip(found.users.tolist(), found.cells.tolist(), found.hits.tolist(), strict=True)) == sorted(expected)
+    assert sorted(
+        zip(found.users.tolist(), found.cells.tolist(), found.hits.tolist(), strict=True)
+    ) == sorted(expected)

@@ -1,4 +1,5 @@
 """Quotas are configurable from the environment, not hard-coded surprises."""
+
 from __future__ import annotations
 
 from picks.settings import Settings, credential_scope, region_of_request
@@ -25,8 +26,10 @@ def test_trusted_buckets_come_from_the_environment(monkeypatch):
 
 
 def test_the_region_of_a_request_is_its_sigv4_scope():
-    signed = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240601/eu-west-1/execute-api/aws4_request, "
-              "SignedHeaders=host;x-amz-date, Signature=abc")
+    signed = (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240601/eu-west-1/execute-api/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=abc"
+    )
     assert region_of_request(signed) == "eu-west-1"
     assert region_of_request(signed.replace("execute-api", "personalize")) == "eu-west-1"
     assert region_of_request(None) is None
@@ -34,9 +37,14 @@ def test_the_region_of_a_request_is_its_sigv4_scope():
 
 
 def test_one_credential_scope_parser_for_headers_and_presigned_queries():
-    header = ("AWS4-HMAC-SHA256 Credential=AKID/20240601/eu-west-1/personalize/aws4_request, "
-              "SignedHeaders=host, Signature=abc")
-    query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID/20240601/us-west-2/s3/aws4_request&X-Amz-Date=1"
+    header = (
+        "AWS4-HMAC-SHA256 Credential=AKID/20240601/eu-west-1/personalize/aws4_request, "
+        "SignedHeaders=host, Signature=abc"
+    )
+    query = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKID/20240601/us-west-2/s3/aws4_request&X-Amz-Date=1"
+    )
     assert credential_scope(header) == ("eu-west-1", "personalize")
     assert credential_scope(query) == ("us-west-2", "s3")
     assert credential_scope("AWS AKID:signature") is None

@@ -1,16 +1,21 @@
 """The synthetic demo data: deterministic, well-formed, and carrying a real personalisation signal."""
+
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections import Counter, defaultdict
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from demo import synthetic
 from demo.synthetic import DemoData, generate, interactions_csv_chunks, write_csvs, write_interactions_csv
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SMALL = {"n_users": 200, "n_items": 120, "n_interactions": 6_000}
 
@@ -51,7 +56,9 @@ def test_default_sizes(demo_data: DemoData) -> None:
         (synthetic.USERS_SCHEMA, "users_csv", "Users"),
     ],
 )
-def test_schema_fields_match_csv_header(demo_data: DemoData, schema: str, attribute: str, record_name: str) -> None:
+def test_schema_fields_match_csv_header(
+    demo_data: DemoData, schema: str, attribute: str, record_name: str
+) -> None:
     parsed = json.loads(schema)
     assert parsed["type"] == "record"
     assert parsed["name"] == record_name
@@ -64,8 +71,10 @@ def test_schema_fields_match_csv_header(demo_data: DemoData, schema: str, attrib
 
 def test_schema_flags() -> None:
     def flags(schema: str) -> dict[str, tuple[str, bool, bool]]:
-        return {f["name"]: (f["type"], f.get("categorical", False), f.get("textual", False))
-                for f in json.loads(schema)["fields"]}
+        return {
+            f["name"]: (f["type"], f.get("categorical", False), f.get("textual", False))
+            for f in json.loads(schema)["fields"]
+        }
 
     items = flags(synthetic.ITEMS_SCHEMA)
     assert items["CATEGORY"] == ("string", True, False)
@@ -162,7 +171,7 @@ def test_stream_is_deterministic_and_exact(tmp_path: Path) -> None:
     assert header == list(synthetic.INTERACTIONS_HEADER)
     assert len(rows) == 4_321
     timestamps = [int(row[2]) for row in rows]
-    assert all(a <= b + synthetic.PURCHASE_DELAY_SECONDS[1] for a, b in zip(timestamps, timestamps[1:]))
+    assert all(a <= b + synthetic.PURCHASE_DELAY_SECONDS[1] for a, b in itertools.pairwise(timestamps))
     assert {row[3] for row in rows} == {"View", "Purchase"}
 
 

@@ -1,10 +1,10 @@
 """The wire layer: validation and serialization driven by botocore's Personalize models."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.routes import FUNCTIONS, route_for, routes
 from picks.wire.protocol import error_headers, error_status
@@ -19,17 +19,35 @@ def test_valid_input_passes():
 @pytest.mark.parametrize(
     ("operation", "params", "fragment"),
     [
-        ("CreateDatasetGroup", {}, "Value null at 'name' failed to satisfy constraint: Member must not be null"),
+        (
+            "CreateDatasetGroup",
+            {},
+            "Value null at 'name' failed to satisfy constraint: Member must not be null",
+        ),
         ("CreateDatasetGroup", {"name": "-starts-with-dash"}, "regular expression pattern"),
         ("CreateDatasetGroup", {"name": "a" * 64}, "length less than or equal to 63"),
-        ("CreateDatasetGroup", {"name": "ok", "domain": "retail"}, "enum value set: [ECOMMERCE, VIDEO_ON_DEMAND]"),
+        (
+            "CreateDatasetGroup",
+            {"name": "ok", "domain": "retail"},
+            "enum value set: [ECOMMERCE, VIDEO_ON_DEMAND]",
+        ),
         ("ListDatasetGroups", {"maxResults": 0}, "value greater than or equal to 1"),
         ("ListDatasetGroups", {"maxResults": "10"}, "Member must be an integer"),
         ("ListDatasetGroups", {"nextToken": "naïve"}, "at 'nextToken'"),
-        ("CreateDatasetImportJob", {"jobName": "j", "datasetArn": "arn:aws:personalize:r:a:dataset/x",
-                                    "dataSource": {"dataLocation": "ftp://x"}}, "at 'dataSource.dataLocation'"),
-        ("TagResource", {"resourceArn": "arn:aws:personalize:r:a:x/y", "tags": [{"tagKey": "k"}]},
-         "at 'tags.1.member.tagValue'"),
+        (
+            "CreateDatasetImportJob",
+            {
+                "jobName": "j",
+                "datasetArn": "arn:aws:personalize:r:a:dataset/x",
+                "dataSource": {"dataLocation": "ftp://x"},
+            },
+            "at 'dataSource.dataLocation'",
+        ),
+        (
+            "TagResource",
+            {"resourceArn": "arn:aws:personalize:r:a:x/y", "tags": [{"tagKey": "k"}]},
+            "at 'tags.1.member.tagValue'",
+        ),
     ],
 )
 def test_invalid_input_names_the_member(operation, params, fragment):
@@ -49,25 +67,46 @@ def test_java_unicode_classes_are_kept_and_ascii_shorthands_translated():
     assert _translate_java_pattern(r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$") == r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
     translated = _translate_java_pattern(r"arn:([a-z\d-]+):x:.+")
     assert translated == r"arn:([a-z0-9-]+):x:[^\n\r\u0085\u2028\u2029]+"
-    validate_input("personalize", "TagResource", {
-        "resourceArn": "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
-        "tags": [{"tagKey": "Équipe name", "tagValue": "recs:v1"}],
-    })
+    validate_input(
+        "personalize",
+        "TagResource",
+        {
+            "resourceArn": "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
+            "tags": [{"tagKey": "Équipe name", "tagValue": "recs:v1"}],
+        },
+    )
 
 
 def test_runtime_model_constraints_are_enforced():
     with pytest.raises(InvalidInputException, match="at 'promotions'"):
-        validate_input("personalize-runtime", "GetRecommendations", {
-            "campaignArn": "arn:aws:personalize:us-east-1:0:campaign/c",
-            "promotions": [{"name": "a", "percentPromotedItems": 10}, {"name": "b", "percentPromotedItems": 10}],
-        })
+        validate_input(
+            "personalize-runtime",
+            "GetRecommendations",
+            {
+                "campaignArn": "arn:aws:personalize:us-east-1:0:campaign/c",
+                "promotions": [
+                    {"name": "a", "percentPromotedItems": 10},
+                    {"name": "b", "percentPromotedItems": 10},
+                ],
+            },
+        )
 
 
 def test_serialize_drops_undeclared_members_and_converts_timestamps():
     when = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    out = serialize_output("personalize", "DescribeDatasetGroup", {
-        "datasetGroup": {"name": "g", "status": "ACTIVE", "creationDateTime": when, "_private": 1, "failureReason": None}
-    })
+    out = serialize_output(
+        "personalize",
+        "DescribeDatasetGroup",
+        {
+            "datasetGroup": {
+                "name": "g",
+                "status": "ACTIVE",
+                "creationDateTime": when,
+                "_private": 1,
+                "failureReason": None,
+            }
+        },
+    )
     assert out == {"datasetGroup": {"name": "g", "status": "ACTIVE", "creationDateTime": 1704067200.0}}
 
 

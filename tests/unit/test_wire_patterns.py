@@ -4,11 +4,11 @@ Java differs from Python's ``re`` where it matters here: ``\\p{Z}`` is the Unico
 not whitespace such as tab/CR/LF; ``\\d``, ``\\w`` and ``\\s`` are ASCII-only; ``.`` stops at line terminators
 (\\n, \\r, U+0085, U+2028, U+2029).
 """
+
 from __future__ import annotations
 
 import botocore.session
 import pytest
-
 from picks.errors import InvalidInputException
 from picks.wire.service_model import SERVICES
 from picks.wire.validation import compiled_pattern, validate_input
@@ -18,28 +18,45 @@ TAG = "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"
 
 # pattern -> (values Java accepts, values Java rejects)
 EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
-    ARN: (["arn:aws:personalize:us-east-1:000000000000:campaign/c", "arn:aws-cn:personalize:::recipe/x"],
-          ["arn:AWS:personalize:r:a:x", "arn:aws\u0663:personalize:r:a:x", "arn:aws:personalize:r:a:x\ny",
-           "arn:aws:personalize:r:a:x\u2028", "xarn:aws:personalize:r:a:x", "arn:aws:personalize:r:a:"]),
+    ARN: (
+        ["arn:aws:personalize:us-east-1:000000000000:campaign/c", "arn:aws-cn:personalize:::recipe/x"],
+        [
+            "arn:AWS:personalize:r:a:x",
+            "arn:aws\u0663:personalize:r:a:x",
+            "arn:aws:personalize:r:a:x\ny",
+            "arn:aws:personalize:r:a:x\u2028",
+            "xarn:aws:personalize:r:a:x",
+            "arn:aws:personalize:r:a:",
+        ],
+    ),
     "[A-Za-z_][A-Za-z\\d_]*": (["PRICE_2", "_x"], ["2PRICE", "PRICE\u0663", "PR ICE", ""]),
     "^[A-Za-z_]+$": (["Interactions", "ACTION_INTERACTIONS"], ["Interactions\n", "Items2", ""]),
-    "arn:aws.*:kms:.*:[0-9]{12}:key/.*": (["arn:aws:kms:us-east-1:123456789012:key/abc",
-                                          "arn:aws-cn:kms:cn-north-1:123456789012:key/"],
-                                         ["arn:aws:kms:us-east-1:123456789012:key/a\nb",
-                                          "arn:aws:kms:us-east-1:12345678901\u0663:key/a"]),
+    "arn:aws.*:kms:.*:[0-9]{12}:key/.*": (
+        ["arn:aws:kms:us-east-1:123456789012:key/abc", "arn:aws-cn:kms:cn-north-1:123456789012:key/"],
+        ["arn:aws:kms:us-east-1:123456789012:key/a\nb", "arn:aws:kms:us-east-1:12345678901\u0663:key/a"],
+    ),
     "^[a-zA-Z0-9][a-zA-Z0-9\\-_]*": (["my-name_1", "A"], ["-x", "ab c", "na\u00efve", "\u0663x", ""]),
     "\\p{ASCII}{0,1500}": (["", "abc\n\t~\x00\x7f", "a" * 1500], ["na\u00efve", "a" * 1501, "\u2028"]),
     "arn:([a-z\\d-]+):iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+": (
         ["arn:aws:iam::123456789012:role/PersonalizeRole", "arn:aws-cn:iam::123456789012:role/a/b+c=d,e.f@g"],
-        ["arn:aws:iam::12345678901\u0663:role/x", "arn:aws:iam::123456789012:role/\u00e9",
-         "arn:aws:iam::1:role/x"]),
-    "(s3|http|https)://.+": (["s3://bucket/key.csv", "https://x"],
-                             ["ftp://x", "s3://a\nb", "s3://a\rb", "s3://"]),
-    "rate\\(\\d+ days?\\)": (["rate(1 day)", "rate(7 days)"],
-                            ["rate(\u0667 days)", "rate(7 weeks)", "rate(7 days) "]),
-    TAG: (["\u00c9quipe name", "a\u00a0b", "a\u2028b", "a\u2029b", "\u6570\u5b57\u0663\u216b",
-           "k_.:/=+-@", ""],
-          ["a\tb", "a\rb", "a\nb", "a\x0bb", "a\x0cb", "a\u200bb", "a!b", "a\u0085b"]),
+        [
+            "arn:aws:iam::12345678901\u0663:role/x",
+            "arn:aws:iam::123456789012:role/\u00e9",
+            "arn:aws:iam::1:role/x",
+        ],
+    ),
+    "(s3|http|https)://.+": (
+        ["s3://bucket/key.csv", "https://x"],
+        ["ftp://x", "s3://a\nb", "s3://a\rb", "s3://"],
+    ),
+    "rate\\(\\d+ days?\\)": (
+        ["rate(1 day)", "rate(7 days)"],
+        ["rate(\u0667 days)", "rate(7 weeks)", "rate(7 days) "],
+    ),
+    TAG: (
+        ["\u00c9quipe name", "a\u00a0b", "a\u2028b", "a\u2029b", "\u6570\u5b57\u0663\u216b", "k_.:/=+-@", ""],
+        ["a\tb", "a\rb", "a\nb", "a\x0bb", "a\x0cb", "a\u200bb", "a!b", "a\u0085b"],
+    ),
     "[A-Za-z\\d_]+": (["CATEGORY_1"], ["CAT\u0663", "CAT-1", ""]),
     "[A-Za-z0-9_]+": (["PRICE"], ["PRICE\u00b2", "a b"]),
     "^[\\x20-\\x7E]*[\\x21-\\x7E]+[\\x20-\\x7E]*$": ([" source ", "x"], ["   ", "src\n", "src\u00e9", ""]),
@@ -92,15 +109,24 @@ def test_java_character_classes_in_every_pattern(pattern):
 def test_tag_keys_with_tab_cr_lf_are_refused():
     for control in ("\t", "\r", "\n"):
         with pytest.raises(InvalidInputException, match="tags.1.member.tagKey"):
-            validate_input("personalize", "TagResource", {
-                "resourceArn": "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
-                "tags": [{"tagKey": f"team{control}name", "tagValue": "v"}],
-            })
+            validate_input(
+                "personalize",
+                "TagResource",
+                {
+                    "resourceArn": "arn:aws:personalize:us-east-1:000000000000:dataset-group/g",
+                    "tags": [{"tagKey": f"team{control}name", "tagValue": "v"}],
+                },
+            )
 
 
 def test_dot_stops_at_java_line_terminators():
     with pytest.raises(InvalidInputException, match="dataSource.dataLocation"):
-        validate_input("personalize", "CreateDatasetImportJob", {
-            "jobName": "j", "datasetArn": "arn:aws:personalize:us-east-1:000000000000:dataset/g/INTERACTIONS",
-            "dataSource": {"dataLocation": "s3://bucket/a\u2028b.csv"},
-        })
+        validate_input(
+            "personalize",
+            "CreateDatasetImportJob",
+            {
+                "jobName": "j",
+                "datasetArn": "arn:aws:personalize:us-east-1:000000000000:dataset/g/INTERACTIONS",
+                "dataSource": {"dataLocation": "s3://bucket/a\u2028b.csv"},
+            },
+        )

@@ -1,12 +1,16 @@
 """Pieces several recipes share: hyperparameter parsing and item popularity."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from training.data import Interactions, TrainingDataError, column_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> dict[str, str]:
@@ -16,8 +20,16 @@ def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> di
     return {**dict(RECIPES[recipe].default_hyperparameters), **{k: str(v) for k, v in (given or {}).items()}}
 
 
-def number(params: Mapping[str, str], name: str, kind: type = float, low: float | None = None,
-           high: float | None = None) -> float:
+Number = TypeVar("Number", int, float)
+
+
+def number(
+    params: Mapping[str, str],
+    name: str,
+    kind: type[Number],
+    low: float | None = None,
+    high: float | None = None,
+) -> Number:
     raw = params[name]
     try:
         value = kind(float(raw)) if kind is int else kind(raw)
@@ -31,7 +43,9 @@ def number(params: Mapping[str, str], name: str, kind: type = float, low: float 
 def flag(params: Mapping[str, str], name: str) -> bool:
     raw = str(params.get(name, "false")).strip().lower()
     if raw not in ("true", "false"):
-        raise TrainingDataError(f"algorithmHyperParameters.{name}: '{params.get(name)}' is not true or false.")
+        raise TrainingDataError(
+            f"algorithmHyperParameters.{name}: '{params.get(name)}' is not true or false."
+        )
     return raw == "true"
 
 

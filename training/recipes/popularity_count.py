@@ -3,13 +3,19 @@
 The solution's eventType / eventValueThreshold are applied when the channel is loaded, so the
 counts respect them.
 """
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from picks.models.artifact import ModelArtifact
-from training.data import Interactions
+
 from training.recipes.common import unique_user_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from training.data import Interactions
 
 RECIPE = "aws-popularity-count"
 RECIPE_TYPE = "POPULAR_ITEMS"

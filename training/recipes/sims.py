@@ -32,16 +32,20 @@ measured 0.074 / 0.062, within noise, at 2.3 times the cost of the sequence term
 * ``sequence_window`` (10): how many positions apart two interactions may be to count as close.
 * ``sequence_decay`` (0.8): per-position decay of the closeness bonus.
 """
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-
 from picks.models.artifact import ModelArtifact
+
 from training.data import Interactions, position_in_run
 from training.recipes.common import number, unique_user_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RECIPE = "aws-sims"
 RECIPE_TYPE = "RELATED_ITEMS"
@@ -83,8 +87,9 @@ def _sequences(interactions: Interactions, params: Mapping[str, str]) -> tuple[n
     return users[recent], items[recent]
 
 
-def neighbor_lists(matrix: sp.csr_matrix, damping: np.ndarray, min_together: int,
-                   width: int = NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
+def neighbor_lists(
+    matrix: sp.csr_matrix, damping: np.ndarray, min_together: int, width: int = NEIGHBORS
+) -> tuple[np.ndarray, np.ndarray]:
     """Per item, its ``width`` best co-occurring items by ``cooccurrences / damping[j]`` (-1 pads).
 
     Scores are scaled so each item's best neighbour has 1.  Computed in item blocks so memory
@@ -117,13 +122,16 @@ def neighbor_lists(matrix: sp.csr_matrix, damping: np.ndarray, min_together: int
     return neighbors, scores
 
 
-def _keep_best(neighbors: np.ndarray, scores: np.ndarray, item: int, cols: np.ndarray, value: np.ndarray) -> None:
+def _keep_best(
+    neighbors: np.ndarray, scores: np.ndarray, item: int, cols: np.ndarray, value: np.ndarray
+) -> None:
     """``_keep_best_rows`` for the one row ``item``."""
     _keep_best_rows(neighbors, scores, np.full(len(cols), item, dtype=np.int64), cols, value)
 
 
-def _keep_best_rows(neighbors: np.ndarray, scores: np.ndarray, items: np.ndarray, cols: np.ndarray,
-                    value: np.ndarray) -> None:
+def _keep_best_rows(
+    neighbors: np.ndarray, scores: np.ndarray, items: np.ndarray, cols: np.ndarray, value: np.ndarray
+) -> None:
     """Rows ``items`` of (neighbors, scores) from entries grouped by item: each item's best-scoring
     ``cols``, highest first (ties by column), scores scaled so the best has 1; what does not fit
     the row's width is dropped (a row longer than that is cut with ``np.argpartition`` first)."""
@@ -155,8 +163,12 @@ def _by_item_score_column(items: np.ndarray, cols: np.ndarray, value: np.ndarray
         return np.empty(0, dtype=np.intp)
     low = int(items.min())
     item_bits, col_bits = int(items.max() - low).bit_length(), max(int(cols.max()).bit_length(), 1)
-    if (value.dtype != np.float32 or item_bits + 32 + col_bits > 63 or not bool(np.all(value >= 0))
-            or not bool(np.all(np.isfinite(value)))):
+    if (
+        value.dtype != np.float32
+        or item_bits + 32 + col_bits > 63
+        or not bool(np.all(value >= 0))
+        or not bool(np.all(np.isfinite(value)))
+    ):
         return np.lexsort((cols, -value, items))
     key = (items - low).astype(np.int64) << (32 + col_bits)
     key |= (np.uint32(0xFFFFFFFF) - value.view(np.uint32)).astype(np.int64) << col_bits
@@ -167,8 +179,16 @@ def _by_item_score_column(items: np.ndarray, cols: np.ndarray, value: np.ndarray
 POSITIONS_CHUNK = 1 << 18
 
 
-def _proximity(users: np.ndarray, items: np.ndarray, positions: np.ndarray, start: int, rows: int,
-               n_items: int, window: int, decay: float) -> sp.csr_matrix:
+def _proximity(
+    users: np.ndarray,
+    items: np.ndarray,
+    positions: np.ndarray,
+    start: int,
+    rows: int,
+    n_items: int,
+    window: int,
+    decay: float,
+) -> sp.csr_matrix:
     """rows × items: for items ``start .. start + rows`` (at sequence ``positions``), the sum of
     ``decay ** |p - q|`` over the same user's interactions q at most ``window`` positions away."""
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
@@ -181,8 +201,11 @@ def _proximity(users: np.ndarray, items: np.ndarray, positions: np.ndarray, star
         other = np.where(valid, other, 0)
         valid &= users[other] == users[chunk][:, None]
         near = sp.csr_matrix(
-            (np.broadcast_to(weights, valid.shape)[valid], items[other][valid],
-             np.concatenate([[0], np.cumsum(valid.sum(axis=1))])),
+            (
+                np.broadcast_to(weights, valid.shape)[valid],
+                items[other][valid],
+                np.concatenate([[0], np.cumsum(valid.sum(axis=1))]),
+            ),
             shape=(len(chunk), n_items),
         )
         owner = sp.csr_matrix(
@@ -193,10 +216,19 @@ def _proximity(users: np.ndarray, items: np.ndarray, positions: np.ndarray, star
     return total
 
 
-def related_lists(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, damping: np.ndarray,
-                  min_together: int, history_discount: float = 0.0, sequence_weight: float = 0.0,
-                  sequence_window: int = 0, sequence_decay: float = 1.0,
-                  width: int = NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
+def related_lists(
+    users: np.ndarray,
+    items: np.ndarray,
+    n_users: int,
+    n_items: int,
+    damping: np.ndarray,
+    min_together: int,
+    history_discount: float = 0.0,
+    sequence_weight: float = 0.0,
+    sequence_window: int = 0,
+    sequence_decay: float = 1.0,
+    width: int = NEIGHBORS,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per item, its ``width`` best neighbours by the score in the module docstring (-1 pads).
 
     ``users``/``items`` are the histories, sorted by user and then time, each pair once.  Computed
@@ -224,8 +256,16 @@ def related_lists(users: np.ndarray, items: np.ndarray, n_users: int, n_items: i
         block = (item_users[start:stop] @ matrix).tocsr()
         near = None
         if use_sequence:
-            near = _proximity(users, items, by_item[item_starts[start] : item_starts[stop]], start,
-                              stop - start, n_items, sequence_window, sequence_decay)
+            near = _proximity(
+                users,
+                items,
+                by_item[item_starts[start] : item_starts[stop]],
+                start,
+                stop - start,
+                n_items,
+                sequence_window,
+                sequence_decay,
+            )
         for row in range(stop - start):
             item = start + row
             lo, hi = block.indptr[row], block.indptr[row + 1]
@@ -250,16 +290,24 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
     users, items = _sequences(interactions, params)
     counts = np.bincount(items, minlength=interactions.item_count).astype(np.float64)
     present = counts[counts > 0]
+    low: float
+    high: float
     if len(present):
         low = np.quantile(present, number(params, "min_item_interaction_count_percentile", float, 0, 1))
         high = np.quantile(present, number(params, "max_item_interaction_count_percentile", float, 0, 1))
     else:
         low = high = 1.0
-    damping = np.power(np.clip(counts, max(low, 1.0), max(high, 1.0)),
-                       number(params, "popularity_discount_factor", float, 0, 1)).astype(np.float32)
+    damping = np.power(
+        np.clip(counts, max(low, 1.0), max(high, 1.0)),
+        number(params, "popularity_discount_factor", float, 0, 1),
+    ).astype(np.float32)
     extra = {**EXTRA_DEFAULTS, **params}
     neighbors, scores = related_lists(
-        users, items, interactions.user_count, interactions.item_count, damping,
+        users,
+        items,
+        interactions.user_count,
+        interactions.item_count,
+        damping,
         number(params, "min_cointeraction_count", int, 0),
         history_discount=number(extra, "user_history_length_discount", float, 0, 1),
         sequence_weight=number(extra, "sequence_weight", float, 0, 10),
@@ -270,6 +318,10 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
         recipe=RECIPE,
         recipe_type=RECIPE_TYPE,
         item_ids=interactions.item_ids,
-        arrays={"popularity": unique_user_counts(interactions), "neighbors": neighbors, "neighbor_scores": scores},
+        arrays={
+            "popularity": unique_user_counts(interactions),
+            "neighbors": neighbors,
+            "neighbor_scores": scores,
+        },
         info={"hyperParameters": dict(params)},
     )

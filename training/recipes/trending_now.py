@@ -6,16 +6,20 @@ group's real-time events and recomputes the trend at request time (cached briefl
 follow the event stream without retraining.  With no interactions in the last two windows it
 falls back to popular items, as Personalize does.
 """
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import TREND_WINDOWS, window_seconds
+
 from training.data import Interactions, TrainingDataError
 from training.recipes.common import unique_user_counts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RECIPE = "aws-trending-now"
 RECIPE_TYPE = "POPULAR_ITEMS"

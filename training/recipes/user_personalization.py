@@ -20,22 +20,26 @@ count, and the event types of each user's recent items; recent items whose chanc
 ``repeat_threshold`` are recommended again ahead of the rest (a click followed by a purchase of the
 same item), unless ``exclude_interacted_items`` is explicitly ``true``.
 """
+
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
-
 from picks.models.artifact import ModelArtifact
 from picks.serving.models import confidence
-from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
+
 from training import repeats
+from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 RECIPE = "aws-user-personalization"
 RECIPE_TYPE = "USER_PERSONALIZATION"
@@ -86,8 +90,9 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
                 weights[lo : lo + len(users)] *= 1.0 + ramp * (within / spans[users])
         index_type = np.int32 if max(shape) < 2**31 and len(interactions) < 2**31 else np.int64
         # The items are copied: sum_duplicates sorts each row's entries in place.
-        matrix = sp.csr_matrix((weights, interactions.items.astype(index_type), indptr.astype(index_type)),
-                               shape=shape)
+        matrix = sp.csr_matrix(
+            (weights, interactions.items.astype(index_type), indptr.astype(index_type)), shape=shape
+        )
     else:
         if ramp and len(interactions):
             # Same weights as picks.serving.models.recency_weights, per user, vectorised.
@@ -100,7 +105,9 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
         matrix = sp.csr_matrix((weights, (interactions.users, interactions.items)), shape=shape)
     matrix.sum_duplicates()
     # In place on the float64 sums: no second matrix-sized temporary.
-    matrix.data = confidence(matrix.data, number(params, "als_alpha", float, 0), out=matrix.data).astype(np.float32)
+    matrix.data = confidence(matrix.data, number(params, "als_alpha", float, 0), out=matrix.data).astype(
+        np.float32
+    )
     return matrix
 
 
@@ -108,8 +115,19 @@ def _recency_ramp(params: Mapping[str, str]) -> float:
     return 1.0 if flag(params, "recency_mask") else 0.0
 
 
-def recent_items(interactions: Interactions, window: int = RECENT_WINDOW, *,
-                 with_types: bool = False) -> tuple[np.ndarray, ...]:
+@overload
+def recent_items(
+    interactions: Interactions, window: int = ..., *, with_types: Literal[False] = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def recent_items(
+    interactions: Interactions, window: int = ..., *, with_types: Literal[True]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def recent_items(
+    interactions: Interactions, window: int = RECENT_WINDOW, *, with_types: bool = False
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR (indptr, items) of each user's last ``window`` interactions, newest first; with
     ``with_types`` also their event type codes, as ``repeats.recent_types`` gives them (same rows)."""
     indptr, rows = _newest_rows(interactions, window)
@@ -162,8 +180,11 @@ def recent_matrix(interactions: Interactions, window: int) -> sp.csr_matrix:
     users, items = users[keep], items[keep]
     counts = np.bincount(users, minlength=interactions.user_count)
     matrix = sp.csr_matrix(
-        (np.ones(len(items), dtype=np.float32), items.astype(np.int32),
-         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)),
+        (
+            np.ones(len(items), dtype=np.float32),
+            items.astype(np.int32),
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        ),
         shape=(interactions.user_count, interactions.item_count),
     )
     matrix.sort_indices()
@@ -192,11 +213,19 @@ class Prepared:
         keep[np.asarray(users, dtype=np.int64)] = False
         indptr, items = _keep_csr_rows(self.recent[0], self.recent[1], keep)
         _, types = _keep_csr_rows(self.recent[0], self.recent[2], keep)
-        return Prepared(self.key, _keep_rows(self.matrix, keep), (indptr, items, types),
-                        _keep_rows(self.neighbor_input, keep), self.repeat_examples.without(users))
+        return Prepared(
+            self.key,
+            _keep_rows(self.matrix, keep),
+            (indptr, items, types),
+            _keep_rows(self.neighbor_input, keep),
+            self.repeat_examples.without(users),
+        )
 
     def fits(self, interactions: Interactions, params: Mapping[str, str]) -> bool:
-        return self.key == _matrix_key(params) and self.matrix.shape == (interactions.user_count, interactions.item_count)
+        return self.key == _matrix_key(params) and self.matrix.shape == (
+            interactions.user_count,
+            interactions.item_count,
+        )
 
 
 def _matrix_key(params: Mapping[str, str]) -> tuple[float, float]:
@@ -237,11 +266,14 @@ def prepare(interactions: Interactions, params: Mapping[str, str]) -> Prepared:
 
 def _cooccurrence_input_and_examples(interactions: Interactions) -> tuple[sp.csr_matrix, repeats.Examples]:
     """(co-occurrence input, repeat examples): each user's newest interactions, and its repeats."""
-    return recent_matrix(interactions, history_cap(interactions)), repeats.examples(interactions, RECENT_WINDOW)
+    return recent_matrix(interactions, history_cap(interactions)), repeats.examples(
+        interactions, RECENT_WINDOW
+    )
 
 
-def _prepared(interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
-              ) -> tuple[sp.csr_matrix, Prepared | None]:
+def _prepared(
+    interactions: Interactions, params: Mapping[str, str], prepared: Prepared | None
+) -> tuple[sp.csr_matrix, Prepared | None]:
     """(confidence matrix, ``prepared`` where it fits these interactions and parameters, else None)."""
     if prepared is not None and prepared.fits(interactions, params):
         return prepared.matrix, prepared
@@ -257,11 +289,16 @@ def history_cap(interactions: Interactions, budget: int = NEIGHBOR_PAIR_BUDGET) 
     return max(cap, 10)
 
 
-def cooccurrence_neighbors(interactions: Interactions, neighbor_input: sp.csr_matrix | None = None
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def cooccurrence_neighbors(
+    interactions: Interactions, neighbor_input: sp.csr_matrix | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cosine-normalised co-occurrence neighbours (``cooc / sqrt(count_i · count_j)`` ranks like this)
     over each user's newest ``history_cap`` interactions (``neighbor_input``, when given)."""
-    matrix = neighbor_input if neighbor_input is not None else recent_matrix(interactions, history_cap(interactions))
+    matrix = (
+        neighbor_input
+        if neighbor_input is not None
+        else recent_matrix(interactions, history_cap(interactions))
+    )
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     return neighbor_lists(matrix, np.sqrt(counts + 1.0).astype(np.float32), min_together=1)
 
@@ -316,10 +353,26 @@ def _fit_factors(model, matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     model.item_factors = random_state.random((items, model.factors), dtype=model.dtype) * 0.01
     transposed = matrix.T.tocsr()
     for _ in range(model.iterations):
-        _als._least_squares_cg(matrix.indptr, matrix.indices, matrix.data, model.user_factors,
-                               model.item_factors, model.regularization, model.num_threads, model.cg_steps)
-        _als._least_squares_cg(transposed.indptr, transposed.indices, transposed.data, model.item_factors,
-                               model.user_factors, model.regularization, model.num_threads, model.cg_steps)
+        _als._least_squares_cg(
+            matrix.indptr,
+            matrix.indices,
+            matrix.data,
+            model.user_factors,
+            model.item_factors,
+            model.regularization,
+            model.num_threads,
+            model.cg_steps,
+        )
+        _als._least_squares_cg(
+            transposed.indptr,
+            transposed.indices,
+            transposed.data,
+            model.item_factors,
+            model.user_factors,
+            model.regularization,
+            model.num_threads,
+            model.cg_steps,
+        )
     model._check_fit_errors()  # noqa: SLF001 - implicit's own NaN check, as model.fit ends with
     return model.item_factors, model.user_factors
 
@@ -328,7 +381,9 @@ def _to_numpy(factors: object) -> np.ndarray:
     return np.asarray(factors.to_numpy() if hasattr(factors, "to_numpy") else factors, dtype=np.float32)
 
 
-def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, regularization: float) -> np.ndarray:
+def _solve_rows(
+    targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, regularization: float
+) -> np.ndarray:
     """One exact ALS least-squares solve per row of ``targets`` against fixed ``factors``:
     (FᵀF + λI + Σ (c - 1) f fᵀ) x = Σ c f over the row's entries (0 for an empty row).
 
@@ -344,9 +399,16 @@ def _solve_rows(targets: sp.csr_matrix, rows: np.ndarray, factors: np.ndarray, r
         return out
     chosen = targets[np.asarray(rows, dtype=np.int64)]
     index_type = np.int32 if max(chosen.shape) < 2**31 and chosen.nnz < 2**31 else np.int64
-    _als._least_squares(factors32.T @ factors32, chosen.indptr.astype(index_type, copy=False),
-                        chosen.indices.astype(index_type, copy=False), chosen.data.astype(np.float32),
-                        out, factors32, float(regularization), num_threads=0)
+    _als._least_squares(
+        factors32.T @ factors32,
+        chosen.indptr.astype(index_type, copy=False),
+        chosen.indices.astype(index_type, copy=False),
+        chosen.data.astype(np.float32),
+        out,
+        factors32,
+        float(regularization),
+        num_threads=0,
+    )
     return out
 
 
@@ -354,15 +416,20 @@ def _excludes_explicitly(params: Mapping[str, str]) -> bool:
     return str(params.get("exclude_interacted_items", "")).lower() == "true"
 
 
-def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: np.ndarray,
-              user_factors: np.ndarray, params: Mapping[str, str],
-              neighbors: tuple[np.ndarray, np.ndarray] | None = None,
-              recent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-              repeat_table: np.ndarray | None = None) -> ModelArtifact:
+def _artifact(
+    interactions: Interactions,
+    matrix: sp.csr_matrix,
+    item_factors: np.ndarray,
+    user_factors: np.ndarray,
+    params: Mapping[str, str],
+    neighbors: tuple[np.ndarray, np.ndarray] | None = None,
+    recent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    repeat_table: np.ndarray | None = None,
+) -> ModelArtifact:
     item64 = item_factors.astype(np.float64)
     if recent is None:
         recent = (*recent_items(interactions), repeats.recent_types(interactions, RECENT_WINDOW))
-    recent_indptr, recent, recent_types = recent
+    recent_indptr, last_items, recent_types = recent
     neighbors = neighbors if neighbors is not None else cooccurrence_neighbors(interactions)
     if repeat_table is None:
         repeat_table = repeats.table(interactions, RECENT_WINDOW)
@@ -376,12 +443,13 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "item_factors": item_factors.astype(np.float32),
             "user_factors": user_factors.astype(np.float32),
             "gram": item64.T @ item64,
-            "history_indptr": matrix.indptr.astype(np.int64, copy=False),  # shared with the matrix, which nothing changes later
+            # Shared with the matrix, which nothing changes later.
+            "history_indptr": matrix.indptr.astype(np.int64, copy=False),
             # As small as the catalog allows: 50 MB less to save, upload and load for 25M interactions.
             "history_items": matrix.indices.astype(item_index_type(interactions.item_count), copy=False),
             "history_confidence": matrix.data.astype(np.float32, copy=False),
             "recent_indptr": recent_indptr,
-            "recent_items": recent,
+            "recent_items": last_items,
             "neighbors": neighbors[0],
             "neighbor_scores": neighbors[1],
             "recent_types": recent_types,
@@ -399,16 +467,20 @@ def _artifact(interactions: Interactions, matrix: sp.csr_matrix, item_factors: n
             "recent_window": RECENT_WINDOW,
             "recent_decay": RECENT_DECAY,
             # An explicit exclude_interacted_items=true means no item the user touched comes back.
-            "repeat_threshold": 1.0 if _excludes_explicitly(params) else number(params, "repeat_threshold", float, 0, 1),
+            "repeat_threshold": 1.0
+            if _excludes_explicitly(params)
+            else number(params, "repeat_threshold", float, 0, 1),
             # "auto" is settled by training/train.py on the holdout before the model is saved.
-            "exclude_interacted_items": str(params.get("exclude_interacted_items", "true")).lower() != "false",
+            "exclude_interacted_items": str(params.get("exclude_interacted_items", "true")).lower()
+            != "false",
             "latestInteraction": interactions.latest_timestamp,
         },
     )
 
 
-def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
-        prepared: Prepared | None = None) -> ModelArtifact:
+def fit(
+    interactions: Interactions, params: Mapping[str, str], *, seed: int = 0, prepared: Prepared | None = None
+) -> ModelArtifact:
     """ALS on ``interactions``; ``prepared``: their ``prepare`` output when the caller has it already."""
     from threadpoolctl import threadpool_limits
 
@@ -426,22 +498,33 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0,
             item_factors, user_factors = _fit_factors(model, fit_matrix.tocsr())
         others = np.flatnonzero(~trains & (np.diff(matrix.indptr) > 0))
         if len(others):
-            user_factors[others] = _solve_rows(matrix, others, item_factors, number(params, "als_regularization"))
+            user_factors[others] = _solve_rows(
+                matrix, others, item_factors, number(params, "als_regularization", float)
+            )
         neighbors, repeat_table = beside.result()
     recent = prepared.recent if prepared is not None else None
-    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)
+    return _artifact(
+        interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table
+    )
 
 
-def _interaction_arrays(interactions: Interactions, prepared: Prepared | None = None
-                        ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+def _interaction_arrays(
+    interactions: Interactions, prepared: Prepared | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """(co-occurrence neighbours, repeat table): the artifact's parts that need no factors."""
     if prepared is None:
         return cooccurrence_neighbors(interactions), repeats.table(interactions, RECENT_WINDOW)
     return cooccurrence_neighbors(interactions, prepared.neighbor_input), prepared.repeat_examples.table()
 
 
-def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping[str, str],
-            users: np.ndarray | None = None, *, prepared: Prepared | None = None) -> ModelArtifact:
+def refresh(
+    artifact: ModelArtifact,
+    interactions: Interactions,
+    params: Mapping[str, str],
+    users: np.ndarray | None = None,
+    *,
+    prepared: Prepared | None = None,
+) -> ModelArtifact:
     """``artifact``'s item factors applied to ``interactions`` without refitting.
 
     Items the artifact has never seen are folded in from the users who interacted with them; then
@@ -477,9 +560,15 @@ def refresh(artifact: ModelArtifact, interactions: Interactions, params: Mapping
 
     targets = np.arange(interactions.user_count) if users is None else np.asarray(users)
     user_factors[targets] = _solve_rows(matrix, targets, item_factors, regularization)
-    same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(item_map, np.arange(len(item_map)))
+    same_items = len(item_map) == len(artifact.item_ids) and np.array_equal(
+        item_map, np.arange(len(item_map))
+    )
     neighbors = (artifact.arrays["neighbors"], artifact.arrays["neighbor_scores"]) if same_items else None
     if neighbors is None and prepared is not None:
         neighbors = cooccurrence_neighbors(interactions, prepared.neighbor_input)
-    recent, repeat_table = (None, None) if prepared is None else (prepared.recent, prepared.repeat_examples.table())
-    return _artifact(interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table)
+    recent, repeat_table = (
+        (None, None) if prepared is None else (prepared.recent, prepared.repeat_examples.table())
+    )
+    return _artifact(
+        interactions, matrix, item_factors, user_factors, params, neighbors, recent, repeat_table
+    )

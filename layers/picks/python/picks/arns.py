@@ -1,4 +1,5 @@
 """Personalize-format ARNs (``arn:aws:personalize:{region}:{account}:{kind}/{path}``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

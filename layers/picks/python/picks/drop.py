@@ -9,19 +9,22 @@ EventBridge delivers an event at least once, so the import job is named after th
 itself (key, version id, and the event's sequencer, or else the ETag), not after the time it is
 handled: a redelivered event finds its job already there and is done, it never imports twice.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import arn_for
+from picks.controlplane.import_jobs import KIND as IMPORT_JOB_KIND
 from picks.controlplane.import_jobs import start_import
 from picks.dataset_schema import DATASET_TYPES
-from picks.controlplane.import_jobs import KIND as IMPORT_JOB_KIND
 from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from picks.observability import logger
-from picks.services import Services
 from picks.workflows.declaration import DROP_PREFIX
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 
 def parse_drop_key(key: str) -> tuple[str, str] | None:
@@ -34,16 +37,29 @@ def parse_drop_key(key: str) -> tuple[str, str] | None:
     return parts[0], parts[1].upper()
 
 
-def drop_job_name(bucket: str, key: str, *, version_id: str | None = None, sequencer: str | None = None,
-                  etag: str | None = None) -> str:
+def drop_job_name(
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None = None,
+    sequencer: str | None = None,
+    etag: str | None = None,
+) -> str:
     """The import job for one write of ``s3://bucket/key``: the same for every delivery of its
     event, another for the next write of the key (a new sequencer or version, else a new ETag)."""
     identity = "\n".join([bucket, key, version_id or "", sequencer or etag or ""])
     return f"drop-{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
 
 
-def import_dropped_object(services: Services, bucket: str, key: str, *, etag: str | None = None,
-                          version_id: str | None = None, sequencer: str | None = None) -> dict[str, Any]:
+def import_dropped_object(
+    services: Services,
+    bucket: str,
+    key: str,
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    sequencer: str | None = None,
+) -> dict[str, Any]:
     target = parse_drop_key(key)
     if target is None or bucket != services.settings.bucket_name:
         logger.warning("ignoring object outside the drop layout", extra={"bucket": bucket, "key": key})

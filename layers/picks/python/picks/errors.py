@@ -4,6 +4,7 @@ Each carries the code botocore reads (``__type`` / ``x-amzn-ErrorType``) and a
 message that names the offending field, so a client can act on it.  HTTP
 status depends on the protocol (see ``picks.wire.protocol``).
 """
+
 from __future__ import annotations
 
 # Messages quote user values; a quote is cut to this many characters so an error never echoes a large input.

@@ -5,19 +5,21 @@ Every operation stores what it accepts durably before answering 200 (``picks.rea
 events, ``picks.dal.metadata`` for records); bad input is a 4xx naming the field, and a storage
 fault is a retryable error, never a 200 followed by loss.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import realtime
 from picks.controlplane import event_trackers
 from picks.dal.events import EventStoreUnavailable
-from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.records import validate_record_properties
-from picks.services import Services
 
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 # operation -> (dataset type, request member with the records, the records' id member)
 _RECORD_OPERATIONS = {
@@ -67,9 +69,12 @@ def _put_records(services: Services, params: dict[str, Any], operation: str) -> 
     dataset_type, member, id_member = _RECORD_OPERATIONS[operation]
     dataset, schema = _dataset(services, params["datasetArn"], operation)
     records = [
-        (record[id_member], validate_record_properties(
-            schema, dataset_type, record.get("properties"), f"{member}.{index}.properties"
-        ))
+        (
+            record[id_member],
+            validate_record_properties(
+                schema, dataset_type, record.get("properties"), f"{member}.{index}.properties"
+            ),
+        )
         for index, record in enumerate(params[member])
     ]
     if services.metadata is None:

@@ -5,6 +5,7 @@ Runtime and events: REST-JSON, one path per operation (from the botocore model).
 Errors carry ``__type`` + ``message`` in the body and ``x-amzn-ErrorType`` in
 the headers, with the status botocore's model declares.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,8 +43,10 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
     return getattr(context, "request_id", None)
 
 
-def error_response(service: str, error: PicksError, request_id: str | None = None) -> Response:
-    metrics.add_metric(name="ClientErrors" if error.status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1)
+def error_response(service: str, error: PicksError, request_id: str | None = None) -> Response[str]:
+    metrics.add_metric(
+        name="ClientErrors" if error.status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1
+    )
     return Response(
         status_code=error_status(service, error),
         content_type=CONTENT_TYPES[protocol(service)],
@@ -52,7 +55,7 @@ def error_response(service: str, error: PicksError, request_id: str | None = Non
     )
 
 
-def json_response(service: str, payload: dict[str, Any]) -> Response:
+def json_response(service: str, payload: dict[str, Any]) -> Response[str]:
     metrics.add_metric(name="Successes", unit=MetricUnit.Count, value=1)
     return Response(status_code=200, content_type=CONTENT_TYPES[protocol(service)], body=json.dumps(payload))
 
@@ -152,20 +155,23 @@ def request_body(app: APIGatewayRestResolver) -> dict[str, Any]:
 
 
 def install_error_handlers(app: APIGatewayRestResolver, service: str) -> None:
-    @app.exception_handler(PicksError)
-    def handle_picks_error(error: PicksError) -> Response:
+    def handle_picks_error(error: PicksError) -> Response[str]:
         if error.status >= 500:
             logger.exception("internal failure")
         return error_response(service, error, _request_id(app))
 
-    @app.exception_handler(Exception)
-    def handle_unexpected(error: Exception) -> Response:
+    def handle_unexpected(error: Exception) -> Response[str]:
         logger.exception("unhandled error")
         failure = PicksError("An internal error occurred; the request was not applied.")
         return error_response(service, failure, _request_id(app))
 
+    # Registered by call, not as decorators: Powertools' exception_handler is untyped, and a decorator
+    # would make the handlers untyped too.
+    app.exception_handler(PicksError)(handle_picks_error)
+    app.exception_handler(Exception)(handle_unexpected)
+
     @app.not_found
-    def handle_not_found(_: Exception) -> Response:
+    def handle_not_found(_: Exception) -> Response[str]:
         event = app.current_event
         failure = MissingTarget(f"{excerpt(event.http_method)} {excerpt(event.path)} is not a picks route.")
         return error_response(service, failure, _request_id(app))
@@ -179,7 +185,7 @@ def control_plane_app(dispatch: Callable[[str, dict[str, Any]], dict[str, Any]])
     install_error_handlers(app, service)
 
     @app.post("/")
-    def control_plane() -> Response:
+    def control_plane() -> Response[str]:
         target = app.current_event.get_header_value("X-Amz-Target", case_sensitive=False) or ""
         if not target.startswith(prefix):
             raise MissingTarget(f"X-Amz-Target: expected '{prefix}<Operation>', got '{excerpt(target)}'.")
@@ -199,7 +205,7 @@ def rest_json_app(service: str, implementations: dict[str, RestOperation]) -> AP
         http = operation_model(service, name).http
         implementation = implementations[name]
 
-        def serve(name: str = name, implementation: RestOperation = implementation) -> Response:
+        def serve(name: str = name, implementation: RestOperation = implementation) -> Response[str]:
             params = request_body(app)
             validate_input(service, name, params)
             return json_response(service, serialize_output(service, name, implementation(params)))

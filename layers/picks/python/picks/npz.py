@@ -10,17 +10,20 @@ mapped with ``map_file``) for every aligned stored member, and a copy for anythi
 written by ``np.savez``, compressed members).  Nothing is verified here: callers check their
 manifest's SHA-256 of the whole buffer.
 """
+
 from __future__ import annotations
 
 import io
 import mmap
 import struct
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ALIGNMENT = 64  # numpy pads .npy headers to 64 bytes too, so the data of an aligned member is aligned
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the 30 fixed bytes of a zip local file header
@@ -28,7 +31,16 @@ _ZIP64_LOCAL_EXTRA = 20  # zipfile adds it to a member opened with force_zip64
 _PADDING_ID = 0xD935  # the extra-field id zipalign uses for padding; readers skip unknown ids
 
 
-def write(target: BinaryIO, arrays: Mapping[str, np.ndarray]) -> None:
+class Writable(Protocol):
+    """What ``write`` needs of its target (``zipfile``'s own demand): a binary file, or a stream that
+    cannot seek."""
+
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def write(target: Writable, arrays: Mapping[str, np.ndarray]) -> None:
     """``np.savez(target, allow_pickle=False, **arrays)``, each array's data 64-byte aligned."""
     with zipfile.ZipFile(target, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, array in arrays.items():

@@ -1,4 +1,5 @@
 """Powertools logger, tracer and metrics, instantiated once and shared by every handler."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer

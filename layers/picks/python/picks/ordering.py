@@ -4,6 +4,7 @@
 interactions in (user, time) order (``picks.ingest.columnar.in_user_time_order``) so that training,
 which reads them user by user, finds them sorted.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,21 +8,24 @@ exports the dataset group's events into the interactions it trains on.  Anonymou
 to get that session's recommendations; at training time they are merged into the userId that
 later used the same sessionId, as Personalize does.
 """
+
 from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import Any
-
-import numpy as np
 
 import csv
 import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from picks.dal.events import StoredEvent, new_event_id
 from picks.dataset_schema import Field
 from picks.errors import InvalidInputException
 from picks.ingest.columnar import Column, ColumnTable, DictionaryEncoder, string_column
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from picks.services import Services
 
 EVENT_FIELDS = (
     Field("USER_ID", "string"),
@@ -42,14 +45,18 @@ def _timestamp(value: Any, path: str) -> float:
         raise InvalidInputException(f"{path}: '{value}' is not a timestamp (epoch seconds).") from None
 
 
-def _member_or_property(event: dict[str, Any], member: str, values: dict[str, Any], field: str, path: str) -> Any:
+def _member_or_property(
+    event: dict[str, Any], member: str, values: dict[str, Any], field: str, path: str
+) -> Any:
     """The event's ``member`` (``itemId`` / ``eventValue``), or the same given in its properties
     (validated ``values``, by schema field).  Personalize documents no precedence when both are
     given, so both are accepted only when they agree: a silent choice would train on the wrong item."""
     given, in_properties = event.get(member), values.get(field)
     if in_properties is None:
         return given
-    if given is not None and (float(given) != in_properties if member == "eventValue" else given != in_properties):
+    if given is not None and (
+        float(given) != in_properties if member == "eventValue" else given != in_properties
+    ):
         raise InvalidInputException(
             f"{path}.properties: '{member}' differs from the event's {member} member; send it once "
             "(as the member or as a property)."
@@ -75,26 +82,29 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
         value = _member_or_property(event, "eventValue", values, "EVENT_VALUE", path)
         if value is not None and not np.isfinite(float(value)):
             raise InvalidInputException(f"{path}.eventValue: {value} is not a finite number.")
-        out.append(StoredEvent(
-            event_id=event.get("eventId") or new_event_id(),
-            session_id=session_id,
-            user_id=user_id,
-            event_type=event["eventType"],
-            sent_at=_timestamp(event["sentAt"], f"{path}.sentAt"),
-            item_id=_member_or_property(event, "itemId", values, "ITEM_ID", path),
-            event_value=None if value is None else float(value),
-            properties=properties,
-            recommendation_id=event.get("recommendationId"),
-            impression=event.get("impression"),
-            extra={"metricAttribution": event["metricAttribution"]} if event.get("metricAttribution") else {},
-        ))
+        out.append(
+            StoredEvent(
+                event_id=event.get("eventId") or new_event_id(),
+                session_id=session_id,
+                user_id=user_id,
+                event_type=event["eventType"],
+                sent_at=_timestamp(event["sentAt"], f"{path}.sentAt"),
+                item_id=_member_or_property(event, "itemId", values, "ITEM_ID", path),
+                event_value=None if value is None else float(value),
+                properties=properties,
+                recommendation_id=event.get("recommendationId"),
+                impression=event.get("impression"),
+                extra={"metricAttribution": event["metricAttribution"]}
+                if event.get("metricAttribution")
+                else {},
+            )
+        )
     return out
 
 
 def _interactions_schema(services: Services, group_arn: str) -> Any:
-    from picks.dataset_schema import parse_schema
-
     from picks.controlplane.datasets import of_group
+    from picks.dataset_schema import parse_schema
 
     dataset = of_group(services, group_arn).get("INTERACTIONS")
     if dataset is None:
@@ -114,7 +124,8 @@ def put_events(services: Services, params: dict[str, Any]) -> None:
         schema = _interactions_schema(services, group_arn)
         if schema is None:
             raise InvalidInputException(
-                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema declares them."
+                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema "
+                "declares them."
             )
     validator = (lambda text, path: validate_event_properties(schema, text, path)) if schema else None
     record_events(services, group_arn, stored_events(params, validator))
@@ -127,17 +138,19 @@ def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
     tracker = resolve_tracker(services, params["trackingId"])
     events = []
     for index, interaction in enumerate(params["actionInteractions"]):
-        events.append(StoredEvent(
-            event_id=interaction.get("eventId") or new_event_id(),
-            session_id=interaction["sessionId"],
-            user_id=interaction.get("userId"),
-            event_type=interaction["eventType"],
-            sent_at=_timestamp(interaction["timestamp"], f"actionInteractions.{index + 1}.timestamp"),
-            properties=interaction.get("properties"),
-            recommendation_id=interaction.get("recommendationId"),
-            impression=interaction.get("impression"),
-            extra={"actionId": interaction["actionId"]},
-        ))
+        events.append(
+            StoredEvent(
+                event_id=interaction.get("eventId") or new_event_id(),
+                session_id=interaction["sessionId"],
+                user_id=interaction.get("userId"),
+                event_type=interaction["eventType"],
+                sent_at=_timestamp(interaction["timestamp"], f"actionInteractions.{index + 1}.timestamp"),
+                properties=interaction.get("properties"),
+                recommendation_id=interaction.get("recommendationId"),
+                impression=interaction.get("impression"),
+                extra={"actionId": interaction["actionId"]},
+            )
+        )
     record_events(services, tracker.doc["datasetGroupArn"], events)
 
 
@@ -161,7 +174,8 @@ def merge_sessions(events: Iterable[StoredEvent]) -> list[tuple[str, StoredEvent
             owner[event.session_id] = event.user_id
     return [
         (event.user_id or owner.get(event.session_id, event.session_id), event)
-        for event in events if event.item_id
+        for event in events
+        if event.item_id
     ]
 
 
@@ -178,11 +192,16 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
     users, items, types = DictionaryEncoder(), DictionaryEncoder(), DictionaryEncoder()
     fields = {f.name: f for f in EVENT_FIELDS}
     values = [e.event_value for _, e in rows]
+    item_ids = [
+        e.item_id for _, e in rows if e.item_id
+    ]  # all of them: merge_sessions keeps events with an item
     columns = {
         "USER_ID": string_column(fields["USER_ID"], users.encode([u for u, _ in rows]), users.dictionary()),
-        "ITEM_ID": string_column(fields["ITEM_ID"], items.encode([e.item_id for _, e in rows]), items.dictionary()),
+        "ITEM_ID": string_column(fields["ITEM_ID"], items.encode(item_ids), items.dictionary()),
         "TIMESTAMP": Column(fields["TIMESTAMP"], np.array([int(e.sent_at) for _, e in rows], dtype=np.int64)),
-        "EVENT_TYPE": string_column(fields["EVENT_TYPE"], types.encode([e.event_type for _, e in rows]), types.dictionary()),
+        "EVENT_TYPE": string_column(
+            fields["EVENT_TYPE"], types.encode([e.event_type for _, e in rows]), types.dictionary()
+        ),
         "EVENT_VALUE": Column(
             fields["EVENT_VALUE"],
             np.array([np.nan if v is None else v for v in values], dtype=np.float64),
@@ -192,7 +211,9 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
     return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})
 
 
-def records_table(schema: Any, dataset_type: str, records: Iterable[tuple[str, dict[str, Any]]]) -> ColumnTable | None:
+def records_table(
+    schema: Any, dataset_type: str, records: Iterable[tuple[str, dict[str, Any]]]
+) -> ColumnTable | None:
     """PutItems / PutUsers records as a table of the dataset's schema (None if there are none).
 
     The records were validated when they were put; rendering them as the CSV a bulk import would
@@ -211,9 +232,13 @@ def records_table(schema: Any, dataset_type: str, records: Iterable[tuple[str, d
         row = []
         for name in names:
             value = record_id if name.upper() == id_column else fields.get(name)
-            row.append("" if value is None else ("true" if value is True else "false" if value is False else value))
+            row.append(
+                "" if value is None else ("true" if value is True else "false" if value is False else value)
+            )
         writer.writerow(row)
         count += 1
     if not count:
         return None
-    return read_csv(buffer.getvalue().encode("utf-8"), schema, dataset_type, source="PutItems/PutUsers records")
+    return read_csv(
+        buffer.getvalue().encode("utf-8"), schema, dataset_type, source="PutItems/PutUsers records"
+    )

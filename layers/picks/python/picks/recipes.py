@@ -13,15 +13,18 @@ others they are the documented AWS defaults.  Featurization parameters (the hist
 percentiles, ...) sit beside the algorithm's own in ``default_hyperparameters``: picks' training
 reads a single map.
 """
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.arns import RECIPE_PREFIX
 from picks.errors import ResourceNotFoundException
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Global catalog ARNs carry no region or account: arn:aws:personalize:::recipe/<name>.
 ALGORITHM_PREFIX = "arn:aws:personalize:::algorithm/"
@@ -61,6 +64,7 @@ class HyperParameterRange:
     def as_api(self) -> dict[str, Any]:
         if self.kind == CATEGORICAL:
             return {"name": self.name, "values": list(self.values), "isTunable": self.tunable}
+        assert self.min_value is not None and self.max_value is not None  # numeric ranges have both
         cast = int if self.kind == INTEGER else float
         return {
             "name": self.name,

@@ -27,6 +27,7 @@ validated against the dataset's schema the way Personalize reads it.
 Both validators return ``{schema field name: typed value}`` (str, int, float, bool or None) for the
 keys that were given; errors are ``InvalidInputException`` naming the request path and the key.
 """
+
 from __future__ import annotations
 
 import json
@@ -191,8 +192,6 @@ def _parse_object(properties_json: str | None, path: str) -> list[tuple[str, Any
             f'{path}: must be a JSON object such as {{"genres": "Comedy"}}, not {json_kind(document)}.'
         )
     return list(document)
-
-
 
 
 def _no_constant(name: str) -> Any:

@@ -5,6 +5,7 @@ emulator's dispatcher are derived from this module, so a route cannot exist in
 one and not the other.  Runtime and events paths come from botocore's own
 service models (``http.requestUri``), not from a hand copy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,9 @@ FUNCTIONS: dict[str, Function] = {
     for f in (
         Function("control_plane", "Personalize control plane (AWS JSON 1.1)", memory_mb=512, timeout_s=29),
         Function("runtime", "Personalize runtime: recommendations and ranking", memory_mb=1024, timeout_s=29),
-        Function("events", "Personalize events: PutEvents, PutItems, PutUsers, ...", memory_mb=512, timeout_s=29),
+        Function(
+            "events", "Personalize events: PutEvents, PutItems, PutUsers, ...", memory_mb=512, timeout_s=29
+        ),
         Function("workflow_steps", "Steps of the Step Functions workflows", memory_mb=3008, timeout_s=900),
         Function("s3_drop", "Starts an INCREMENTAL import for a CSV dropped under drop/", timeout_s=60),
     )

@@ -8,22 +8,25 @@ Beyond Personalize: ``context={"PICKS_EXPLAIN": "true"}`` adds to each item a ``
 user's interactions that contributed most; ``reason`` is a modelled member of ``PredictedItem``, so
 stock clients parse it.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from picks import arns
 from picks.errors import InvalidInputException, ResourceNotFoundException
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
+from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.store import load_model
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 CAMPAIGN_TTL_S = 5.0
 TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this often
@@ -70,8 +73,12 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
     version = services.resources.get(serving_arn, what="Solution version")
     model = version.doc["_model"]
     resolved = ServingCampaign(
-        arn, model["recipeType"], model["prefix"], campaign.doc.get("campaignConfig") or {},
-        dataset_group_arn=version.doc.get("datasetGroupArn", ""), events_since_ms=int(model.get("eventsUntil", 0)),
+        arn,
+        model["recipeType"],
+        model["prefix"],
+        campaign.doc.get("campaignConfig") or {},
+        dataset_group_arn=version.doc.get("datasetGroupArn", ""),
+        events_since_ms=int(model.get("eventsUntil", 0)),
     )
     with _campaigns_lock:
         _campaigns[arn] = (now, resolved)
@@ -93,8 +100,9 @@ def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaig
     return campaign, load_model(services.s3, services.settings.bucket_name, campaign.model_prefix)
 
 
-def recent_interactions(services: Services, campaign: ServingCampaign, user_id: str | None,
-                        rules: RequestRules) -> tuple[list[str], list[str]]:
+def recent_interactions(
+    services: Services, campaign: ServingCampaign, user_id: str | None, rules: RequestRules
+) -> tuple[list[str], list[str]]:
     """(items, their event types) the user (or anonymous session) interacted with after the model's
     data, oldest first.
 
@@ -108,8 +116,9 @@ def recent_interactions(services: Services, campaign: ServingCampaign, user_id: 
 _trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
 
 
-def live_trend_events(services: Services, campaign: ServingCampaign, model: TrendingModel,
-                      now: float) -> tuple[np.ndarray, np.ndarray]:
+def live_trend_events(
+    services: Services, campaign: ServingCampaign, model: TrendingModel, now: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(item indices, receive times in seconds) of the group's events in the last two windows."""
     cached = _trends.get(campaign.arn)
     if cached is not None and time.monotonic() - cached[0] < TREND_TTL_S:
@@ -118,9 +127,11 @@ def live_trend_events(services: Services, campaign: ServingCampaign, model: Tren
     if services.events is not None and campaign.dataset_group_arn:
         since = max(int((now - 2 * model.window) * 1000), campaign.events_since_ms)
         index = model.item_index
-        pairs = [(index[e.item_id], e.received_ms // 1000)
-                 for e in services.events.export(campaign.dataset_group_arn, since_ms=since)
-                 if e.item_id in index]
+        pairs = [
+            (index[e.item_id], e.received_ms // 1000)
+            for e in services.events.export(campaign.dataset_group_arn, since_ms=since)
+            if e.item_id in index
+        ]
         if pairs:
             items, times = (np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True))
     _trends[campaign.arn] = (time.monotonic(), items, times)
@@ -142,11 +153,15 @@ def _wants_explanation(params: dict[str, Any]) -> bool:
 
 def _items(model: ServingModel, ranked: Ranked) -> list[dict[str, Any]]:
     ids = model.item_ids
-    return [{"itemId": ids[i], "score": round(float(s), 8)} for i, s in zip(ranked.indices.tolist(), ranked.scores.tolist(), strict=True)]
+    return [
+        {"itemId": ids[i], "score": round(float(s), 8)}
+        for i, s in zip(ranked.indices.tolist(), ranked.scores.tolist(), strict=True)
+    ]
 
 
-def _explain(model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, user_id: str | None,
-             recent: list[str]) -> None:
+def _explain(
+    model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, user_id: str | None, recent: list[str]
+) -> None:
     if not isinstance(model, FactorModel):
         return
     for entry, item in zip(items, ranked.indices.tolist(), strict=True):
@@ -158,10 +173,17 @@ def _explain(model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, u
             entry["reason"] = reasons
 
 
-def _rules(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any]) -> RequestRules:
+def _rules(
+    services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any]
+) -> RequestRules:
     return RequestRules(
-        services, campaign.dataset_group_arn, model, campaign.model_prefix,
-        params.get("userId"), params.get("itemId"), max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS),
+        services,
+        campaign.dataset_group_arn,
+        model,
+        campaign.model_prefix,
+        params.get("userId"),
+        params.get("itemId"),
+        max(0, campaign.events_since_ms - EVENTS_OVERLAP_MS),
     )
 
 
@@ -170,7 +192,9 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
     columns = (params.get("metadataColumns") or {}).get("ITEMS") or []
     extra = set(params.get("metadataColumns") or {}) - {"ITEMS"}
     if extra:
-        raise InvalidInputException(f"metadataColumns: only ITEMS columns can be returned, not {sorted(extra)}.")
+        raise InvalidInputException(
+            f"metadataColumns: only ITEMS columns can be returned, not {sorted(extra)}."
+        )
     if columns:
         if not campaign.config.get("enableMetadataWithRecommendations"):
             raise InvalidInputException(
@@ -178,24 +202,36 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
                 "campaignConfig.enableMetadataWithRecommendations=true."
             )
         if len(columns) > MAX_METADATA_COLUMNS:
-            raise InvalidInputException(f"metadataColumns: at most {MAX_METADATA_COLUMNS} columns, not {len(columns)}.")
+            raise InvalidInputException(
+                f"metadataColumns: at most {MAX_METADATA_COLUMNS} columns, not {len(columns)}."
+            )
         if requested > MAX_RESULTS_WITH_METADATA:
             raise InvalidInputException(
-                f"{field}: at most {MAX_RESULTS_WITH_METADATA} when metadataColumns are requested, not {requested}."
+                f"{field}: at most {MAX_RESULTS_WITH_METADATA} when metadataColumns are requested, "
+                f"not {requested}."
             )
     return columns
 
 
-def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, params: dict[str, Any],
-          count: int, allowed: np.ndarray | None, recent: tuple[list[str], list[str]],
-          excluded: np.ndarray | None = None,
-          scored: dict[str, Any] | None = None) -> Ranked:
+def _rank(
+    services: Services,
+    campaign: ServingCampaign,
+    model: ServingModel,
+    params: dict[str, Any],
+    count: int,
+    allowed: np.ndarray | None,
+    recent: tuple[list[str], list[str]],
+    excluded: np.ndarray | None = None,
+    scored: dict[str, Any] | None = None,
+) -> Ranked:
     """``count`` items for the request; ``scored`` keeps the request's scores between calls."""
     user_id, item_id = params.get("userId"), params.get("itemId")
     if isinstance(model, FactorModel):
         memo = scored if scored is not None else {}
         if "scores" not in memo:
-            memo["scores"] = model.request_scores(user_id, recent[0], _scoring_context(params), recent_types=recent[1])
+            memo["scores"] = model.request_scores(
+                user_id, recent[0], _scoring_context(params), recent_types=recent[1]
+            )
         return model.recommend(user_id, count, excluded=excluded, allowed=allowed, scored=memo["scores"])
     if isinstance(model, SimsModel):
         return model.related(item_id, count, excluded=excluded, allowed=allowed)
@@ -203,9 +239,12 @@ def _rank(services: Services, campaign: ServingCampaign, model: ServingModel, pa
         return model.recommend(count, excluded=excluded, allowed=allowed)
     if isinstance(model, TrendingModel):
         now = services.clock()
-        return model.recommend(count, now, *live_trend_events(services, campaign, model, now),
-                               excluded=excluded, allowed=allowed)
-    raise InvalidInputException(f"campaignArn: {campaign.arn} cannot serve GetRecommendations.")  # pragma: no cover
+        return model.recommend(
+            count, now, *live_trend_events(services, campaign, model, now), excluded=excluded, allowed=allowed
+        )
+    raise InvalidInputException(
+        f"campaignArn: {campaign.arn} cannot serve GetRecommendations."
+    )  # pragma: no cover
 
 
 def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -215,7 +254,7 @@ def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
     promotions = params.get("promotions") or []
     if not promotions:
         return None
-    promotion = promotions[0]
+    promotion: dict[str, Any] = promotions[0]
     if promotion.get("percentPromotedItems") is None:
         raise InvalidInputException(
             "promotions.1.percentPromotedItems: required with a promotion "
@@ -251,14 +290,24 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
     promotion_name = None
     if promotion is not None:
         promotion_name = promotion.get("name")
-        promoted_allowed = rules.allowed(promotion.get("filterArn"), promotion.get("filterValues"),
-                                         field="promotions.1.filterArn")
+        promoted_allowed = rules.allowed(
+            promotion.get("filterArn"), promotion.get("filterValues"), field="promotions.1.filterArn"
+        )
         wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
         # The promotion's own filter applies to the promoted share, the request's filter to the rest.
         scored: dict[str, Any] = {}
         promoted = _rank(services, campaign, model, params, wanted, promoted_allowed, recent, scored=scored)
-        rest = _rank(services, campaign, model, params, count, allowed, recent, excluded=promoted.indices,
-                     scored=scored)
+        rest = _rank(
+            services,
+            campaign,
+            model,
+            params,
+            count,
+            allowed,
+            recent,
+            excluded=promoted.indices,
+            scored=scored,
+        )
         indices, scores, promoted_slots = promote(rest, promoted, count, recommendation_id)
         ranked = Ranked(np.array(indices, dtype=np.int64), np.array(scores))
     else:
@@ -271,7 +320,9 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         _explain(model, items, ranked, user_id, recent[0])
     if columns:
         schema = items_schema(services, campaign.dataset_group_arn)
-        for entry, metadata in zip(items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True):
+        for entry, metadata in zip(
+            items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True
+        ):
             entry["metadata"] = metadata
     return {"itemList": items, "recommendationId": recommendation_id}
 
@@ -285,7 +336,9 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
         )
     input_list: list[str] = params["inputList"]
     if len(input_list) > MAX_RESULTS:
-        raise InvalidInputException(f"inputList: {len(input_list)} items is more than the maximum of {MAX_RESULTS}.")
+        raise InvalidInputException(
+            f"inputList: {len(input_list)} items is more than the maximum of {MAX_RESULTS}."
+        )
     columns = _result_limit(campaign, params, len(input_list), "inputList")
     # Duplicates are ranked once, at their first position, as a set of candidates.
     unique = list(dict.fromkeys(input_list))
@@ -297,8 +350,9 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     if allowed is not None:
         known = known[allowed[known]]  # filtered-out candidates are left out of the ranking
     recent, recent_types = recent_interactions(services, campaign, params["userId"], rules=rules)
-    ranked = model.rank(params["userId"], known, recent=recent, context=_scoring_context(params),
-                        recent_types=recent_types)
+    ranked = model.rank(
+        params["userId"], known, recent=recent, context=_scoring_context(params), recent_types=recent_types
+    )
     items = _items(model, ranked)
     if _wants_explanation(params):
         _explain(model, items, ranked, params["userId"], recent)
@@ -306,7 +360,9 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     items.extend({"itemId": item} for item in unknown)
     if columns:
         schema = items_schema(services, campaign.dataset_group_arn)
-        for entry, metadata in zip(items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True):
+        for entry, metadata in zip(
+            items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True
+        ):
             entry["metadata"] = metadata
     return {"personalizedRanking": items, "recommendationId": _recommendation_id()}
 
@@ -319,7 +375,8 @@ def get_action_recommendations(services: Services, params: dict[str, Any]) -> di
     if campaign is None:
         raise ResourceNotFoundException(f"Campaign {arn} does not exist.")
     raise InvalidInputException(
-        f"campaignArn: {arn} does not serve PERSONALIZED_ACTIONS; picks cannot train aws-next-best-action yet."
+        f"campaignArn: {arn} does not serve PERSONALIZED_ACTIONS; "
+        "picks cannot train aws-next-best-action yet."
     )
 
 

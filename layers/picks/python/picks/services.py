@@ -5,18 +5,21 @@ Functions); the emulator and tests call ``set_services`` with moto-backed
 clients and the in-process workflow runner.  Nothing below this module
 creates its own AWS client.
 """
+
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.dal.events import EventStore
 from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore
 from picks.settings import Settings, region_of_request
 from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 
 def s3_with_credentials(credentials: Mapping[str, Any], region: str) -> Any:

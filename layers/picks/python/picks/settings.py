@@ -1,4 +1,5 @@
 """Settings read once from the environment (Lambda) or passed explicitly (emulator, tests)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 DEFAULT_ACCOUNT = "000000000000"
-# SigV4's credential scope: "AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/<service>/aws4_request, ..."
-# in the Authorization header, or the same in a presigned URL's (URL-decoded) X-Amz-Credential parameter.
+# SigV4's credential scope, in the Authorization header
+# ("AWS4-HMAC-SHA256 Credential=<key id>/<yyyymmdd>/<region>/<service>/aws4_request, ...") or the same
+# in a presigned URL's (URL-decoded) X-Amz-Credential parameter.
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s&]+/[0-9]{8}/([^/,\s&]+)/([^/,\s&]+)/aws4_request")
 _REGION = re.compile(r"[a-z0-9-]+")
 

@@ -9,6 +9,7 @@ read an object that the caller's role could not read itself (the confused deputy
 Every job that touches a user's bucket goes through ``check_access`` when it is created and
 ``s3_client`` when it runs.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,9 @@ _ROLE_ARN = re.compile(r"arn:[a-z\d-]+:iam::\d{12}:role/[\w+=,.@/-]+")
 # RoleSessionName: 2-64 characters of [\w+=,.@-]; CloudTrail in the role's account shows it.
 _SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
 MAX_SESSION_NAME = 64
-_TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"})
+_TRANSIENT_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
+)
 
 
 class BucketAccessError(Exception):

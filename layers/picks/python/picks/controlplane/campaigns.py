@@ -11,31 +11,34 @@ documents.
 ``_servingVersionArn`` names the concrete version it serves.  The record's parent is the solution,
 so ListCampaigns can filter by solutionArn and DeleteSolution can see the campaigns using it.
 """
+
 from __future__ import annotations
 
 import math
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import (
     ACTIVE,
-    arn_for,
     CREATE_FAILED,
     CREATE_PENDING,
-    create_resource,
     IN_PROGRESS_STATES,
+    arn_for,
+    create_resource,
     list_page,
     new_resource,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = solutions.CAMPAIGN_KIND
 WHAT = "Campaign"
@@ -153,8 +156,9 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
         DATASET_GROUP_KEY: group_arn,
     }
     resource = new_resource(services, KIND, arn, doc, parent=solution.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"name: campaign {params['name']} already exists ({arn}).")
+    create_resource(
+        services, resource, what=WHAT, duplicate=f"name: campaign {params['name']} already exists ({arn})."
+    )
     try:
         _start_deployment(services, params["name"], {"campaignArn": arn})
     except Exception:

@@ -1,15 +1,18 @@
 """Helpers shared by the control-plane operation modules."""
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.dal.resources import Resource
 from picks.errors import InvalidNextTokenException, ResourceAlreadyExistsException, TooManyTagsException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 ACTIVE = "ACTIVE"
 CREATE_PENDING = "CREATE PENDING"
@@ -25,7 +28,12 @@ def arn_for(services: Services, kind: str, path: str) -> str:
 
 
 def new_resource(
-    services: Services, kind: str, arn: str, doc: dict[str, Any], *, parent: str | None = None,
+    services: Services,
+    kind: str,
+    arn: str,
+    doc: dict[str, Any],
+    *,
+    parent: str | None = None,
     tags: list[dict[str, str]] | None = None,
 ) -> Resource:
     now = services.clock()
@@ -76,8 +84,14 @@ def create_resource(services: Services, resource: Resource, *, what: str, duplic
         raise ResourceAlreadyExistsException(duplicate) from error
 
 
-def list_page(services: Services, params: dict[str, Any], *, kind: str, fields: tuple[str, ...],
-              parent: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def list_page(
+    services: Services,
+    params: dict[str, Any],
+    *,
+    kind: str,
+    fields: tuple[str, ...],
+    parent: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of ``kind`` summaries (under ``parent`` if given), oldest first."""
     docs = [summary(r.doc, fields) for r in services.resources.list(kind, parent=parent)]
     return paginate(docs, params, scope=f"{kind}:{parent or ''}" if parent is not None else kind)

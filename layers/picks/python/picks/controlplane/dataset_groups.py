@@ -1,13 +1,16 @@
 """CreateDatasetGroup / DescribeDatasetGroup / ListDatasetGroups / DeleteDatasetGroup."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "dataset-group"
 WHAT = "Dataset group"
@@ -44,8 +47,15 @@ def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[s
 
 @operation("ListDatasetGroups")
 def list_dataset_groups(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    fields = ("name", "datasetGroupArn", "status", "creationDateTime", "lastUpdatedDateTime",
-              "failureReason", "domain")
+    fields = (
+        "name",
+        "datasetGroupArn",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "domain",
+    )
     page, token = list_page(services, params, kind=KIND, fields=fields)
     return {"datasetGroups": page, "nextToken": token}
 

@@ -1,20 +1,30 @@
 """CreateDataset / DescribeDataset / ListDatasets / UpdateDataset / DeleteDataset."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.controlplane import dataset_groups, schemas
-from picks.controlplane.common import ACTIVE, arn_for, create_resource, IN_PROGRESS_STATES, list_page, new_resource
+from picks.controlplane.common import (
+    ACTIVE,
+    IN_PROGRESS_STATES,
+    arn_for,
+    create_resource,
+    list_page,
+    new_resource,
+)
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.dataset_schema import DATASET_TYPES, DatasetSchema, check_for_dataset_type, parse_schema
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "dataset"
 WHAT = "Dataset"
@@ -24,9 +34,7 @@ def _dataset_type(value: str) -> str:
     # The developer guide's own examples pass "Interactions"; Personalize is case-insensitive here.
     normalized = value.upper()
     if normalized not in DATASET_TYPES:
-        raise InvalidInputException(
-            f"datasetType: '{value}' is not one of {', '.join(DATASET_TYPES)}."
-        )
+        raise InvalidInputException(f"datasetType: '{value}' is not one of {', '.join(DATASET_TYPES)}.")
     return normalized
 
 
@@ -59,13 +67,19 @@ def in_progress_import(services: Services, dataset_arn: str) -> Resource | None:
 @operation("CreateDataset")
 def create_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     dataset_type = _dataset_type(params["datasetType"])
-    group = services.resources.get(params["datasetGroupArn"], what=dataset_groups.WHAT, kind=dataset_groups.KIND)
+    group = services.resources.get(
+        params["datasetGroupArn"], what=dataset_groups.WHAT, kind=dataset_groups.KIND
+    )
     if group.doc.get("status") != ACTIVE:
-        raise ResourceInUseException(f"datasetGroupArn: {group.arn} is {group.doc.get('status')}, not ACTIVE.")
+        raise ResourceInUseException(
+            f"datasetGroupArn: {group.arn} is {group.doc.get('status')}, not ACTIVE."
+        )
     _bind_schema(services, params["schemaArn"], dataset_type, group)
     for sibling in services.resources.list(KIND, parent=group.arn):
         if sibling.doc["name"] == params["name"]:
-            raise ResourceAlreadyExistsException(f"name: dataset {params['name']} already exists in {group.arn}.")
+            raise ResourceAlreadyExistsException(
+                f"name: dataset {params['name']} already exists in {group.arn}."
+            )
     arn = arn_for(services, KIND, f"{arns.parse(group.arn).path}/{dataset_type}")
     doc = {
         "name": params["name"],
@@ -76,8 +90,12 @@ def create_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"datasetType: {group.arn} already has a {dataset_type} dataset ({arn}).")
+    create_resource(
+        services,
+        resource,
+        what=WHAT,
+        duplicate=f"datasetType: {group.arn} already has a {dataset_type} dataset ({arn}).",
+    )
     return {"datasetArn": arn}
 
 

@@ -14,12 +14,13 @@ Nothing is provisioned, so a tracker is ACTIVE as soon as CreateEventTracker ret
 tracker keeps the events it stored; PutEvents stops accepting its trackingId at once in this process
 and within ``TRACKER_CACHE_SECONDS`` everywhere else (``picks.events.resolve_tracker`` caches).
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
@@ -27,7 +28,9 @@ from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate, Resource
 from picks.errors import ResourceAlreadyExistsException, ResourceInUseException, ResourceNotFoundException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "event-tracker"
 WHAT = "Event tracker"
@@ -53,7 +56,10 @@ def get_tracker(services: Services, arn: str) -> Resource:
 @operation("CreateEventTracker")
 def create_event_tracker(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     group = get_resource(
-        services, params["datasetGroupArn"], kind=dataset_groups.KIND, what=dataset_groups.WHAT,
+        services,
+        params["datasetGroupArn"],
+        kind=dataset_groups.KIND,
+        what=dataset_groups.WHAT,
         field="datasetGroupArn",
     )
     if group.doc.get("status") != ACTIVE:
@@ -75,12 +81,19 @@ def create_event_tracker(services: Services, params: dict[str, Any]) -> dict[str
         "status": ACTIVE,
     }
     tracker = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    create_resource(services, tracker, what=WHAT,
-                    duplicate=f"name: event tracker {params['name']} already exists ({arn}); names are unique per account.")
+    create_resource(
+        services,
+        tracker,
+        what=WHAT,
+        duplicate=(
+            f"name: event tracker {params['name']} already exists ({arn}); names are unique per account."
+        ),
+    )
     try:
         _claim_group(services, group.arn, arn)
-        alias = Resource(arn=alias_key(tracking_id), kind=ALIAS_KIND, doc=tracker.doc, parent=arn,
-                         created=tracker.created)
+        alias = Resource(
+            arn=alias_key(tracking_id), kind=ALIAS_KIND, doc=tracker.doc, parent=arn, created=tracker.created
+        )
         services.resources.create(alias, what="Tracking ID")
     except BaseException:
         services.resources.delete(arn)
@@ -99,8 +112,13 @@ def _one_per_group(group_arn: str, tracker_arn: str) -> ResourceAlreadyExistsExc
 def _claim_group(services: Services, group_arn: str, tracker_arn: str, attempts: int = 5) -> None:
     """Record ``tracker_arn`` as the group's one tracker, or raise if another tracker holds it."""
     for _ in range(attempts):
-        claim = Resource(arn=claim_key(group_arn), kind=CLAIM_KIND, doc={"eventTrackerArn": tracker_arn},
-                         parent=group_arn, created=services.clock())
+        claim = Resource(
+            arn=claim_key(group_arn),
+            kind=CLAIM_KIND,
+            doc={"eventTrackerArn": tracker_arn},
+            parent=group_arn,
+            created=services.clock(),
+        )
         try:
             services.resources.create(claim, what="Event tracker claim")
             return
@@ -179,7 +197,10 @@ def lookup_tracking_id(services: Services, tracking_id: str, *, now: float | Non
         forget_tracking_id(tracking_id)
         return None
     tracker = Resource(
-        arn=alias.doc["eventTrackerArn"], kind=KIND, doc=dict(alias.doc), parent=alias.doc["datasetGroupArn"],
+        arn=alias.doc["eventTrackerArn"],
+        kind=KIND,
+        doc=dict(alias.doc),
+        parent=alias.doc["datasetGroupArn"],
         created=alias.created,
     )
     with _cache_lock:

@@ -77,8 +77,12 @@ def create_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"name: filter {params['name']} already exists ({arn}); names are unique per account.")
+    create_resource(
+        services,
+        resource,
+        what=WHAT,
+        duplicate=f"name: filter {params['name']} already exists ({arn}); names are unique per account.",
+    )
     return {"filterArn": arn}
 
 

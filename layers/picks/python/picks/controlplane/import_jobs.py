@@ -5,17 +5,20 @@ workflow; the workflow's steps (``picks.workflows.dataset_import``) move it to
 ACTIVE or CREATE FAILED.  If the workflow cannot be started the job record is
 removed and the caller gets an error, so no job is left pending forever.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import user_buckets
 from picks.controlplane import datasets
-from picks.controlplane.common import arn_for, CREATE_PENDING, list_page, new_resource
+from picks.controlplane.common import CREATE_PENDING, arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.errors import InvalidInputException, ResourceInUseException, excerpt
-from picks.services import Services
 from picks.workflows.declaration import DATASET_IMPORT
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "dataset-import-job"
 WHAT = "Dataset import job"
@@ -23,20 +26,29 @@ IMPORT_MODES = ("FULL", "INCREMENTAL")
 
 
 def start_import(
-    services: Services, *, job_name: str, dataset_arn: str, data_location: str,
-    import_mode: str = "FULL", role_arn: str | None = None, tags: list[dict[str, str]] | None = None,
+    services: Services,
+    *,
+    job_name: str,
+    dataset_arn: str,
+    data_location: str,
+    import_mode: str = "FULL",
+    role_arn: str | None = None,
+    tags: list[dict[str, str]] | None = None,
     publish_attribution: bool | None = None,
 ) -> str:
     dataset = services.resources.get(dataset_arn, what=datasets.WHAT, kind=datasets.KIND)
     source_bucket = data_location[len("s3://") :].partition("/")[0]
     if not data_location.startswith("s3://") or not source_bucket:
         raise InvalidInputException(
-            f"dataSource.dataLocation: '{excerpt(data_location)}' must be an s3://bucket/key or s3://bucket/folder/ location."
+            f"dataSource.dataLocation: '{excerpt(data_location)}' must be an s3://bucket/key or "
+            "s3://bucket/folder/ location."
         )
     user_buckets.check_access(services.settings, source_bucket, role_arn)
     busy = datasets.in_progress_import(services, dataset.arn)
     if busy is not None:
-        raise ResourceInUseException(f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}.")
+        raise ResourceInUseException(
+            f"datasetArn: import job {busy.arn} is still in progress for {dataset.arn}."
+        )
     arn = arn_for(services, KIND, job_name)
     doc = {
         "jobName": job_name,
@@ -48,7 +60,9 @@ def start_import(
         "importMode": import_mode,
         "publishAttributionMetricsToS3": publish_attribution,
     }
-    services.resources.create(new_resource(services, KIND, arn, doc, parent=dataset.arn, tags=tags), what=WHAT)
+    services.resources.create(
+        new_resource(services, KIND, arn, doc, parent=dataset.arn, tags=tags), what=WHAT
+    )
     try:
         services.workflows.start(DATASET_IMPORT.name, job_name, {"datasetImportJobArn": arn})
     except Exception:
@@ -86,7 +100,14 @@ def list_dataset_import_jobs(services: Services, params: dict[str, Any]) -> dict
     parent = params.get("datasetArn")
     if parent:
         services.resources.get(parent, what=datasets.WHAT, kind=datasets.KIND)
-    fields = ("datasetImportJobArn", "jobName", "status", "creationDateTime", "lastUpdatedDateTime",
-              "failureReason", "importMode")
+    fields = (
+        "datasetImportJobArn",
+        "jobName",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "importMode",
+    )
     page, token = list_page(services, params, kind=KIND, fields=fields, parent=parent)
     return {"datasetImportJobs": page, "nextToken": token}

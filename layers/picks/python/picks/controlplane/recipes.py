@@ -5,14 +5,17 @@ resource table.  Every recipe Personalize documents is listed, including those p
 yet: a client that looks a recipe up by its real ARN gets a real answer, and CreateSolution is the
 one place that says which recipes picks trains.
 """
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import recipes as catalog
 from picks.controlplane.common import ACTIVE, paginate
 from picks.controlplane.registry import operation
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 # picks runs every algorithm with its one training image under the SageMaker training contract.
 TRAINING_IMAGE = "picks-training"

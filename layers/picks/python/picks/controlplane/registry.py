@@ -1,4 +1,5 @@
 """Operation registry and dispatch: validate against the model, run, shape the output."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

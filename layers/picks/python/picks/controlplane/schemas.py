@@ -1,13 +1,16 @@
 """CreateSchema / DescribeSchema / ListSchemas / DeleteSchema."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import parse_schema
 from picks.errors import LimitExceededException, ResourceInUseException
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.services import Services
 
 KIND = "schema"
 WHAT = "Schema"
@@ -22,7 +25,12 @@ def create_schema(services: Services, params: dict[str, Any]) -> dict[str, Any]:
             f"{services.settings.max_schemas} schemas."
         )
     arn = arn_for(services, KIND, params["name"])
-    doc = {"name": params["name"], "schemaArn": arn, "schema": params["schema"], "domain": params.get("domain")}
+    doc = {
+        "name": params["name"],
+        "schemaArn": arn,
+        "schema": params["schema"],
+        "domain": params.get("domain"),
+    }
     services.resources.create(new_resource(services, KIND, arn, doc), what=WHAT)
     return {"schemaArn": arn}
 

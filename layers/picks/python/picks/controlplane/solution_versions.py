@@ -9,10 +9,11 @@ version needs is checked here first (imported interactions, the training mode, o
 progress per solution), so a request that cannot train fails at once with a field-naming error
 instead of as a CREATE FAILED version minutes later.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks import recipes as catalog
@@ -25,13 +26,15 @@ from picks.controlplane.common import (
     new_resource,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = solutions.VERSION_KIND
 WHAT = "Solution version"
@@ -165,7 +168,9 @@ def list_solution_versions(services: Services, params: dict[str, Any]) -> dict[s
     parent = params.get("solutionArn")
     if parent:
         solutions.get_solution(services, parent)
-    page, token = list_page(services, params, kind=KIND, fields=solutions.VERSION_SUMMARY_FIELDS, parent=parent)
+    page, token = list_page(
+        services, params, kind=KIND, fields=solutions.VERSION_SUMMARY_FIELDS, parent=parent
+    )
     return {"solutionVersions": page, "nextToken": token}
 
 

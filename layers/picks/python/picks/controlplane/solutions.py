@@ -10,32 +10,35 @@ Solution versions are children of the solution (``parent`` = solution ARN); the 
 that this module and ``solution_versions`` share live here, the way ``datasets`` holds the import-job
 queries.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import recipes as catalog
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import (
     ACTIVE,
-    arn_for,
     CREATE_IN_PROGRESS,
     CREATE_PENDING,
+    arn_for,
     create_resource,
     list_page,
     new_resource,
     summary,
 )
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
 )
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 KIND = "solution"
 WHAT = "Solution"
@@ -167,8 +170,9 @@ def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any
         "status": ACTIVE,
     }
     resource = new_resource(services, KIND, arn, doc, parent=group.arn, tags=params.get("tags"))
-    create_resource(services, resource, what=WHAT,
-                    duplicate=f"name: solution {params['name']} already exists ({arn}).")
+    create_resource(
+        services, resource, what=WHAT, duplicate=f"name: solution {params['name']} already exists ({arn})."
+    )
     return {"solutionArn": arn}
 
 

@@ -1,12 +1,15 @@
 """TagResource / UntagResource / ListTagsForResource for any picks resource."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import check_tag_count
 from picks.controlplane.registry import operation
-from picks.dal.resources import Resource
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 WHAT = "Resource"
 

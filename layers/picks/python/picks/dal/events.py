@@ -19,25 +19,30 @@ A PutEvents call is one DynamoDB transaction: every event of the call is stored 
 marker, or none is, so a caller never gets a 200 for events that were lost.  Events whose
 eventId was stored before (a client retry after a lost response) are skipped, not duplicated.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.errors import PicksError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 BY_GROUP_INDEX = "byGroup"
 SHARDS = 16
 MAX_TRANSACTION_ATTEMPTS = 4
 THROTTLE_CODES = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
     "TransactionInProgressException",
 }
 
@@ -77,7 +82,9 @@ class StoredEvent:
         return self.user_id or self.session_id
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, {}, [])}, separators=(",", ":"))
+        return json.dumps(
+            {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}, separators=(",", ":")
+        )
 
     @classmethod
     def from_json(cls, text: str) -> StoredEvent:
@@ -127,31 +134,42 @@ class EventStore:
         sk = _event_sk(event.received_ms, event.event_id)
         by_type = []
         if event.item_id:
-            by_type.append({"Put": {
-                "TableName": self._table,
-                "Item": {
-                    "pk": {"S": _user_key(group_arn, event.subject)},
-                    "sk": {"S": f"{_type_prefix(event.event_type)}{sk[2:]}"},
-                    "ev": {"S": event.to_json()},
-                },
-            }})
+            by_type.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": _user_key(group_arn, event.subject)},
+                            "sk": {"S": f"{_type_prefix(event.event_type)}{sk[2:]}"},
+                            "ev": {"S": event.to_json()},
+                        },
+                    }
+                }
+            )
         return [
-            {"Put": {
-                "TableName": self._table,
-                "Item": {"pk": {"S": f"I#{group_arn}#{event.event_id}"}, "sk": {"S": "I"},
-                         "at": {"S": f"{_user_key(group_arn, event.subject)}|{sk}"}},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }},
-            {"Put": {
-                "TableName": self._table,
-                "Item": {
-                    "pk": {"S": _user_key(group_arn, event.subject)},
-                    "sk": {"S": sk},
-                    "ev": {"S": event.to_json()},
-                    "gpk": {"S": f"{group_arn}#{_shard(event.event_id):02d}"},
-                    "gsk": {"S": sk},
-                },
-            }},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": f"I#{group_arn}#{event.event_id}"},
+                        "sk": {"S": "I"},
+                        "at": {"S": f"{_user_key(group_arn, event.subject)}|{sk}"},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": _user_key(group_arn, event.subject)},
+                        "sk": {"S": sk},
+                        "ev": {"S": event.to_json()},
+                        "gpk": {"S": f"{group_arn}#{_shard(event.event_id):02d}"},
+                        "gsk": {"S": sk},
+                    },
+                }
+            },
             *by_type,
         ]
 
@@ -187,24 +205,35 @@ class EventStore:
                         pending = [e for e in pending if e.event_id not in duplicates]
                         continue
                     if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
-                        raise EventStoreThrottled("Events were not stored (write conflict); retry the call.") from error
+                        raise EventStoreThrottled(
+                            "Events were not stored (write conflict); retry the call."
+                        ) from error
                 if code in THROTTLE_CODES:
-                    raise EventStoreThrottled("Events were not stored (storage throttled); retry the call.") from error
-                raise EventStoreUnavailable(f"Events were not stored ({code or 'storage error'}); retry the call.") from error
+                    raise EventStoreThrottled(
+                        "Events were not stored (storage throttled); retry the call."
+                    ) from error
+                raise EventStoreUnavailable(
+                    f"Events were not stored ({code or 'storage error'}); retry the call."
+                ) from error
             except Exception as error:  # noqa: BLE001 - network or client failure: nothing was acknowledged
-                raise EventStoreUnavailable(f"Events were not stored ({type(error).__name__}); retry the call.") from error
+                raise EventStoreUnavailable(
+                    f"Events were not stored ({type(error).__name__}); retry the call."
+                ) from error
         raise EventStoreThrottled("Events were not stored (concurrent duplicates); retry the call.")
 
     # --- reading ------------------------------------------------------------------------------
 
-    def recent(self, group_arn: str, subject: str, *, limit: int = 1000, since_ms: int = 0) -> list[StoredEvent]:
+    def recent(
+        self, group_arn: str, subject: str, *, limit: int = 1000, since_ms: int = 0
+    ) -> list[StoredEvent]:
         """The subject's newest ``limit`` events received after ``since_ms``, oldest first."""
         pk = _user_key(group_arn, subject)
         events = self._newest(pk, _event_sk(since_ms, "~"), LAST_EVENT_SK, limit)
         return events[::-1]
 
-    def recent_by_type(self, group_arn: str, subject: str, *, per_type: int = 1000,
-                       since_ms: int = 0) -> list[StoredEvent]:
+    def recent_by_type(
+        self, group_arn: str, subject: str, *, per_type: int = 1000, since_ms: int = 0
+    ) -> list[StoredEvent]:
         """The subject's newest ``per_type`` events with an item of every event type (event types
         compared lower-cased), received after ``since_ms``; oldest first within each type.
 
@@ -218,9 +247,12 @@ class EventStore:
         after = "T#"
         for _ in range(MAX_EVENT_TYPES_READ):
             response = self._db.query(
-                TableName=self._table, KeyConditionExpression="pk = :pk AND sk > :after",
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk > :after",
                 ExpressionAttributeValues={":pk": {"S": pk}, ":after": {"S": after}},
-                ProjectionExpression="sk", ConsistentRead=True, Limit=1,
+                ProjectionExpression="sk",
+                ConsistentRead=True,
+                Limit=1,
             )
             found = response.get("Items", [])
             if not found or not found[0]["sk"]["S"].startswith("T#"):
@@ -244,14 +276,19 @@ class EventStore:
         events: list[StoredEvent] = []
         while True:  # a page stops at 1 MB: large events may need more than one for ``limit``
             response = self._db.query(**query)
-            events += [StoredEvent.from_json(item["ev"]["S"]) for item in response.get("Items", [])
-                       if item["sk"]["S"] != lower]
+            events += [
+                StoredEvent.from_json(item["ev"]["S"])
+                for item in response.get("Items", [])
+                if item["sk"]["S"] != lower
+            ]
             if len(events) >= limit or "LastEvaluatedKey" not in response:
                 return events[:limit]
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             query["Limit"] = limit - len(events)
 
-    def export(self, group_arn: str, *, since_ms: int = 0, until_ms: int | None = None) -> Iterator[StoredEvent]:
+    def export(
+        self, group_arn: str, *, since_ms: int = 0, until_ms: int | None = None
+    ) -> Iterator[StoredEvent]:
         """Every event of the group received in ``(since_ms, until_ms]``, shard by shard."""
         upper = _event_sk(until_ms if until_ms is not None else 10**15 - 1, "~")
         for shard in range(SHARDS):

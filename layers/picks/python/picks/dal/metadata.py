@@ -14,16 +14,19 @@ Every record of one call is written in one transaction, so the call is stored wh
 Storage faults surface as ``EventStoreThrottled`` / ``EventStoreUnavailable``: retryable errors, never
 a 200 for records that were not stored.
 """
+
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.dal.events import THROTTLE_CODES, EventStoreThrottled, EventStoreUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 MAX_RECORDS_PER_CALL = 10  # PutItems / PutUsers / PutActions take at most 10 records
 BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit
@@ -37,8 +40,13 @@ def metadata_key(dataset_arn: str) -> str:
 class MetadataStore:
     """Individually written records of every dataset; ``dynamodb`` is an injected boto3 client."""
 
-    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table_name: str,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._db = dynamodb
         self._table = table_name
         self._clock = clock
@@ -53,15 +61,17 @@ class MetadataStore:
             raise ValueError(f"at most {MAX_RECORDS_PER_CALL} records per call, got {len(latest)}")
         now = repr(float(self._clock()))
         items = [
-            {"Put": {
-                "TableName": self._table,
-                "Item": {
-                    "pk": {"S": metadata_key(dataset_arn)},
-                    "sk": {"S": record_id},
-                    "rec": {"S": json.dumps(fields, separators=(",", ":"))},
-                    "updatedAt": {"N": now},
-                },
-            }}
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": metadata_key(dataset_arn)},
+                        "sk": {"S": record_id},
+                        "rec": {"S": json.dumps(fields, separators=(",", ":"))},
+                        "updatedAt": {"N": now},
+                    },
+                }
+            }
             for record_id, fields in latest.items()
         ]
         try:
@@ -74,8 +84,10 @@ class MetadataStore:
         wanted = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH_GET_KEYS):
-            keys = [{"pk": {"S": metadata_key(dataset_arn)}, "sk": {"S": record_id}}
-                    for record_id in wanted[start:start + BATCH_GET_KEYS]]
+            keys = [
+                {"pk": {"S": metadata_key(dataset_arn)}, "sk": {"S": record_id}}
+                for record_id in wanted[start : start + BATCH_GET_KEYS]
+            ]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
             for attempt in range(MAX_UNPROCESSED_ROUNDS):
                 try:

@@ -10,16 +10,19 @@ Item layout (the CDK storage construct declares the same keys):
 * ``tags``   JSON text of ``[{"tagKey": .., "tagValue": ..}]``
 * ``rev``    revision counter for optimistic concurrency on updates
 """
+
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BY_KIND_INDEX = "byKind"
 
@@ -103,7 +106,9 @@ class ResourceStore:
             raise
         resource.rev += 1
 
-    def update(self, arn: str, change: Callable[[Resource], None], *, what: str, attempts: int = 5) -> Resource:
+    def update(
+        self, arn: str, change: Callable[[Resource], None], *, what: str, attempts: int = 5
+    ) -> Resource:
         """Read-modify-write with retries on concurrent updates."""
         for _ in range(attempts):
             resource = self.get(arn, what=what)

@@ -46,7 +46,7 @@ SEPARATOR = "|"
 MASK_CACHE_SIZE = 128  # per field; a mask is one byte per item
 
 
-def split_values(raw: str, kind: str) -> tuple[str, ...]:
+def split_values(raw: str, kind: str | None) -> tuple[str, ...]:
     """The values a raw string holds: its ``|``-separated parts when categorical, else itself."""
     if kind == CATEGORICAL:
         return tuple(part for part in raw.split(SEPARATOR) if part)
@@ -120,7 +120,7 @@ class FieldValues:
             positions = postings.get(value)
             if positions:
                 hit[positions] = True
-        mask = hit[self.codes]
+        mask: np.ndarray = hit[self.codes]
         mask.flags.writeable = False
         self._masks[wanted] = mask
         if len(self._masks) > MASK_CACHE_SIZE:

@@ -299,7 +299,7 @@ def _node(node: Node, context: _Context) -> np.ndarray:
     if isinstance(node, BoolOp):
         masks = [_node(part, context) for part in node.parts]
         combine = np.logical_and if node.op == "AND" else np.logical_or
-        result = combine(masks[0], masks[1])
+        result: np.ndarray = combine(masks[0], masks[1])
         for mask in masks[2:]:
             combine(result, mask, out=result)
         return result
@@ -338,7 +338,8 @@ def _interaction_condition(node: Membership, context: _Context) -> np.ndarray:
     else:
         hit = context.rows_mask([history[t] for t in types if t in history])
     if node.negated:
-        return context.interacted() & ~hit
+        missing: np.ndarray = context.interacted() & ~hit
+        return missing
     return hit  # never written to: every combination below makes a new array
 
 
@@ -404,7 +405,7 @@ def _comparison(node: Comparison, subject: FieldRef, context: _Context) -> np.nd
     number = _operand_number(node, context)
     if values is None or number is None:
         return np.zeros(size, dtype=bool)
-    result = COMPARE[node.op](values.numbers, number)
+    result: np.ndarray = COMPARE[node.op](values.numbers, number)
     if node.op == "!=":
         result &= values.notnull()
     return result

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import mmap
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from picks.dataset_schema import DatasetSchema, Field
 from picks.ordering import time_order
 
 if TYPE_CHECKING:
+    import mmap
     from collections.abc import Iterable, Mapping, Sequence
 
 FORMAT_NAME = "picks-columnar"
@@ -124,12 +124,20 @@ class Column:
     def is_string(self) -> bool:
         return self.field.type == "string"
 
+    @property
+    def string_dictionary(self) -> np.ndarray:
+        """The distinct strings a string column's codes index; a TypeError for other columns."""
+        if self.dictionary is None:
+            raise TypeError(f"column {self.name} is not a string column")
+        return self.dictionary
+
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
     def null_mask(self) -> np.ndarray:
         if self.is_string:
-            return self.data == NULL_CODE
+            nulls: np.ndarray = self.data == NULL_CODE
+            return nulls
         if self.null is not None:
             return self.null
         return np.zeros(len(self), dtype=bool)
@@ -146,14 +154,13 @@ class Column:
         # A trailing None slot lets null code -1 index it directly.
         lookup = np.empty(len(self.dictionary) + 1, dtype=object)
         lookup[:-1] = self.dictionary
-        return lookup[self.data]
+        values: np.ndarray = lookup[self.data]
+        return values
 
     def to_pylist(self) -> list[Any]:
         """Plain Python values per row (None for null) — for tests, export and debugging."""
-        if self.is_string:
-            return self.decoded().tolist()
-        values = self.data.tolist()
-        if self.null is None:
+        values: list[Any] = self.decoded().tolist() if self.is_string else self.data.tolist()
+        if self.is_string or self.null is None:
             return values
         return [None if is_null else value for value, is_null in zip(values, self.null.tolist(), strict=True)]
 

@@ -52,6 +52,7 @@ from picks.ingest.columnar import (
 )
 
 if TYPE_CHECKING:
+    from _csv import Reader as CsvReader  # what csv.reader returns (typeshed names it here)
     from collections.abc import Callable, Iterator, Sequence
 
     from picks.dataset_schema import DatasetSchema, Field
@@ -358,7 +359,7 @@ def _dialect(schema: DatasetSchema) -> dict[str, Any]:
     return dialect
 
 
-def _reader(data: bytes, dialect: dict[str, Any]) -> Any:
+def _reader(data: bytes, dialect: dict[str, Any]) -> CsvReader:
     # TextIOWrapper decodes incrementally, so the whole file never exists twice as str;
     # utf-8-sig drops a byte-order mark (common in spreadsheet exports).
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")

@@ -14,20 +14,22 @@ Layout::
 
 Which arrays exist depends on the recipe type (see ``picks.serving.models``).
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-
 from picks import npz
 from picks.ingest.columnar import decode_strings, encode_strings
+
+if TYPE_CHECKING:
+    import mmap
 
 FORMAT = "picks-model"
 FORMAT_VERSION = 1
@@ -62,8 +64,9 @@ class ModelArtifact:
                     break
         return found
 
-    def manifest(self, data_sha256: str, data_size: int,
-                 aliases: dict[str, str] | None = None) -> dict[str, Any]:
+    def manifest(
+        self, data_sha256: str, data_size: int, aliases: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         aliases = self.aliases() if aliases is None else aliases
         manifest = {
             "format": FORMAT,
@@ -72,7 +75,9 @@ class ModelArtifact:
             "recipeType": self.recipe_type,
             "items": int(len(self.item_ids)),
             "users": int(len(self.user_ids)),
-            "arrays": {name: {"dtype": str(a.dtype), "shape": list(a.shape)} for name, a in self.arrays.items()},
+            "arrays": {
+                name: {"dtype": str(a.dtype), "shape": list(a.shape)} for name, a in self.arrays.items()
+            },
             "strings": sorted(set(self.strings) - set(aliases)),
             "data": {"key": ARRAYS_NAME, "size": data_size, "sha256": data_sha256},
             "info": self.info,
@@ -147,8 +152,9 @@ def parse_manifest(manifest_bytes: bytes) -> dict[str, Any]:
         raise ArtifactError(f"not a {FORMAT} v{FORMAT_VERSION} manifest: {manifest.get('format')!r}")
     missing = [key for key in ("recipe", "recipeType") if not isinstance(manifest.get(key), str)]
     data = manifest.get("data")
-    if not (isinstance(data, dict) and isinstance(data.get("size"), int)
-            and isinstance(data.get("sha256"), str)):
+    if not (
+        isinstance(data, dict) and isinstance(data.get("size"), int) and isinstance(data.get("sha256"), str)
+    ):
         missing.append("data (size, sha256)")
     if missing:
         raise ArtifactError(f"{MANIFEST_NAME} lacks {', '.join(missing)}")
@@ -162,13 +168,18 @@ def deserialize(manifest_bytes: bytes, data: bytes | mmap.mmap) -> ModelArtifact
     if hashlib.sha256(data).hexdigest() != manifest["data"]["sha256"]:
         raise ArtifactError("model.npz does not match the checksum in manifest.json")
     arrays = npz.read(data)
-    ids = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets")) for name in ID_ARRAYS}
-    strings = {name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets"))
-               for name in manifest.get("strings", [])}
+    ids = {
+        name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets")) for name in ID_ARRAYS
+    }
+    strings = {
+        name: decode_strings(arrays.pop(f"{name}.text"), arrays.pop(f"{name}.offsets"))
+        for name in manifest.get("strings", [])
+    }
     for name, id_name in (manifest.get("aliases") or {}).items():
         if id_name not in ids:
             raise ArtifactError(
-                f"{MANIFEST_NAME}: alias {name!r} names {id_name!r}, not one of {', '.join(ID_ARRAYS)}")
+                f"{MANIFEST_NAME}: alias {name!r} names {id_name!r}, not one of {', '.join(ID_ARRAYS)}"
+            )
         strings[name] = ids[id_name]
     return ModelArtifact(
         recipe=manifest["recipe"],
@@ -204,7 +215,9 @@ def _key(prefix: str, name: str) -> str:
 def publish_files(s3: Any, bucket: str, prefix: str, manifest: bytes, data: bytes) -> None:
     """Upload data first and the manifest last, so readers never see a half-written model."""
     s3.put_object(Bucket=bucket, Key=_key(prefix, ARRAYS_NAME), Body=data)
-    s3.put_object(Bucket=bucket, Key=_key(prefix, MANIFEST_NAME), Body=manifest, ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket, Key=_key(prefix, MANIFEST_NAME), Body=manifest, ContentType="application/json"
+    )
 
 
 def load_s3(s3: Any, bucket: str, prefix: str) -> ModelArtifact:

@@ -14,24 +14,28 @@ A filter is evaluated into an ``allowed`` mask over the model's items (``picks.f
 The masks go into the models' ranking, so when a filter removes candidates the next best items
 fill the list up to ``numResults``.
 """
+
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.filters.catalog import ItemCatalog, UserProfile
 from picks.ingest.columnar import ColumnTable, read_table
-from picks.serving.models import Ranked, ServingModel
-from picks.services import Services
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from picks.dal.resources import Resource
+    from picks.services import Services
+    from picks.serving.models import Ranked, ServingModel
 
 RECORDS_TTL_S = 1.0
 FILTER_TTL_S = 5.0
@@ -104,6 +108,7 @@ def _row_values(table: ColumnTable, row: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, column in table.columns.items():
         if column.is_string:
+            assert column.dictionary is not None  # string columns have one
             code = int(column.data[row])
             values[name] = None if code < 0 else column.dictionary[code]
         elif column.null is not None and column.null[row]:
@@ -214,9 +219,11 @@ class RequestRules:
             self._events = []
             if self.user_id and self.group_arn and self.services.events is not None:
                 self._events = sorted(
-                    self.services.events.recent(self.group_arn, self.user_id, limit=RECENT_EVENTS,
-                                                since_ms=self.events_since_ms),
-                    key=lambda event: int(event.sent_at))  # stable: arrival order within a second
+                    self.services.events.recent(
+                        self.group_arn, self.user_id, limit=RECENT_EVENTS, since_ms=self.events_since_ms
+                    ),
+                    key=lambda event: int(event.sent_at),
+                )  # stable: arrival order within a second
         return self._events
 
     def interaction_events(self) -> list[Any]:
@@ -230,7 +237,8 @@ class RequestRules:
             complete = len(events) < RECENT_EVENTS
             if self.user_id and self.group_arn and self.services.events is not None and not complete:
                 typed = self.services.events.recent_by_type(
-                    self.group_arn, self.user_id, per_type=RECENT_EVENTS, since_ms=self.events_since_ms)
+                    self.group_arn, self.user_id, per_type=RECENT_EVENTS, since_ms=self.events_since_ms
+                )
                 known = {event.event_id for event in typed}
                 events = typed + [event for event in events if event.event_id not in known]
             self._typed_events = events
@@ -239,8 +247,11 @@ class RequestRules:
     def _trained_events(self) -> list[Any]:
         """``user_events`` with an item that the model's training would have kept (its solution's
         eventType and value thresholds): what fold-in, recent items and the seen items count."""
-        return [event for event in self.user_events()
-                if event.item_id and self.model.trains_on(event.event_type, event.event_value)]
+        return [
+            event
+            for event in self.user_events()
+            if event.item_id and self.model.trains_on(event.event_type, event.event_value)
+        ]
 
     def recent_items(self) -> list[str]:
         return [event.item_id for event in self._trained_events()]
@@ -249,13 +260,15 @@ class RequestRules:
         """The event type of each of ``recent_items``, aligned with it."""
         return [event.event_type for event in self._trained_events()]
 
-    def allowed(self, filter_arn: str | None, filter_values: dict[str, str] | None,
-                field: str = "filterArn") -> np.ndarray | None:
+    def allowed(
+        self, filter_arn: str | None, filter_values: dict[str, str] | None, field: str = "filterArn"
+    ) -> np.ndarray | None:
         """The items ``filter_arn`` lets through for this request (None: no filter)."""
         if not filter_arn:
             return None
         resource = filter_resource(self.services, filter_arn)
-        from picks.filters import evaluate, parse_cached as parse
+        from picks.filters import evaluate
+        from picks.filters import parse_cached as parse
 
         if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
             raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")
@@ -274,10 +287,14 @@ class RequestRules:
             filter_values=filter_values or {},
             user=user_profile(self.services, self.group_arn, self.user_id) if needs_user else None,
             current_item=current,
-            interactions=user_interactions(self.model, self.user_id, self.interaction_events()) if needs_history else {},
+            interactions=user_interactions(self.model, self.user_id, self.interaction_events())
+            if needs_history
+            else {},
         )
 
-    def metadata(self, columns: list[str], item_ids: list[str], schema: DatasetSchema | None) -> list[dict[str, str]]:
+    def metadata(
+        self, columns: list[str], item_ids: list[str], schema: DatasetSchema | None
+    ) -> list[dict[str, str]]:
         """``metadata`` of each item: the requested Items columns as strings (null columns left out)."""
         if schema is not None:
             for column in columns:
@@ -311,7 +328,9 @@ def items_schema(services: Services, group_arn: str) -> DatasetSchema | None:
     return _schema(services, dataset) if dataset is not None else None
 
 
-def promote(ranked: Ranked, promoted: Ranked, count: int, seed: str) -> tuple[list[int], list[float], set[int]]:
+def promote(
+    ranked: Ranked, promoted: Ranked, count: int, seed: str
+) -> tuple[list[int], list[float], set[int]]:
     """Merge ``promoted`` into ``ranked`` at random positions, keeping each list's own order.
 
     Returns (item indices, scores, positions holding promoted items).  The positions are drawn
@@ -340,7 +359,9 @@ def promoted_count(num_results: int, percent: int) -> int:
     return max(1, int(round(num_results * percent / 100.0))) if percent > 0 and num_results > 0 else 0
 
 
-def combine(mask: np.ndarray | None, other: np.ndarray | None, op: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray | None:
+def combine(
+    mask: np.ndarray | None, other: np.ndarray | None, op: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray | None:
     if mask is None:
         return other
     if other is None:

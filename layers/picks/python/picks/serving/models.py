@@ -8,16 +8,21 @@ Arrays every model has: ``popularity`` (float32 per item, the fallback for unkno
 ``gram`` (YᵀY), and the users' training history as CSR (``history_indptr``, ``history_items``,
 ``history_confidence``).  ``SimsModel`` (RELATED_ITEMS): ``neighbors`` / ``neighbor_scores``.
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks.models.artifact import ModelArtifact
 from picks.serving.repeats import COUNT_BUCKETS, RepeatTable, lift_repeats
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from picks.models.artifact import ModelArtifact
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,9 @@ class Ranked:
     scores: np.ndarray  # float, aligned with indices
 
 
-def top_k(scores: np.ndarray, k: int, excluded: np.ndarray | None = None,
-          allowed: np.ndarray | None = None) -> Ranked:
+def top_k(
+    scores: np.ndarray, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
+) -> Ranked:
     """The ``k`` best-scoring items, skipping ``excluded`` indices and items not ``allowed``."""
     if excluded is not None and len(excluded) or allowed is not None:
         scores = scores.astype(np.float32, copy=True)
@@ -106,14 +112,22 @@ def _marked(marks: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarr
     if len(keys) == 0:
         return np.zeros(len(values), dtype=bool)
     marks[keys] = True
-    found = marks[values]
+    found: np.ndarray = marks[values]
     marks[keys] = False
     return found
 
 
-def _best_rows(items: np.ndarray, values: np.ndarray, rows_of: np.ndarray, rows: int, k: int,
-               first_items: np.ndarray, first_values: np.ndarray, first_rows: np.ndarray,
-               wanted: np.ndarray) -> np.ndarray:
+def _best_rows(
+    items: np.ndarray,
+    values: np.ndarray,
+    rows_of: np.ndarray,
+    rows: int,
+    k: int,
+    first_items: np.ndarray,
+    first_values: np.ndarray,
+    first_rows: np.ndarray,
+    wanted: np.ndarray,
+) -> np.ndarray:
     """Per row, its ``first_*`` items (best first) followed by its best other items (``items`` /
     ``values``, grouped by ascending row ``rows_of``), the first ``k`` of them — where the first
     ``k + 1`` values strictly decrease, so that the ``k`` best are unique (and ``top_k`` lists them
@@ -146,10 +160,12 @@ def _best_rows(items: np.ndarray, values: np.ndarray, rows_of: np.ndarray, rows:
     at_other = np.maximum(column - lead, 0)
     merged_items, merged_values = best_items, best_values
     if len(first_items):
-        merged_items = np.where(from_first, first_items[at_first],
-                                np.take_along_axis(best_items, at_other, axis=1))
-        merged_values = np.where(from_first, first_values[at_first],
-                                 np.take_along_axis(best_values, at_other, axis=1))
+        merged_items = np.where(
+            from_first, first_items[at_first], np.take_along_axis(best_items, at_other, axis=1)
+        )
+        merged_values = np.where(
+            from_first, first_values[at_first], np.take_along_axis(best_values, at_other, axis=1)
+        )
     unique = (merged_values[:, 1:] < merged_values[:, :-1]).all(axis=1)
     unique &= np.isfinite(merged_values).all(axis=1)
     out[chosen[unique]] = merged_items[unique, :k]
@@ -161,7 +177,8 @@ def softmax(values: np.ndarray, temperature: float, at: np.ndarray | None = None
     same numbers, without dividing every item's exponential by the sum)."""
     shifted = (values - values.max()) / temperature
     exp = np.exp(shifted, dtype=np.float64)
-    return exp / exp.sum() if at is None else exp[at] / exp.sum()
+    probabilities: np.ndarray = exp / exp.sum() if at is None else exp[at] / exp.sum()
+    return probabilities
 
 
 @dataclass(frozen=True)
@@ -180,14 +197,16 @@ class EventRule:
     parameters: tuple[tuple[str, float, float | None], ...] | None = None
 
     @classmethod
-    def from_info(cls, rule: dict | None) -> EventRule | None:
+    def from_info(cls, rule: dict[str, Any] | None) -> EventRule | None:
         if not rule:
             return None
         parameters = rule.get("parameters")
         return cls(
-            rule.get("eventType"), rule.get("minValue"),
-            None if parameters is None else tuple((str(t), float(w), None if v is None else float(v))
-                                                  for t, w, v in parameters),
+            rule.get("eventType"),
+            rule.get("minValue"),
+            None
+            if parameters is None
+            else tuple((str(t), float(w), None if v is None else float(v)) for t, w, v in parameters),
         )
 
     def weight(self, event_type: str | None, value: float | None) -> float:
@@ -200,7 +219,9 @@ class EventRule:
             return 0.0
         if self.parameters is None:
             return 1.0
-        return max((w for t, w, v in self.parameters if t == kind and (v is None or number >= v)), default=0.0)
+        return max(
+            (w for t, w, v in self.parameters if t == kind and (v is None or number >= v)), default=0.0
+        )
 
     def type_weight(self, event_type: str | None) -> float:
         """The weight of an event of this type that training keeps (its value already checked:
@@ -275,7 +296,9 @@ class ServingModel:
         total = float(self.popularity.sum())
         return self.popularity / total if total > 0 else self.popularity
 
-    def popular(self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+    def popular(
+        self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
+    ) -> Ranked:
         """The ``k`` most popular items (ties: lower index first, on every path)."""
         order = self.popular_order
         if (excluded is not None and len(excluded)) or allowed is not None:
@@ -290,7 +313,9 @@ class ServingModel:
 class PopularityModel(ServingModel):
     """aws-popularity-count: one list for everyone, most popular first."""
 
-    def recommend(self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None) -> Ranked:
+    def recommend(
+        self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
+    ) -> Ranked:
         return self.popular(k, excluded, allowed)
 
 
@@ -361,11 +386,15 @@ class FactorModel(ServingModel):
             )
 
     def context_scores(self, context: dict[str, str] | None) -> np.ndarray | None:
-        """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none apply."""
+        """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none
+        apply."""
         if not context or self.context_lift is None:
             return None
-        rows = [self.context_index[f"{key.upper()}={value}"] for key, value in context.items()
-                if f"{key.upper()}={value}" in self.context_index]
+        rows = [
+            self.context_index[f"{key.upper()}={value}"]
+            for key, value in context.items()
+            if f"{key.upper()}={value}" in self.context_index
+        ]
         if not rows:
             return None
         lift = self.context_lift[rows].sum(axis=0)
@@ -374,14 +403,17 @@ class FactorModel(ServingModel):
 
     @property
     def factors(self) -> int:
-        return self.item_factors.shape[1]
+        count: int = self.item_factors.shape[1]
+        return count
 
     # --- user vectors -------------------------------------------------------------------------
 
     def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """(the user's training items, their confidences as float64, as a fold-in solves with them)."""
         start, end = self.history_indptr[user], self.history_indptr[user + 1]
-        return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end].astype(np.float64)
+        return self.history_items[start:end].astype(np.int64), self.history_confidence[start:end].astype(
+            np.float64
+        )
 
     def history_items_of(self, user: int) -> np.ndarray:
         """``history(user)``'s items alone (what the exclusion needs), without the confidences."""
@@ -391,6 +423,7 @@ class FactorModel(ServingModel):
         """The user's last items in the training data, newest first."""
         if user is None or self.recent_indptr is None:
             return np.empty(0, np.int64)
+        assert self.recent_items is not None  # stored with recent_indptr
         return self.recent_items[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
 
     def fold_in(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -410,22 +443,30 @@ class FactorModel(ServingModel):
         names = sorted(self.repeats.event_types, key=self.repeats.event_types.__getitem__)
         # The last code stands for every type the training data did not have: the eventsConfig
         # entries of such types (events of other types never reach fold-in).
-        unseen = max((w for t, w, _ in self.event_rule.parameters if t not in self.repeats.event_types), default=0.0)
+        unseen = max(
+            (w for t, w, _ in self.event_rule.parameters if t not in self.repeats.event_types), default=0.0
+        )
         weights = [self.event_rule.type_weight(name) for name in names] + [unseen]
         return np.array(weights, dtype=np.float32).astype(np.float64)  # float32, as training's weights
 
-    def sequence_confidence(self, sequence: np.ndarray, types: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sequence_confidence(
+        self, sequence: np.ndarray, types: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(unique items, confidences) for a chronological item sequence (with its event type
         codes, for the solution's event weights), as training computes them."""
         items, inverse = np.unique(sequence, return_inverse=True)
         weights = recency_weights(len(sequence), self.recency_ramp)
         if types is not None and self._type_weights is not None and len(sequence):
-            weights = self._type_weights[np.minimum(np.asarray(types, dtype=np.int64), len(self._type_weights) - 1)] * weights
+            weights = (
+                self._type_weights[np.minimum(np.asarray(types, dtype=np.int64), len(self._type_weights) - 1)]
+                * weights
+            )
         summed = np.bincount(inverse, weights=weights)
         return items, confidence(summed, self.alpha)
 
-    def interactions_for(self, user: int | None, recent: np.ndarray,
-                         recent_types: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def interactions_for(
+        self, user: int | None, recent: np.ndarray, recent_types: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Training history merged with interactions newer than the model (``recent``, chronological)."""
         items, weights = self.history(user) if user is not None else (np.empty(0, np.int64), np.empty(0))
         if len(recent) == 0:
@@ -436,13 +477,16 @@ class FactorModel(ServingModel):
         merged = dict(zip(items.tolist(), weights.tolist(), strict=True))
         for item, weight in zip(fresh_items.tolist(), fresh_weights.tolist(), strict=True):
             merged[item] = merged.get(item, 0.0) + weight
-        return (np.fromiter(merged.keys(), dtype=np.int64, count=len(merged)),
-                np.fromiter(merged.values(), dtype=np.float64, count=len(merged)))
+        return (
+            np.fromiter(merged.keys(), dtype=np.int64, count=len(merged)),
+            np.fromiter(merged.values(), dtype=np.float64, count=len(merged)),
+        )
 
     def stored_recent_types(self, user: int | None, count: int) -> np.ndarray:
         """Event type codes of ``stored_recent(user)`` (the unknown type where training kept none)."""
         if user is None or self.recent_types is None:
             return np.full(count, self._unknown_type, dtype=np.int64)
+        assert self.recent_indptr is not None  # recent_types are stored with it
         return self.recent_types[self.recent_indptr[user] : self.recent_indptr[user + 1]].astype(np.int64)
 
     @property
@@ -456,17 +500,21 @@ class FactorModel(ServingModel):
         items = np.fromiter((index[recent[p]] for p in known), dtype=np.int64, count=len(known))
         if self.repeats is None or not recent_types:
             return items, np.full(len(items), self._unknown_type, dtype=np.int64)
-        codes = np.fromiter((self.repeats.type_code(recent_types[p]) for p in known), dtype=np.int64, count=len(known))
+        codes = np.fromiter(
+            (self.repeats.type_code(recent_types[p]) for p in known), dtype=np.int64, count=len(known)
+        )
         return items, codes
 
     def repeat_candidates(self, last: np.ndarray, last_types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(items, chances) of the user's recent items worth recommending again (``picks.serving.repeats``)."""
+        """(items, chances) of the user's recent items worth recommending again
+        (``picks.serving.repeats``)."""
         if self.repeats is None:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         return self.repeats.candidates(last, last_types)
 
-    def repeat_candidates_rows(self, lasts: list[np.ndarray],
-                               last_types: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def repeat_candidates_rows(
+        self, lasts: list[np.ndarray], last_types: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """``repeat_candidates`` for many users at once (the same items and chances, in the same order)."""
         empty = (np.empty(0, np.int64), np.empty(0, np.float32))
         if self.repeats is None or not lasts:
@@ -502,8 +550,9 @@ class FactorModel(ServingModel):
             start = end
         return out
 
-    def _context(self, user_id: str | None, recent: Sequence[str],
-                 recent_types: Sequence[str] = ()) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    def _context(
+        self, user_id: str | None, recent: Sequence[str], recent_types: Sequence[str] = ()
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
         """(user vector or None, items to exclude, last items newest first, their event type codes)."""
         user = self.user_index.get(user_id) if user_id is not None else None
         fresh, fresh_types = self._fresh(recent, recent_types)
@@ -516,7 +565,9 @@ class FactorModel(ServingModel):
             seen = items
         stored = self.stored_recent(user)
         last = np.concatenate([fresh[::-1], stored])[: self.recent_window]
-        last_types = np.concatenate([fresh_types[::-1], self.stored_recent_types(user, len(stored))])[: self.recent_window]
+        last_types = np.concatenate([fresh_types[::-1], self.stored_recent_types(user, len(stored))])[
+            : self.recent_window
+        ]
         return vector, seen, last, last_types
 
     # --- scoring ------------------------------------------------------------------------------
@@ -529,6 +580,7 @@ class FactorModel(ServingModel):
     def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
         if not self.recent_weight or len(last) == 0:
             return None
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
         out = np.zeros(self.item_count, dtype=np.float32)
         # All the last items' neighbours in one np.add.at, in the order (and with the float32
         # values) of a loop over the items, newest first: the sums are the same.
@@ -560,11 +612,16 @@ class FactorModel(ServingModel):
         return score
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
-        return self.item_factors @ vector
+        scores: np.ndarray = self.item_factors @ vector
+        return scores
 
-    def request_scores(self, user_id: str | None, recent: Sequence[str] = (),
-                       context: dict[str, str] | None = None,
-                       recent_types: Sequence[str] = ()) -> tuple[np.ndarray | None, np.ndarray]:
+    def request_scores(
+        self,
+        user_id: str | None,
+        recent: Sequence[str] = (),
+        context: dict[str, str] | None = None,
+        recent_types: Sequence[str] = (),
+    ) -> tuple[np.ndarray | None, np.ndarray]:
         """(score per item or None for "use popularity", items the user's history excludes).
 
         One pass over the item factors — the expensive part of a request — so callers ranking the
@@ -575,19 +632,28 @@ class FactorModel(ServingModel):
         score = self._with_context(self.blended_scores(vector, last), context)
         return self._with_repeats(score, skip, self.repeat_candidates(last, last_types))
 
-    def _with_repeats(self, score: np.ndarray | None, skip: np.ndarray,
-                      candidates: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray | None, np.ndarray]:
+    def _with_repeats(
+        self, score: np.ndarray | None, skip: np.ndarray, candidates: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray | None, np.ndarray]:
         """Repeat candidates lifted above the rest, and no longer excluded as history."""
         if score is None or len(candidates[0]) == 0:
             return score, skip
         return lift_repeats(score, candidates), skip[~np.isin(skip, candidates[0])]
 
-    def recommend(self, user_id: str | None, k: int, recent: Sequence[str] = (),
-                  excluded: np.ndarray | None = None, allowed: np.ndarray | None = None,
-                  context: dict[str, str] | None = None,
-                  scored: tuple[np.ndarray | None, np.ndarray] | None = None,
-                  recent_types: Sequence[str] = ()) -> Ranked:
-        score, skip = scored if scored is not None else self.request_scores(user_id, recent, context, recent_types)
+    def recommend(
+        self,
+        user_id: str | None,
+        k: int,
+        recent: Sequence[str] = (),
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+        context: dict[str, str] | None = None,
+        scored: tuple[np.ndarray | None, np.ndarray] | None = None,
+        recent_types: Sequence[str] = (),
+    ) -> Ranked:
+        score, skip = (
+            scored if scored is not None else self.request_scores(user_id, recent, context, recent_types)
+        )
         if excluded is not None:
             skip = np.concatenate([skip, excluded])
         if score is None:
@@ -595,8 +661,9 @@ class FactorModel(ServingModel):
         ranked = top_k(score, k, skip, allowed)
         return Ranked(ranked.indices, softmax(score, self.temperature, at=ranked.indices))
 
-    def recommend_sequences(self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None,
-                            batch: int = 512) -> np.ndarray:
+    def recommend_sequences(
+        self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None, batch: int = 512
+    ) -> np.ndarray:
         """Top-``k`` item indices (-1 pads) for users known only by chronological item sequences.
 
         What ``recommend(None, k, recent=...)`` returns for each, computed in bulk for offline work
@@ -604,8 +671,14 @@ class FactorModel(ServingModel):
         """
         return self.rank_sequences(sequences, k, types, (self.exclude_history,), batch)[0]
 
-    def rank_sequences(self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None,
-                       excludes: Sequence[bool] = (True, False), batch: int = 512) -> list[np.ndarray]:
+    def rank_sequences(
+        self,
+        sequences: list[np.ndarray],
+        k: int,
+        types: list[np.ndarray] | None = None,
+        excludes: Sequence[bool] = (True, False),
+        batch: int = 512,
+    ) -> list[np.ndarray]:
         """``recommend_sequences``' answer once per setting of ``excludes`` (True: the user's history
         left out), from one scoring pass: only the ranking depends on the setting.
 
@@ -622,7 +695,9 @@ class FactorModel(ServingModel):
             for row, sequence in enumerate(chunk):
                 items = empty
                 if len(sequence):
-                    items, weights = self.sequence_confidence(sequence, None if types is None else types[start + row])
+                    items, weights = self.sequence_confidence(
+                        sequence, None if types is None else types[start + row]
+                    )
                     vectors[row] = self.fold_in(items, weights)
                 seen.append(items)
             has_vector = np.array([len(sequence) > 0 for sequence in chunk], dtype=bool)
@@ -638,8 +713,9 @@ class FactorModel(ServingModel):
                 out[start : start + len(chunk)] = rows
         return outs
 
-    def recommend_known_users(self, users: np.ndarray, k: int, batch: int = 512,
-                              exclude: bool | None = None) -> np.ndarray:
+    def recommend_known_users(
+        self, users: np.ndarray, k: int, batch: int = 512, exclude: bool | None = None
+    ) -> np.ndarray:
         """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them
         (``exclude``: with or without the user's history left out; None: as the model says)."""
         exclude = self.exclude_history if exclude is None else exclude
@@ -650,11 +726,14 @@ class FactorModel(ServingModel):
             raw = self._factor_scores(self.user_factors[chunk], buffers)
             lasts = [self.stored_recent(user) for user in chunk.tolist()]
             seen = [self.history_items_of(user) for user in chunk.tolist()]
-            last_types = [self.stored_recent_types(user, len(last))
-                          for user, last in zip(chunk.tolist(), lasts, strict=True)]
+            last_types = [
+                self.stored_recent_types(user, len(last))
+                for user, last in zip(chunk.tolist(), lasts, strict=True)
+            ]
             repeats = self.repeat_candidates_rows(lasts, last_types)
             out[start : start + len(chunk)] = self._rank_rows(
-                raw, np.ones(len(chunk), dtype=bool), lasts, seen, k, repeats, (exclude,), buffers)[0]
+                raw, np.ones(len(chunk), dtype=bool), lasts, seen, k, repeats, (exclude,), buffers
+            )[0]
         return out
 
     def _factor_scores(self, vectors: np.ndarray, buffers: list[np.ndarray]) -> np.ndarray:
@@ -676,8 +755,9 @@ class FactorModel(ServingModel):
         else:
             np.divide(raw, peak, out=raw, where=peak > 0)
 
-    def _recent_entries(self, has_vector: np.ndarray, lasts: list[np.ndarray],
-                        n: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    def _recent_entries(
+        self, has_vector: np.ndarray, lasts: list[np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """The recent-item part of ``blended_scores`` for a chunk's rows with a vector, unsummed:
         (keys ``row % BLOCK_ROWS * n + item`` into a block's scratch, float32 contributions, per-row
         bounds into both).
@@ -694,6 +774,7 @@ class FactorModel(ServingModel):
         row_of = np.repeat(rows, lengths[rows])
         position = np.arange(len(items)) - np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
         decay = self._recent_decays(int(lengths.max()))
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
         neighbors = self.neighbors[items]  # recent items × neighbours
         keys = (row_of % BLOCK_ROWS)[:, None] * n + neighbors
         values = self.neighbor_scores[items] * decay[position][:, None]
@@ -704,8 +785,9 @@ class FactorModel(ServingModel):
         counts[rows] = lengths[rows] * neighbors.shape[1]
         return keys.reshape(-1), values.reshape(-1), [0, *np.cumsum(counts).tolist()]
 
-    def _add_recent(self, block: np.ndarray, keys: np.ndarray, values: np.ndarray,
-                    scratch: np.ndarray) -> None:
+    def _add_recent(
+        self, block: np.ndarray, keys: np.ndarray, values: np.ndarray, scratch: np.ndarray
+    ) -> None:
         """Adds ``blended_scores``' recent-item part to a block of rows: the block's
         ``_recent_entries`` ``keys`` / ``values`` are summed into ``scratch`` (``BLOCK_ROWS`` × items,
         zero and left zero; small enough to stay in cache) — the same float32 operations as
@@ -725,9 +807,17 @@ class FactorModel(ServingModel):
             block[rows] += (weight * near[rows]) / peak[rows, None]
         near.fill(0.0)
 
-    def _rank_rows(self, raw: np.ndarray, has_vector: np.ndarray, lasts: list[np.ndarray],
-                   seen: list[np.ndarray], k: int, repeats: list[tuple[np.ndarray, np.ndarray]],
-                   excludes: Sequence[bool], buffers: list[np.ndarray]) -> list[np.ndarray]:
+    def _rank_rows(
+        self,
+        raw: np.ndarray,
+        has_vector: np.ndarray,
+        lasts: list[np.ndarray],
+        seen: list[np.ndarray],
+        k: int,
+        repeats: list[tuple[np.ndarray, np.ndarray]],
+        excludes: Sequence[bool],
+        buffers: list[np.ndarray],
+    ) -> list[np.ndarray]:
         """Per row of ``raw`` (raw factor scores, used where ``has_vector``) and per setting of
         ``excludes``: what ``recommend`` ranks for that user — the normalised factor scores plus the
         recent-item part of ``blended_scores``, ``seen`` left out where the setting says so, the
@@ -816,8 +906,17 @@ class FactorModel(ServingModel):
             # lift_repeats' float(ceiling) + 1.0 + chance: a Python float, then float32 with the chances.
             lift_values = (ceiling[lift_rows].astype(np.float64) + 1.0).astype(np.float32) + lift_chances
             others = counted & ~in_lift
-            ranked = _best_rows(found[others] % n, value[others], found_rows[others], rows, kk,
-                                lift_keys % n, lift_values, lift_rows, ~slow)
+            ranked = _best_rows(
+                found[others] % n,
+                value[others],
+                found_rows[others],
+                rows,
+                kk,
+                lift_keys % n,
+                lift_values,
+                lift_rows,
+                ~slow,
+            )
             done = np.flatnonzero(ranked[:, 0] >= 0)
             out[done, :kk] = ranked[done]
             redo = np.ones(rows, dtype=bool)
@@ -837,8 +936,14 @@ class FactorModel(ServingModel):
         shift = self.context_weight * shift
         return shift if score is None else score + shift
 
-    def rank(self, user_id: str | None, candidates: np.ndarray, recent: Sequence[str] = (),
-             context: dict[str, str] | None = None, recent_types: Sequence[str] = ()) -> Ranked:
+    def rank(
+        self,
+        user_id: str | None,
+        candidates: np.ndarray,
+        recent: Sequence[str] = (),
+        context: dict[str, str] | None = None,
+        recent_types: Sequence[str] = (),
+    ) -> Ranked:
         """Order known ``candidates`` for the user; scores are a softmax over the candidates only."""
         vector, _, last, last_types = self._context(user_id, recent, recent_types)
         score = self._with_context(self.blended_scores(vector, last), context)
@@ -847,7 +952,9 @@ class FactorModel(ServingModel):
         order = np.argsort(-raw, kind="stable")
         return Ranked(candidates[order], softmax(raw, self.temperature)[order] if len(raw) else raw)
 
-    def explain(self, user_id: str | None, item: int, recent: Sequence[str] = (), top: int = 3) -> list[tuple[int, float]]:
+    def explain(
+        self, user_id: str | None, item: int, recent: Sequence[str] = (), top: int = 3
+    ) -> list[tuple[int, float]]:
         """The user's interactions that contributed most to ``item``'s factor score, with their share.
 
         With ``W = (YᵀC_uY + λI)⁻¹`` the factor score is ``Σ_i c_i · y_itemᵀ W y_i``: each history
@@ -874,8 +981,13 @@ class SimsModel(ServingModel):
         self.neighbors = artifact.arrays["neighbors"]
         self.neighbor_scores = artifact.arrays["neighbor_scores"].astype(np.float32, copy=False)
 
-    def related(self, item_id: str | None, k: int, excluded: np.ndarray | None = None,
-                allowed: np.ndarray | None = None) -> Ranked:
+    def related(
+        self,
+        item_id: str | None,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
         item = self.item_index.get(item_id) if item_id is not None else None
         skip = np.array([item], dtype=np.int64) if item is not None else np.empty(0, np.int64)
         if excluded is not None:
@@ -893,10 +1005,13 @@ class SimsModel(ServingModel):
             return Ranked(neighbors, scores)
         # Too few co-occurring items: fill with popular ones, scored below every neighbour.
         fill = self.popular(k - len(neighbors), np.concatenate([skip, neighbors]), allowed)
-        return Ranked(np.concatenate([neighbors, fill.indices]), np.concatenate([scores, np.zeros(len(fill.indices))]))
+        return Ranked(
+            np.concatenate([neighbors, fill.indices]), np.concatenate([scores, np.zeros(len(fill.indices))])
+        )
 
-
-    def related_to_history(self, history: np.ndarray, k: int, window: int = 20, decay: float = 0.95) -> Ranked:
+    def related_to_history(
+        self, history: np.ndarray, k: int, window: int = 20, decay: float = 0.95
+    ) -> Ranked:
         """Items related to a user's history (item indices, oldest first), the newest weighing most.
 
         Neighbour scores of the last ``window`` items summed with weights ``decay**age``; items in
@@ -945,15 +1060,25 @@ class TrendingModel(ServingModel):
                 now_counts = np.bincount(items[current], minlength=self.item_count).astype(np.float32)
                 before = np.bincount(items[previous], minlength=self.item_count).astype(np.float32)
                 # Growth first; among equal growth, the busier item now.
-                return (now_counts - before) + now_counts / (now_counts.max() + 1.0)
+                growth: np.ndarray = (now_counts - before) + now_counts / (now_counts.max() + 1.0)
+                return growth
         return None
 
-    def recommend(self, k: int, now: float, live_items: np.ndarray | None = None,
-                  live_times: np.ndarray | None = None, excluded: np.ndarray | None = None,
-                  allowed: np.ndarray | None = None) -> Ranked:
+    def recommend(
+        self,
+        k: int,
+        now: float,
+        live_items: np.ndarray | None = None,
+        live_times: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
         empty_items, empty_times = np.empty(0, np.int64), np.empty(0, np.int64)
-        score = self.growth(now, live_items if live_items is not None else empty_items,
-                            live_times if live_times is not None else empty_times)
+        score = self.growth(
+            now,
+            live_items if live_items is not None else empty_items,
+            live_times if live_times is not None else empty_times,
+        )
         if score is None:
             return self.popular(k, excluded, allowed)
         return top_k(score, k, excluded, allowed)

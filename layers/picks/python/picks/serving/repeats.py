@@ -16,6 +16,7 @@ gets its probability from the table; those above ``repeat_threshold`` are recomm
 likely first, ahead of the rest (whose chance of being right is about the model's precision, a few
 percent).  Everything here is numpy, shared by the runtime and the offline evaluation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,15 +40,20 @@ def distinct_recent(items: np.ndarray, types: np.ndarray, window: int) -> tuple[
         return empty, empty, empty, empty
     unique, first, counts = np.unique(items, return_index=True, return_counts=True)
     newest = np.argsort(first, kind="stable")
-    return (unique[newest], np.arange(len(unique)), types[first[newest]],
-            np.minimum(counts[newest], COUNT_BUCKETS) - 1)
+    return (
+        unique[newest],
+        np.arange(len(unique)),
+        types[first[newest]],
+        np.minimum(counts[newest], COUNT_BUCKETS) - 1,
+    )
 
 
 def smoothed(hits: np.ndarray, totals: np.ndarray) -> np.ndarray:
     """Hit rates per (position, type, count) shrunk towards each position's overall rate."""
     position_rate = hits.sum(axis=(1, 2)) / np.maximum(totals.sum(axis=(1, 2)), 1.0)
     prior = position_rate[:, None, None]
-    return ((hits + PRIOR_WEIGHT * prior) / (totals + PRIOR_WEIGHT)).astype(np.float32)
+    rates: np.ndarray = ((hits + PRIOR_WEIGHT * prior) / (totals + PRIOR_WEIGHT)).astype(np.float32)
+    return rates
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,8 @@ class RepeatTable:
 
     @property
     def window(self) -> int:
-        return self.probability.shape[0]
+        positions: int = self.probability.shape[0]
+        return positions
 
     def type_code(self, event_type: str | None) -> int:
         return self.event_types.get(str(event_type or "").lower(), len(self.event_types))

@@ -1,5 +1,6 @@
 """Models loaded once per container and kept: a Lambda container (or the emulator) serves many
 requests with the same few models, and loading one is an S3 read of tens of megabytes."""
+
 from __future__ import annotations
 
 import threading

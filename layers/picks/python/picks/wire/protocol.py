@@ -1,11 +1,15 @@
 """Error encoding that botocore parses into typed exceptions, per protocol."""
+
 from __future__ import annotations
 
 import json
 import uuid
+from typing import TYPE_CHECKING
 
-from picks.errors import PicksError
 from picks.wire.service_model import protocol, service_model
+
+if TYPE_CHECKING:
+    from picks.errors import PicksError
 
 CONTENT_TYPES = {"json": "application/x-amz-json-1.1", "rest-json": "application/json"}
 

@@ -4,14 +4,16 @@ Members not in the model are dropped, ``None`` values are omitted and
 timestamps become epoch seconds (JSON numbers), as AWS JSON 1.1 and
 REST-JSON responses carry them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from botocore.model import Shape
+from typing import TYPE_CHECKING, Any
 
 from picks.wire.service_model import operation_model
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 
 def _shape_value(shape: Shape, value: Any) -> Any:
@@ -37,4 +39,5 @@ def serialize_output(service: str, operation: str, result: dict[str, Any] | None
     shape = operation_model(service, operation).output_shape
     if shape is None or result is None:
         return {}
-    return _shape_value(shape, result)
+    output: dict[str, Any] = _shape_value(shape, result)
+    return output

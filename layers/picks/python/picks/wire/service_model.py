@@ -1,10 +1,14 @@
 """Access to botocore's own Personalize service models (shipped with boto3 in every Lambda runtime)."""
+
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
 
 SERVICES = ("personalize", "personalize-runtime", "personalize-events")
 
@@ -26,4 +30,5 @@ def operation_model(service: str, operation: str) -> OperationModel:
 
 def protocol(service: str) -> str:
     """``json`` for the control plane (AWS JSON 1.1), ``rest-json`` for runtime and events."""
-    return service_model(service).metadata["protocol"]
+    name: str = service_model(service).metadata["protocol"]
+    return name

@@ -5,17 +5,20 @@ patterns and enums are the server's job.  Messages follow the AWS wording
 ("1 validation error detected: Value 'x' at 'name' failed to satisfy
 constraint: ...") and always name the member path.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
-from botocore.model import Shape
 
 from picks.errors import InvalidInputException, excerpt
 from picks.wire.service_model import operation_model
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
 # (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them
@@ -70,6 +73,8 @@ def compiled_pattern(pattern: str) -> regex.Pattern[str]:
 # A message lists this many of the broken constraints (and counts the rest): a 10,000-element list of bad
 # values must not make a 10,000-line message.
 LISTED_ERRORS = 10
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
@@ -149,7 +154,7 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         return
 
 
-def _check_size(size: int, meta: dict, value: Any, path: str, out: _Collector, noun: str) -> None:
+def _check_size(size: int, meta: dict[str, Any], value: Any, path: str, out: _Collector, noun: str) -> None:
     if "min" in meta and size < meta["min"]:
         out.fail(value, path, f"Member must have {noun} greater than or equal to {meta['min']}")
     if "max" in meta and size > meta["max"]:

@@ -5,16 +5,19 @@ which proves the artifact is servable and warms this container's cache, then mak
 An update replaces what the campaign serves only once it is ACTIVE, so requests never see a
 half-deployed campaign.  ``record_failure`` (the Catch) ends it CREATE FAILED with the reason.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
-from picks.dal.resources import Resource
 from picks.serving.store import load_model
-from picks.services import Services
 from picks.workflows.failures import failure_reason
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 WHAT = "Campaign"
 LATEST_SUFFIX = "/$LATEST"
@@ -29,8 +32,11 @@ def serving_version(services: Services, requested: str) -> Resource:
     """The ACTIVE solution version behind ``requested`` (a version ARN or ``<solution>/$LATEST``)."""
     if requested.endswith(LATEST_SUFFIX):
         solution = requested[: -len(LATEST_SUFFIX)]
-        active = [v for v in services.resources.list("solution-version", parent=solution)
-                  if v.doc.get("status") == ACTIVE and v.doc.get("_model")]
+        active = [
+            v
+            for v in services.resources.list("solution-version", parent=solution)
+            if v.doc.get("status") == ACTIVE and v.doc.get("_model")
+        ]
         if not active:
             raise CampaignDeploymentFailed(f"solutionVersionArn: {solution} has no ACTIVE solution version.")
         return active[-1]
@@ -99,10 +105,12 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 
 def redeploy(services: Services, campaign_arn: str, version_arn: str) -> None:
     """Point a campaign at ``version_arn`` through a normal update (used by syncWithLatestSolutionVersion)."""
+
     def record(doc: dict[str, Any]) -> None:
         now = services.clock()
         doc[UPDATE] = {
-            "solutionVersionArn": doc["solutionVersionArn"] if doc["solutionVersionArn"].endswith(LATEST_SUFFIX)
+            "solutionVersionArn": doc["solutionVersionArn"]
+            if doc["solutionVersionArn"].endswith(LATEST_SUFFIX)
             else version_arn,
             "minProvisionedTPS": doc.get("minProvisionedTPS"),
             "campaignConfig": doc.get("campaignConfig"),
@@ -112,8 +120,9 @@ def redeploy(services: Services, campaign_arn: str, version_arn: str) -> None:
         }
 
     _update(services, campaign_arn, record)
-    services.workflows.start("CampaignDeployment", f"sync-{uuid.uuid4().hex[:12]}",
-                             {"campaignArn": campaign_arn, "update": True})
+    services.workflows.start(
+        "CampaignDeployment", f"sync-{uuid.uuid4().hex[:12]}", {"campaignArn": campaign_arn, "update": True}
+    )
 
 
 ACTIONS = {"campaign.deploy": deploy, "campaign.record_failure": record_failure}

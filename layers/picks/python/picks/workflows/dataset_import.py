@@ -8,20 +8,23 @@ bucket (``picks.user_buckets``); a role picks cannot assume, or one that may not
 read the source, fails the job the same way.  ``record_failure`` handles
 anything unexpected (the Catch).
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks import arns, user_buckets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
-from picks.dal.resources import Resource
 from picks.dataset_schema import parse_schema
 from picks.errors import excerpt
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import parse_s3_uri, run_import
-from picks.services import Services
 from picks.workflows.failures import failure_reason
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 JOB = "Dataset import job"
 DATA_KEY = "_data"  # private: not in the botocore output shape, so never serialized
@@ -55,8 +58,11 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     role_arn = job.doc.get("roleArn")
     try:
         source_s3 = user_buckets.s3_client(
-            services, parse_s3_uri(location)[0], role_arn=role_arn,
-            session=user_buckets.session_name("import", job.doc["jobName"]), region=region,
+            services,
+            parse_s3_uri(location)[0],
+            role_arn=role_arn,
+            session=user_buckets.session_name("import", job.doc["jobName"]),
+            region=region,
         )
         result = run_import(
             services.s3,

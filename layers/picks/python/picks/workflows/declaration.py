@@ -7,9 +7,11 @@ thread: it invokes the same Lambda handler with the same payload, and runs a ``T
 subprocess of the same training entry point under the SageMaker contract
 (``picks.workflows.local_training``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Step:
     function: str  # picks.routes.FUNCTIONS key
     action: str  # dispatched inside the function
 
-    def payload(self, state: dict) -> dict:
+    def payload(self, state: dict[str, Any]) -> dict[str, Any]:
         """The event a step's Lambda receives (the state machine builds the same shape)."""
         return {"action": self.action, "input": state}
 

@@ -4,6 +4,7 @@ A Lambda step's Cause is JSON with ``errorMessage``; a SageMaker ``.sync`` task'
 description with ``FailureReason``; the local runner passes the message itself.  Errors the steps
 raise on purpose (``expected``) are reported as their message alone; anything else keeps its name.
 """
+
 from __future__ import annotations
 
 import json

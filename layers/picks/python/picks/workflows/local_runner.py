@@ -6,6 +6,7 @@ SageMaker contract) and stores the job description at ``result_key``, as the ``.
 does.  The output of a step is the next step's state; any exception routes to ``on_failure``
 with ``error`` added, as the Catch does.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,7 +24,8 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 def _step_error(error: Exception) -> dict[str, str]:
     describe = getattr(error, "step_error", None)
     if callable(describe):
-        return describe()
+        described: dict[str, str] = describe()
+        return described
     return {"Error": type(error).__name__, "Cause": str(error)}
 
 

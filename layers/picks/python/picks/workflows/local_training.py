@@ -12,6 +12,7 @@ A job runs in its own process group under ``picks.workflows.orphan_guard``, so i
 emulator even when the emulator is killed; ``shutdown`` (the emulator stopping) ends every running
 job and its children, and each ends Failed with ``INTERRUPTED_REASON``.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,13 @@ class TrainingJobFailed(Exception):
 class LocalTrainingJobs:
     """Runs training jobs as local subprocesses; ``s3`` is an injected boto3 S3 client."""
 
-    def __init__(self, s3: Any, python: str = sys.executable, workdir: str | None = None,
-                 entry_module: str = ENTRY_MODULE) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        python: str = sys.executable,
+        workdir: str | None = None,
+        entry_module: str = ENTRY_MODULE,
+    ) -> None:
         self._s3 = s3
         self._python = python
         self._workdir = workdir
@@ -94,8 +100,10 @@ class LocalTrainingJobs:
         no copy in memory); ``manifest.json`` last, as ``save_dir`` writes it."""
         uri = request.model_artifacts_uri
         bucket, prefix = split_s3_uri(uri)
-        files = sorted((path for path in model_dir.rglob("*") if path.is_file()),
-                       key=lambda path: (path.name == MANIFEST_NAME, str(path)))
+        files = sorted(
+            (path for path in model_dir.rglob("*") if path.is_file()),
+            key=lambda path: (path.name == MANIFEST_NAME, str(path)),
+        )
         for path in files:
             key = prefix + path.relative_to(model_dir).as_posix()
             if path.stat().st_size > SINGLE_PUT_BYTES:
@@ -128,9 +136,16 @@ class LocalTrainingJobs:
                 if self._closed:
                     raise TrainingJobFailed(self._description(request, "Failed", started, INTERRUPTED_REASON))
                 if request.jobName in self._stopped:
-                    raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped before start"))
-                command = [self._python, "-m", "picks.workflows.orphan_guard", str(os.getpid()),
-                           self._entry_module]
+                    raise TrainingJobFailed(
+                        self._description(request, "Stopped", started, "stopped before start")
+                    )
+                command = [
+                    self._python,
+                    "-m",
+                    "picks.workflows.orphan_guard",
+                    str(os.getpid()),
+                    self._entry_module,
+                ]
                 process = subprocess.Popen(command, env=env, cwd=str(REPO_ROOT), start_new_session=True)
                 self._running[request.jobName] = process
             try:
@@ -139,7 +154,9 @@ class LocalTrainingJobs:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
                 raise TrainingJobFailed(
-                    self._description(request, "Failed", started, "MaxRuntimeExceeded: the job ran out of time")
+                    self._description(
+                        request, "Failed", started, "MaxRuntimeExceeded: the job ran out of time"
+                    )
                 ) from None
             finally:
                 with self._lock:
@@ -150,7 +167,11 @@ class LocalTrainingJobs:
                 raise TrainingJobFailed(self._description(request, "Stopped", started, "stopped by request"))
             if code != 0:
                 failure = output_dir / "failure"
-                reason = failure.read_text().strip() if failure.is_file() else f"training exited with status {code}"
+                reason = (
+                    failure.read_text().strip()
+                    if failure.is_file()
+                    else f"training exited with status {code}"
+                )
                 raise TrainingJobFailed(self._description(request, "Failed", started, reason))
             self._upload_model(request, model_dir)
             return self._description(request, "Completed", started)
@@ -158,7 +179,9 @@ class LocalTrainingJobs:
             shutil.rmtree(root, ignore_errors=True)
 
     @staticmethod
-    def _description(request: TrainingRequest, status: str, started: float, reason: str | None = None) -> dict[str, Any]:
+    def _description(
+        request: TrainingRequest, status: str, started: float, reason: str | None = None
+    ) -> dict[str, Any]:
         elapsed = int(time.time() - started)
         job: dict[str, Any] = {
             "TrainingJobName": request.jobName,

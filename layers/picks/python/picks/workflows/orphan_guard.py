@@ -10,6 +10,7 @@ elsewhere a thread polls the parent.  SIGTERM (the emulator stopping, or StopSol
 also ends the group.  The guard's exit status is the job's.  SageMaker runs ``training.train``
 directly; only the emulator uses this.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -19,7 +20,10 @@ import subprocess
 import sys
 import threading
 import time
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.5

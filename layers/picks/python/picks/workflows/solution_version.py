@@ -10,28 +10,37 @@ job's reason, or CREATE STOPPED when StopSolutionVersionCreation asked for it.  
 output is SageMaker's default ``model.tar.gz`` is still registered: its files are unpacked under
 ``models/<solution>/<version>/``.
 """
+
 from __future__ import annotations
 
 import io
 import json
 import re
 import tarfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from picks import arns, realtime
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.controlplane import datasets
-from picks.dal.resources import Resource
+from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
-from picks.services import Services
-from picks.workflows.failures import failure_reason
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
-from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, is_archive, model_artifacts_uri, split_s3_uri
+from picks.workflows.failures import failure_reason
+from picks.workflows.training_contract import (
+    CONFIG_FILE,
+    TrainingRequest,
+    is_archive,
+    model_artifacts_uri,
+    split_s3_uri,
+)
+
+if TYPE_CHECKING:
+    from picks.dal.resources import Resource
+    from picks.services import Services
 
 WHAT = "Solution version"
 CREATE_STOPPING = "CREATE STOPPING"
@@ -96,8 +105,12 @@ def _copy_object(s3: Any, bucket: str, source_key: str, destination_key: str) ->
 def _copy_table(services: Services, source_prefix: str, destination_prefix: str) -> None:
     bucket = services.settings.bucket_name
     for name in TABLE_FILES:
-        _copy_object(services.s3, bucket, f"{source_prefix.rstrip('/')}/{name}",
-                     f"{destination_prefix.rstrip('/')}/{name}")
+        _copy_object(
+            services.s3,
+            bucket,
+            f"{source_prefix.rstrip('/')}/{name}",
+            f"{destination_prefix.rstrip('/')}/{name}",
+        )
 
 
 def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +158,12 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         if previous is None:
             raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
         for name in (MANIFEST_NAME, ARRAYS_NAME):
-            _copy_object(services.s3, bucket, previous.doc["_model"]["prefix"] + name, f"{channel}previous_model/{name}")
+            _copy_object(
+                services.s3,
+                bucket,
+                previous.doc["_model"]["prefix"] + name,
+                f"{channel}previous_model/{name}",
+            )
     config = {
         "recipe": recipe,
         "recipeArn": solution.doc.get("recipeArn"),
@@ -173,12 +191,18 @@ def _stage_entities(services: Services, dataset: Resource, destination: str) -> 
     written = None
     if services.metadata is not None:
         schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
-        written = realtime.records_table(schema, dataset.doc["datasetType"], services.metadata.scan_all(dataset.arn))
+        written = realtime.records_table(
+            schema, dataset.doc["datasetType"], services.metadata.scan_all(dataset.arn)
+        )
     if written is None:
         if table.get("prefix"):
             _copy_table(services, table["prefix"], destination)
         return
-    bulk = read_table(services.s3, services.settings.bucket_name, table["prefix"]) if table.get("prefix") else None
+    bulk = (
+        read_table(services.s3, services.settings.bucket_name, table["prefix"])
+        if table.get("prefix")
+        else None
+    )
     # The individually written record wins over the bulk row with the same id.
     merged = merge(bulk, written, dataset.doc["datasetType"])
     write_table(services.s3, services.settings.bucket_name, destination, merged)
@@ -186,8 +210,11 @@ def _stage_entities(services: Services, dataset: Resource, destination: str) -> 
 
 def _latest_full_version(services: Services, solution_arn: str, exclude: str) -> Resource | None:
     versions = [
-        v for v in services.resources.list("solution-version", parent=solution_arn)
-        if v.arn != exclude and v.doc.get("status") == ACTIVE and v.doc.get("_model")
+        v
+        for v in services.resources.list("solution-version", parent=solution_arn)
+        if v.arn != exclude
+        and v.doc.get("status") == ACTIVE
+        and v.doc.get("_model")
         and (v.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
     ]
     return versions[-1] if versions else None
@@ -233,9 +260,9 @@ def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any
         raise ArtifactError(f"{where} is outside the picks bucket {services.settings.bucket_name}")
     manifest_bytes = object_bytes(services.s3, bucket, prefix + MANIFEST_NAME)
     data_size = _object_size(services, bucket, prefix + ARRAYS_NAME)
-    found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
-    missing = [name for name, value in found.items() if value is None]
-    if missing:
+    if manifest_bytes is None or data_size is None:
+        found = {MANIFEST_NAME: manifest_bytes, ARRAYS_NAME: data_size}
+        missing = [name for name, value in found.items() if value is None]
         raise ArtifactError(f"{where} lacks {', '.join(missing)}")
     try:
         manifest = parse_manifest(manifest_bytes)
@@ -243,7 +270,8 @@ def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any
         raise ArtifactError(f"{where}{MANIFEST_NAME}: {error}") from None
     if data_size != manifest["data"]["size"]:
         raise ArtifactError(
-            f"{where}{ARRAYS_NAME} is {data_size} bytes; {MANIFEST_NAME} says {manifest['data']['size']}")
+            f"{where}{ARRAYS_NAME} is {data_size} bytes; {MANIFEST_NAME} says {manifest['data']['size']}"
+        )
     return prefix, manifest
 
 
@@ -260,8 +288,9 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         except ArtifactError as error:
             raise ArtifactError(f"{uri}: {error}") from None
         prefix = model_prefix(version)
-        publish_files(services.s3, services.settings.bucket_name, prefix,
-                      files[MANIFEST_NAME], files[ARRAYS_NAME])
+        publish_files(
+            services.s3, services.settings.bucket_name, prefix, files[MANIFEST_NAME], files[ARRAYS_NAME]
+        )
     else:
         # The job's own files are the version's model: it never writes there again (one job per
         # version, job names are unique), so there is nothing to copy.
@@ -271,8 +300,12 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {
         "status": ACTIVE,
         "trainingHours": round(seconds / 3600.0, 6),
-        "_model": {"prefix": prefix, "recipe": manifest["recipe"], "recipeType": manifest["recipeType"],
-                   "eventsUntil": version.doc.get("_eventsUntil", 0)},
+        "_model": {
+            "prefix": prefix,
+            "recipe": manifest["recipe"],
+            "recipeType": manifest["recipeType"],
+            "eventsUntil": version.doc.get("_eventsUntil", 0),
+        },
         "_metrics": info.get("metrics", {}),
     }
     if info.get("tunedHPOParams"):
@@ -290,7 +323,9 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     if version.doc["status"] == CREATE_STOPPED:
         return {**state, "status": CREATE_STOPPED}
     _follow_latest(services, version)
-    logger.info("solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]})
+    logger.info(
+        "solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]}
+    )
     return {**state, "status": ACTIVE}
 
 

@@ -3,6 +3,7 @@
 Both take the same input; both run the steps declared in
 ``picks.workflows.declaration``.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,4 +29,5 @@ class StepFunctionsStarter:
         response = self._sfn.start_execution(
             stateMachineArn=self._arns[workflow], name=name, input=json.dumps(payload)
         )
-        return response["executionArn"]
+        arn: str = response["executionArn"]
+        return arn

@@ -20,6 +20,7 @@ uploaded files (with or without a trailing ``/``), or, for a job run with SageMa
 Inside the job, the SageMaker training contract (``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN``,
 ``SM_OUTPUT_DIR``, ``/opt/ml/output/failure``) is the only interface; see ``training/train.py``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -64,7 +65,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def model_artifacts_uri(job: dict[str, Any]) -> str:
     """``ModelArtifacts.S3ModelArtifacts`` of a DescribeTrainingJob-shaped result."""
-    return job["ModelArtifacts"]["S3ModelArtifacts"]
+    uri: str = job["ModelArtifacts"]["S3ModelArtifacts"]
+    return uri
 
 
 def is_archive(uri: str) -> bool:
