@@ -103,3 +103,13 @@ def client_for(emulator: Emulator, service: str) -> Any:
         aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
+
+
+@pytest.fixture(autouse=True)
+def empty_caches() -> Iterator[None]:
+    """Every test starts with this process's caches empty and leaves them so (``picks.cache``)."""
+    from picks import cache
+
+    cache.reset()
+    yield
+    cache.reset()

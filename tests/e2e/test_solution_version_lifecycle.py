@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-from picks import runtime
+from picks import cache
 from picks import services as picks_services
 from picks.workflows import campaign as campaign_steps
 
@@ -57,13 +57,17 @@ def clients(emulator):
     return client_for(emulator, "personalize"), client_for(emulator, "personalize-runtime"), s3
 
 
+QUICK_CAMPAIGN_TTL_S = 0.2
+
+
 @pytest.fixture(scope="module", autouse=True)
 def quick_campaign_refresh():
-    """The runtime caches a campaign's resolution for CAMPAIGN_TTL_S; shorten it so tests need not wait."""
-    original = runtime.CAMPAIGN_TTL_S
-    runtime.CAMPAIGN_TTL_S = 0.2
+    """The runtime caches a campaign for the ``campaigns`` TTL; shorten it so tests need not wait."""
+    campaigns = cache.named(cache.CAMPAIGNS)
+    original = campaigns.ttl_s
+    campaigns.ttl_s = QUICK_CAMPAIGN_TTL_S
     yield
-    runtime.CAMPAIGN_TTL_S = original
+    campaigns.ttl_s = original
 
 
 def import_csv(clients, dataset: str, text: str, mode: str = "FULL") -> None:
@@ -271,7 +275,7 @@ def test_update_campaign_serves_the_old_version_until_active(updated, clients, m
     assert pending["solutionVersionArn"] == full_arn  # still describes what is served
     assert pending["latestCampaignUpdate"]["solutionVersionArn"] == update_arn
     assert pending["latestCampaignUpdate"]["status"] == "CREATE IN_PROGRESS"
-    time.sleep(runtime.CAMPAIGN_TTL_S * 2)  # past the runtime's campaign cache
+    time.sleep(QUICK_CAMPAIGN_TTL_S * 2)  # past the runtime's campaign cache
     items = recommended(runtime_client, campaign, user, 25)
     assert len(items) == 25 and "new-A" not in items  # the old version still answers
 

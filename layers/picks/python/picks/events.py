@@ -33,10 +33,11 @@ def resolve_tracker(services: Services, tracking_id: str) -> Resource:
     """The event tracker (kind ``event-tracker``, ``doc`` as DescribeEventTracker returns it) whose
     trackingId is ``tracking_id``; ResourceNotFoundException naming the trackingId if there is none.
 
-    One GetItem on the ``tracking-id/<trackingId>`` alias, then cached in this process for
-    ``event_trackers.TRACKER_CACHE_SECONDS`` (60 s): a tracker deleted by another process (another
-    Lambda container) keeps accepting events here for up to that long.  DeleteEventTracker in this
-    process takes effect at once.  Unknown trackingIds are not cached, so a new tracker works at once.
+    One GetItem on the ``tracking-id/<trackingId>`` alias, then cached in this process for the
+    ``tracking_ids`` cache's TTL (60 s, ``picks.cache.POLICIES``): a tracker deleted by another
+    process (another Lambda container) keeps accepting events here for up to that long.
+    DeleteEventTracker in this process takes effect at once.  Unknown trackingIds are not cached, so
+    a new tracker works at once.
     """
     tracker = event_trackers.lookup_tracking_id(services, tracking_id)
     if tracker is None or not services.resources.visible(tracker.arn):  # another region's tracker

@@ -2,7 +2,8 @@
 
 A campaign resolves to the solution version it serves and that version's model, loaded once per
 container (``picks.serving.store``).  Campaign lookups are cached for a few seconds: a request
-must not pay a table read, and a campaign update takes effect within ``CAMPAIGN_TTL_S``.
+must not pay a table read, and a campaign update takes effect within the ``campaigns`` cache's TTL
+(``picks.cache.POLICIES``).
 
 Beyond Personalize: ``context={"PICKS_EXPLAIN": "true"}`` adds to each item a ``reason`` naming the
 user's interactions that contributed most; ``reason`` is a modelled member of ``PredictedItem``, so
@@ -11,15 +12,13 @@ stock clients parse it.
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks import arns
+from picks import arns, cache
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
 from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
@@ -28,8 +27,6 @@ from picks.serving.store import load_model
 if TYPE_CHECKING:
     from picks.services import Services
 
-CAMPAIGN_TTL_S = 5.0
-TREND_TTL_S = 2.0  # trending campaigns re-read the event stream at most this often
 # Events received just before a training's export may be missing from the (eventually consistent)
 # export index; fold-in keeps using them for this long past the cut-off.  Counting one twice in a
 # user's vector is harmless; missing it would not be.
@@ -52,18 +49,17 @@ class ServingCampaign:
     events_since_ms: int = 0  # events received after this are newer than the model: fold them in
 
 
-_campaigns: dict[str, tuple[float, ServingCampaign]] = {}
-_campaigns_lock = threading.Lock()
+_campaigns: cache.TTLCache[str, ServingCampaign] = cache.named(cache.CAMPAIGNS)
+_trends: cache.TTLCache[str, tuple[np.ndarray, np.ndarray]] = cache.named(cache.TRENDS)
 
 
 def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
     if not services.resources.visible(arn):  # another region's: not found, cached or not
         raise ResourceNotFoundException(f"Campaign {arn} does not exist.")
-    now = time.monotonic()
-    with _campaigns_lock:
-        cached = _campaigns.get(arn)
-    if cached is not None and now - cached[0] < CAMPAIGN_TTL_S:
-        return cached[1]
+    return _campaigns.get_or_load(arn, lambda: _read_campaign(services, arn))
+
+
+def _read_campaign(services: Services, arn: str) -> ServingCampaign:
     campaign = services.resources.get(arn, what="Campaign", kind="campaign")
     serving_arn = campaign.doc.get("_servingVersionArn")
     if campaign.doc.get("status") != ACTIVE or not serving_arn:
@@ -72,7 +68,7 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
         )
     version = services.resources.get(serving_arn, what="Solution version")
     model = version.doc["_model"]
-    resolved = ServingCampaign(
+    return ServingCampaign(
         arn,
         model["recipeType"],
         model["prefix"],
@@ -80,14 +76,6 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
         dataset_group_arn=version.doc.get("datasetGroupArn", ""),
         events_since_ms=int(model.get("eventsUntil", 0)),
     )
-    with _campaigns_lock:
-        _campaigns[arn] = (now, resolved)
-    return resolved
-
-
-def forget_campaigns() -> None:
-    with _campaigns_lock:
-        _campaigns.clear()
 
 
 def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaign, ServingModel]:
@@ -113,16 +101,17 @@ def recent_interactions(
     return rules.recent_items(), rules.recent_event_types()
 
 
-_trends: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
-
-
 def live_trend_events(
     services: Services, campaign: ServingCampaign, model: TrendingModel, now: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(item indices, receive times in seconds) of the group's events in the last two windows."""
-    cached = _trends.get(campaign.arn)
-    if cached is not None and time.monotonic() - cached[0] < TREND_TTL_S:
-        return cached[1], cached[2]
+    """(item indices, receive times in seconds) of the group's events in the last two windows
+    (re-read at most every ``trends`` TTL)."""
+    return _trends.get_or_load(campaign.arn, lambda: _read_trend_events(services, campaign, model, now))
+
+
+def _read_trend_events(
+    services: Services, campaign: ServingCampaign, model: TrendingModel, now: float
+) -> tuple[np.ndarray, np.ndarray]:
     items, times = np.empty(0, np.int64), np.empty(0, np.int64)
     if services.events is not None and campaign.dataset_group_arn:
         since = max(int((now - 2 * model.window) * 1000), campaign.events_since_ms)
@@ -134,7 +123,6 @@ def live_trend_events(
         ]
         if pairs:
             items, times = (np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True))
-    _trends[campaign.arn] = (time.monotonic(), items, times)
     return items, times
 
 

@@ -12,16 +12,16 @@ its ``trackingId``.  A tracker is three records in the resources table:
 
 Nothing is provisioned, so a tracker is ACTIVE as soon as CreateEventTracker returns.  Deleting a
 tracker keeps the events it stored; PutEvents stops accepting its trackingId at once in this process
-and within ``TRACKER_CACHE_SECONDS`` everywhere else (``picks.events.resolve_tracker`` caches).
+and within the ``tracking_ids`` cache's TTL everywhere else (``picks.cache.POLICIES``;
+``picks.events.resolve_tracker`` caches).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from picks import cache
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
@@ -37,8 +37,6 @@ WHAT = "Event tracker"
 ALIAS_KIND = "tracking-id"
 CLAIM_KIND = "event-tracker-claim"
 SUMMARY_FIELDS = ("name", "eventTrackerArn", "status", "creationDateTime", "lastUpdatedDateTime")
-# How long a process keeps using a resolved trackingId without reading it again.
-TRACKER_CACHE_SECONDS = 60.0
 
 
 def alias_key(tracking_id: str) -> str:
@@ -170,51 +168,36 @@ def delete_event_tracker(services: Services, params: dict[str, Any]) -> None:
     tracking_id = tracker.doc["trackingId"]
     # Alias first: from here on PutEvents no longer finds the trackingId.  The events it stored stay.
     services.resources.delete(alias_key(tracking_id))
-    forget_tracking_id(tracking_id)
+    _tracking_ids.invalidate(tracking_id)
     services.resources.delete(tracker.arn)
     _release_group(services, tracker.doc["datasetGroupArn"], tracker.arn)
 
 
 # --------------------------------------------------------------------------- trackingId lookup
 
-_cache: dict[str, tuple[float, Resource]] = {}
-_cache_lock = threading.Lock()
+_tracking_ids: cache.TTLCache[str, Resource | None] = cache.named(cache.TRACKING_IDS)
 
 
 def lookup_tracking_id(services: Services, tracking_id: str, *, now: float | None = None) -> Resource | None:
     """The event tracker with ``tracking_id`` (one GetItem, then cached), or None.
 
-    Hits are cached per process for ``TRACKER_CACHE_SECONDS``, so a tracker deleted by another
+    Hits are cached per process for the ``tracking_ids`` TTL, so a tracker deleted by another
     process keeps resolving here that long; misses are not cached, so a new tracker works at once.
     """
-    moment = time.monotonic() if now is None else now
-    with _cache_lock:
-        cached = _cache.get(tracking_id)
-    if cached is not None and cached[0] > moment:
-        return cached[1]
-    alias = services.resources.find(alias_key(tracking_id))
-    if alias is None or alias.kind != ALIAS_KIND:
-        forget_tracking_id(tracking_id)
-        return None
-    tracker = Resource(
-        arn=alias.doc["eventTrackerArn"],
-        kind=KIND,
-        doc=dict(alias.doc),
-        parent=alias.doc["datasetGroupArn"],
-        created=alias.created,
-    )
-    with _cache_lock:
-        _cache[tracking_id] = (moment + TRACKER_CACHE_SECONDS, tracker)
-    return tracker
 
+    def read() -> Resource | None:
+        alias = services.resources.find(alias_key(tracking_id))
+        if alias is None or alias.kind != ALIAS_KIND:
+            return None
+        return Resource(
+            arn=alias.doc["eventTrackerArn"],
+            kind=KIND,
+            doc=dict(alias.doc),
+            parent=alias.doc["datasetGroupArn"],
+            created=alias.created,
+        )
 
-def forget_tracking_id(tracking_id: str | None = None) -> None:
-    """Drop one cached trackingId (or all of them, with no argument)."""
-    with _cache_lock:
-        if tracking_id is None:
-            _cache.clear()
-        else:
-            _cache.pop(tracking_id, None)
+    return _tracking_ids.get_or_load(tracking_id, read, now=now, cache_none=False)
 
 
 def not_found(tracking_id: str) -> ResourceNotFoundException:

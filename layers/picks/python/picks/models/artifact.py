@@ -22,7 +22,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import numpy as np
 from picks import npz
@@ -40,6 +40,9 @@ ID_ARRAYS = ("item_ids", "user_ids")
 
 class ArtifactError(ValueError):
     """The files are not a picks model this code can read."""
+
+    # A workflow failure with a declared code (picks.workflows.failures), whatever the class is called.
+    error_code: ClassVar[str] = "MODEL_ARTIFACT_INVALID"
 
 
 @dataclass

@@ -3,8 +3,8 @@
 A filter is evaluated into an ``allowed`` mask over the model's items (``picks.filters``) from:
 
 * item metadata: the Items dataset's bulk table, overridden by PutItems records — cached per
-  model and table, with the records re-read at most every ``RECORDS_TTL_S`` (and at once after a
-  PutItems in the same process), so metadata filters see updates within about a second;
+  model and table, with the records re-read at most every ``item_catalogs`` TTL (``picks.cache``;
+  and at once after a PutItems in the same process), so metadata filters see updates within about a second;
 * the user's interactions by event type: the model's copy of the training data (the newest 1000
   per type) plus the user's real-time events (the newest ``RECENT_EVENTS`` of each event type,
   whatever the mix of types: ``EventStore.recent_by_type``);
@@ -18,13 +18,12 @@ fill the list up to ``numResults``.
 from __future__ import annotations
 
 import random
-import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from picks import cache
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.filters.catalog import ItemCatalog, UserProfile
@@ -37,71 +36,46 @@ if TYPE_CHECKING:
     from picks.services import Services
     from picks.serving.models import Ranked, ServingModel
 
-RECORDS_TTL_S = 1.0
-FILTER_TTL_S = 5.0
 RECENT_EVENTS = 1000
 
 
-@dataclass
+@dataclass(frozen=True)
 class _CatalogEntry:
     catalog: ItemCatalog
-    built: float
-    records_version: int
     records: dict[str, Any] | None
     table_prefix: str | None
 
 
-_catalogs: dict[tuple[str, str], _CatalogEntry] = {}
-_tables: dict[str, ColumnTable] = {}
-_filters: dict[str, tuple[float, Resource]] = {}
-_records_version = 0
-_lock = threading.Lock()
+_catalogs: cache.TTLCache[tuple[str, str], _CatalogEntry] = cache.named(cache.ITEM_CATALOGS)
+_datasets: cache.TTLCache[tuple[str, str], Resource | None] = cache.named(cache.DATASETS)
+_tables: cache.TTLCache[str, ColumnTable] = cache.named(cache.ENTITY_TABLES)
+_row_indexes: cache.TTLCache[str, dict[str, int]] = cache.named(cache.ROW_INDEXES)
+_filters: cache.TTLCache[str, Resource] = cache.named(cache.FILTERS)
 
 
 def records_changed() -> None:
-    """PutItems / PutUsers in this process: the next request rebuilds its catalog."""
-    global _records_version
-    with _lock:
-        _records_version += 1
-
-
-_datasets: dict[tuple[str, str], tuple[float, Resource | None]] = {}
+    """PutItems / PutUsers in this process: the next request revalidates its catalog."""
+    _catalogs.expire()
 
 
 def _dataset(services: Services, group_arn: str, dataset_type: str) -> Resource | None:
-    """The group's dataset of ``dataset_type`` (its record is cached for ``RECORDS_TTL_S``)."""
-    cached = _datasets.get((group_arn, dataset_type))
-    if cached is not None and time.monotonic() - cached[0] < RECORDS_TTL_S:
-        return cached[1]
+    """The group's dataset of ``dataset_type`` (its record is cached for the ``datasets`` TTL)."""
     from picks.controlplane.datasets import of_group
 
-    found = of_group(services, group_arn).get(dataset_type)
-    _datasets[(group_arn, dataset_type)] = (time.monotonic(), found)
-    return found
+    return _datasets.get_or_load(
+        (group_arn, dataset_type), lambda: of_group(services, group_arn).get(dataset_type)
+    )
 
 
 def _table(services: Services, prefix: str) -> ColumnTable:
-    with _lock:
-        table = _tables.get(prefix)
-    if table is None:
-        table = read_table(services.s3, services.settings.bucket_name, prefix)
-        with _lock:
-            _tables[prefix] = table
-            while len(_tables) > 8:
-                _tables.pop(next(iter(_tables)))
-    return table
-
-
-_row_indexes: dict[str, dict[str, int]] = {}
+    return _tables.get_or_load(prefix, lambda: read_table(services.s3, services.settings.bucket_name, prefix))
 
 
 def _row_index(prefix: str, table: ColumnTable, id_field: str) -> dict[str, int]:
     """id -> its (last) row in a bulk entity table, built once per table."""
-    index = _row_indexes.get(prefix)
-    if index is None:
-        index = {value: row for row, value in enumerate(table[id_field].decoded().tolist())}
-        _row_indexes[prefix] = index
-    return index
+    return _row_indexes.get_or_load(
+        prefix, lambda: {value: row for row, value in enumerate(table[id_field].decoded().tolist())}
+    )
 
 
 def _row_values(table: ColumnTable, row: int) -> dict[str, Any]:
@@ -125,12 +99,11 @@ def _schema(services: Services, dataset: Resource) -> DatasetSchema:
 def item_catalog(services: Services, group_arn: str, model: ServingModel, model_key: str) -> ItemCatalog:
     """The model's items with their current metadata (bulk table + PutItems records)."""
     key = (group_arn, model_key)
-    now = time.monotonic()
-    with _lock:
-        entry = _catalogs.get(key)
-        version = _records_version
-    if entry is not None and now - entry.built < RECORDS_TTL_S and entry.records_version == version:
-        return entry.catalog
+    now = _catalogs.now()  # before reading: a PutItems from here on leaves what this builds stale
+    fresh = _catalogs.get(key, now=now)
+    if fresh is not None:
+        return fresh.catalog
+    entry = _catalogs.peek(key)
     dataset = _dataset(services, group_arn, "ITEMS")
     table, records, schema, prefix = None, None, None, None
     if dataset is not None:
@@ -139,14 +112,13 @@ def item_catalog(services: Services, group_arn: str, model: ServingModel, model_
             records = dict(services.metadata.scan_all(dataset.arn))
     if entry is not None and entry.records == records and entry.table_prefix == prefix:
         # Nothing changed since the last build: keep the catalog (and its cached masks).
-        entry.built, entry.records_version = now, version
+        _catalogs.put(key, entry, now=now)
         return entry.catalog
     if dataset is not None:
         schema = _schema(services, dataset)
         table = _table(services, prefix) if prefix else None
     catalog = ItemCatalog.build(model.item_ids, table, records, schema=schema, id_field="ITEM_ID")
-    with _lock:
-        _catalogs[key] = _CatalogEntry(catalog, now, version, records, prefix)
+    _catalogs.put(key, _CatalogEntry(catalog, records, prefix), now=now)
     return catalog
 
 
@@ -190,12 +162,7 @@ def user_interactions(model: ServingModel, user_id: str | None, events: list[Any
 def filter_resource(services: Services, arn: str) -> Resource:
     if not services.resources.visible(arn):  # another region's: not found, cached or not
         raise ResourceNotFoundException(f"Filter {arn} does not exist.")
-    cached = _filters.get(arn)
-    if cached is not None and time.monotonic() - cached[0] < FILTER_TTL_S:
-        return cached[1]
-    resource = services.resources.get(arn, what="Filter", kind="filter")
-    _filters[arn] = (time.monotonic(), resource)
-    return resource
+    return _filters.get_or_load(arn, lambda: services.resources.get(arn, what="Filter", kind="filter"))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.serving.store import load_model
-from picks.workflows.failures import failure_reason
+from picks.workflows.failures import CampaignDeploymentFailed, failure_reason
 
 if TYPE_CHECKING:
     from picks.dal.resources import Resource
@@ -22,10 +22,8 @@ if TYPE_CHECKING:
 WHAT = "Campaign"
 LATEST_SUFFIX = "/$LATEST"
 UPDATE = "latestCampaignUpdate"
-
-
-class CampaignDeploymentFailed(Exception):
-    """The campaign cannot serve; the message becomes failureReason."""
+# Reported as their message alone: a campaign naming no servable version.
+EXPECTED_FAILURES = frozenset({CampaignDeploymentFailed.error_code})
 
 
 def serving_version(services: Services, requested: str) -> Resource:
@@ -88,7 +86,7 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     campaign = services.resources.find(state["campaignArn"])
     if campaign is None:
         return {**state, "status": CREATE_FAILED}
-    reason = failure_reason(state.get("error") or {}, ("CampaignDeploymentFailed",))[:1000]
+    reason = failure_reason(state.get("error") or {}, EXPECTED_FAILURES)[:1000]
 
     def fail(doc: dict[str, Any]) -> None:
         if state.get("update") and doc.get(UPDATE):

@@ -29,7 +29,7 @@ from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_by
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
-from picks.workflows.failures import failure_reason
+from picks.workflows.failures import TRAINING_JOB_FAILED, TrainingDataMissing, failure_reason
 from picks.workflows.training_contract import (
     CONFIG_FILE,
     TrainingRequest,
@@ -51,15 +51,11 @@ MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
 MODEL_FILES = (MANIFEST_NAME, ARRAYS_NAME, "metrics.json")
 # Reported as their message alone: the training job's own reason, missing data, an unusable model.
-EXPECTED_ERRORS = ("TrainingDataMissing", "States.TaskFailed", "ArtifactError")
+EXPECTED_FAILURES = frozenset({TrainingDataMissing.error_code, TRAINING_JOB_FAILED, ArtifactError.error_code})
 
 
 class SolutionVersionStopped(Exception):
     """StopSolutionVersionCreation arrived before the job started."""
-
-
-class TrainingDataMissing(Exception):
-    """The dataset group cannot train this solution; the message becomes failureReason."""
 
 
 def instance_type_for(rows: int, recipe: str) -> str:
@@ -346,7 +342,7 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         _set(services, version.arn, status=CREATE_STOPPED)
         return {**state, "status": CREATE_STOPPED}
     if version.doc.get("status") != ACTIVE:
-        reason = failure_reason(state.get("error") or {}, EXPECTED_ERRORS)
+        reason = failure_reason(state.get("error") or {}, EXPECTED_FAILURES)
         _set(services, version.arn, status=CREATE_FAILED, failureReason=reason[:1000])
     return {**state, "status": CREATE_FAILED}
 
