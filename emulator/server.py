@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -301,6 +302,11 @@ def _json_error(
     return [payload]
 
 
+# How long, and how much, a refused request's remaining input is read before the connection closes.
+LINGER_S = 1.0
+LINGER_BYTES = 4 << 20
+
+
 class _RequestHandler(WSGIRequestHandler):
     """Werkzeug's handler with a socket timeout (no connection holds a thread while it sends nothing) whose
     own errors (a request line or header it cannot read) are JSON too, as every other error here."""
@@ -323,6 +329,24 @@ class _RequestHandler(WSGIRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close as a lingering close does: answer, stop sending, and read what the client is still
+        sending (the rest of a header it cannot read) for a moment; closing with unread input would
+        reset the connection, and the client could lose the answer before it reads it."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_S)
+            drained = 0
+            while drained < LINGER_BYTES:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass  # the client went away first: nothing left to protect
 
 
 _HTTP_ERRORS = {
