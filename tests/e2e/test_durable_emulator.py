@@ -247,7 +247,7 @@ def guards_of(pid: int) -> list[int]:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"picks.workflows.orphan_guard" in arguments and str(pid).encode() in arguments:
+        if b"emulator.orphan_guard" in arguments and str(pid).encode() in arguments:
             found.append(int(entry.name))
     return found
 
