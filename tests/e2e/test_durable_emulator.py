@@ -20,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from demo.waiting import wait_for
 from tests.e2e.test_control_plane import INTERACTIONS
 
 pytestmark = pytest.mark.e2e
@@ -111,16 +112,6 @@ def server(tmp_path):
     running = Server(tmp_path / "state", tmp_path / "server.log")
     yield running
     running.kill()
-
-
-def wait_for(describe, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        resource = describe()
-        if resource["status"] in ("ACTIVE", "CREATE FAILED", "CREATE STOPPED"):
-            return resource
-        assert time.monotonic() < deadline, f"still {resource['status']} after {timeout}s"
-        time.sleep(0.1)
 
 
 def load_group(server: Server) -> dict[str, str]:
