@@ -36,9 +36,10 @@ for _name, _value in (
     os.environ.setdefault(_name, _value)
 
 from bench.import_bench import DOCS_HEADER, machine  # noqa: E402
+from demo.waiting import wait_active  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 __all__ = [
     "DOCS",
@@ -168,22 +169,6 @@ def clients(endpoint_url: str, *services: str) -> list[Any]:
         "aws_secret_access_key": "test",
     }
     return [boto3.client(service, **common) for service in services]
-
-
-def wait_active(
-    describe: Callable[[], dict[str, Any]], what: str, timeout: float, poll: float = 0.25
-) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = describe()
-        status = found.get("status", "")
-        if status == "ACTIVE":
-            return found
-        if "FAILED" in status or "STOPPED" in status:
-            raise RuntimeError(f"{what} {status}: {found.get('failureReason', 'no failureReason')}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} still {status} after {timeout:.0f}s")
-        time.sleep(poll)
 
 
 class Flow:

@@ -37,6 +37,7 @@ import boto3
 from botocore.config import Config
 
 from demo.synthetic import INTERACTIONS_SCHEMA, write_interactions_csv
+from demo.waiting import wait_active
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
@@ -184,20 +185,6 @@ def _clients(endpoint_url: str) -> tuple[Any, Any]:
     return boto3.client("s3", **common), boto3.client("personalize", **common)
 
 
-def _wait_active(describe: Any, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        resource_ = describe()
-        status = resource_.get("status", "")
-        if status == "ACTIVE":
-            return
-        if "FAILED" in status:
-            raise RuntimeError(f"{what} {status}: {resource_.get('failureReason', 'no failureReason')}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} still {status} after {timeout:.0f}s")
-        time.sleep(POLL_SECONDS)
-
-
 def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float, float]:
     """Upload and import; return (upload seconds, CreateDatasetImportJob -> ACTIVE seconds)."""
     s3, personalize = _clients(endpoint_url)
@@ -209,7 +196,7 @@ def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float
     upload_seconds = time.perf_counter() - started
 
     group = personalize.create_dataset_group(name="picks-bench-import")["datasetGroupArn"]
-    _wait_active(
+    wait_active(
         lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], "dataset group", 60
     )
     schema = personalize.create_schema(name="picks-bench-interactions", schema=INTERACTIONS_SCHEMA)[
@@ -218,7 +205,7 @@ def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float
     dataset = personalize.create_dataset(
         name="picks-bench-interactions", schemaArn=schema, datasetGroupArn=group, datasetType="INTERACTIONS"
     )["datasetArn"]
-    _wait_active(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"], "dataset", 60)
+    wait_active(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"], "dataset", 60)
 
     started = time.perf_counter()
     job = personalize.create_dataset_import_job(
@@ -228,10 +215,11 @@ def run_import(endpoint_url: str, csv_path: Path, timeout: float) -> tuple[float
         roleArn=ROLE_ARN,
         importMode="FULL",
     )["datasetImportJobArn"]
-    _wait_active(
+    wait_active(
         lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
         "dataset import job",
         timeout,
+        poll=POLL_SECONDS,
     )
     return upload_seconds, time.perf_counter() - started
 

@@ -129,9 +129,10 @@ def install_training(timer: StageTimer) -> None:
 def install_emulator(timer: StageTimer) -> None:
     """Timers on the emulator's side: the import step and the solution-version steps."""
     from picks.ingest import columnar, importer
-    from picks.workflows import local_training, solution_version
+    from picks.workflows import solution_version
 
     import functions.workflow_steps.handler as steps
+    from emulator import training_jobs
 
     for key in list(steps.ACTIONS):
         if key.startswith(("dataset_import.", "solution_version.")):
@@ -147,9 +148,9 @@ def install_emulator(timer: StageTimer) -> None:
     timer.patch(solution_version, "publish_files", "publish_model")
     timer.patch(solution_version, "_set", "update_resource")
     timer.patch(solution_version, "_follow_latest", "follow_latest_campaigns")
-    timer.patch(local_training.LocalTrainingJobs, "run", "training_job")
-    timer.patch(local_training.LocalTrainingJobs, "_download_channel", "download_channel")
-    timer.patch(local_training.LocalTrainingJobs, "_upload_model", "archive_and_upload_model")
+    timer.patch(training_jobs.LocalTrainingJobs, "run", "training_job")
+    timer.patch(training_jobs.LocalTrainingJobs, "_download_channel", "download_channel")
+    timer.patch(training_jobs.LocalTrainingJobs, "_upload_model", "archive_and_upload_model")
 
 
 def wrapper_script(directory: Path, python: str = sys.executable) -> Path:

@@ -18,6 +18,7 @@ metrics side by side and a few sample recommendations.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -29,9 +30,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from demo.synthetic import DemoData, generate
+from demo.waiting import wait_active
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 BUCKET = "picks-demo-input"
 DATASET_GROUP = "picks-demo"
@@ -63,6 +65,11 @@ class DemoLoadError(RuntimeError):
     """A resource ended in a failed state or did not become ACTIVE in time."""
 
 
+# The emulator usually finishes small jobs in well under a second: start fast, then back off so a
+# slow import is not hammered.
+_wait_active = functools.partial(wait_active, poll=0.2, max_poll=5.0, error=DemoLoadError)
+
+
 def _client(service: str, endpoint_url: str, region: str) -> Any:
     config = Config(
         retries={"max_attempts": 5, "mode": "standard"},
@@ -92,28 +99,6 @@ def _find(items: Iterator[dict[str, Any]], **match: str) -> dict[str, Any]:
         if all(item.get(key) == value for key, value in match.items()):
             return item
     raise DemoLoadError(f"resource reported as existing but not listed: {match}")
-
-
-def _wait_active(describe: Callable[[], dict[str, Any]], what: str, timeout: float) -> dict[str, Any]:
-    """Poll until status is ACTIVE; raise on a failed state or timeout.
-
-    Starts fast because the emulator usually finishes small jobs in well under a second,
-    then backs off so a slow import is not hammered.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
-        resource = describe()
-        status = resource.get("status", "")
-        if status == "ACTIVE":
-            return resource
-        if "FAILED" in status or status.startswith("DELETE"):
-            reason = resource.get("failureReason", "no failureReason given")
-            raise DemoLoadError(f"{what} is {status}: {reason}")
-        if time.monotonic() + delay > deadline:
-            raise DemoLoadError(f"{what} still {status or 'without status'} after {timeout:.0f}s")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 5.0)
 
 
 def _ensure_bucket(s3: Any, region: str) -> None:

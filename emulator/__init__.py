@@ -2,7 +2,7 @@
 
 It runs the same Lambda handlers and workflow steps that run on AWS; only the
 clients differ (moto-backed, in-process) and Step Functions is replaced by
-``picks.workflows.local_runner.LocalWorkflowRunner`` walking the same declaration.
+``emulator.workflow_runner.LocalWorkflowRunner`` walking the same declaration.
 """
 
 import os as _os

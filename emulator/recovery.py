@@ -26,9 +26,9 @@ from picks.workflows.declaration import (
     TRIGGERS,
     Workflow,
 )
-from picks.workflows.local_training import INTERRUPTED_REASON
 
 from emulator.lambda_bridge import invoke
+from emulator.training_jobs import INTERRUPTED_REASON
 
 if TYPE_CHECKING:
     from picks.services import Services

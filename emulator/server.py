@@ -31,22 +31,21 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from picks import services as picks_services
-from picks.dal.events import EventStore, events_table_definition
-from picks.dal.metadata import MetadataStore
-from picks.dal.resources import ResourceStore, table_definition
+from picks.dal.events import events_table_definition
+from picks.dal.resources import table_definition
 from picks.errors import ResourceInUseException, excerpt
 from picks.observability import logger
 from picks.routes import Route, route_for, routes
 from picks.settings import DEFAULT_ACCOUNT, Settings, credential_scope
 from picks.workflows.declaration import TRIGGERS
-from picks.workflows.local_runner import LocalWorkflowRunner
-from picks.workflows.local_training import LocalTrainingJobs
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from emulator import moto_patches
 from emulator.durable import DurableState
 from emulator.lambda_bridge import api_gateway_event, invoke
 from emulator.recovery import end_interrupted_jobs, undelivered_drops
+from emulator.training_jobs import LocalTrainingJobs
+from emulator.workflow_runner import LocalWorkflowRunner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -457,15 +456,8 @@ class Emulator:
         self.training_jobs = LocalTrainingJobs(session.client("s3", config=unsigned))
         self.runner = LocalWorkflowRunner(invoke, training_jobs=self.training_jobs)
         picks_services.set_services(
-            picks_services.Services(
-                settings=self.settings,
-                resources=ResourceStore(session.client("dynamodb"), self.settings.table_name),
-                s3=session.client("s3"),
-                workflows=self.runner,
-                training_jobs=self.training_jobs,
-                events=EventStore(session.client("dynamodb"), self.settings.events_table_name),
-                metadata=MetadataStore(session.client("dynamodb"), self.settings.events_table_name),
-                sts=session.client("sts"),
+            picks_services.build(
+                self.settings, session=session, workflows=self.runner, training_jobs=self.training_jobs
             )
         )
         if self.state is not None and replay is not None:

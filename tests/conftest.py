@@ -29,15 +29,14 @@ import pytest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from picks import services as picks_services  # noqa: E402
-from picks.dal.events import EventStore, events_table_definition  # noqa: E402
-from picks.dal.metadata import MetadataStore  # noqa: E402
-from picks.dal.resources import ResourceStore, table_definition  # noqa: E402
+from picks.dal.events import events_table_definition  # noqa: E402
+from picks.dal.resources import table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
-from picks.workflows.local_runner import LocalWorkflowRunner  # noqa: E402
-from picks.workflows.local_training import LocalTrainingJobs  # noqa: E402
 
 from emulator.lambda_bridge import invoke  # noqa: E402
 from emulator.server import Emulator  # noqa: E402
+from emulator.training_jobs import LocalTrainingJobs  # noqa: E402
+from emulator.workflow_runner import LocalWorkflowRunner  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,22 +61,14 @@ def services(aws: boto3.session.Session) -> Iterator[picks_services.Services]:
     aws.client("dynamodb").create_table(**events_table_definition(EVENTS_TABLE))
     training_jobs = LocalTrainingJobs(aws.client("s3"))
     runner = LocalWorkflowRunner(invoke, training_jobs=training_jobs)
-    built = picks_services.Services(
-        settings=Settings(
-            region=REGION,
-            account="000000000000",
-            table_name=TABLE,
-            bucket_name=BUCKET,
-            events_table_name=EVENTS_TABLE,
-        ),
-        resources=ResourceStore(aws.client("dynamodb"), TABLE),
-        s3=aws.client("s3"),
-        workflows=runner,
-        training_jobs=training_jobs,
-        events=EventStore(aws.client("dynamodb"), EVENTS_TABLE),
-        metadata=MetadataStore(aws.client("dynamodb"), EVENTS_TABLE),
-        sts=aws.client("sts"),
+    settings = Settings(
+        region=REGION,
+        account="000000000000",
+        table_name=TABLE,
+        bucket_name=BUCKET,
+        events_table_name=EVENTS_TABLE,
     )
+    built = picks_services.build(settings, session=aws, workflows=runner, training_jobs=training_jobs)
     picks_services.set_services(built)
     yield built
     runner.wait_idle()

@@ -9,7 +9,7 @@ which SageMaker uploads file by file (``CompressionType NONE``); on failure a on
 FailureReason, and a non-zero exit.
 
 The same module runs as a SageMaker job and as the emulator's subprocess
-(``picks.workflows.local_training``).
+(``emulator.training_jobs``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from demo.waiting import wait_for
 from tests.e2e.test_control_plane import INTERACTIONS
 
 pytestmark = pytest.mark.e2e
@@ -111,16 +112,6 @@ def server(tmp_path):
     running = Server(tmp_path / "state", tmp_path / "server.log")
     yield running
     running.kill()
-
-
-def wait_for(describe, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        resource = describe()
-        if resource["status"] in ("ACTIVE", "CREATE FAILED", "CREATE STOPPED"):
-            return resource
-        assert time.monotonic() < deadline, f"still {resource['status']} after {timeout}s"
-        time.sleep(0.1)
 
 
 def load_group(server: Server) -> dict[str, str]:
@@ -247,7 +238,7 @@ def guards_of(pid: int) -> list[int]:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"picks.workflows.orphan_guard" in arguments and str(pid).encode() in arguments:
+        if b"emulator.orphan_guard" in arguments and str(pid).encode() in arguments:
             found.append(int(entry.name))
     return found
 

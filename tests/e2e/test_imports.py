@@ -11,6 +11,7 @@ from botocore.config import Config
 from picks import services as picks_services
 from picks.ingest.columnar import read_table
 
+from demo.waiting import wait_for
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS, ITEMS
 
@@ -43,16 +44,11 @@ def interactions(clients):
 
 
 def wait_for_job(personalize, arn: str, timeout: float = 60.0) -> dict:
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]
-        seen.append(job["status"])
-        if job["status"] in ("ACTIVE", "CREATE FAILED"):
-            job["seen"] = seen
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{arn} still {seen[-1]} after {timeout}s")
+    return wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"],
+        timeout=timeout,
+        what=arn,
+    )
 
 
 def run_import(clients, dataset: str, name: str, body: bytes, mode: str = "FULL") -> dict:

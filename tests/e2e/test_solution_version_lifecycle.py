@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,39 +15,18 @@ from picks import cache
 from picks import services as picks_services
 from picks.workflows import campaign as campaign_steps
 
+from demo.waiting import wait_for
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.unit.planted import Planted, csv_rows, planted
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 pytestmark = pytest.mark.e2e
 
 RECIPE = "arn:aws:personalize:::recipe/"
 SOURCE_BUCKET = "lifecycle-sources"
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
-DONE = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
 SMALL = {"hidden_dimension": "8", "als_iterations": "5", "exclude_interacted_items": "true"}
 _names = itertools.count()
-
-
-def wait_for(
-    describe: Callable[[], dict],
-    done: Callable[[dict], bool] = lambda r: r["status"] in DONE,
-    timeout: float = 120.0,
-    what: str = "status",
-) -> dict:
-    deadline, seen = time.monotonic() + timeout, []
-    while time.monotonic() < deadline:
-        resource = describe()
-        if not seen or seen[-1] != resource.get(what):
-            seen.append(resource.get(what))
-        if done(resource):
-            resource["seen"] = seen
-            return resource
-        time.sleep(0.05)
-    raise AssertionError(f"not done after {timeout}s: {seen}")
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +270,7 @@ def test_update_campaign_serves_the_old_version_until_active(updated, clients, m
         lambda: {"items": recommended(runtime_client, campaign, user, 25)},
         lambda r: "new-A" in r["items"],
         timeout=10,
-        what="items",
+        field="items",
     )
 
 
@@ -335,5 +314,5 @@ def test_campaign_following_latest_moves_to_a_new_version(clients):
         lambda: {"items": recommended(runtime_client, campaign, "u0", 3)},
         lambda r: r["items"][0] == "hot-item",
         timeout=10,
-        what="items",
+        field="items",
     )

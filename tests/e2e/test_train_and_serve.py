@@ -3,12 +3,11 @@ campaign ACTIVE → GetRecommendations / GetPersonalizedRanking / RELATED_ITEMS.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from demo.load import load_demo
 from demo.synthetic import generate
+from demo.waiting import wait_for
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.e2e
@@ -24,19 +23,6 @@ METRIC_KEYS = {
     "precision_at_25",
 }
 RECIPE = "arn:aws:personalize:::recipe/"
-
-
-def wait_for(describe, timeout: float = 180.0) -> dict:
-    deadline, seen = time.monotonic() + timeout, []
-    while time.monotonic() < deadline:
-        resource = describe()
-        if not seen or seen[-1] != resource["status"]:
-            seen.append(resource["status"])
-        if resource["status"] in ("ACTIVE", "CREATE FAILED", "CREATE STOPPED"):
-            resource["seen"] = seen
-            return resource
-        time.sleep(0.1)
-    raise AssertionError(f"still {seen[-1]} after {timeout}s: {seen}")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import dataclasses
 import itertools
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +20,7 @@ from picks import services as picks_services
 from picks.controlplane import solution_versions
 from picks.workflows.dataset_import import DATA_KEY
 
+from demo.waiting import wait_for
 from tests.conftest import client_for
 from tests.e2e.test_control_plane import INTERACTIONS
 from tests.signed import control_plane as signed_control_plane
@@ -636,13 +636,12 @@ def test_imported_interactions_enable_training(emulator, personalize, workflows)
             dataSource={"dataLocation": f"s3://{SOURCE_BUCKET}/i.csv"},
             roleArn="arn:aws:iam::000000000000:role/PicksImport",
         )["datasetImportJobArn"]
-        deadline = time.monotonic() + 60
-        while (
-            personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]["status"]
-            != "ACTIVE"
-        ):
-            assert time.monotonic() < deadline, "import did not finish"
-            time.sleep(0.05)
+        wait_for(
+            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
+            lambda imported: imported["status"] == "ACTIVE",
+            timeout=60,
+            what="the import",
+        )
     finally:
         services.workflows = original
 

@@ -16,9 +16,10 @@ import pytest
 from picks.dal.resources import Resource
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
 from picks.workflows import solution_version
-from picks.workflows.local_runner import _step_error
-from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
+
+from emulator.training_jobs import LocalTrainingJobs
+from emulator.workflow_runner import step_error
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -132,7 +133,7 @@ def _fails(services, state: dict[str, Any], match: str) -> str:
     """Register raises ``match``; the Catch (record_failure) then ends the version CREATE FAILED."""
     with pytest.raises(ArtifactError, match=match) as raised:
         solution_version.register(services, state)
-    result = solution_version.record_failure(services, {**state, "error": _step_error(raised.value)})
+    result = solution_version.record_failure(services, {**state, "error": step_error(raised.value)})
     assert result["status"] == "CREATE FAILED"
     doc = _doc(services)
     assert doc["status"] == "CREATE FAILED" and "_model" not in doc

@@ -1,5 +1,5 @@
 """training.train under the SageMaker training contract: a subprocess given SM_CHANNEL_TRAIN, SM_MODEL_DIR and
-SM_OUTPUT_DIR, as picks.workflows.local_training runs it (and SageMaker would)."""
+SM_OUTPUT_DIR, as emulator.training_jobs runs it (and SageMaker would)."""
 
 from __future__ import annotations
 

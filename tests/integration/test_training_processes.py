@@ -15,8 +15,9 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from picks.workflows.local_training import INTERRUPTED_REASON, LocalTrainingJobs, TrainingJobFailed
 from picks.workflows.training_contract import TrainingRequest
+
+from emulator.training_jobs import INTERRUPTED_REASON, LocalTrainingJobs, TrainingJobFailed
 
 REPO = Path(__file__).resolve().parents[2]
 SLEEPY = "tests.unit.sleepy_training"
@@ -98,7 +99,7 @@ def test_shutdown_ends_running_job_and_its_children_and_fails_it(tmp_path, monke
 PARENT = textwrap.dedent("""
     import boto3
     from moto import mock_aws
-    from picks.workflows.local_training import LocalTrainingJobs
+    from emulator.training_jobs import LocalTrainingJobs
     from picks.workflows.training_contract import TrainingRequest
 
     with mock_aws():

@@ -12,8 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError
 from picks.workflows import solution_version
-from picks.workflows.local_training import LocalTrainingJobs
 from picks.workflows.training_contract import TrainingRequest
+
+from emulator.training_jobs import LocalTrainingJobs
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,9 +1,9 @@
 """The dependencies handlers and workflow steps use, built once per container.
 
-On Lambda they come from the environment (real boto3 clients, Step
-Functions); the emulator and tests call ``set_services`` with moto-backed
-clients and the in-process workflow runner.  Nothing below this module
-creates its own AWS client.
+``build`` is the one factory: on Lambda it takes everything from the environment (real boto3
+clients, Step Functions, SageMaker); the emulator and tests call it with a moto-backed session and
+inject the in-process workflow runner and local training jobs, then ``set_services``.  Nothing
+below this module creates its own AWS client.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore
 from picks.settings import Settings, region_of_request
 from picks.workflows.starter import StepFunctionsStarter, WorkflowStarter
+from picks.workflows.training_jobs import SageMakerTrainingJobs, TrainingJobs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -44,7 +45,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     # Stops running training jobs (``.stop(job_name)``) for StopSolutionVersionCreation; None where
     # nothing can be stopped.
-    training_jobs: Any = None
+    training_jobs: TrainingJobs | None = None
     # Real-time events and PutItems/PutUsers metadata (picks.dal.events layout).
     events: EventStore | None = None
     # Records written by PutItems / PutUsers / PutActions (``M#<datasetArn>`` items, events table).
@@ -71,20 +72,28 @@ class Services:
 _current: Services | None = None
 
 
-def build(settings: Settings, *, session: Any = None, workflows: WorkflowStarter | None = None) -> Services:
+def build(
+    settings: Settings,
+    *,
+    session: Any = None,
+    workflows: WorkflowStarter | None = None,
+    training_jobs: TrainingJobs | None = None,
+) -> Services:
+    """The services for ``settings``, every client from ``session`` (default: boto3's, in the
+    settings' region).  ``workflows`` defaults to the Step Functions state machines the settings
+    name; ``training_jobs`` to SageMaker's where ``settings.training_jobs`` says so, else none."""
     import boto3
 
     session = session or boto3.session.Session(region_name=settings.region)
-    training_jobs = None
-    if settings.training_jobs == "sagemaker":
-        from picks.workflows.local_training import SageMakerTrainingJobs
-
+    if training_jobs is None and settings.training_jobs == "sagemaker":
         training_jobs = SageMakerTrainingJobs(session.client("sagemaker"))
     return Services(
         settings=settings,
         resources=ResourceStore(session.client("dynamodb"), settings.table_name),
         s3=session.client("s3"),
-        workflows=workflows or StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
+        workflows=workflows
+        if workflows is not None
+        else StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
         training_jobs=training_jobs,
         events=EventStore(session.client("dynamodb"), settings.events_table_name),
         metadata=MetadataStore(session.client("dynamodb"), settings.events_table_name),

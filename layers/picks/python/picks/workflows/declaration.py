@@ -5,7 +5,7 @@ a ``TrainingStep`` a SageMaker CreateTrainingJob task (``.sync``); every task ha
 to ``on_failure``.  The emulator's ``LocalWorkflowRunner`` walks the same steps in a background
 thread: it invokes the same Lambda handler with the same payload, and runs a ``TrainingStep`` as a
 subprocess of the same training entry point under the SageMaker contract
-(``picks.workflows.local_training``).
+(``emulator.training_jobs``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""``python -m picks.workflows.orphan_guard <parent pid> <module> [args]``: run ``python -m <module>``
+"""``python -m emulator.orphan_guard <parent pid> <module> [args]``: run ``python -m <module>``
 in a subprocess that never outlives the process that started the guard.
 
-The emulator runs training jobs as subprocesses (``picks.workflows.local_training``).  Stopped
+The emulator runs training jobs as subprocesses (``emulator.training_jobs``).  Stopped
 gracefully it ends them itself; killed (``kill -9``, a crash, a closed terminal) it cannot, and a
 job left behind would keep cores busy for minutes, writing into a server that is gone.  The guard
 leads the job's process group and waits; when its parent dies it kills the whole group (the job

@@ -21,7 +21,7 @@ from picks.workflows.training_contract import TrainingRequest
 Invoke = Callable[[str, dict[str, Any]], Any]
 
 
-def _step_error(error: Exception) -> dict[str, str]:
+def step_error(error: Exception) -> dict[str, str]:
     describe = getattr(error, "step_error", None)
     if callable(describe):
         described: dict[str, str] = describe()
@@ -62,7 +62,7 @@ class LocalWorkflowRunner:
             try:
                 result = self._run_step(step, state)
             except Exception as error:  # noqa: BLE001 - mirrors the state machine's Catch States.ALL
-                failure = {**state, "error": _step_error(error)}
+                failure = {**state, "error": step_error(error)}
                 self._invoke(workflow.on_failure.function, workflow.on_failure.payload(failure))
                 return
             if isinstance(result, dict):

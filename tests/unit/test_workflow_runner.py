@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from picks.workflows.declaration import DATASET_IMPORT, WORKFLOWS
-from picks.workflows.local_runner import LocalWorkflowRunner
+
+from emulator.workflow_runner import LocalWorkflowRunner
 
 
 def test_steps_receive_declared_payloads_and_chain_state():

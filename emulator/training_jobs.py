@@ -1,4 +1,4 @@
-"""Training jobs: SageMaker on AWS, a subprocess of the same entry point locally.
+"""The emulator's training jobs: a subprocess of the same entry point SageMaker runs on AWS.
 
 ``LocalTrainingJobs`` plays SageMaker's part of the training contract for the emulator: it copies
 the ``train`` channel from S3 into a job folder, runs ``python -m training.train`` with the
@@ -8,7 +8,7 @@ and answers with a DescribeTrainingJob-shaped result.  A failed job raises ``Tra
 whose error matches what the Step Functions ``.sync`` task reports (``States.TaskFailed`` with
 the job description, ``FailureReason`` included, as Cause).
 
-A job runs in its own process group under ``picks.workflows.orphan_guard``, so it dies with the
+A job runs in its own process group under ``emulator.orphan_guard``, so it dies with the
 emulator even when the emulator is killed; ``shutdown`` (the emulator stopping) ends every running
 job and its children, and each ends Failed with ``INTERRUPTED_REASON``.
 """
@@ -30,8 +30,8 @@ from typing import Any
 from picks.models.artifact import MANIFEST_NAME
 from picks.workflows.training_contract import CHANNEL, TrainingRequest, split_s3_uri
 
-REPO_ROOT = Path(__file__).resolve().parents[5]  # layers/picks/python/picks/workflows -> repository
-LIBRARY_ROOT = Path(__file__).resolve().parents[2]  # layers/picks/python
+REPO_ROOT = Path(__file__).resolve().parents[1]  # emulator/ -> repository
+LIBRARY_ROOT = REPO_ROOT / "layers" / "picks" / "python"  # the Lambda layer's picks package
 COPY_CHUNK = 8 << 20
 SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger files go up in parts
 ENTRY_MODULE = "training.train"
@@ -142,7 +142,7 @@ class LocalTrainingJobs:
                 command = [
                     self._python,
                     "-m",
-                    "picks.workflows.orphan_guard",
+                    "emulator.orphan_guard",
                     str(os.getpid()),
                     self._entry_module,
                 ]
@@ -219,13 +219,3 @@ class LocalTrainingJobs:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
-
-
-class SageMakerTrainingJobs:
-    """Stops SageMaker training jobs (the state machine starts them); ``sagemaker`` is injected."""
-
-    def __init__(self, sagemaker: Any) -> None:
-        self._sagemaker = sagemaker
-
-    def stop(self, job_name: str) -> None:
-        self._sagemaker.stop_training_job(TrainingJobName=job_name)
