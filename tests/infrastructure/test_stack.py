@@ -175,7 +175,8 @@ def test_functions_share_the_environment_picks_reads(template: assertions.Templa
         } <= variables.keys()
         assert variables["POWERTOOLS_SERVICE_NAME"] == constants.SERVICE_NAME
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "picks"
-        assert variables["OPENBLAS_NUM_THREADS"] == "1"
+        assert variables["OPENBLAS_NUM_THREADS"] == variables["OMP_NUM_THREADS"] == "1"
+        assert variables["MKL_NUM_THREADS"] == "1"
         assert variables["LOG_LEVEL"] == constants.DEFAULT_LOG_LEVEL
         assert ("PICKS_WORKFLOWS" in variables) == (name in constants.WORKFLOW_STARTERS)
         assert ("PICKS_TRAINING_JOBS" in variables) == (name in constants.TRAINING_JOB_STOPPERS)

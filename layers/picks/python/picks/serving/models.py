@@ -11,6 +11,7 @@ Arrays every model has: ``popularity`` (float32 per item, the fallback for unkno
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,26 +32,72 @@ class Ranked:
     scores: np.ndarray  # float, aligned with indices
 
 
+class _Scratch(threading.local):
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, np.dtype[Any]], np.ndarray] = {}
+
+
+_scratch = _Scratch()
+
+
+def _scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
+    """A reused array of ``size`` ``dtype`` entries (its contents undefined), one per purpose and
+    thread, grown to the largest size asked for.
+
+    The request path works on arrays as long as the catalogue; allocated afresh each time, they
+    come from fresh memory (page faults), which is slow where the host takes freed memory back.
+    Only the caller may use it, and only until it returns: never hand one out.
+    """
+    arrays = _scratch.arrays
+    key = (purpose, np.dtype(dtype))
+    array = arrays.get(key)
+    if array is None or len(array) < size:
+        array = arrays[key] = np.empty(size, dtype=dtype)
+    return array[:size]
+
+
+# FactorModel.recommend's last (scored, temperature, softmax_normaliser) in this thread.
+_last_normaliser = threading.local()
+_INF_BITS = np.float32(np.inf).view(np.uint32)
+
+
+def _set_inf_where_not(values: np.ndarray, allowed: np.ndarray) -> None:
+    """``values[~allowed] = inf`` for float32 ``values``, on the bits without a branch per item
+    (a boolean mask as random as a filter's costs a mispredicted branch per few items):
+    all ones where left out, then those bits flipped to +inf's."""
+    bits = values.view(np.uint32)
+    mask = _scratch_array("top_k.mask", len(values), np.uint32)
+    np.subtract(allowed, 1, out=mask, dtype=np.uint32)  # allowed: 0, left out: all ones
+    np.bitwise_or(bits, mask, out=bits)
+    np.bitwise_and(mask, ~_INF_BITS, out=mask)
+    np.bitwise_xor(bits, mask, out=bits)
+
+
 def top_k(
     scores: np.ndarray, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
 ) -> Ranked:
-    """The ``k`` best-scoring items, skipping ``excluded`` indices and items not ``allowed``."""
-    if excluded is not None and len(excluded) or allowed is not None:
-        scores = scores.astype(np.float32, copy=True)
-        if excluded is not None and len(excluded):
-            scores[excluded] = -np.inf
-        if allowed is not None:
-            scores[~allowed] = -np.inf
+    """The ``k`` best-scoring items, skipping ``excluded`` indices and items not ``allowed``.
+
+    Ranks ``-scores`` (as float32 when items are left out) with left-out items at +inf, in a reused
+    array: ``scores`` is left as it is, and no catalogue-long array is allocated but the partition's.
+    """
+    marked = excluded is not None and len(excluded) > 0 or allowed is not None
     k = min(k, len(scores))
     if k <= 0:
         return Ranked(np.empty(0, np.int64), np.empty(0, np.float32))
+    negated = _scratch_array("top_k", len(scores), np.float32 if marked else scores.dtype)
+    np.negative(scores, out=negated, dtype=negated.dtype)
+    if excluded is not None and len(excluded):
+        negated[excluded] = np.inf
+    if allowed is not None:
+        _set_inf_where_not(negated, allowed)
     if k < len(scores):
-        part = np.argpartition(-scores, k - 1)[:k]
+        part = np.argpartition(negated, k - 1)[:k]
     else:
         part = np.arange(len(scores))
-    order = part[np.argsort(-scores[part], kind="stable")]
-    keep = np.isfinite(scores[order])
-    return Ranked(order[keep], scores[order][keep])
+    order = part[np.argsort(negated[part], kind="stable")]
+    best = order[np.isfinite(negated[order])]
+    return Ranked(best, np.negative(negated[best]))
 
 
 TOP_K_SAMPLE_STRIDE = 16
@@ -172,12 +219,36 @@ def _best_rows(
     return out
 
 
-def softmax(values: np.ndarray, temperature: float, at: np.ndarray | None = None) -> np.ndarray:
+def softmax_normaliser(values: np.ndarray, temperature: float) -> tuple[Any, Any]:
+    """(the largest of ``values``, the sum of every item's exponential): what ``softmax`` divides by.
+
+    ``(values - max) / temperature`` and its float64 exponential are computed in reused arrays
+    (``_scratch_array``): the same operations, so the same numbers, as with fresh ones."""
+    top = values.max()
+    if values.dtype not in (np.float32, np.float64):
+        return top, np.exp((values - top) / temperature, dtype=np.float64).sum()
+    shifted = _scratch_array("softmax.shifted", len(values), values.dtype)
+    np.subtract(values, top, out=shifted)
+    np.divide(shifted, temperature, out=shifted)
+    exp = np.exp(shifted, out=_scratch_array("softmax.exp", len(values), np.float64), dtype=np.float64)
+    return top, exp.sum()
+
+
+def softmax(
+    values: np.ndarray,
+    temperature: float,
+    at: np.ndarray | None = None,
+    normaliser: tuple[Any, Any] | None = None,
+) -> np.ndarray:
     """Softmax of ``values`` at temperature ``temperature``; with ``at``, only those entries (the
-    same numbers, without dividing every item's exponential by the sum)."""
-    shifted = (values - values.max()) / temperature
-    exp = np.exp(shifted, dtype=np.float64)
-    probabilities: np.ndarray = exp / exp.sum() if at is None else exp[at] / exp.sum()
+    same numbers, without dividing every item's exponential by the sum), and with ``normaliser``
+    (``softmax_normaliser(values, temperature)``, known already) without the exponentials of the others."""
+    if at is None:
+        exp = np.exp((values - values.max()) / temperature, dtype=np.float64)
+        whole: np.ndarray = exp / exp.sum()
+        return whole
+    top, total = softmax_normaliser(values, temperature) if normaliser is None else normaliser
+    probabilities: np.ndarray = np.exp((values[at] - top) / temperature, dtype=np.float64) / total
     return probabilities
 
 
@@ -577,11 +648,15 @@ class FactorModel(ServingModel):
         values both the single-request and the batch paths multiply by."""
         return np.array([self.recent_decay**position for position in range(count)], dtype=np.float32)
 
-    def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
+    def _neighbor_scores(self, last: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        """The recent items' summed neighbour scores per item (in ``out``, zeroed first, if given)."""
         if not self.recent_weight or len(last) == 0:
             return None
         assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
-        out = np.zeros(self.item_count, dtype=np.float32)
+        if out is None:
+            out = np.zeros(self.item_count, dtype=np.float32)
+        else:
+            out.fill(0.0)
         # All the last items' neighbours in one np.add.at, in the order (and with the float32
         # values) of a loop over the items, newest first: the sums are the same.
         decay = self._recent_decays(len(last))
@@ -599,7 +674,11 @@ class FactorModel(ServingModel):
             top = float(max(score.max(), -score.min()))  # max |score|, without an |score| copy
             if top > 0:
                 score /= top
-        near = self._neighbor_scores(last)
+        # Added to the factor scores, the neighbour scores need not outlive this call: a reused array.
+        scratch = (
+            None if score is None else _scratch_array("blended_scores.near", self.item_count, np.float32)
+        )
+        near = self._neighbor_scores(last, scratch)
         if near is not None:
             peak = near.max()
             if peak > 0:
@@ -651,6 +730,10 @@ class FactorModel(ServingModel):
         scored: tuple[np.ndarray | None, np.ndarray] | None = None,
         recent_types: Sequence[str] = (),
     ) -> Ranked:
+        """The ``k`` best items for the user, with their softmax probabilities over every item.
+
+        ``scored``: ``request_scores``' answer for this request, unchanged (it is not copied: its
+        scores' softmax normaliser is computed once however many times it is passed)."""
         score, skip = (
             scored if scored is not None else self.request_scores(user_id, recent, context, recent_types)
         )
@@ -659,7 +742,24 @@ class FactorModel(ServingModel):
         if score is None:
             return self.popular(k, skip, allowed)
         ranked = top_k(score, k, skip, allowed)
-        return Ranked(ranked.indices, softmax(score, self.temperature, at=ranked.indices))
+        normaliser = self._softmax_normaliser(score, scored)
+        return Ranked(ranked.indices, softmax(score, self.temperature, ranked.indices, normaliser))
+
+    def _softmax_normaliser(
+        self, score: np.ndarray, scored: tuple[np.ndarray | None, np.ndarray] | None
+    ) -> tuple[Any, Any]:
+        """``softmax_normaliser`` of the request's scores: computed once for the same ``scored``
+        (a promotion and the rest rank one request's scores twice), kept per thread until the next."""
+        if scored is None:
+            return softmax_normaliser(score, self.temperature)
+        last = getattr(_last_normaliser, "value", None)
+        if last is not None and last[0] is scored and last[1] == self.temperature:
+            normaliser: tuple[Any, Any] = last[2]
+            return normaliser
+        normaliser = softmax_normaliser(score, self.temperature)
+        # The tuple itself is kept: while it lives, no other request's scores can share its id.
+        _last_normaliser.value = (scored, self.temperature, normaliser)
+        return normaliser
 
     def recommend_sequences(
         self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None, batch: int = 512
