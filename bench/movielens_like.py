@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -41,11 +43,7 @@ MIN_PER_USER = 20
 FIRST_TIMESTAMP = 789_652_009  # 1995-01-09, MovieLens-25M's first rating
 LAST_TIMESTAMP = 1_574_327_703  # 2019-11-21, its last
 HEADER = b"USER_ID,ITEM_ID,TIMESTAMP\n"
-SCHEMA = (
-    '{"type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema", '
-    '"fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"}, '
-    '{"name": "TIMESTAMP", "type": "long"}], "version": "1.0"}'
-)
+SCHEMA = avro_schema("Interactions", *USER_ITEM_TIME)
 
 
 @dataclass(frozen=True)

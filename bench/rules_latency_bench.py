@@ -31,38 +31,16 @@ from bench.common import (
     rewrite_section,
     wait_active,
 )
+from demo.schemas import USER_ITEM_TIME, avro_schema
 
 USERS, ITEMS, ROWS = 50_000, 100_000, 1_000_000
 FACTORS = 64
 NUM_RESULTS = 25
 BUYERS = 500
 TARGET_P99_MS = 10.0
-INTERACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-        ],
-        "version": "1.0",
-    }
-)
-ITEMS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "CATEGORY", "type": "string", "categorical": True},
-            {"name": "PRICE", "type": "float"},
-        ],
-        "version": "1.0",
-    }
+INTERACTIONS_SCHEMA = avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"))
+ITEMS_SCHEMA = avro_schema(
+    "Items", ("ITEM_ID", "string"), ("CATEGORY", "string", "categorical"), ("PRICE", "float")
 )
 RULE = (
     "INCLUDE ItemID WHERE Items.PRICE <= $PRICE"

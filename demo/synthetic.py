@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
+
+from demo.schemas import USER_ITEM_TIME, avro_schema
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -324,44 +325,20 @@ ITEMS_HEADER = ("ITEM_ID", "CATEGORY", "PRICE", "DESCRIPTION", "CREATION_TIMESTA
 USERS_HEADER = ("USER_ID", "MEMBERSHIP", "AGE_GROUP")
 
 
-def _schema(name: str, fields: list[dict[str, object]]) -> str:
-    return json.dumps(
-        {
-            "type": "record",
-            "name": name,
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": fields,
-            "version": "1.0",
-        }
-    )
-
-
-INTERACTIONS_SCHEMA = _schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-    ],
-)
-ITEMS_SCHEMA = _schema(
+INTERACTIONS_SCHEMA = avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"))
+ITEMS_SCHEMA = avro_schema(
     "Items",
-    [
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "CATEGORY", "type": "string", "categorical": True},
-        {"name": "PRICE", "type": "float"},
-        {"name": "DESCRIPTION", "type": "string", "textual": True},
-        {"name": "CREATION_TIMESTAMP", "type": "long"},
-    ],
+    ("ITEM_ID", "string"),
+    ("CATEGORY", "string", "categorical"),
+    ("PRICE", "float"),
+    ("DESCRIPTION", "string", "textual"),
+    ("CREATION_TIMESTAMP", "long"),
 )
-USERS_SCHEMA = _schema(
+USERS_SCHEMA = avro_schema(
     "Users",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "MEMBERSHIP", "type": "string", "categorical": True},
-        {"name": "AGE_GROUP", "type": "string", "categorical": True},
-    ],
+    ("USER_ID", "string"),
+    ("MEMBERSHIP", "string", "categorical"),
+    ("AGE_GROUP", "string", "categorical"),
 )
 
 UserRow = tuple[str, str, str]

@@ -1,4 +1,4 @@
-"""Sample Lambda events from events/, loaded and overridden field by field."""
+"""Sample Lambda events from events/, loaded and overridden field by field; names tests share."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ from pathlib import Path
 from typing import Any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+# The offline metrics a trained solution version reports (GetSolutionMetrics).
+METRIC_KEYS = {
+    "coverage",
+    "mean_reciprocal_rank_at_25",
+    "normalized_discounted_cumulative_gain_at_5",
+    "normalized_discounted_cumulative_gain_at_10",
+    "normalized_discounted_cumulative_gain_at_25",
+    "precision_at_5",
+    "precision_at_10",
+    "precision_at_25",
+}
 
 
 def load_event(name: str, **overrides: Any) -> dict[str, Any]:

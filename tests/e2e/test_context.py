@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.conftest import client_for
 from tests.e2e.test_train_and_serve import deploy, train, wait_for
 
 pytestmark = pytest.mark.e2e
 
-SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-            {"name": "DEVICE", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
+SCHEMA = avro_schema(
+    "Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"), ("DEVICE", "string", "categorical")
 )
 
 

@@ -13,87 +13,25 @@ import pytest
 from picks import services as picks_services
 from picks.dataset_schema import DOMAIN_DEFAULT_SCHEMAS
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.conftest import client_for
 from tests.signed import control_plane as signed_control_plane
 
 pytestmark = pytest.mark.e2e
 
-INTERACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-        ],
-        "version": "1.0",
-    }
+INTERACTIONS = avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"))
+ITEMS = avro_schema("Items", ("ITEM_ID", "string"), ("CATEGORY", "string", "categorical"))
+ITEMS_V2 = avro_schema(
+    "Items", ("ITEM_ID", "string"), ("CATEGORY", "string", "categorical"), ("PRICE", ["null", "float"])
 )
-ITEMS = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "CATEGORY", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-ITEMS_V2 = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "CATEGORY", "type": "string", "categorical": True},
-            {"name": "PRICE", "type": ["null", "float"]},
-        ],
-        "version": "1.0",
-    }
-)
-USERS = json.dumps(
-    {
-        "type": "record",
-        "name": "Users",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "TIER", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-ACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "Actions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "CHANNEL", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
-ACTION_INTERACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "ActionInteractions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-        ],
-        "version": "1.0",
-    }
+USERS = avro_schema("Users", ("USER_ID", "string"), ("TIER", "string", "categorical"))
+ACTIONS = avro_schema("Actions", ("ACTION_ID", "string"), ("CHANNEL", "string", "categorical"))
+ACTION_INTERACTIONS = avro_schema(
+    "ActionInteractions",
+    ("USER_ID", "string"),
+    ("ACTION_ID", "string"),
+    ("TIMESTAMP", "long"),
+    ("EVENT_TYPE", "string"),
 )
 SCHEMAS = {
     "INTERACTIONS": INTERACTIONS,

@@ -11,20 +11,11 @@ import pytest
 from demo.load import DEMO_SOLUTIONS, METRIC_COLUMNS, load_demo, main
 from demo.synthetic import generate
 from tests.conftest import client_for
+from tests.utils import METRIC_KEYS
 
 pytestmark = pytest.mark.e2e
 
 RECIPES = [recipe for _, recipe in DEMO_SOLUTIONS]
-METRIC_KEYS = {
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-}
 
 
 @pytest.fixture(scope="module")

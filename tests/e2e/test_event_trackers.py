@@ -13,63 +13,24 @@ from picks import services as picks_services
 from picks.controlplane import event_trackers
 from picks.events import resolve_tracker
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.e2e
 
-INTERACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
+INTERACTIONS = avro_schema("Interactions", *USER_ITEM_TIME)
+ITEMS = avro_schema(
+    "Items",
+    ("ITEM_ID", "string"),
+    ("GENRES", "string", "categorical"),
+    ("NUMBER_OF_RATINGS", ["null", "int"]),
+    ("PRICE", ["null", "double"]),
+    ("CREATION_TIMESTAMP", ["null", "long"]),
 )
-ITEMS = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "GENRES", "type": "string", "categorical": True},
-            {"name": "NUMBER_OF_RATINGS", "type": ["null", "int"]},
-            {"name": "PRICE", "type": ["null", "double"]},
-            {"name": "CREATION_TIMESTAMP", "type": ["null", "long"]},
-        ],
-        "version": "1.0",
-    }
+USERS = avro_schema(
+    "Users", ("USER_ID", "string"), ("MEMBERSHIP_TYPE", "string", "categorical"), ("AGE", ["null", "int"])
 )
-USERS = json.dumps(
-    {
-        "type": "record",
-        "name": "Users",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "MEMBERSHIP_TYPE", "type": "string", "categorical": True},
-            {"name": "AGE", "type": ["null", "int"]},
-        ],
-        "version": "1.0",
-    }
-)
-ACTIONS = json.dumps(
-    {
-        "type": "record",
-        "name": "Actions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "CHANNEL", "type": "string", "categorical": True},
-        ],
-        "version": "1.0",
-    }
-)
+ACTIONS = avro_schema("Actions", ("ACTION_ID", "string"), ("CHANNEL", "string", "categorical"))
 MISSING_GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/no-such-group"
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from picks import services as picks_services
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.conftest import client_for
 
 if TYPE_CHECKING:
@@ -18,54 +18,29 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-def schema(name: str, fields: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        {
-            "type": "record",
-            "name": name,
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": fields,
-            "version": "1.0",
-        }
-    )
-
-
-INTERACTIONS = schema(
+INTERACTIONS = avro_schema(
     "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
+    ("USER_ID", "string"),
+    ("ITEM_ID", "string"),
+    ("EVENT_TYPE", "string"),
+    ("TIMESTAMP", "long"),
 )
-INTERACTIONS_WITHOUT_EVENT_TYPE = schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-)
-ITEMS = schema(
+INTERACTIONS_WITHOUT_EVENT_TYPE = avro_schema("Interactions", *USER_ITEM_TIME)
+ITEMS = avro_schema(
     "Items",
-    [
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "GENRES", "type": ["null", "string"], "categorical": True},
-        {"name": "COLOR", "type": ["null", "string"]},
-        {"name": "PRICE", "type": ["null", "double"]},
-        {"name": "CREATION_TIMESTAMP", "type": ["null", "long"]},
-        {"name": "ON_SALE", "type": ["null", "boolean"]},
-        {"name": "DESCRIPTION", "type": ["null", "string"], "textual": True},
-    ],
+    ("ITEM_ID", "string"),
+    ("GENRES", ["null", "string"], "categorical"),
+    ("COLOR", ["null", "string"]),
+    ("PRICE", ["null", "double"]),
+    ("CREATION_TIMESTAMP", ["null", "long"]),
+    ("ON_SALE", ["null", "boolean"]),
+    ("DESCRIPTION", ["null", "string"], "textual"),
 )
-USERS = schema(
+USERS = avro_schema(
     "Users",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "AGE", "type": ["null", "int"]},
-        {"name": "MEMBERSHIP", "type": ["null", "string"], "categorical": True},
-    ],
+    ("USER_ID", "string"),
+    ("AGE", ["null", "int"]),
+    ("MEMBERSHIP", ["null", "string"], "categorical"),
 )
 
 

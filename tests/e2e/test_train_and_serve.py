@@ -9,19 +9,10 @@ from demo.load import load_demo
 from demo.synthetic import generate
 from demo.waiting import wait_for
 from tests.conftest import client_for
+from tests.utils import METRIC_KEYS
 
 pytestmark = pytest.mark.e2e
 
-METRIC_KEYS = {
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-}
 RECIPE = "arn:aws:personalize:::recipe/"
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from emulator.lambda_bridge import LocalContext
 from functions.control_plane import handler as control_plane
 from functions.events import handler as events
@@ -124,19 +125,7 @@ def test_workflow_step_unknown_action(services):
         workflow_steps.lambda_handler({"action": "nope", "input": {}}, LocalContext("workflow_steps"))
 
 
-DROP_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
+DROP_SCHEMA = avro_schema("Interactions", *USER_ITEM_TIME)
 
 
 def _drop_target(services) -> str:

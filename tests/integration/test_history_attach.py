@@ -12,42 +12,14 @@ from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import ModelArtifact, deserialize, serialize
 from picks.serving.models import ServingModel
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from training import history
 from training.data import Interactions, in_user_time_order, time_order, to_newest_first
 
-SCHEMA = parse_schema(
-    json.dumps(
-        {
-            "type": "record",
-            "name": "Interactions",
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": [
-                {"name": "USER_ID", "type": "string"},
-                {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"},
-                {"name": "EVENT_TYPE", "type": ["null", "string"]},
-            ],
-            "version": "1.0",
-        }
-    )
-)
+SCHEMA = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", ["null", "string"])))
 
 
-PLAIN_SCHEMA = parse_schema(
-    json.dumps(
-        {
-            "type": "record",
-            "name": "Interactions",
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": [
-                {"name": "USER_ID", "type": "string"},
-                {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"},
-            ],
-            "version": "1.0",
-        }
-    )
-)
+PLAIN_SCHEMA = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME))
 
 
 def _table(rng: np.random.Generator, rows: int, with_types: bool):

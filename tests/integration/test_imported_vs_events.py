@@ -23,15 +23,12 @@ from picks.ingest.csv_reader import read_csv
 from picks.realtime import events_table
 from picks.serving.models import FactorModel
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from training.data import interactions_from_table
 from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
 
-SCHEMA = parse_schema("""{
- "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
- "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
- "version": "1.0"}""")
+SCHEMA = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string")))
 PARAMS = resolved_hyperparameters(
     "aws-user-personalization",
     {
@@ -224,12 +221,11 @@ def test_the_runtime_rule_is_the_training_filter_row_by_row():
 
     from training.data import _event_filter, event_rule
 
-    schema = parse_schema("""{
-     "type": "record", "name": "Interactions", "namespace": "com.amazonaws.personalize.schema",
-     "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
-                {"name": "EVENT_VALUE", "type": ["null", "float"]}],
-     "version": "1.0"}""")
+    schema = parse_schema(
+        avro_schema(
+            "Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"), ("EVENT_VALUE", ["null", "float"])
+        )
+    )
     rng = np.random.default_rng(2)
     kinds = ["click", "Click", "watch", "purchase"]
     lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"] + [

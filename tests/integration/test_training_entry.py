@@ -19,38 +19,15 @@ from picks.ingest.csv_reader import read_csv
 from picks.models.artifact import load_dir
 from picks.serving.models import FactorModel
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.unit.planted import csv_rows, planted
+from tests.utils import METRIC_KEYS
 from training import train as train_module
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = REPO / "layers" / "picks" / "python"
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
-SCHEMA = parse_schema(
-    json.dumps(
-        {
-            "type": "record",
-            "name": "Interactions",
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": [
-                {"name": "USER_ID", "type": "string"},
-                {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"},
-                {"name": "EVENT_TYPE", "type": "string"},
-            ],
-            "version": "1.0",
-        }
-    )
-)
-METRIC_KEYS = {
-    "coverage",
-    "mean_reciprocal_rank_at_25",
-    "normalized_discounted_cumulative_gain_at_5",
-    "normalized_discounted_cumulative_gain_at_10",
-    "normalized_discounted_cumulative_gain_at_25",
-    "precision_at_5",
-    "precision_at_10",
-    "precision_at_25",
-}
+SCHEMA = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string")))
 SMALL = {"hidden_dimension": "8", "als_iterations": "5"}
 
 

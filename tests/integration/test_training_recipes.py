@@ -3,7 +3,6 @@ event filtering and minimums (training/data.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +11,7 @@ from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.serving.models import FactorModel, PopularityModel, SimsModel
 
+from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.unit.planted import planted
 from training.data import Interactions, TrainingDataError, check_minimums, interactions_from_table
 from training.recipes import popularity_count, sims, user_personalization
@@ -286,21 +286,7 @@ def test_popularity_counts_distinct_users():
 # --- event filtering in the channel -------------------------------------------------------------
 
 SCHEMA = parse_schema(
-    json.dumps(
-        {
-            "type": "record",
-            "name": "Interactions",
-            "namespace": "com.amazonaws.personalize.schema",
-            "fields": [
-                {"name": "USER_ID", "type": "string"},
-                {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"},
-                {"name": "EVENT_TYPE", "type": "string"},
-                {"name": "EVENT_VALUE", "type": "float"},
-            ],
-            "version": "1.0",
-        }
-    )
+    avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string"), ("EVENT_VALUE", "float"))
 )
 CSV = (
     "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n"
@@ -368,21 +354,7 @@ def test_events_config_weights_event_types(table):
 
 
 def test_filters_on_missing_columns_name_the_field():
-    schema = parse_schema(
-        json.dumps(
-            {
-                "type": "record",
-                "name": "Interactions",
-                "namespace": "com.amazonaws.personalize.schema",
-                "fields": [
-                    {"name": "USER_ID", "type": "string"},
-                    {"name": "ITEM_ID", "type": "string"},
-                    {"name": "TIMESTAMP", "type": "long"},
-                ],
-                "version": "1.0",
-            }
-        )
-    )
+    schema = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME))
     bare = read_csv(b"USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\n", schema, "INTERACTIONS")
     with pytest.raises(TrainingDataError, match="eventType"):
         interactions_from_table(bare, {"eventType": "Purchase"})
