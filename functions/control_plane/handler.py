@@ -14,13 +14,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-def _dispatch(operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    # Resources belong to the region the request was signed for (the deployed region, on AWS).
-    services = get_services().for_request(app.current_event.get_header_value("Authorization"))
-    return dispatch(services, operation, params)
-
-
-app = control_plane_app(_dispatch)
+app = control_plane_app(dispatch, get_services)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -6,31 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from picks.events import OPERATIONS
-from picks.http import RestOperation, rest_json_app
+from picks.http import rest_json_app
 from picks.observability import logger, metrics, tracer
-from picks.services import Services, get_services
+from picks.services import get_services
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-
-def _services() -> Services:
-    # Resources belong to the region the request was signed for (the deployed region, on AWS).
-    return get_services().for_request(app.current_event.get_header_value("Authorization"))
-
-
-def _per_request(operation: Callable[[Services, dict[str, Any]], dict[str, Any] | None]) -> RestOperation:
-    """The operation, called with the services of the request it serves."""
-
-    def call(params: dict[str, Any]) -> dict[str, Any] | None:
-        return operation(_services(), params)
-
-    return call
-
-
-app = rest_json_app("personalize-events", {name: _per_request(op) for name, op in OPERATIONS.items()})
+app = rest_json_app("personalize-events", OPERATIONS, get_services)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

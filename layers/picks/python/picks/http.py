@@ -14,8 +14,8 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
@@ -26,6 +26,12 @@ from picks.wire.protocol import CONTENT_TYPES, error_body, error_headers, error_
 from picks.wire.serialize import serialize_output
 from picks.wire.service_model import operation_model, protocol, service_model
 from picks.wire.validation import validate_input
+
+if TYPE_CHECKING:
+    from picks.services import Services
+
+# The handler's services (``picks.services.get_services``), asked for on every request.
+ServicesProvider = Callable[[], "Services"]
 
 
 class MissingTarget(PicksError):
@@ -177,7 +183,15 @@ def install_error_handlers(app: APIGatewayRestResolver, service: str) -> None:
         return error_response(service, failure, _request_id(app))
 
 
-def control_plane_app(dispatch: Callable[[str, dict[str, Any]], dict[str, Any]]) -> APIGatewayRestResolver:
+def request_services(app: APIGatewayRestResolver, services: ServicesProvider) -> Services:
+    """The services of the request ``app`` serves: resources belong to the region the request was
+    signed for (its SigV4 scope; on AWS always the deployed region)."""
+    return services().for_request(app.current_event.get_header_value("Authorization"))
+
+
+def control_plane_app(
+    dispatch: Callable[[Services, str, dict[str, Any]], dict[str, Any]], services: ServicesProvider
+) -> APIGatewayRestResolver:
     """A resolver serving the JSON 1.1 control plane on ``POST /``."""
     service = "personalize"
     prefix = service_model(service).metadata["targetPrefix"] + "."
@@ -189,15 +203,18 @@ def control_plane_app(dispatch: Callable[[str, dict[str, Any]], dict[str, Any]])
         target = app.current_event.get_header_value("X-Amz-Target", case_sensitive=False) or ""
         if not target.startswith(prefix):
             raise MissingTarget(f"X-Amz-Target: expected '{prefix}<Operation>', got '{excerpt(target)}'.")
-        return json_response(service, dispatch(target[len(prefix) :], request_body(app)))
+        operation = target[len(prefix) :]
+        return json_response(service, dispatch(request_services(app, services), operation, request_body(app)))
 
     return app
 
 
-RestOperation = Callable[[dict[str, Any]], dict[str, Any] | None]
+RestOperation = Callable[["Services", dict[str, Any]], dict[str, Any] | None]
 
 
-def rest_json_app(service: str, implementations: dict[str, RestOperation]) -> APIGatewayRestResolver:
+def rest_json_app(
+    service: str, implementations: Mapping[str, RestOperation], services: ServicesProvider
+) -> APIGatewayRestResolver:
     """A resolver with one route per operation of a REST-JSON service, paths from the model."""
     app = APIGatewayRestResolver()
     install_error_handlers(app, service)
@@ -208,7 +225,8 @@ def rest_json_app(service: str, implementations: dict[str, RestOperation]) -> AP
         def serve(name: str = name, implementation: RestOperation = implementation) -> Response[str]:
             params = request_body(app)
             validate_input(service, name, params)
-            return json_response(service, serialize_output(service, name, implementation(params)))
+            answer = implementation(request_services(app, services), params)
+            return json_response(service, serialize_output(service, name, answer))
 
         app.route(http["requestUri"], http["method"])(serve)
     return app
