@@ -216,7 +216,7 @@ def benchmark(
 ) -> Result:
     import picks.runtime as runtime
     from picks.services import get_services
-    from picks.serving.models import FactorModel
+    from picks.serving.rankers import FactorModel
     from picks.serving.store import load_model
 
     csv_path = workdir / "interactions.csv"

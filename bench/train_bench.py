@@ -130,7 +130,7 @@ def raw_als_fit(channel: Path, params: dict[str, str], seed: int) -> tuple[float
 
 
 def benchmark(rows: int, users: int, items: int, workdir: Path, timeout: float, stages: bool) -> Result:
-    from picks.recipes import RECIPES
+    from picks.recipe_catalog import RECIPES
 
     csv_path = workdir / "interactions.csv"
     shape = movielens_like.write_csv(csv_path, rows, users, items)

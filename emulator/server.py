@@ -31,7 +31,7 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from picks import services as picks_services
-from picks.dal.events import events_table_definition
+from picks.dal.event_store import events_table_definition
 from picks.dal.resources import table_definition
 from picks.errors import ResourceInUseException, excerpt
 from picks.observability import logger

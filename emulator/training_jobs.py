@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from picks.models.artifact import MANIFEST_NAME
+from picks.model_artifact import MANIFEST_NAME
 from picks.workflows.training_contract import CHANNEL, TrainingRequest, split_s3_uri
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # emulator/ -> repository

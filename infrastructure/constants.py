@@ -51,7 +51,7 @@ USER_BUCKET_USERS = frozenset({"workflow_steps"})
 # sagemaker:StopTrainingJob + PICKS_TRAINING_JOBS (StopSolutionVersionCreation stops the running job).
 TRAINING_JOB_STOPPERS = frozenset({"control_plane"})
 TRAINING_JOBS_BACKEND = "sagemaker"  # the value of PICKS_TRAINING_JOBS on AWS
-# The real-time events table (picks.dal.events) is granted separately; a function in neither set gets
+# The real-time events table (picks.dal.event_store) is granted separately; a function in neither set gets
 # no access to it. PutEvents is one TransactWriteItems of conditional Puts: IAM has no TransactWriteItems
 # action and authorizes each Put as dynamodb:PutItem (a ConditionCheck as dynamodb:ConditionCheckItem),
 # both part of the read/write grant.
@@ -61,9 +61,9 @@ EVENTS_TABLE_WRITERS = frozenset({"events"})  # PutEvents/PutActionInteractions,
 # PutUsers/PutActions records. control_plane and s3_drop get nothing: event trackers are items of the
 # resources table, and no control-plane operation reads or deletes events (DeleteEventTracker keeps them).
 EVENTS_TABLE_READERS = frozenset({"runtime", "workflow_steps"})
-# The DynamoDB operations picks issues on the events table (picks.dal.events and picks.dal.metadata; a test
-# keeps the two in step), for its ThrottledRequests/SystemErrors alarms: names of aws_dynamodb.Operation,
-# one metric each, and an alarm may use at most 10 metrics.
+# The DynamoDB operations picks issues on the events table (picks.dal.event_store and
+# picks.dal.metadata; a test keeps the two in step), for its ThrottledRequests/SystemErrors alarms:
+# names of aws_dynamodb.Operation, one metric each, and an alarm may use at most 10 metrics.
 EVENTS_TABLE_OPERATIONS = ("QUERY", "BATCH_GET_ITEM", "TRANSACT_WRITE_ITEMS")
 
 # SageMaker script mode: the source archive (sagemaker_submit_directory) and its entry script

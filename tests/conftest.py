@@ -29,7 +29,7 @@ import pytest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from picks import services as picks_services  # noqa: E402
-from picks.dal.events import events_table_definition  # noqa: E402
+from picks.dal.event_store import events_table_definition  # noqa: E402
 from picks.dal.resources import table_definition  # noqa: E402
 from picks.settings import Settings  # noqa: E402
 

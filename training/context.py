@@ -16,7 +16,7 @@ from picks.dataset_schema import metadata_fields
 
 if TYPE_CHECKING:
     from picks.ingest.columnar import ColumnTable
-    from picks.models.artifact import ModelArtifact
+    from picks.model_artifact import ModelArtifact
 
 MAX_VALUES = 256  # context values kept (the most frequent), bounding the artifact's size
 MIN_SUPPORT = 20  # interactions a value needs before its lift is trusted

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from picks import npz
 from picks.ingest.columnar import ColumnTable, deserialize
-from picks.models.artifact import ArtifactError, ModelArtifact, load_dir
+from picks.model_artifact import ArtifactError, ModelArtifact, load_dir
 from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
 
 
@@ -238,7 +238,7 @@ def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarra
 
 
 def event_rule(table: ColumnTable, config: dict[str, Any]) -> dict[str, Any] | None:
-    """``_event_filter``'s choices as a rule on one event (``picks.serving.models.EventRule``), for
+    """``_event_filter``'s choices as a rule on one event (``picks.serving.rankers.EventRule``), for
     the model's ``info["eventRule"]``: the runtime applies it to real-time events before folding
     them in.  None when training keeps every row with weight 1."""
     solution_config = config.get("solutionConfig") or {}

@@ -6,7 +6,7 @@ oldest 90% of interactions are then given to the model as input (fold-in, exactl
 treats a user it has not trained on), and its recommendations are compared with the newest 10%
 (at least one interaction).  SIMS, an item-to-item model, is given that input as its recent
 items (``SimsModel.related_to_history``).  Queries go through the serving classes
-(``picks.serving.models``), so the metrics measure what the runtime serves, under Personalize's metric
+(``picks.serving.rankers``), so the metrics measure what the runtime serves, under Personalize's metric
 keys.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 
 from training.data import Interactions, time_order
 

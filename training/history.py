@@ -9,7 +9,7 @@ The arrays are as small as their contents allow: ``filter_items`` is uint16 whil
 at most 65,536 items (int32 beyond), and ``filter_types`` is left out when the data has at most
 one event type (every entry would be 0, the one name in ``filter_event_types``).
 (``filter_users`` is usually the model's ``user_ids``; the artifact then stores it once, see
-``picks.models.artifact``.)
+``picks.model_artifact``.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from training.data import event_type_codes, item_index_type, position_in_run, ti
 
 if TYPE_CHECKING:
     from picks.ingest.columnar import ColumnTable
-    from picks.models.artifact import ModelArtifact
+    from picks.model_artifact import ModelArtifact
 
 PER_TYPE = 1000
 

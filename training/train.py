@@ -3,7 +3,7 @@
 Inputs: the ``train`` channel (``SM_CHANNEL_TRAIN``, default ``/opt/ml/input/data/train``) with
 ``config.json`` (recipe, solution config, training mode, seed) and one columnar table folder per
 dataset (``interactions/``, optional ``items/``, ``users/``, ``previous_model/``).
-Outputs: the model artifact (``picks.models.artifact``) in ``SM_MODEL_DIR`` (``/opt/ml/model``),
+Outputs: the model artifact (``picks.model_artifact``) in ``SM_MODEL_DIR`` (``/opt/ml/model``),
 which SageMaker uploads file by file (``CompressionType NONE``); on failure a one-line reason in
 ``SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), which SageMaker reports as the job's
 FailureReason, and a non-zero exit.
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from picks.models.artifact import ModelArtifact, save_dir
-from picks.serving.models import serving_model
+from picks.model_artifact import ModelArtifact, save_dir
+from picks.serving.rankers import serving_model
 
 from training import context, evaluation, history
 from training.data import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from picks.events import OPERATIONS
+from picks.events_api import OPERATIONS
 from picks.http import rest_json_app
 from picks.observability import logger, metrics, tracer
 from picks.services import get_services

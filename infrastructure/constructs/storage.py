@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from picks.dal.events import events_table_definition
+from picks.dal.event_store import events_table_definition
 from picks.dal.resources import BY_KIND_INDEX
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class Storage(Construct):
     """KMS key, data bucket (+ its access-log bucket) and the two DynamoDB tables.
 
     ``table`` holds the control-plane resources (``picks.dal.resources``); ``events_table`` holds the
-    real-time events and PutItems/PutUsers/PutActions metadata (``picks.dal.events``), its keys and
+    real-time events and PutItems/PutUsers/PutActions metadata (``picks.dal.event_store``), its keys and
     index taken from ``events_table_definition``, the CreateTable parameters moto and the emulator use.
 
     Attributes: ``key``, ``bucket``, ``access_log_bucket``, ``table``, ``events_table``.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
-from picks.dal.events import BY_GROUP_INDEX
+from picks.dal.event_store import BY_GROUP_INDEX
 from picks.dal.resources import BY_KIND_INDEX
 from picks.workflows.declaration import (
     TRAINING_INPUT_PREFIX,

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from picks import services as picks_services
 from picks.controlplane import event_trackers
-from picks.events import resolve_tracker
+from picks.events_api import resolve_tracker
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.conftest import client_for

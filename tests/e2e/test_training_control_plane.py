@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from picks import recipes as catalog
+from picks import recipe_catalog as catalog
 from picks import services as picks_services
 from picks.controlplane import solution_versions
 from picks.workflows.dataset_import import DATA_KEY

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, CfnResource, RemovalPolicy, Stack, assertions
 from aws_cdk import aws_kms as kms
-from picks.dal.events import BY_GROUP_INDEX, events_table_definition
+from picks.dal.event_store import BY_GROUP_INDEX, events_table_definition
 from picks.dal.resources import table_definition
 from picks.routes import API_FUNCTIONS, FUNCTIONS, routes
 from picks.workflows import training_contract

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from moto import mock_aws
-from picks.dal.events import events_table_definition
+from picks.dal.event_store import events_table_definition
 from picks.dal.resources import table_definition
 
 from emulator import durable

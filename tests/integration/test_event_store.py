@@ -6,7 +6,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 import pytest
-from picks.dal.events import EventStore, StoredEvent
+from picks.dal.event_store import EventStore, StoredEvent
 from picks.serving.business_rules import RECENT_EVENTS, RequestRules
 
 from tests.conftest import EVENTS_TABLE
@@ -19,7 +19,7 @@ GROUP = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g"
 
 @pytest.fixture
 def store(aws) -> EventStore:
-    from picks.dal.events import events_table_definition
+    from picks.dal.event_store import events_table_definition
 
     from emulator import moto_patches
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
-from picks.models.artifact import ModelArtifact, deserialize, serialize
-from picks.serving.models import ServingModel
+from picks.model_artifact import ModelArtifact, deserialize, serialize
+from picks.serving.rankers import ServingModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from training import history

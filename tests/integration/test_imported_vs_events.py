@@ -16,12 +16,12 @@ import copy
 
 import numpy as np
 import pytest
-from picks.dal.events import StoredEvent
+from picks.dal.event_store import StoredEvent
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat
 from picks.ingest.csv_reader import read_csv
 from picks.realtime import events_table
-from picks.serving.models import FactorModel
+from picks.serving.rankers import FactorModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from training.data import interactions_from_table
@@ -217,7 +217,7 @@ def test_events_are_folded_in_as_training_keeps_and_weighs_the_rows(rows, config
 
 
 def test_the_runtime_rule_is_the_training_filter_row_by_row():
-    from picks.serving.models import EventRule
+    from picks.serving.rankers import EventRule
 
     from training.data import _event_filter, event_rule
 

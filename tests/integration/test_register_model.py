@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 from picks.dal.resources import Resource
-from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
+from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
 from picks.workflows import solution_version
 from picks.workflows.training_contract import TrainingRequest
 

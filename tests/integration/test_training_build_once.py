@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from picks.serving.models import confidence
+from picks.serving.rankers import confidence
 
 from tests.unit.planted import planted
 from training import repeats, train
@@ -176,7 +176,7 @@ def test_fit_and_measure_is_unchanged_by_building_once(data, previous):
 
 def test_coverage_alone_is_what_evaluate_reports(data):
     # train.py asks evaluation.coverage directly when the holdout keeps the users' history.
-    from picks.serving.models import serving_model
+    from picks.serving.rankers import serving_model
 
     from training import evaluation
 

@@ -16,8 +16,8 @@ import pytest
 from picks.dataset_schema import parse_schema
 from picks.ingest import columnar
 from picks.ingest.csv_reader import read_csv
-from picks.models.artifact import load_dir
-from picks.serving.models import FactorModel
+from picks.model_artifact import load_dir
+from picks.serving.rankers import FactorModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.unit.planted import csv_rows, planted

@@ -171,7 +171,7 @@ def test_column_counts_in_slices_are_bincount():
 
 
 def test_history_items_are_stored_as_small_as_the_catalog_allows():
-    from picks.serving.models import FactorModel
+    from picks.serving.rankers import FactorModel
 
     data = in_user_time_order(planted(seed=5).interactions)
     artifact = up.fit(data, PARAMS, seed=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
-from picks.serving.models import FactorModel, PopularityModel, SimsModel
+from picks.serving.rankers import FactorModel, PopularityModel, SimsModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from tests.unit.planted import planted

@@ -16,7 +16,7 @@ from training.recipes import user_personalization
 from training.recipes.common import resolved_hyperparameters
 
 if TYPE_CHECKING:
-    from picks.models.artifact import ModelArtifact
+    from picks.model_artifact import ModelArtifact
 
 START = 1_700_000_000
 

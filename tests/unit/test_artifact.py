@@ -1,4 +1,4 @@
-"""ModelArtifact (picks.models.artifact): files and bytes round-trip; damaged or foreign files are refused."""
+"""ModelArtifact (picks.model_artifact): files and bytes round-trip; damaged or foreign files are refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from picks.models import artifact as artifact_module
-from picks.models.artifact import (
+from picks import model_artifact as artifact_module
+from picks.model_artifact import (
     ARRAYS_NAME,
     MANIFEST_NAME,
     ArtifactError,

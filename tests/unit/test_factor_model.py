@@ -1,4 +1,4 @@
-"""FactorModel (picks.serving.models): exact fold-in, the per-request paths and their batch twins.
+"""FactorModel (picks.serving.rankers): exact fold-in, the per-request paths and their batch twins.
 
 The batch paths (``recommend_sequences``, ``recommend_known_users``) compute the offline metrics,
 so they must return exactly what ``recommend`` serves.
@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from picks.serving.models import FactorModel, top_k
+from picks.serving.rankers import FactorModel, top_k
 
 from tests.unit.planted import planted
 from training.recipes import user_personalization

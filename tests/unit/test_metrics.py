@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from picks.models.artifact import ModelArtifact
-from picks.serving.models import FactorModel, PopularityModel, SimsModel
+from picks.model_artifact import ModelArtifact
+from picks.serving.rankers import FactorModel, PopularityModel, SimsModel
 
 from training.data import Interactions
 from training.evaluation import CUTOFFS, coverage, ranking_metrics, split

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
-from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError
+from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError
 from picks.workflows import solution_version
 from picks.workflows.training_contract import TrainingRequest
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from picks.serving.models import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
+from picks.serving.rankers import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
 from picks.serving.repeats import RepeatTable, lift_repeats
 
 from tests.unit.planted import fitted_ranking_model, planted

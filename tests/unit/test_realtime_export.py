@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from picks.dal.events import StoredEvent
+from picks.dal.event_store import StoredEvent
 from picks.dataset_schema import DatasetSchema, Field
 from picks.errors import InvalidInputException
 from picks.realtime import events_table, merge_sessions, stored_events

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from picks.serving.models import FactorModel
+from picks.serving.rankers import FactorModel
 from picks.serving.repeats import RepeatTable, distinct_recent, lift_repeats
 
 from training import repeats

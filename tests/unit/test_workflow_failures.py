@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from picks.models.artifact import ArtifactError
+from picks.model_artifact import ArtifactError
 from picks.workflows import campaign, solution_version
 from picks.workflows.failures import (
     DECLARED_ERRORS,

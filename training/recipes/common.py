@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 
 def resolved_hyperparameters(recipe: str, given: Mapping[str, str] | None) -> dict[str, str]:
-    """The recipe's defaults (picks.recipes, the catalog DescribeAlgorithm serves) overlaid by ``given``."""
-    from picks.recipes import RECIPES
+    """The recipe's defaults (picks.recipe_catalog, which DescribeAlgorithm serves) overlaid by ``given``."""
+    from picks.recipe_catalog import RECIPES
 
     return {**dict(RECIPES[recipe].default_hyperparameters), **{k: str(v) for k, v in (given or {}).items()}}
 

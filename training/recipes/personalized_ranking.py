@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import numpy as np
-    from picks.models.artifact import ModelArtifact
+    from picks.model_artifact import ModelArtifact
 
     from training.data import Interactions
 

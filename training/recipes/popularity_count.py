@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from picks.models.artifact import ModelArtifact
+from picks.model_artifact import ModelArtifact
 
 from training.recipes.common import unique_user_counts
 

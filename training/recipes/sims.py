@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from picks.models.artifact import ModelArtifact
+from picks.model_artifact import ModelArtifact
 
 from training.data import Interactions, position_in_run
 from training.recipes.common import number, unique_user_counts
@@ -54,7 +54,7 @@ BLOCK = 1024
 # Only the most recent interactions of very long histories count: co-occurrence cost grows with
 # the square of a user's history, and old history says little about today's related items.
 MAX_HISTORY = 500
-# The picks hyperparameters' defaults (the catalog, picks.recipes, lists the same), for callers
+# The picks hyperparameters' defaults (the catalog, picks.recipe_catalog, lists the same), for callers
 # that pass only Personalize's.
 EXTRA_DEFAULTS = {
     "user_history_length_discount": "0.3",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from picks.models.artifact import ModelArtifact
-from picks.serving.models import TREND_WINDOWS, window_seconds
+from picks.model_artifact import ModelArtifact
+from picks.serving.rankers import TREND_WINDOWS, window_seconds
 
 from training.data import Interactions, TrainingDataError
 from training.recipes.common import unique_user_counts

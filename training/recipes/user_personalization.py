@@ -10,7 +10,7 @@ makes the next interaction predictable from the current session.  Users whose hi
 still get a vector by fold-in.  ``hidden_dimension`` is the number of factors.
 
 The artifact keeps the users' histories and ``YᵀY`` so the runtime can recompute a user's vector
-from interactions newer than the model (``picks.serving.models.FactorModel.fold_in``).
+from interactions newer than the model (``picks.serving.rankers.FactorModel.fold_in``).
 ``refresh`` (trainingMode UPDATE, and finishing a holdout model) keeps the item factors, folds
 in items the model has not seen from the users who interacted with them, then refreshes users.
 
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
-from picks.models.artifact import ModelArtifact
-from picks.serving.models import confidence
+from picks.model_artifact import ModelArtifact
+from picks.serving.rankers import confidence
 
 from training import repeats
 from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
@@ -95,7 +95,7 @@ def confidence_matrix(interactions: Interactions, params: Mapping[str, str]) -> 
         )
     else:
         if ramp and len(interactions):
-            # Same weights as picks.serving.models.recency_weights, per user, vectorised.
+            # Same weights as picks.serving.rankers.recency_weights, per user, vectorised.
             order = _user_time_order(interactions)
             within, count = _positions(interactions.users[order], interactions.user_count)
             position = within / np.maximum(count - 1, 1)

@@ -1,6 +1,6 @@
 """Real-time interactions: PutEvents in, recent history and training data out.
 
-An acknowledged event is in DynamoDB (``picks.dal.events``) before PutEvents answers 200.  From
+An acknowledged event is in DynamoDB (``picks.dal.event_store``) before PutEvents answers 200.  From
 there it serves two readers: the runtime folds a user's events newer than the model into their
 vector on the next request (read-your-writes), and the next solution version's Prepare step
 exports the dataset group's events into the interactions it trains on.  Anonymous events
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks.dal.events import StoredEvent, new_event_id
+from picks.dal.event_store import StoredEvent, new_event_id
 from picks.dataset_schema import Field
 from picks.errors import InvalidInputException
 from picks.ingest.columnar import Column, ColumnTable, DictionaryEncoder, string_column
@@ -114,7 +114,7 @@ def _interactions_schema(services: Services, group_arn: str) -> Any:
 
 def put_events(services: Services, params: dict[str, Any]) -> None:
     """PutEvents: validate, then store every event of the call durably before answering."""
-    from picks.events import resolve_tracker
+    from picks.events_api import resolve_tracker
     from picks.records import validate_event_properties
 
     tracker = resolve_tracker(services, params["trackingId"])
@@ -133,7 +133,7 @@ def put_events(services: Services, params: dict[str, Any]) -> None:
 
 def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
     """PutActionInteractions: stored durably with the events (actions train nothing in picks yet)."""
-    from picks.events import resolve_tracker
+    from picks.events_api import resolve_tracker
 
     tracker = resolve_tracker(services, params["trackingId"])
     events = []

@@ -21,7 +21,7 @@ import numpy as np
 from picks import arns, cache
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
-from picks.serving.models import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
 from picks.serving.store import load_model
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from picks.dal.events import EventStore
+from picks.dal.event_store import EventStore
 from picks.dal.metadata import MetadataStore
 from picks.dal.resources import ResourceStore
 from picks.settings import Settings, region_of_request
@@ -46,7 +46,7 @@ class Services:
     # Stops running training jobs (``.stop(job_name)``) for StopSolutionVersionCreation; None where
     # nothing can be stopped.
     training_jobs: TrainingJobs | None = None
-    # Real-time events and PutItems/PutUsers metadata (picks.dal.events layout).
+    # Real-time events and PutItems/PutUsers metadata (picks.dal.event_store layout).
     events: EventStore | None = None
     # Records written by PutItems / PutUsers / PutActions (``M#<datasetArn>`` items, events table).
     metadata: MetadataStore | None = None

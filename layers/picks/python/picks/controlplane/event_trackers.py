@@ -13,7 +13,7 @@ its ``trackingId``.  A tracker is three records in the resources table:
 Nothing is provisioned, so a tracker is ACTIVE as soon as CreateEventTracker returns.  Deleting a
 tracker keeps the events it stored; PutEvents stops accepting its trackingId at once in this process
 and within the ``tracking_ids`` cache's TTL everywhere else (``picks.cache.POLICIES``;
-``picks.events.resolve_tracker`` caches).
+``picks.events_api.resolve_tracker`` caches).
 """
 
 from __future__ import annotations

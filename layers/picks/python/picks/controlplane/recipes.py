@@ -1,6 +1,6 @@
 """ListRecipes / DescribeRecipe / DescribeAlgorithm / DescribeFeatureTransformation.
 
-The catalog is global and read-only, so these answer from ``picks.recipes`` without touching the
+The catalog is global and read-only, so these answer from ``picks.recipe_catalog`` without touching the
 resource table.  Every recipe Personalize documents is listed, including those picks cannot train
 yet: a client that looks a recipe up by its real ARN gets a real answer, and CreateSolution is the
 one place that says which recipes picks trains.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks import recipes as catalog
+from picks import recipe_catalog as catalog
 from picks.controlplane.common import ACTIVE, paginate
 from picks.controlplane.registry import operation
 

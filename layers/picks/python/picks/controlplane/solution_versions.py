@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks import arns
-from picks import recipes as catalog
+from picks import recipe_catalog as catalog
 from picks.controlplane import datasets, solutions
 from picks.controlplane.common import (
     ACTIVE,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from picks import recipes as catalog
+from picks import recipe_catalog as catalog
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import (
     ACTIVE,

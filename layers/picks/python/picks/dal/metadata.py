@@ -1,5 +1,5 @@
 """Items, users and actions written one by one (PutItems / PutUsers / PutActions), in the events
-table (layout in ``picks.dal.events``):
+table (layout in ``picks.dal.event_store``):
 
 * ``pk = M#<datasetArn>``, ``sk = <item / user / action id>``
 * ``rec``        the validated record, ``{schema field name: value}``, as JSON text (floats survive)
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from picks.dal.events import THROTTLE_CODES, EventStoreThrottled, EventStoreUnavailable
+from picks.dal.event_store import THROTTLE_CODES, EventStoreThrottled, EventStoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

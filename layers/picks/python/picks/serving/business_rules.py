@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from picks.dal.resources import Resource
     from picks.services import Services
-    from picks.serving.models import Ranked, ServingModel
+    from picks.serving.rankers import Ranked, ServingModel
 
 RECENT_EVENTS = 1000
 

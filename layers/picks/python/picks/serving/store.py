@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from picks import cache
-from picks.models.artifact import load_s3
-from picks.serving.models import ServingModel, serving_model
+from picks.model_artifact import load_s3
+from picks.serving.rankers import ServingModel, serving_model
 
 _models: cache.TTLCache[tuple[str, str], ServingModel] = cache.named(cache.MODELS)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from picks.models.artifact import ArtifactError
+from picks.model_artifact import ArtifactError
 
 if TYPE_CHECKING:
     from collections.abc import Collection

@@ -26,7 +26,7 @@ from picks.controlplane import datasets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
-from picks.models.artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
+from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
 from picks.workflows.failures import TRAINING_JOB_FAILED, TrainingDataMissing, failure_reason

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks import realtime
 from picks.controlplane import event_trackers
-from picks.dal.events import EventStoreUnavailable
+from picks.dal.event_store import EventStoreUnavailable
 from picks.dataset_schema import DatasetSchema, parse_schema
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.records import validate_record_properties

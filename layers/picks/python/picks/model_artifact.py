@@ -12,7 +12,7 @@ Layout::
     model.npz       numeric arrays; ``item_ids`` / ``user_ids`` and the other string arrays as
                     UTF-8 text + character offsets (an alias is not stored again)
 
-Which arrays exist depends on the recipe type (see ``picks.serving.models``).
+Which arrays exist depends on the recipe type (see ``picks.serving.rankers``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import numpy as np
+
 from picks import npz
 from picks.ingest.columnar import decode_strings, encode_strings
 

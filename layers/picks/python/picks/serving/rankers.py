@@ -23,7 +23,7 @@ from picks.serving.repeats import COUNT_BUCKETS, RepeatTable, lift_repeats
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from picks.models.artifact import ModelArtifact
+    from picks.model_artifact import ModelArtifact
 
 
 @dataclass(frozen=True)
