@@ -6,17 +6,19 @@ PY := $(VENV)/bin/python
 PORT ?= 4566
 # Where `make serve` / `make demo` keep their state (docs/local-state.md); `make clean-state` empties it.
 PICKS_DATA_DIR ?= $(CURDIR)/.picks-data
-export PYTHONPATH := $(CURDIR)/layers/picks/python:$(CURDIR)
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: venv lint test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency synth clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# picks (the layer's library) is installed in editable mode, so every entry point imports it without path
+# settings; --no-deps: requirements.txt pins the environment.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -9,20 +9,14 @@ Synthesis makes no AWS calls and needs no Docker; it runs pip for the Lambda dep
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# The stack derives its resources from picks' own declarations (routes, workflows), which live in the
-# first-party Lambda layer rather than in an installed package.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "layers" / "picks" / "python"))
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
-from infrastructure import constants  # noqa: E402
-from infrastructure.options import DeploymentOptions, base_context  # noqa: E402
-from infrastructure.stacks.picks_stack import PicksStack  # noqa: E402
+from infrastructure import constants
+from infrastructure.options import DeploymentOptions, base_context
+from infrastructure.stacks.picks_stack import PicksStack
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -99,7 +99,7 @@ def _stored_ids(endpoint: str, group: str) -> list[str]:
 def run(concurrency: int, seconds: float, events_per_call: int) -> dict[str, Any]:
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="picks-events-bench-", suffix=".log")[1])
-    env = {**os.environ, "PORT": str(port), "PYTHONPATH": f"{REPO_ROOT / 'layers/picks/python'}:{REPO_ROOT}"}
+    env = {**os.environ, "PORT": str(port)}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve"],

@@ -251,10 +251,6 @@ def benchmark(rows: int, workdir: Path, timeout: float) -> Result:
     port = free_port()
     log = workdir / "emulator.log"
     env = dict(os.environ, PORT=str(port))
-    # The emulator imports the shared layer as `picks`, the way the Lambda runtime would.
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO_ROOT), str(REPO_ROOT / "layers" / "picks" / "python"), env.get("PYTHONPATH")])
-    )
     with log.open("wb") as log_handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve"],

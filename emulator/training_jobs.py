@@ -31,7 +31,6 @@ from picks.model_artifact import MANIFEST_NAME
 from picks.workflows.training_contract import CHANNEL, TrainingRequest, split_s3_uri
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # emulator/ -> repository
-LIBRARY_ROOT = REPO_ROOT / "layers" / "picks" / "python"  # the Lambda layer's picks package
 COPY_CHUNK = 8 << 20
 SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PutObject; larger files go up in parts
 ENTRY_MODULE = "training.train"
@@ -129,7 +128,6 @@ class LocalTrainingJobs:
                 "SM_OUTPUT_DIR": str(output_dir),
                 "SM_HPS": "{}",
                 "SM_CURRENT_INSTANCE_TYPE": request.instanceType,
-                "PYTHONPATH": os.pathsep.join([str(LIBRARY_ROOT), str(REPO_ROOT)]),
                 "OPENBLAS_NUM_THREADS": "1",  # implicit parallelises itself
             }
             with self._lock:

@@ -70,7 +70,6 @@ class Server:
         env = {
             **os.environ,
             "PICKS_DATA_DIR": str(self.data_dir),
-            "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)]),
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

@@ -25,7 +25,6 @@ from tests.utils import METRIC_KEYS
 from training import train as train_module
 
 REPO = Path(__file__).resolve().parents[2]
-LIBRARY = REPO / "layers" / "picks" / "python"
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n"
 SCHEMA = parse_schema(avro_schema("Interactions", *USER_ITEM_TIME, ("EVENT_TYPE", "string")))
 SMALL = {"hidden_dimension": "8", "als_iterations": "5"}
@@ -56,7 +55,6 @@ def run_job(root: Path, channel: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         **contract_env(root, channel),
-        "PYTHONPATH": os.pathsep.join([str(LIBRARY), str(REPO)]),
         "OPENBLAS_NUM_THREADS": "1",
     }
     return subprocess.run(

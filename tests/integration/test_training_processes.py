@@ -115,7 +115,6 @@ def test_job_dies_when_the_server_is_killed(tmp_path):
     env = {
         **os.environ,
         "SLEEPY_PIDS": str(pids_file),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "picks" / "python"), str(REPO)]),
     }
     server = subprocess.Popen([sys.executable, "-c", PARENT], env=env, cwd=str(REPO))
     try:
