@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from picks.controlplane.registry import dispatch
+from picks.controlplane.dispatch import dispatch
 from picks.http import control_plane_app
 from picks.observability import logger, metrics, tracer
 from picks.services import get_services

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from picks import services as picks_services
 from picks.controlplane import event_trackers
+from picks.domain import queries
 from picks.events_api import resolve_tracker
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
@@ -228,12 +229,12 @@ def test_resolved_tracker_is_cached_for_a_minute(personalize):
     created = personalize.create_event_tracker(name="cached", datasetGroupArn=group)
     services = picks_services.get_services()
     now = 1000.0
-    assert event_trackers.lookup_tracking_id(services, created["trackingId"], now=now) is not None
+    assert queries.lookup_tracking_id(services, created["trackingId"], now=now) is not None
     # Deleted behind this process's back (another Lambda container): still resolves from the cache...
     services.resources.delete(event_trackers.alias_key(created["trackingId"]))
-    assert event_trackers.lookup_tracking_id(services, created["trackingId"], now=now + 59) is not None
+    assert queries.lookup_tracking_id(services, created["trackingId"], now=now + 59) is not None
     # ...until the entry expires.
-    assert event_trackers.lookup_tracking_id(services, created["trackingId"], now=now + 61) is None
+    assert queries.lookup_tracking_id(services, created["trackingId"], now=now + 61) is None
 
 
 # --------------------------------------------------------------------------- PutItems / PutUsers / PutActions

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from picks.controlplane.registry import dispatch
+from picks.controlplane.dispatch import dispatch
 from picks.errors import InvalidInputException
 from picks.workflows import dataset_import
 

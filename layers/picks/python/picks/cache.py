@@ -185,6 +185,12 @@ def invalidate(name: str, key: Hashable) -> None:
     named(name).invalidate(key)
 
 
+def expire(name: str) -> None:
+    """Make every entry of cache ``name`` stale: this process changed what its entries were built from
+    (its readers revalidate them, ``TTLCache.peek``)."""
+    named(name).expire()
+
+
 def reset() -> None:
     """Empty every cache (tests: no state leaks from one test into the next)."""
     with _registry_lock:

@@ -8,17 +8,18 @@ fault is a retryable error, never a 200 followed by loss.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from picks import realtime
-from picks.controlplane import event_trackers
+from picks import cache, realtime
 from picks.dal.event_store import EventStoreUnavailable
-from picks.dataset_schema import DatasetSchema, parse_schema
+from picks.domain.queries import dataset_schema, group_dataset, resolve_tracker
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
-from picks.records import validate_record_properties
+from picks.records import validate_event_properties, validate_record_properties
 
 if TYPE_CHECKING:
     from picks.dal.resources import Resource
+    from picks.dataset_schema import DatasetSchema
     from picks.services import Services
 
 # operation -> (dataset type, request member with the records, the records' id member)
@@ -27,22 +28,6 @@ _RECORD_OPERATIONS = {
     "PutUsers": ("USERS", "users", "userId"),
     "PutActions": ("ACTIONS", "actions", "actionId"),
 }
-
-
-def resolve_tracker(services: Services, tracking_id: str) -> Resource:
-    """The event tracker (kind ``event-tracker``, ``doc`` as DescribeEventTracker returns it) whose
-    trackingId is ``tracking_id``; ResourceNotFoundException naming the trackingId if there is none.
-
-    One GetItem on the ``tracking-id/<trackingId>`` alias, then cached in this process for the
-    ``tracking_ids`` cache's TTL (60 s, ``picks.cache.POLICIES``): a tracker deleted by another
-    process (another Lambda container) keeps accepting events here for up to that long.
-    DeleteEventTracker in this process takes effect at once.  Unknown trackingIds are not cached, so
-    a new tracker works at once.
-    """
-    tracker = event_trackers.lookup_tracking_id(services, tracking_id)
-    if tracker is None or not services.resources.visible(tracker.arn):  # another region's tracker
-        raise event_trackers.not_found(tracking_id)
-    return tracker
 
 
 def _dataset(services: Services, dataset_arn: str, operation: str) -> tuple[Resource, DatasetSchema]:
@@ -61,8 +46,7 @@ def _dataset(services: Services, dataset_arn: str, operation: str) -> tuple[Reso
         raise ResourceInUseException(f"datasetArn: {dataset_arn} is {dataset.doc.get('status')}, not ACTIVE.")
     # An import job in progress does not block individual records: they are stored apart from the
     # bulk data, which a FULL import replaces without touching them.
-    schema = services.resources.get(dataset.doc["schemaArn"], what="Schema", kind="schema")
-    return dataset, parse_schema(schema.doc["schema"])
+    return dataset, dataset_schema(services, dataset)
 
 
 def _put_records(services: Services, params: dict[str, Any], operation: str) -> None:
@@ -81,18 +65,33 @@ def _put_records(services: Services, params: dict[str, Any], operation: str) -> 
     if services.metadata is None:
         raise EventStoreUnavailable(f"{operation}: record storage is not configured; nothing was stored.")
     services.metadata.put(dataset.arn, records)
-    # Filters and metadata in this process see the new records on the next request.
-    from picks.serving.business_rules import records_changed
-
-    records_changed()
+    # Filters and metadata in this process see the new records on the next request: the item
+    # catalogs (``picks.serving.business_rules``) revalidate their records.
+    cache.expire(cache.ITEM_CATALOGS)
 
 
 def put_events(services: Services, params: dict[str, Any]) -> None:
-    realtime.put_events(services, params)
+    """PutEvents: validate, then store every event of the call durably before answering."""
+    tracker = resolve_tracker(services, params["trackingId"])
+    group_arn = tracker.doc["datasetGroupArn"]
+    validator = None
+    if any(e.get("properties") for e in params["eventList"]):
+        interactions = group_dataset(services, group_arn, "INTERACTIONS")
+        if interactions is None:
+            raise InvalidInputException(
+                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema "
+                "declares them."
+            )
+        validator = functools.partial(validate_event_properties, dataset_schema(services, interactions))
+    realtime.record_events(services, group_arn, realtime.stored_events(params, validator))
 
 
 def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
-    realtime.put_action_interactions(services, params)
+    """PutActionInteractions: stored durably with the events."""
+    tracker = resolve_tracker(services, params["trackingId"])
+    realtime.record_events(
+        services, tracker.doc["datasetGroupArn"], realtime.action_interaction_events(params)
+    )
 
 
 def put_items(services: Services, params: dict[str, Any]) -> None:

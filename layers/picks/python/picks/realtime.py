@@ -11,8 +11,6 @@ later used the same sessionId, as Personalize does.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,40 +100,9 @@ def stored_events(params: dict[str, Any], validate_properties: Any = None) -> li
     return out
 
 
-def _interactions_schema(services: Services, group_arn: str) -> Any:
-    from picks.controlplane.datasets import of_group
-    from picks.dataset_schema import parse_schema
-
-    dataset = of_group(services, group_arn).get("INTERACTIONS")
-    if dataset is None:
-        return None
-    return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
-
-
-def put_events(services: Services, params: dict[str, Any]) -> None:
-    """PutEvents: validate, then store every event of the call durably before answering."""
-    from picks.events_api import resolve_tracker
-    from picks.records import validate_event_properties
-
-    tracker = resolve_tracker(services, params["trackingId"])
-    group_arn = tracker.doc["datasetGroupArn"]
-    schema = None
-    if any(e.get("properties") for e in params["eventList"]):
-        schema = _interactions_schema(services, group_arn)
-        if schema is None:
-            raise InvalidInputException(
-                "eventList.properties: the dataset group has no INTERACTIONS dataset whose schema "
-                "declares them."
-            )
-    validator = (lambda text, path: validate_event_properties(schema, text, path)) if schema else None
-    record_events(services, group_arn, stored_events(params, validator))
-
-
-def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
-    """PutActionInteractions: stored durably with the events (actions train nothing in picks yet)."""
-    from picks.events_api import resolve_tracker
-
-    tracker = resolve_tracker(services, params["trackingId"])
+def action_interaction_events(params: dict[str, Any]) -> list[StoredEvent]:
+    """A PutActionInteractions request's interactions as stored records (kept with the events;
+    actions train nothing in picks yet); raises InvalidInputException naming the field."""
     events = []
     for index, interaction in enumerate(params["actionInteractions"]):
         events.append(
@@ -151,7 +118,7 @@ def put_action_interactions(services: Services, params: dict[str, Any]) -> None:
                 extra={"actionId": interaction["actionId"]},
             )
         )
-    record_events(services, tracker.doc["datasetGroupArn"], events)
+    return events
 
 
 def record_events(services: Services, group_arn: str, events: list[StoredEvent]) -> int:
@@ -209,36 +176,3 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
         ),
     }
     return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})
-
-
-def records_table(
-    schema: Any, dataset_type: str, records: Iterable[tuple[str, dict[str, Any]]]
-) -> ColumnTable | None:
-    """PutItems / PutUsers records as a table of the dataset's schema (None if there are none).
-
-    The records were validated when they were put; rendering them as the CSV a bulk import would
-    read lets the import's own reader type and encode them exactly like bulk rows.
-    """
-    from picks.ingest.columnar import ID_COLUMNS
-    from picks.ingest.csv_reader import read_csv
-
-    id_column = ID_COLUMNS[dataset_type]
-    names = [f.name for f in schema.fields]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(names)
-    count = 0
-    for record_id, fields in records:
-        row = []
-        for name in names:
-            value = record_id if name.upper() == id_column else fields.get(name)
-            row.append(
-                "" if value is None else ("true" if value is True else "false" if value is False else value)
-            )
-        writer.writerow(row)
-        count += 1
-    if not count:
-        return None
-    return read_csv(
-        buffer.getvalue().encode("utf-8"), schema, dataset_type, source="PutItems/PutUsers records"
-    )

@@ -52,11 +52,6 @@ def _bind_schema(services: Services, schema_arn: str, dataset_type: str, group: 
     return parsed
 
 
-def of_group(services: Services, group_arn: str) -> dict[str, Resource]:
-    """The group's datasets by dataset type (a group has at most one of each)."""
-    return {d.doc["datasetType"]: d for d in services.resources.list(KIND, parent=group_arn)}
-
-
 def in_progress_import(services: Services, dataset_arn: str) -> Resource | None:
     for job in services.resources.list("dataset-import-job", parent=dataset_arn):
         if job.doc.get("status") in IN_PROGRESS_STATES:

@@ -6,14 +6,14 @@ its ``trackingId``.  A tracker is three records in the resources table:
 * the tracker, ``event-tracker/<name>`` (names are unique per account, as the ARN says), a child
   of its dataset group, so DeleteDatasetGroup refuses while it exists;
 * the alias ``tracking-id/<trackingId>`` (kind ``tracking-id``) holding the tracker's document, so
-  PutEvents resolves a trackingId with one GetItem (``lookup_tracking_id``);
+  PutEvents resolves a trackingId with one GetItem (``picks.domain.queries.resolve_tracker``);
 * the claim ``event-tracker-of/<datasetGroupArn>`` (kind ``event-tracker-claim``): written with a
   conditional put, it makes "one tracker per dataset group" hold under concurrent creates.
 
 Nothing is provisioned, so a tracker is ACTIVE as soon as CreateEventTracker returns.  Deleting a
 tracker keeps the events it stored; PutEvents stops accepting its trackingId at once in this process
 and within the ``tracking_ids`` cache's TTL everywhere else (``picks.cache.POLICIES``;
-``picks.events_api.resolve_tracker`` caches).
+``picks.domain.queries.resolve_tracker`` caches).
 """
 
 from __future__ import annotations
@@ -21,26 +21,26 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from picks import cache
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate, Resource
-from picks.errors import ResourceAlreadyExistsException, ResourceInUseException, ResourceNotFoundException
+from picks.domain.queries import TRACKER_KIND, TRACKING_ID_KIND, forget_tracking_id, tracking_id_key
+from picks.errors import ResourceAlreadyExistsException, ResourceInUseException
 
 if TYPE_CHECKING:
     from picks.services import Services
 
-KIND = "event-tracker"
+KIND = TRACKER_KIND
 WHAT = "Event tracker"
-ALIAS_KIND = "tracking-id"
+ALIAS_KIND = TRACKING_ID_KIND
 CLAIM_KIND = "event-tracker-claim"
 SUMMARY_FIELDS = ("name", "eventTrackerArn", "status", "creationDateTime", "lastUpdatedDateTime")
 
 
 def alias_key(tracking_id: str) -> str:
-    return f"tracking-id/{tracking_id}"
+    return tracking_id_key(tracking_id)
 
 
 def claim_key(group_arn: str) -> str:
@@ -168,37 +168,6 @@ def delete_event_tracker(services: Services, params: dict[str, Any]) -> None:
     tracking_id = tracker.doc["trackingId"]
     # Alias first: from here on PutEvents no longer finds the trackingId.  The events it stored stay.
     services.resources.delete(alias_key(tracking_id))
-    _tracking_ids.invalidate(tracking_id)
+    forget_tracking_id(tracking_id)
     services.resources.delete(tracker.arn)
     _release_group(services, tracker.doc["datasetGroupArn"], tracker.arn)
-
-
-# --------------------------------------------------------------------------- trackingId lookup
-
-_tracking_ids: cache.TTLCache[str, Resource | None] = cache.named(cache.TRACKING_IDS)
-
-
-def lookup_tracking_id(services: Services, tracking_id: str, *, now: float | None = None) -> Resource | None:
-    """The event tracker with ``tracking_id`` (one GetItem, then cached), or None.
-
-    Hits are cached per process for the ``tracking_ids`` TTL, so a tracker deleted by another
-    process keeps resolving here that long; misses are not cached, so a new tracker works at once.
-    """
-
-    def read() -> Resource | None:
-        alias = services.resources.find(alias_key(tracking_id))
-        if alias is None or alias.kind != ALIAS_KIND:
-            return None
-        return Resource(
-            arn=alias.doc["eventTrackerArn"],
-            kind=KIND,
-            doc=dict(alias.doc),
-            parent=alias.doc["datasetGroupArn"],
-            created=alias.created,
-        )
-
-    return _tracking_ids.get_or_load(tracking_id, read, now=now, cache_none=False)
-
-
-def not_found(tracking_id: str) -> ResourceNotFoundException:
-    return ResourceNotFoundException(f"trackingId: no event tracker has tracking ID '{tracking_id}'.")

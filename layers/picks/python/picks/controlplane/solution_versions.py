@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks import recipe_catalog as catalog
-from picks.controlplane import datasets, solutions
+from picks.controlplane import solutions
 from picks.controlplane.common import (
     ACTIVE,
     CREATE_IN_PROGRESS,
@@ -26,6 +26,7 @@ from picks.controlplane.common import (
     new_resource,
 )
 from picks.controlplane.registry import operation
+from picks.domain.queries import group_dataset
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -63,7 +64,7 @@ def latest_active_version(services: Services, solution_arn: str) -> Resource | N
 
 
 def _has_imported_interactions(services: Services, group_arn: str) -> bool:
-    interactions = datasets.of_group(services, group_arn).get("INTERACTIONS")
+    interactions = group_dataset(services, group_arn, "INTERACTIONS")
     return bool(interactions is not None and interactions.doc.get(IMPORTED_DATA_KEY))
 
 

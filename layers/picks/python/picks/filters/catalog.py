@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from picks.ingest.columnar import ID_COLUMNS
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -198,8 +200,6 @@ class ItemCatalog:
         ``schema`` (the dataset's schema) says which string fields are categorical for fields the
         table lacks; without either, record strings are taken as categorical.
         """
-        from picks.ingest.columnar import ID_COLUMNS
-
         ids = np.asarray(item_ids, dtype=object)
         n = len(ids)
         if id_field is None:

@@ -290,6 +290,52 @@ def null_column(f: Field, row_count: int) -> Column:
     )
 
 
+def table_from_records(
+    schema: DatasetSchema, dataset_type: str, records: Iterable[tuple[str, Mapping[str, Any]]]
+) -> ColumnTable | None:
+    """PutItems / PutUsers / PutActions records as a table of the dataset's schema (None if none).
+
+    A record is (its id, its properties by schema field name) with values already typed and checked
+    when it was put (``picks.records``), so they are encoded as they are: the table is the one a
+    bulk import of the same rows builds (strings dictionary-encoded in first-seen order, ``""``
+    and missing values null).  A null in a field the schema no longer lets be null is a ValueError
+    naming the record.
+    """
+    id_column = ID_COLUMNS[dataset_type]
+    rows = list(records)
+    if not rows:
+        return None
+    columns: dict[str, Column] = {}
+    for f in schema.fields:
+        if f.name.upper() == id_column:
+            values: list[Any] = [record_id for record_id, _ in rows]
+        else:
+            values = [fields.get(f.name) for _, fields in rows]
+        columns[f.name] = _column_of_values(f, values, [record_id for record_id, _ in rows])
+    return ColumnTable(schema.name, dataset_type, columns, len(rows))
+
+
+def _column_of_values(f: Field, values: list[Any], ids: list[str]) -> Column:
+    nulls = [value is None or value == "" for value in values]
+    if not f.nullable and any(nulls):
+        record_id = ids[nulls.index(True)]
+        raise ValueError(
+            f"record {record_id!r}: {f.name} is empty, but the schema's {f.name} is not nullable"
+        )
+    if f.type == "string":
+        # Empty is null, as in a CSV: the nullable column's encoder maps it to -1.
+        encoder = DictionaryEncoder(null_value="" if f.nullable else None)
+        return string_column(
+            f, encoder.encode(["" if value is None else value for value in values]), encoder.dictionary()
+        )
+    fill = _null_fill(f.type)
+    data = np.array(
+        [fill if is_null else value for value, is_null in zip(values, nulls, strict=True)],
+        dtype=_numpy_dtype(f.type),
+    )
+    return Column(f, data, np.array(nulls, dtype=bool) if f.nullable else None, None)
+
+
 # --------------------------------------------------------------------------- combining tables
 
 

@@ -24,15 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from picks import cache
-from picks.dataset_schema import DatasetSchema, parse_schema
+from picks.domain.queries import dataset_schema, group_dataset
 from picks.errors import InvalidInputException, ResourceNotFoundException
-from picks.filters.catalog import ItemCatalog, UserProfile
+from picks.filters import ItemCatalog, UserProfile, evaluate, parse_cached
 from picks.ingest.columnar import ColumnTable, read_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from picks.dal.resources import Resource
+    from picks.dataset_schema import DatasetSchema
     from picks.services import Services
     from picks.serving.rankers import Ranked, ServingModel
 
@@ -53,17 +54,10 @@ _row_indexes: cache.TTLCache[str, dict[str, int]] = cache.named(cache.ROW_INDEXE
 _filters: cache.TTLCache[str, Resource] = cache.named(cache.FILTERS)
 
 
-def records_changed() -> None:
-    """PutItems / PutUsers in this process: the next request revalidates its catalog."""
-    _catalogs.expire()
-
-
 def _dataset(services: Services, group_arn: str, dataset_type: str) -> Resource | None:
     """The group's dataset of ``dataset_type`` (its record is cached for the ``datasets`` TTL)."""
-    from picks.controlplane.datasets import of_group
-
     return _datasets.get_or_load(
-        (group_arn, dataset_type), lambda: of_group(services, group_arn).get(dataset_type)
+        (group_arn, dataset_type), lambda: group_dataset(services, group_arn, dataset_type)
     )
 
 
@@ -92,10 +86,6 @@ def _row_values(table: ColumnTable, row: int) -> dict[str, Any]:
     return values
 
 
-def _schema(services: Services, dataset: Resource) -> DatasetSchema:
-    return parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
-
-
 def item_catalog(services: Services, group_arn: str, model: ServingModel, model_key: str) -> ItemCatalog:
     """The model's items with their current metadata (bulk table + PutItems records)."""
     key = (group_arn, model_key)
@@ -115,7 +105,7 @@ def item_catalog(services: Services, group_arn: str, model: ServingModel, model_
         _catalogs.put(key, entry, now=now)
         return entry.catalog
     if dataset is not None:
-        schema = _schema(services, dataset)
+        schema = dataset_schema(services, dataset)
         table = _table(services, prefix) if prefix else None
     catalog = ItemCatalog.build(model.item_ids, table, records, schema=schema, id_field="ITEM_ID")
     _catalogs.put(key, _CatalogEntry(catalog, records, prefix), now=now)
@@ -129,7 +119,7 @@ def user_profile(services: Services, group_arn: str, user_id: str | None) -> Use
     dataset = _dataset(services, group_arn, "USERS")
     if dataset is None:
         return None
-    schema = _schema(services, dataset)
+    schema = dataset_schema(services, dataset)
     values: dict[str, Any] = {}
     prefix = (dataset.doc.get("_data") or {}).get("prefix")
     if prefix:
@@ -234,12 +224,9 @@ class RequestRules:
         if not filter_arn:
             return None
         resource = filter_resource(self.services, filter_arn)
-        from picks.filters import evaluate
-        from picks.filters import parse_cached as parse
-
         if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
             raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")
-        expression = parse(resource.doc["filterExpression"])
+        expression = parse_cached(resource.doc["filterExpression"])
         catalog = item_catalog(self.services, self.group_arn, self.model, self.model_key)
         needs_user = expression.uses_current_user
         needs_history = bool(expression.interaction_event_types)
@@ -292,7 +279,7 @@ def _text(value: Any) -> str:
 
 def items_schema(services: Services, group_arn: str) -> DatasetSchema | None:
     dataset = _dataset(services, group_arn, "ITEMS")
-    return _schema(services, dataset) if dataset is not None else None
+    return dataset_schema(services, dataset) if dataset is not None else None
 
 
 def promote(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks import arns, user_buckets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
-from picks.dataset_schema import parse_schema
+from picks.domain.queries import dataset_schema
 from picks.errors import excerpt
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import parse_s3_uri, run_import
@@ -50,7 +50,7 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     services = services.in_region(region)
     job = _set_status(services, state["datasetImportJobArn"], CREATE_IN_PROGRESS)
     dataset = services.resources.get(job.doc["datasetArn"], what="Dataset")
-    schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
+    schema = dataset_schema(services, dataset)
     dataset_type = dataset.doc["datasetType"]
     group_name = arns.parse(dataset.doc["datasetGroupArn"]).path
     destination = f"datasets/{group_name}/{dataset_type}/{job.doc['jobName']}-{uuid.uuid4().hex[:8]}/"

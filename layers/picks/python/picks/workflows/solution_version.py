@@ -22,12 +22,20 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from picks import arns, realtime
-from picks.controlplane import datasets
 from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
-from picks.dataset_schema import parse_schema
-from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
+from picks.domain.queries import dataset_schema, group_datasets
+from picks.ingest.columnar import (
+    MISSING_OBJECT_CODES,
+    concat,
+    merge,
+    object_bytes,
+    read_table,
+    table_from_records,
+    write_table,
+)
 from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
+from picks.workflows.campaign import redeploy
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
 from picks.workflows.failures import TRAINING_JOB_FAILED, TrainingDataMissing, failure_reason
 from picks.workflows.training_contract import (
@@ -120,33 +128,17 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     version = services.resources.update(state["solutionVersionArn"], start, what=WHAT)
     solution = services.resources.get(version.doc["solutionArn"], what="Solution")
     group_arn = solution.doc["datasetGroupArn"]
-    group_datasets = datasets.of_group(services, group_arn)
-    interactions = group_datasets.get("INTERACTIONS")
+    datasets = group_datasets(services, group_arn)
+    interactions = datasets.get("INTERACTIONS")
     data = (interactions.doc.get("_data") if interactions else None) or {}
     job_name = job_name_for(version)
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
-
-    # Real-time events (PutEvents) join the bulk interactions: what users did since the last import.
     events_until = int(services.clock() * 1000)
-    streamed = None
-    if services.events is not None:
-        streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
-    rows = int(data.get("rowCount", 0)) + (streamed.row_count if streamed else 0)
-    if rows == 0:
-        raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
-    if rows < MINIMUM_INTERACTIONS:
-        raise TrainingDataMissing(
-            f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
-        )
-    if streamed is not None:
-        parts = [streamed] + ([read_table(services.s3, bucket, data["prefix"])] if data.get("prefix") else [])
-        write_table(services.s3, bucket, channel + "interactions", concat(parts))
-    elif data.get("prefix"):
-        _copy_table(services, data["prefix"], channel + "interactions")
+    rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions")
     for dataset_type in TRAINED_DATASETS[1:]:
-        if dataset_type in group_datasets:
-            _stage_entities(services, group_datasets[dataset_type], channel + dataset_type.lower())
+        if dataset_type in datasets:
+            _stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
@@ -160,16 +152,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
                 previous.doc["_model"]["prefix"] + name,
                 f"{channel}previous_model/{name}",
             )
-    config = {
-        "recipe": recipe,
-        "recipeArn": solution.doc.get("recipeArn"),
-        "solutionArn": solution.arn,
-        "solutionVersionArn": version.arn,
-        "eventType": solution.doc.get("eventType"),
-        "solutionConfig": solution.doc.get("solutionConfig") or {},
-        "performHPO": bool(solution.doc.get("performHPO")),
-        "trainingMode": mode,
-    }
+    config = _training_config(solution, version, recipe, mode)
     services.s3.put_object(Bucket=bucket, Key=channel + CONFIG_FILE, Body=json.dumps(config).encode())
     request = TrainingRequest(
         jobName=job_name,
@@ -181,14 +164,54 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "training": request.to_state()}
 
 
+def _stage_interactions(
+    services: Services, group_arn: str, data: dict[str, Any], events_until: int, destination: str
+) -> int:
+    """Stage the INTERACTIONS table for training: the bulk data (``data``: the dataset's stored
+    table, if any) joined by the real-time events (PutEvents) received before ``events_until``,
+    what users did since the last import.  Returns the row count; TrainingDataMissing if too few."""
+    bucket = services.settings.bucket_name
+    streamed = None
+    if services.events is not None:
+        streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
+    rows = int(data.get("rowCount", 0)) + (streamed.row_count if streamed else 0)
+    if rows == 0:
+        raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
+    if rows < MINIMUM_INTERACTIONS:
+        raise TrainingDataMissing(
+            f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
+        )
+    if streamed is not None:
+        parts = [streamed] + ([read_table(services.s3, bucket, data["prefix"])] if data.get("prefix") else [])
+        write_table(services.s3, bucket, destination, concat(parts))
+    elif data.get("prefix"):
+        _copy_table(services, data["prefix"], destination)
+    return rows
+
+
+def _training_config(solution: Resource, version: Resource, recipe: str, mode: str) -> dict[str, Any]:
+    """The job's ``config.json``: what ``training/train.py`` trains, and with which settings."""
+    return {
+        "recipe": recipe,
+        "recipeArn": solution.doc.get("recipeArn"),
+        "solutionArn": solution.arn,
+        "solutionVersionArn": version.arn,
+        "eventType": solution.doc.get("eventType"),
+        "solutionConfig": solution.doc.get("solutionConfig") or {},
+        "performHPO": bool(solution.doc.get("performHPO")),
+        "trainingMode": mode,
+    }
+
+
 def _stage_entities(services: Services, dataset: Resource, destination: str) -> None:
     """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
     table = dataset.doc.get("_data") or {}
     written = None
     if services.metadata is not None:
-        schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
-        written = realtime.records_table(
-            schema, dataset.doc["datasetType"], services.metadata.scan_all(dataset.arn)
+        written = table_from_records(
+            dataset_schema(services, dataset),
+            dataset.doc["datasetType"],
+            services.metadata.scan_all(dataset.arn),
         )
     if written is None:
         if table.get("prefix"):
@@ -327,8 +350,6 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 
 def _follow_latest(services: Services, version: Resource) -> None:
     """Campaigns with syncWithLatestSolutionVersion move to the version that just became ACTIVE."""
-    from picks.workflows.campaign import redeploy
-
     for campaign in services.resources.list("campaign", parent=version.doc["solutionArn"]):
         if (campaign.doc.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
             redeploy(services, campaign.arn, version.arn)
