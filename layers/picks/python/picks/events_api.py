@@ -14,6 +14,7 @@ from picks import realtime
 from picks.controlplane import event_trackers
 from picks.dal.event_store import EventStoreUnavailable
 from picks.dataset_schema import DatasetSchema, parse_schema
+from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.records import validate_record_properties
 
@@ -57,7 +58,7 @@ def _dataset(services: Services, dataset_arn: str, operation: str) -> tuple[Reso
             f"datasetArn: {dataset_arn} is the {actual} dataset of its group; {operation} writes to the "
             f"{dataset_type} dataset."
         )
-    if dataset.doc.get("status") != "ACTIVE":
+    if dataset.doc.get("status") != ACTIVE:
         raise ResourceInUseException(f"datasetArn: {dataset_arn} is {dataset.doc.get('status')}, not ACTIVE.")
     # An import job in progress does not block individual records: they are stored apart from the
     # bulk data, which a FULL import replaces without touching them.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from picks import arns, cache
+from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
 from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
@@ -36,7 +37,6 @@ MAX_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 MAX_METADATA_COLUMNS = 10
 EXPLAIN_KEY = "PICKS_EXPLAIN"
-ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True)

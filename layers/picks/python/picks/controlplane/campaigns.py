@@ -19,17 +19,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import solution_versions, solutions
-from picks.controlplane.common import (
-    ACTIVE,
-    CREATE_FAILED,
-    CREATE_PENDING,
-    IN_PROGRESS_STATES,
-    arn_for,
-    create_resource,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_PENDING, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
@@ -111,7 +103,7 @@ def _serving_version(
         )
     version = solution_versions.get_version(services, version_arn)
     status = version.doc.get("status")
-    if status in solutions.VERSION_BUSY_STATES:
+    if status in VERSION_BUSY_STATES:
         # Still training: it may become ACTIVE, so this is "not yet", as for other resources.
         raise ResourceInUseException(
             f"solutionVersionArn: {version.arn} is {status}; wait until it is ACTIVE."

@@ -14,11 +14,6 @@ from picks.errors import InvalidNextTokenException, ResourceAlreadyExistsExcepti
 if TYPE_CHECKING:
     from picks.services import Services
 
-ACTIVE = "ACTIVE"
-CREATE_PENDING = "CREATE PENDING"
-CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
-CREATE_FAILED = "CREATE FAILED"
-IN_PROGRESS_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS)
 
 DEFAULT_MAX_RESULTS = 100
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
+from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE
 from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
 
 if TYPE_CHECKING:

@@ -6,16 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.controlplane import dataset_groups, schemas
-from picks.controlplane.common import (
-    ACTIVE,
-    IN_PROGRESS_STATES,
-    arn_for,
-    create_resource,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import DATASET_TYPES, DatasetSchema, check_for_dataset_type, parse_schema
+from picks.domain.states import ACTIVE, IN_PROGRESS_STATES
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from picks import cache
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate, Resource
+from picks.domain.states import ACTIVE
 from picks.errors import ResourceAlreadyExistsException, ResourceInUseException, ResourceNotFoundException
 
 if TYPE_CHECKING:

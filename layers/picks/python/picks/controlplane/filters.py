@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dataset_schema import DatasetSchema, Field, parse_schema
+from picks.domain.states import ACTIVE
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from picks import user_buckets
 from picks.controlplane import datasets
-from picks.controlplane.common import CREATE_PENDING, arn_for, list_page, new_resource
+from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import CREATE_PENDING
 from picks.errors import InvalidInputException, ResourceInUseException, excerpt
 from picks.workflows.declaration import DATASET_IMPORT
 

@@ -18,14 +18,9 @@ from typing import TYPE_CHECKING, Any
 from picks import arns
 from picks import recipe_catalog as catalog
 from picks.controlplane import datasets, solutions
-from picks.controlplane.common import (
-    ACTIVE,
-    CREATE_IN_PROGRESS,
-    CREATE_PENDING,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -182,9 +177,9 @@ def stop_solution_version_creation(services: Services, params: dict[str, Any]) -
         # Decided on the freshly read record: the workflow may have moved it meanwhile.
         status = resource.doc.get("status")
         if status == CREATE_PENDING:
-            resource.doc["status"] = solutions.CREATE_STOPPED
+            resource.doc["status"] = CREATE_STOPPED
         elif status == CREATE_IN_PROGRESS:
-            resource.doc["status"] = solutions.CREATE_STOPPING
+            resource.doc["status"] = CREATE_STOPPING
         else:
             raise ResourceInUseException(
                 f"solutionVersionArn: {resource.arn} is {status}; only a CREATE PENDING or "
@@ -195,7 +190,7 @@ def stop_solution_version_creation(services: Services, params: dict[str, Any]) -
     stopped = services.resources.update(version.arn, apply, what=WHAT)
     training_jobs = getattr(services, "training_jobs", None)
     job_name = stopped.doc.get(TRAINING_JOB_KEY)
-    if stopped.doc["status"] == solutions.CREATE_STOPPING and training_jobs is not None and job_name:
+    if stopped.doc["status"] == CREATE_STOPPING and training_jobs is not None and job_name:
         training_jobs.stop(job_name)
 
 

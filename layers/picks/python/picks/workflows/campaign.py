@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING
 from picks.serving.store import load_model
 from picks.workflows.failures import CampaignDeploymentFailed, failure_reason
 
@@ -112,7 +112,7 @@ def redeploy(services: Services, campaign_arn: str, version_arn: str) -> None:
             else version_arn,
             "minProvisionedTPS": doc.get("minProvisionedTPS"),
             "campaignConfig": doc.get("campaignConfig"),
-            "status": "CREATE PENDING",
+            "status": CREATE_PENDING,
             "creationDateTime": now,
             "lastUpdatedDateTime": now,
         }

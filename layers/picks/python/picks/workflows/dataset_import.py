@@ -15,8 +15,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks import arns, user_buckets
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.dataset_schema import parse_schema
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.errors import excerpt
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import parse_s3_uri, run_import

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 
 from picks import arns, realtime
 from picks.controlplane import datasets
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.dataset_schema import parse_schema
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, STOPPING_STATES
 from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
 from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
 from picks.observability import logger
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     from picks.services import Services
 
 WHAT = "Solution version"
-CREATE_STOPPING = "CREATE STOPPING"
-CREATE_STOPPED = "CREATE STOPPED"
-STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
 TABLE_FILES = ("manifest.json", "data.npz")
 MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
