@@ -19,7 +19,7 @@ from picks.errors import InvalidInputException, ResourceInUseException, Resource
 from picks.records import validate_record_properties
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 # operation -> (dataset type, request member with the records, the records' id member)

@@ -61,20 +61,22 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
 
 def _read_campaign(services: Services, arn: str) -> ServingCampaign:
     campaign = services.resources.get(arn, what="Campaign", kind="campaign")
-    serving_arn = campaign.doc.get("_servingVersionArn")
+    serving_arn = campaign.campaign_state.serving_version_arn
     if campaign.doc.get("status") != ACTIVE or not serving_arn:
         raise InvalidInputException(
             f"campaignArn: {arn} is {campaign.doc.get('status')}; it serves recommendations once ACTIVE."
         )
     version = services.resources.get(serving_arn, what="Solution version")
-    model = version.doc["_model"]
+    model = version.version_state.model
+    if model is None:
+        raise InvalidInputException(f"campaignArn: {arn} serves {serving_arn}, which has no trained model.")
     return ServingCampaign(
         arn,
-        model["recipeType"],
-        model["prefix"],
+        model.recipe_type,
+        model.prefix,
         campaign.doc.get("campaignConfig") or {},
         dataset_group_arn=version.doc.get("datasetGroupArn", ""),
-        events_since_ms=int(model.get("eventsUntil", 0)),
+        events_since_ms=model.events_until,
     )
 
 

@@ -10,7 +10,7 @@ from picks.domain.states import ACTIVE
 from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "dataset-group"
@@ -43,7 +43,7 @@ def create_dataset_group(services: Services, params: dict[str, Any]) -> dict[str
 @operation("DescribeDatasetGroup")
 def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     group = services.resources.get(params["datasetGroupArn"], what=WHAT, kind=KIND)
-    return {"datasetGroup": group.doc}
+    return {"datasetGroup": group.to_wire()}
 
 
 @operation("ListDatasetGroups")

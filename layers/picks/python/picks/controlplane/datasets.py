@@ -17,7 +17,7 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "dataset"
@@ -95,7 +95,7 @@ def create_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]
 
 @operation("DescribeDataset")
 def describe_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"dataset": services.resources.get(params["datasetArn"], what=WHAT, kind=KIND).doc}
+    return {"dataset": services.resources.get(params["datasetArn"], what=WHAT, kind=KIND).to_wire()}
 
 
 @operation("ListDatasets")

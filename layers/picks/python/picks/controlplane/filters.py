@@ -41,7 +41,7 @@ from picks.filters.parser import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "filter"
@@ -89,7 +89,7 @@ def create_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DescribeFilter")
 def describe_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"filter": get_filter(services, params["filterArn"]).doc}
+    return {"filter": get_filter(services, params["filterArn"]).to_wire()}
 
 
 @operation("ListFilters")

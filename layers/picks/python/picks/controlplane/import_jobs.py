@@ -93,7 +93,7 @@ def create_dataset_import_job(services: Services, params: dict[str, Any]) -> dic
 @operation("DescribeDatasetImportJob")
 def describe_dataset_import_job(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     job = services.resources.get(params["datasetImportJobArn"], what=WHAT, kind=KIND)
-    return {"datasetImportJob": job.doc}
+    return {"datasetImportJob": job.to_wire()}
 
 
 @operation("ListDatasetImportJobs")

@@ -29,7 +29,7 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "solution"
@@ -167,10 +167,10 @@ def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any
 @operation("DescribeSolution")
 def describe_solution(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     solution = get_solution(services, params["solutionArn"])
-    doc = dict(solution.doc)
+    doc = dict(solution.to_wire())
     versions = versions_of(services, solution.arn)
     if versions:
-        doc["latestSolutionVersion"] = summary(versions[-1].doc, VERSION_SUMMARY_FIELDS)
+        doc["latestSolutionVersion"] = summary(versions[-1].to_wire(), VERSION_SUMMARY_FIELDS)
     return {"solution": doc}
 
 

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from picks import arns, realtime
 from picks.controlplane import datasets
 from picks.dataset_schema import parse_schema
+from picks.domain.resources import SOLUTION_VERSION_KIND, ModelRef
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, STOPPING_STATES
 from picks.ingest.columnar import MISSING_OBJECT_CODES, concat, merge, object_bytes, read_table, write_table
 from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, parse_manifest, publish_files
@@ -39,7 +40,9 @@ from picks.workflows.training_contract import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from collections.abc import Callable
+
+    from picks.domain.resources import Resource, SolutionVersionState
     from picks.services import Services
 
 WHAT = "Solution version"
@@ -77,9 +80,19 @@ def model_prefix(version: Resource) -> str:
     return f"models/{arns.parse(version.arn).path}/"
 
 
-def _set(services: Services, arn: str, **changes: Any) -> Resource:
+def _set(
+    services: Services,
+    arn: str,
+    *,
+    state_change: Callable[[SolutionVersionState], None] | None = None,
+    **changes: Any,
+) -> Resource:
+    """Update the version's document with ``changes`` (and its private state with ``state_change``)."""
+
     def apply(resource: Resource) -> None:
         resource.doc.update(changes)
+        if state_change is not None:
+            state_change(resource.version_state)
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     return services.resources.update(arn, apply, what=WHAT)
@@ -119,7 +132,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     group_arn = solution.doc["datasetGroupArn"]
     group_datasets = datasets.of_group(services, group_arn)
     interactions = group_datasets.get("INTERACTIONS")
-    data = (interactions.doc.get("_data") if interactions else None) or {}
+    data = interactions.dataset_state.data if interactions else None
     job_name = job_name_for(version)
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
@@ -129,7 +142,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     streamed = None
     if services.events is not None:
         streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
-    rows = int(data.get("rowCount", 0)) + (streamed.row_count if streamed else 0)
+    rows = (data.row_count if data else 0) + (streamed.row_count if streamed else 0)
     if rows == 0:
         raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
     if rows < MINIMUM_INTERACTIONS:
@@ -137,24 +150,24 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
         )
     if streamed is not None:
-        parts = [streamed] + ([read_table(services.s3, bucket, data["prefix"])] if data.get("prefix") else [])
+        parts = [streamed] + ([read_table(services.s3, bucket, data.prefix)] if data else [])
         write_table(services.s3, bucket, channel + "interactions", concat(parts))
-    elif data.get("prefix"):
-        _copy_table(services, data["prefix"], channel + "interactions")
+    elif data:
+        _copy_table(services, data.prefix, channel + "interactions")
     for dataset_type in TRAINED_DATASETS[1:]:
         if dataset_type in group_datasets:
             _stage_entities(services, group_datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
-        previous = _latest_full_version(services, solution.arn, exclude=version.arn)
+        previous = _latest_full_model(services, solution.arn, exclude=version.arn)
         if previous is None:
             raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
         for name in (MANIFEST_NAME, ARRAYS_NAME):
             _copy_object(
                 services.s3,
                 bucket,
-                previous.doc["_model"]["prefix"] + name,
+                previous.prefix + name,
                 f"{channel}previous_model/{name}",
             )
     config = {
@@ -174,13 +187,18 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         inputUri=f"s3://{bucket}/{channel}",
         outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
     )
-    _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until)
+
+    def record_job(version_state: SolutionVersionState) -> None:
+        version_state.training_job_name = job_name
+        version_state.events_until = events_until
+
+    _set(services, version.arn, state_change=record_job)
     return {**state, "training": request.to_state()}
 
 
 def _stage_entities(services: Services, dataset: Resource, destination: str) -> None:
     """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
-    table = dataset.doc.get("_data") or {}
+    table = dataset.dataset_state.data
     written = None
     if services.metadata is not None:
         schema = parse_schema(services.resources.get(dataset.doc["schemaArn"], what="Schema").doc["schema"])
@@ -188,29 +206,26 @@ def _stage_entities(services: Services, dataset: Resource, destination: str) -> 
             schema, dataset.doc["datasetType"], services.metadata.scan_all(dataset.arn)
         )
     if written is None:
-        if table.get("prefix"):
-            _copy_table(services, table["prefix"], destination)
+        if table is not None:
+            _copy_table(services, table.prefix, destination)
         return
-    bulk = (
-        read_table(services.s3, services.settings.bucket_name, table["prefix"])
-        if table.get("prefix")
-        else None
-    )
+    bulk = read_table(services.s3, services.settings.bucket_name, table.prefix) if table is not None else None
     # The individually written record wins over the bulk row with the same id.
     merged = merge(bulk, written, dataset.doc["datasetType"])
     write_table(services.s3, services.settings.bucket_name, destination, merged)
 
 
-def _latest_full_version(services: Services, solution_arn: str, exclude: str) -> Resource | None:
-    versions = [
-        v
-        for v in services.resources.list("solution-version", parent=solution_arn)
+def _latest_full_model(services: Services, solution_arn: str, exclude: str) -> ModelRef | None:
+    """The model of the solution's newest ACTIVE FULL (or AUTOTRAIN) version other than ``exclude``."""
+    models = [
+        v.version_state.model
+        for v in services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
         if v.arn != exclude
         and v.doc.get("status") == ACTIVE
-        and v.doc.get("_model")
+        and v.version_state.model is not None
         and (v.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
     ]
-    return versions[-1] if versions else None
+    return models[-1] if models else None
 
 
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
@@ -290,17 +305,14 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         prefix, manifest = _check_model_files(services, uri)
     info = manifest.get("info", {})
     seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
-    changes: dict[str, Any] = {
-        "status": ACTIVE,
-        "trainingHours": round(seconds / 3600.0, 6),
-        "_model": {
-            "prefix": prefix,
-            "recipe": manifest["recipe"],
-            "recipeType": manifest["recipeType"],
-            "eventsUntil": version.doc.get("_eventsUntil", 0),
-        },
-        "_metrics": info.get("metrics", {}),
-    }
+    changes: dict[str, Any] = {"status": ACTIVE, "trainingHours": round(seconds / 3600.0, 6)}
+    model = ModelRef(
+        prefix=prefix,
+        recipe=manifest["recipe"],
+        recipe_type=manifest["recipeType"],
+        events_until=version.version_state.events_until,
+    )
+    metrics = info.get("metrics", {})
     if info.get("tunedHPOParams"):
         changes["tunedHPOParams"] = info["tunedHPOParams"]
 
@@ -310,15 +322,15 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             resource.doc["status"] = CREATE_STOPPED
         else:
             resource.doc.update(changes)
+            resource.version_state.model = model
+            resource.version_state.metrics = metrics
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     version = services.resources.update(version.arn, activate, what=WHAT)
     if version.doc["status"] == CREATE_STOPPED:
         return {**state, "status": CREATE_STOPPED}
     _follow_latest(services, version)
-    logger.info(
-        "solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]}
-    )
+    logger.info("solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": metrics})
     return {**state, "status": ACTIVE}
 
 
