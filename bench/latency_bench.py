@@ -248,8 +248,9 @@ def benchmark(
         )
 
         services = get_services()
-        prefix = services.resources.get(version, what="Solution version").doc["_model"]["prefix"]
-        model = load_model(services.s3, services.settings.bucket_name, prefix)
+        model_ref = services.resources.get(version, what="Solution version").version_state.model
+        assert model_ref is not None
+        model = load_model(services.s3, services.settings.bucket_name, model_ref.prefix)
         assert isinstance(model, FactorModel)
         model_info = {
             "items": model.item_count,

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import campaigns, import_jobs, solution_versions
-from picks.controlplane.common import IN_PROGRESS_STATES
-from picks.controlplane.solutions import VERSION_BUSY_STATES
+from picks.domain.states import IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.workflows.declaration import (
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,

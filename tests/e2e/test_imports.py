@@ -66,10 +66,10 @@ def run_import(clients, dataset: str, name: str, body: bytes, mode: str = "FULL"
 
 def stored_rows(dataset: str) -> int:
     services = picks_services.get_services()
-    data = services.resources.get(dataset, what="Dataset").doc.get("_data")
-    if not data:
+    prefix = services.resources.get(dataset, what="Dataset").dataset_state.data_prefix
+    if not prefix:
         return 0  # nothing imported yet (e.g. this test runs alone)
-    return len(read_table(services.s3, services.settings.bucket_name, data["prefix"]))
+    return len(read_table(services.s3, services.settings.bucket_name, prefix))
 
 
 def test_full_then_incremental(clients, interactions):

@@ -229,7 +229,7 @@ def test_put_items_enter_the_next_training_data(setup):
     )
     version_arn, version = train(personalize, setup["group"], "rt-items", "aws-popularity-count")
     assert version["status"] == "ACTIVE", version
-    job = services.resources.get(version_arn, what="Solution version").doc["_trainingJobName"]
+    job = services.resources.get(version_arn, what="Solution version").version_state.training_job_name
     staged = read_table(services.s3, services.settings.bucket_name, f"training-input/{job}/items")
     rows = {row["ITEM_ID"]: row for row in staged.to_pylist()}
     assert rows["I-new-arrival"]["CATEGORY"] == "shoes" and rows["I-new-arrival"]["PRICE"] == 19.5

@@ -17,8 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from picks import recipe_catalog as catalog
 from picks import services as picks_services
-from picks.controlplane import solution_versions
-from picks.workflows.dataset_import import DATA_KEY
+from picks.domain.resources import ModelRef, TableRef
 
 from demo.waiting import wait_for
 from tests.conftest import client_for
@@ -26,7 +25,7 @@ from tests.e2e.test_control_plane import INTERACTIONS
 from tests.signed import control_plane as signed_control_plane
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
 
 pytestmark = pytest.mark.e2e
 
@@ -91,17 +90,25 @@ def settings_override(emulator):
     services.settings = original
 
 
-def set_doc(arn: str, **fields: Any) -> None:
-    """Write fields into a resource record, as a workflow step would."""
+def set_doc(arn: str, private: dict[str, Any] | None = None, **fields: Any) -> None:
+    """Write fields into a resource record (``private``: into its typed private state), as a workflow
+    step would."""
 
     def apply(resource: Resource) -> None:
         resource.doc.update(fields)
+        for name, value in (private or {}).items():
+            assert hasattr(resource.state, name), (resource.kind, name)
+            setattr(resource.state, name, value)
 
     picks_services.get_services().resources.update(arn, apply, what="Resource")
 
 
 def stored_doc(arn: str) -> dict[str, Any]:
     return picks_services.get_services().resources.get(arn, what="Resource").doc
+
+
+def stored(arn: str) -> Resource:
+    return picks_services.get_services().resources.get(arn, what="Resource")
 
 
 def group_with_interactions(personalize, name: str, *, imported: bool = True) -> str:
@@ -112,7 +119,7 @@ def group_with_interactions(personalize, name: str, *, imported: bool = True) ->
     )["datasetArn"]
     if imported:
         # What a finished import leaves on the dataset (see picks.workflows.dataset_import).
-        set_doc(dataset, **{DATA_KEY: {"prefix": f"datasets/{name}/INTERACTIONS/x/", "rowCount": 3}})
+        set_doc(dataset, private={"data": TableRef(f"datasets/{name}/INTERACTIONS/x/", row_count=3)})
     return group
 
 
@@ -530,9 +537,11 @@ def test_private_keys_never_reach_the_wire(emulator, personalize):
     set_doc(
         arn,
         status="ACTIVE",
-        _model={"prefix": "models/x/"},
-        _metrics={"coverage": 0.5},
-        _trainingJobName="job-1",
+        private={
+            "model": ModelRef("models/x/", "aws-user-personalization", "USER_PERSONALIZATION"),
+            "metrics": {"coverage": 0.5},
+            "training_job_name": "job-1",
+        },
         trainingHours=0.25,
     )
     answer = signed_control_plane(
@@ -575,7 +584,7 @@ def test_stop_solution_version_creation(personalize):
 
     # CREATE IN_PROGRESS goes to CREATE STOPPING and its training job is stopped
     running = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    set_doc(running, status="CREATE IN_PROGRESS", _trainingJobName="picks-stops-job")
+    set_doc(running, status="CREATE IN_PROGRESS", private={"training_job_name": "picks-stops-job"})
     jobs = RecordingTrainingJobs()
     services.training_jobs = jobs
     try:
@@ -606,7 +615,7 @@ def test_get_solution_metrics(personalize):
     assert message(caught).startswith("solutionVersionArn:") and "CREATE PENDING" in message(caught)
 
     metrics = {"coverage": 0.4, "precision_at_25": 0.031, "normalized_discounted_cumulative_gain_at_10": 0.12}
-    set_doc(arn, status="ACTIVE", _metrics=metrics)
+    set_doc(arn, status="ACTIVE", private={"metrics": metrics})
     answer = personalize.get_solution_metrics(solutionVersionArn=arn)
     assert answer["solutionVersionArn"] == arn
     assert answer["metrics"] == metrics
@@ -614,7 +623,6 @@ def test_get_solution_metrics(personalize):
 
 def test_imported_interactions_enable_training(emulator, personalize, workflows):
     # The contract with the import workflow: a real, finished import is what training needs.
-    assert solution_versions.IMPORTED_DATA_KEY == DATA_KEY
     s3 = client_for(emulator, "s3")
     s3.create_bucket(Bucket=SOURCE_BUCKET)
     s3.put_object(
@@ -657,7 +665,8 @@ def trained_solution(personalize, name: str, group: str | None = None) -> tuple[
     group = group or group_with_interactions(personalize, name)
     solution = solution_in(personalize, group, name)
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    set_doc(version, status="ACTIVE", _metrics={"coverage": 0.3}, _model={"prefix": f"models/{name}/"})
+    model = ModelRef(f"models/{name}/", "aws-user-personalization", "USER_PERSONALIZATION")
+    set_doc(version, status="ACTIVE", private={"metrics": {"coverage": 0.3}, "model": model})
     return solution, version
 
 
@@ -761,7 +770,7 @@ def test_create_campaign_deploys_an_active_version(personalize, workflows):
     assert campaign["campaignConfig"]["enableMetadataWithRecommendations"] is False
     assert campaign["campaignConfig"]["syncWithLatestSolutionVersion"] is False
     assert "latestCampaignUpdate" not in campaign
-    assert stored_doc(arn)["_servingVersionArn"] == version
+    assert stored(arn).campaign_state.serving_version_arn == version
 
     # And a $LATEST campaign keeps the ARN it was given and serves the newest ACTIVE version
     newer = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
@@ -784,7 +793,7 @@ def test_create_campaign_deploys_an_active_version(personalize, workflows):
         "explorationWeight": "0.3",
         "explorationItemAgeCutOff": "30",
     }
-    assert stored_doc(synced)["_servingVersionArn"] == newer
+    assert stored(synced).campaign_state.serving_version_arn == newer
     assert personalize.list_tags_for_resource(resourceArn=synced)["tags"] == [
         {"tagKey": "env", "tagValue": "test"}
     ]
@@ -852,7 +861,7 @@ def test_update_campaign(personalize, workflows):
     assert update["status"] == "CREATE PENDING"
     assert update["solutionVersionArn"] == f"{solution}/$LATEST" and update["minProvisionedTPS"] == 5
     assert update["campaignConfig"]["syncWithLatestSolutionVersion"] is True
-    assert stored_doc(arn)["latestCampaignUpdate"]["_servingVersionArn"] == newer
+    assert stored(arn).campaign_state.update_serving_version_arn == newer
     assert [(w, p) for w, _, p in workflows.started][-1] == (
         "CampaignDeployment",
         {"campaignArn": arn, "update": True},

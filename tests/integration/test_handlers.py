@@ -175,7 +175,8 @@ def test_a_redelivered_drop_event_imports_once(services):
     assert first["status"] == "STARTED"
     assert again == {"status": "ALREADY_STARTED", "datasetImportJobArn": first["datasetImportJobArn"]}
     assert [job.arn for job in _drop_jobs(services, dataset)] == [first["datasetImportJobArn"]]
-    assert services.resources.get(dataset, what="Dataset").doc["_data"]["rowCount"] == 2
+    data = services.resources.get(dataset, what="Dataset").dataset_state.data
+    assert data is not None and data.row_count == 2
 
     # The next write of the same key is another object write: it imports.
     event["detail"]["object"]["sequencer"] = "00617F08299329D190"

@@ -155,7 +155,7 @@ def test_refused_assume_role_fails_the_job_and_touches_nothing(services, dataset
     assert ROLE in job["failureReason"] and USER_BUCKET in job["failureReason"]
     assert "AccessDenied" in job["failureReason"]
     assert _imported_objects(services) == []
-    assert "_data" not in services.resources.get(dataset, what="Dataset").doc
+    assert services.resources.get(dataset, what="Dataset").dataset_state.data is None
 
 
 def test_access_denied_as_the_role_fails_the_job(services, dataset, sts):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-from picks.dal.resources import Resource
+from picks.domain.resources import ModelRef, Resource, SolutionVersionState
 from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME, ArtifactError, ModelArtifact, load_s3, save_dir
 from picks.workflows import solution_version
 from picks.workflows.training_contract import TrainingRequest
@@ -54,8 +54,8 @@ def trained(services, tmp_path: Path) -> dict[str, Any]:
                 "solutionVersionArn": VERSION,
                 "solutionArn": SOLUTION,
                 "status": "CREATE IN_PROGRESS",
-                "_eventsUntil": 1234,
             },
+            state=SolutionVersionState(events_until=1234),
         ),
         what="Solution version",
     )
@@ -75,8 +75,12 @@ def trained(services, tmp_path: Path) -> dict[str, Any]:
     return {"solutionVersionArn": VERSION, "trainingJob": job}
 
 
+def _stored(services) -> Resource:
+    return services.resources.get(VERSION, what="Solution version")
+
+
 def _doc(services) -> dict[str, Any]:
-    return services.resources.get(VERSION, what="Solution version").doc
+    return _stored(services).doc
 
 
 def _keys(services, prefix: str) -> list[str]:
@@ -94,16 +98,16 @@ def test_the_uploaded_files_are_the_versions_model(services, trained, trailing_s
 
     assert solution_version.register(services, trained)["status"] == "ACTIVE"
 
-    doc = _doc(services)
-    assert doc["status"] == "ACTIVE" and doc["_metrics"] == METRICS
-    assert doc["_model"] == {
-        "prefix": OUTPUT_PREFIX,
-        "recipe": "aws-popularity-count",
-        "recipeType": "POPULAR_ITEMS",
-        "eventsUntil": 1234,
-    }
+    version = _stored(services)
+    assert version.doc["status"] == "ACTIVE" and version.version_state.metrics == METRICS
+    assert version.version_state.model == ModelRef(
+        prefix=OUTPUT_PREFIX,
+        recipe="aws-popularity-count",
+        recipe_type="POPULAR_ITEMS",
+        events_until=1234,
+    )
     assert _keys(services, "") == before  # nothing copied or re-uploaded
-    loaded = load_s3(services.s3, services.settings.bucket_name, doc["_model"]["prefix"])
+    loaded = load_s3(services.s3, services.settings.bucket_name, version.version_state.model.prefix)
     assert loaded.item_ids.tolist() == ["a", "b", "c"] and loaded.info["metrics"] == METRICS
 
 
@@ -123,7 +127,9 @@ def test_a_model_tar_gz_is_still_unpacked_under_models(services, trained):
 
     assert solution_version.register(services, trained)["status"] == "ACTIVE"
 
-    prefix = _doc(services)["_model"]["prefix"]
+    model = _stored(services).version_state.model
+    assert model is not None
+    prefix = model.prefix
     assert prefix == "models/reg/abc123/"
     assert _keys(services, prefix) == [prefix + MANIFEST_NAME, prefix + ARRAYS_NAME]
     assert load_s3(services.s3, bucket, prefix).item_ids.tolist() == ["a", "b", "c"]
@@ -135,9 +141,9 @@ def _fails(services, state: dict[str, Any], match: str) -> str:
         solution_version.register(services, state)
     result = solution_version.record_failure(services, {**state, "error": step_error(raised.value)})
     assert result["status"] == "CREATE FAILED"
-    doc = _doc(services)
-    assert doc["status"] == "CREATE FAILED" and "_model" not in doc
-    return doc["failureReason"]
+    version = _stored(services)
+    assert version.doc["status"] == "CREATE FAILED" and version.version_state.model is None
+    return version.doc["failureReason"]
 
 
 @pytest.mark.parametrize(
@@ -203,8 +209,8 @@ def test_a_stop_that_arrives_while_registering_wins(services, trained, monkeypat
 
     monkeypatch.setattr(solution_version, "_check_model_files", stopped_meanwhile)
     assert solution_version.register(services, trained)["status"] == "CREATE STOPPED"
-    doc = _doc(services)
-    assert doc["status"] == "CREATE STOPPED" and "_model" not in doc
+    version = _stored(services)
+    assert version.doc["status"] == "CREATE STOPPED" and version.version_state.model is None
 
 
 def test_a_stop_before_registering_skips_the_model(services, trained, monkeypatch):

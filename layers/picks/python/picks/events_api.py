@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from picks import cache, realtime
 from picks.dal.event_store import EventStoreUnavailable
 from picks.domain.queries import dataset_schema, group_dataset, resolve_tracker
+from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.records import validate_event_properties, validate_record_properties
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
     from picks.dataset_schema import DatasetSchema
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 # operation -> (dataset type, request member with the records, the records' id member)
@@ -42,7 +43,7 @@ def _dataset(services: Services, dataset_arn: str, operation: str) -> tuple[Reso
             f"datasetArn: {dataset_arn} is the {actual} dataset of its group; {operation} writes to the "
             f"{dataset_type} dataset."
         )
-    if dataset.doc.get("status") != "ACTIVE":
+    if dataset.doc.get("status") != ACTIVE:
         raise ResourceInUseException(f"datasetArn: {dataset_arn} is {dataset.doc.get('status')}, not ACTIVE.")
     # An import job in progress does not block individual records: they are stored apart from the
     # bulk data, which a FULL import replaces without touching them.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from picks import arns, cache
+from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
 from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
@@ -36,7 +37,6 @@ MAX_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 MAX_METADATA_COLUMNS = 10
 EXPLAIN_KEY = "PICKS_EXPLAIN"
-ACTIVE = "ACTIVE"
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,22 @@ def _resolve_campaign(services: Services, arn: str) -> ServingCampaign:
 
 def _read_campaign(services: Services, arn: str) -> ServingCampaign:
     campaign = services.resources.get(arn, what="Campaign", kind="campaign")
-    serving_arn = campaign.doc.get("_servingVersionArn")
+    serving_arn = campaign.campaign_state.serving_version_arn
     if campaign.doc.get("status") != ACTIVE or not serving_arn:
         raise InvalidInputException(
             f"campaignArn: {arn} is {campaign.doc.get('status')}; it serves recommendations once ACTIVE."
         )
     version = services.resources.get(serving_arn, what="Solution version")
-    model = version.doc["_model"]
+    model = version.version_state.model
+    if model is None:
+        raise InvalidInputException(f"campaignArn: {arn} serves {serving_arn}, which has no trained model.")
     return ServingCampaign(
         arn,
-        model["recipeType"],
-        model["prefix"],
+        model.recipe_type,
+        model.prefix,
         campaign.doc.get("campaignConfig") or {},
         dataset_group_arn=version.doc.get("datasetGroupArn", ""),
-        events_since_ms=int(model.get("eventsUntil", 0)),
+        events_since_ms=model.events_until,
     )
 
 

@@ -7,8 +7,8 @@ update deploys, the fields of the campaign itself keep describing what is served
 documents.
 
 ``solutionVersionArn`` may be ``<solutionArn>/$LATEST`` (with
-``campaignConfig.syncWithLatestSolutionVersion``): the campaign then keeps that ARN, and the private
-``_servingVersionArn`` names the concrete version it serves.  The record's parent is the solution,
+``campaignConfig.syncWithLatestSolutionVersion``): the campaign then keeps that ARN, and its private
+state names the concrete version it serves.  The record's parent is the solution,
 so ListCampaigns can filter by solutionArn and DeleteSolution can see the campaigns using it.
 """
 
@@ -19,17 +19,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import solution_versions, solutions
-from picks.controlplane.common import (
-    ACTIVE,
-    CREATE_FAILED,
-    CREATE_PENDING,
-    IN_PROGRESS_STATES,
-    arn_for,
-    create_resource,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_PENDING, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
@@ -37,7 +29,7 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = solutions.CAMPAIGN_KIND
@@ -45,8 +37,6 @@ WHAT = "Campaign"
 # Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
 DEPLOYMENT_WORKFLOW = "CampaignDeployment"
 LATEST = "$LATEST"
-SERVING_VERSION_KEY = "_servingVersionArn"  # private: the concrete version served, never serialized
-DATASET_GROUP_KEY = "_datasetGroupArn"  # private: for the per-dataset-group campaign quota
 DEFAULT_MIN_TPS = 1
 # itemExplorationConfig keys (developer guide, exploration): inclusive lower bound, upper bound or None.
 EXPLORATION_LIMITS: dict[str, tuple[float, float | None]] = {
@@ -111,7 +101,7 @@ def _serving_version(
         )
     version = solution_versions.get_version(services, version_arn)
     status = version.doc.get("status")
-    if status in solutions.VERSION_BUSY_STATES:
+    if status in VERSION_BUSY_STATES:
         # Still training: it may become ACTIVE, so this is "not yet", as for other resources.
         raise ResourceInUseException(
             f"solutionVersionArn: {version.arn} is {status}; wait until it is ACTIVE."
@@ -138,7 +128,7 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
     solution, version = _serving_version(services, params["solutionVersionArn"], config)
     group_arn = solution.doc["datasetGroupArn"]
     limit = services.settings.max_campaigns_per_group
-    in_group = [c for c in services.resources.list(KIND) if c.doc.get(DATASET_GROUP_KEY) == group_arn]
+    in_group = [c for c in services.resources.list(KIND) if c.campaign_state.dataset_group_arn == group_arn]
     if len(in_group) >= limit:
         raise LimitExceededException(
             f"solutionVersionArn: cannot create campaign '{params['name']}': dataset group {group_arn} "
@@ -152,10 +142,10 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
         "minProvisionedTPS": params.get("minProvisionedTPS", DEFAULT_MIN_TPS),
         "campaignConfig": config,
         "status": CREATE_PENDING,
-        SERVING_VERSION_KEY: version.arn,
-        DATASET_GROUP_KEY: group_arn,
     }
     resource = new_resource(services, KIND, arn, doc, parent=solution.arn, tags=params.get("tags"))
+    resource.campaign_state.serving_version_arn = version.arn
+    resource.campaign_state.dataset_group_arn = group_arn
     create_resource(
         services, resource, what=WHAT, duplicate=f"name: campaign {params['name']} already exists ({arn})."
     )
@@ -169,7 +159,7 @@ def create_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
 
 @operation("DescribeCampaign")
 def describe_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"campaign": get_campaign(services, params["campaignArn"]).doc}
+    return {"campaign": get_campaign(services, params["campaignArn"]).to_wire()}
 
 
 @operation("ListCampaigns")
@@ -210,6 +200,7 @@ def update_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
             f"versions of {campaign.parent}; create a new campaign for another solution."
         )
     previous = campaign.doc.get("latestCampaignUpdate")
+    previous_serving = campaign.campaign_state.update_serving_version_arn
 
     def apply(resource: Resource) -> None:
         _check_updatable(resource)
@@ -222,8 +213,8 @@ def update_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
             "status": CREATE_PENDING,
             "creationDateTime": now,
             "lastUpdatedDateTime": now,
-            SERVING_VERSION_KEY: version.arn,
         }
+        resource.campaign_state.update_serving_version_arn = version.arn
         resource.doc["lastUpdatedDateTime"] = now
 
     services.resources.update(campaign.arn, apply, what=WHAT)
@@ -236,6 +227,7 @@ def update_campaign(services: Services, params: dict[str, Any]) -> dict[str, Any
                 resource.doc.pop("latestCampaignUpdate", None)
             else:
                 resource.doc["latestCampaignUpdate"] = previous
+            resource.campaign_state.update_serving_version_arn = previous_serving
 
         services.resources.update(campaign.arn, restore, what=WHAT)
         raise

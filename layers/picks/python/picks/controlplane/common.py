@@ -8,17 +8,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from picks import arns
-from picks.dal.resources import Resource
+from picks.domain.resources import Resource
 from picks.errors import InvalidNextTokenException, ResourceAlreadyExistsException, TooManyTagsException
 
 if TYPE_CHECKING:
     from picks.services import Services
 
-ACTIVE = "ACTIVE"
-CREATE_PENDING = "CREATE PENDING"
-CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
-CREATE_FAILED = "CREATE FAILED"
-IN_PROGRESS_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS)
 
 DEFAULT_MAX_RESULTS = 100
 
@@ -93,5 +88,5 @@ def list_page(
     parent: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of ``kind`` summaries (under ``parent`` if given), oldest first."""
-    docs = [summary(r.doc, fields) for r in services.resources.list(kind, parent=parent)]
+    docs = [summary(r.to_wire(), fields) for r in services.resources.list(kind, parent=parent)]
     return paginate(docs, params, scope=f"{kind}:{parent or ''}" if parent is not None else kind)

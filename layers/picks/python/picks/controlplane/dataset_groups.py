@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane.common import ACTIVE, arn_for, list_page, new_resource
+from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE
 from picks.errors import LimitExceededException, ResourceInUseException, ResourceNotFoundException
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "dataset-group"
@@ -42,7 +43,7 @@ def create_dataset_group(services: Services, params: dict[str, Any]) -> dict[str
 @operation("DescribeDatasetGroup")
 def describe_dataset_group(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     group = services.resources.get(params["datasetGroupArn"], what=WHAT, kind=KIND)
-    return {"datasetGroup": group.doc}
+    return {"datasetGroup": group.to_wire()}
 
 
 @operation("ListDatasetGroups")

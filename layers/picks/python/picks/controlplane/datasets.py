@@ -6,16 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks.controlplane import dataset_groups, schemas
-from picks.controlplane.common import (
-    ACTIVE,
-    IN_PROGRESS_STATES,
-    arn_for,
-    create_resource,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import DATASET_TYPES, DatasetSchema, check_for_dataset_type, parse_schema
+from picks.domain.states import ACTIVE, IN_PROGRESS_STATES
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -23,7 +17,7 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "dataset"
@@ -96,7 +90,7 @@ def create_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]
 
 @operation("DescribeDataset")
 def describe_dataset(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"dataset": services.resources.get(params["datasetArn"], what=WHAT, kind=KIND).doc}
+    return {"dataset": services.resources.get(params["datasetArn"], what=WHAT, kind=KIND).to_wire()}
 
 
 @operation("ListDatasets")

@@ -22,11 +22,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
-from picks.dal.resources import ConcurrentUpdate, Resource
+from picks.dal.resources import ConcurrentUpdate
 from picks.domain.queries import TRACKER_KIND, TRACKING_ID_KIND, forget_tracking_id, tracking_id_key
+from picks.domain.resources import Resource
+from picks.domain.states import ACTIVE
 from picks.errors import ResourceAlreadyExistsException, ResourceInUseException
 
 if TYPE_CHECKING:
@@ -151,7 +153,7 @@ def _release_group(services: Services, group_arn: str, tracker_arn: str) -> None
 
 @operation("DescribeEventTracker")
 def describe_event_tracker(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"eventTracker": get_tracker(services, params["eventTrackerArn"]).doc}
+    return {"eventTracker": get_tracker(services, params["eventTrackerArn"]).to_wire()}
 
 
 @operation("ListEventTrackers")

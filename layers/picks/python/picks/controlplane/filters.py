@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import ACTIVE, arn_for, create_resource, list_page, new_resource
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dataset_schema import DatasetSchema, Field, parse_schema
+from picks.domain.states import ACTIVE
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
@@ -40,7 +41,7 @@ from picks.filters.parser import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "filter"
@@ -88,7 +89,7 @@ def create_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DescribeFilter")
 def describe_filter(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"filter": get_filter(services, params["filterArn"]).doc}
+    return {"filter": get_filter(services, params["filterArn"]).to_wire()}
 
 
 @operation("ListFilters")

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from picks import user_buckets
 from picks.controlplane import datasets
-from picks.controlplane.common import CREATE_PENDING, arn_for, list_page, new_resource
+from picks.controlplane.common import arn_for, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.states import CREATE_PENDING
 from picks.errors import InvalidInputException, ResourceInUseException, excerpt
 from picks.workflows.declaration import DATASET_IMPORT
 
@@ -92,7 +93,7 @@ def create_dataset_import_job(services: Services, params: dict[str, Any]) -> dic
 @operation("DescribeDatasetImportJob")
 def describe_dataset_import_job(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     job = services.resources.get(params["datasetImportJobArn"], what=WHAT, kind=KIND)
-    return {"datasetImportJob": job.doc}
+    return {"datasetImportJob": job.to_wire()}
 
 
 @operation("ListDatasetImportJobs")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from picks import recipe_catalog as catalog
-from picks.controlplane.common import ACTIVE, paginate
+from picks.controlplane.common import paginate
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE
 
 if TYPE_CHECKING:
     from picks.services import Services

@@ -37,7 +37,7 @@ def create_schema(services: Services, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DescribeSchema")
 def describe_schema(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"schema": services.resources.get(params["schemaArn"], what=WHAT, kind=KIND).doc}
+    return {"schema": services.resources.get(params["schemaArn"], what=WHAT, kind=KIND).to_wire()}
 
 
 @operation("ListSchemas")

@@ -3,7 +3,8 @@ StopSolutionVersionCreation / GetSolutionMetrics.
 
 Creating a version records it as CREATE PENDING and starts the SolutionVersionTraining workflow;
 its steps (``picks.workflows``) move it to CREATE IN_PROGRESS and then ACTIVE or CREATE FAILED, and
-set the private ``_model`` and ``_metrics`` keys.  If the workflow cannot be started the record is
+set the trained model and its metrics in the version's private state
+(``picks.domain.resources.SolutionVersionState``).  If the workflow cannot be started the record is
 removed and the caller gets the error, so no version is left pending forever.  Everything a
 version needs is checked here first (imported interactions, the training mode, one version in
 progress per solution), so a request that cannot train fails at once with a field-naming error
@@ -18,15 +19,10 @@ from typing import TYPE_CHECKING, Any
 from picks import arns
 from picks import recipe_catalog as catalog
 from picks.controlplane import solutions
-from picks.controlplane.common import (
-    ACTIVE,
-    CREATE_IN_PROGRESS,
-    CREATE_PENDING,
-    list_page,
-    new_resource,
-)
+from picks.controlplane.common import list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.domain.queries import group_dataset
+from picks.domain.states import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from picks.errors import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -34,7 +30,7 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = solutions.VERSION_KIND
@@ -42,12 +38,6 @@ WHAT = "Solution version"
 # Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
 TRAINING_WORKFLOW = "SolutionVersionTraining"
 TRAINING_MODES = ("FULL", "UPDATE", "AUTOTRAIN")
-MODEL_KEY = "_model"  # private: set by the workflow, never serialized
-METRICS_KEY = "_metrics"
-TRAINING_JOB_KEY = "_trainingJobName"
-# Set on a dataset by a finished import (picks.workflows.dataset_import.DATA_KEY); not imported from
-# there so the control plane does not load the columnar import engine.
-IMPORTED_DATA_KEY = "_data"
 _ID_ATTEMPTS = 3
 
 
@@ -65,7 +55,7 @@ def latest_active_version(services: Services, solution_arn: str) -> Resource | N
 
 def _has_imported_interactions(services: Services, group_arn: str) -> bool:
     interactions = group_dataset(services, group_arn, "INTERACTIONS")
-    return bool(interactions is not None and interactions.doc.get(IMPORTED_DATA_KEY))
+    return interactions is not None and interactions.dataset_state.data is not None
 
 
 def _check_training_mode(services: Services, solution: Resource, recipe: catalog.Recipe, mode: str) -> None:
@@ -161,7 +151,7 @@ def _create_with_fresh_id(
 
 @operation("DescribeSolutionVersion")
 def describe_solution_version(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    return {"solutionVersion": get_version(services, params["solutionVersionArn"]).doc}
+    return {"solutionVersion": get_version(services, params["solutionVersionArn"]).to_wire()}
 
 
 @operation("ListSolutionVersions")
@@ -183,9 +173,9 @@ def stop_solution_version_creation(services: Services, params: dict[str, Any]) -
         # Decided on the freshly read record: the workflow may have moved it meanwhile.
         status = resource.doc.get("status")
         if status == CREATE_PENDING:
-            resource.doc["status"] = solutions.CREATE_STOPPED
+            resource.doc["status"] = CREATE_STOPPED
         elif status == CREATE_IN_PROGRESS:
-            resource.doc["status"] = solutions.CREATE_STOPPING
+            resource.doc["status"] = CREATE_STOPPING
         else:
             raise ResourceInUseException(
                 f"solutionVersionArn: {resource.arn} is {status}; only a CREATE PENDING or "
@@ -195,8 +185,8 @@ def stop_solution_version_creation(services: Services, params: dict[str, Any]) -
 
     stopped = services.resources.update(version.arn, apply, what=WHAT)
     training_jobs = getattr(services, "training_jobs", None)
-    job_name = stopped.doc.get(TRAINING_JOB_KEY)
-    if stopped.doc["status"] == solutions.CREATE_STOPPING and training_jobs is not None and job_name:
+    job_name = stopped.version_state.training_job_name
+    if stopped.doc["status"] == CREATE_STOPPING and training_jobs is not None and job_name:
         training_jobs.stop(job_name)
 
 
@@ -208,4 +198,4 @@ def get_solution_metrics(services: Services, params: dict[str, Any]) -> dict[str
             f"solutionVersionArn: {version.arn} is {version.doc.get('status')}; "
             "metrics exist once it is ACTIVE."
         )
-    return {"solutionVersionArn": version.arn, "metrics": version.doc.get(METRICS_KEY, {})}
+    return {"solutionVersionArn": version.arn, "metrics": version.version_state.metrics}

@@ -18,17 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from picks import recipe_catalog as catalog
 from picks.controlplane import dataset_groups
-from picks.controlplane.common import (
-    ACTIVE,
-    CREATE_IN_PROGRESS,
-    CREATE_PENDING,
-    arn_for,
-    create_resource,
-    list_page,
-    new_resource,
-    summary,
-)
+from picks.controlplane.common import arn_for, create_resource, list_page, new_resource, summary
 from picks.controlplane.registry import operation
+from picks.domain.states import ACTIVE, VERSION_BUSY_STATES
 from picks.errors import (
     InvalidInputException,
     LimitExceededException,
@@ -37,17 +29,13 @@ from picks.errors import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 KIND = "solution"
 WHAT = "Solution"
 VERSION_KIND = "solution-version"
 CAMPAIGN_KIND = "campaign"
-CREATE_STOPPING = "CREATE STOPPING"
-CREATE_STOPPED = "CREATE STOPPED"
-# A version in one of these states still has training work (or a stop) under way.
-VERSION_BUSY_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 
 DEFAULT_SCHEDULE = "rate(7 days)"
 _SCHEDULE = re.compile(r"rate\((\d+) days?\)")
@@ -179,10 +167,10 @@ def create_solution(services: Services, params: dict[str, Any]) -> dict[str, Any
 @operation("DescribeSolution")
 def describe_solution(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     solution = get_solution(services, params["solutionArn"])
-    doc = dict(solution.doc)
+    doc = dict(solution.to_wire())
     versions = versions_of(services, solution.arn)
     if versions:
-        doc["latestSolutionVersion"] = summary(versions[-1].doc, VERSION_SUMMARY_FIELDS)
+        doc["latestSolutionVersion"] = summary(versions[-1].to_wire(), VERSION_SUMMARY_FIELDS)
     return {"solution": doc}
 
 

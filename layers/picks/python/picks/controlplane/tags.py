@@ -8,7 +8,7 @@ from picks.controlplane.common import check_tag_count
 from picks.controlplane.registry import operation
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 WHAT = "Resource"

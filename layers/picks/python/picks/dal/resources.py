@@ -7,6 +7,8 @@ Item layout (the CDK storage construct declares the same keys):
 * ``sk``     ``<creation epoch, zero padded>#<arn>`` — GSI sort key, so lists come back oldest first
 * ``parent`` the parent ARN, if any (dataset group of a dataset, dataset of an import job)
 * ``doc``    the resource as Describe returns it, JSON text (floats survive; DynamoDB numbers would not)
+* ``state``  JSON text of the private state of kinds that have one (``picks.domain.resources``); records
+             written before it existed keep that state inside ``doc``, which reading moves out
 * ``tags``   JSON text of ``[{"tagKey": .., "tagValue": ..}]``
 * ``rev``    revision counter for optimistic concurrency on updates
 """
@@ -14,28 +16,17 @@ Item layout (the CDK storage construct declares the same keys):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from picks.domain.resources import NoState, Resource, from_storage
 from picks.errors import ResourceAlreadyExistsException, ResourceNotFoundException
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 BY_KIND_INDEX = "byKind"
-
-
-@dataclass
-class Resource:
-    arn: str
-    kind: str
-    doc: dict[str, Any]
-    parent: str | None = None
-    tags: list[dict[str, str]] = field(default_factory=list)
-    rev: int = 0
-    created: float = 0.0
 
 
 class ConcurrentUpdate(Exception):
@@ -158,14 +149,20 @@ class ResourceStore:
         }
         if resource.parent:
             item["parent"] = {"S": resource.parent}
+        if not isinstance(resource.state, NoState):
+            item["state"] = {"S": json.dumps(resource.state.to_json(), separators=(",", ":"))}
         return item
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Resource:
+        kind = item["kind"]["S"]
+        doc = json.loads(item["doc"]["S"])
+        stored_state = json.loads(item["state"]["S"]) if "state" in item else None
         return Resource(
             arn=item["pk"]["S"],
-            kind=item["kind"]["S"],
-            doc=json.loads(item["doc"]["S"]),
+            kind=kind,
+            doc=doc,
+            state=from_storage(kind, doc, stored_state),
             parent=item.get("parent", {}).get("S"),
             tags=json.loads(item.get("tags", {}).get("S", "[]")),
             rev=int(item["rev"]["N"]),

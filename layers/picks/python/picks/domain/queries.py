@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from picks import cache
-from picks.dal.resources import Resource
 from picks.dataset_schema import DatasetSchema, parse_schema
+from picks.domain.resources import Resource
 from picks.errors import ResourceNotFoundException
 
 if TYPE_CHECKING:

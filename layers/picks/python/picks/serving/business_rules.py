@@ -32,8 +32,8 @@ from picks.ingest.columnar import ColumnTable, read_table
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from picks.dal.resources import Resource
     from picks.dataset_schema import DatasetSchema
+    from picks.domain.resources import Resource
     from picks.services import Services
     from picks.serving.rankers import Ranked, ServingModel
 
@@ -97,7 +97,7 @@ def item_catalog(services: Services, group_arn: str, model: ServingModel, model_
     dataset = _dataset(services, group_arn, "ITEMS")
     table, records, schema, prefix = None, None, None, None
     if dataset is not None:
-        prefix = (dataset.doc.get("_data") or {}).get("prefix")
+        prefix = dataset.dataset_state.data_prefix
         if services.metadata is not None:
             records = dict(services.metadata.scan_all(dataset.arn))
     if entry is not None and entry.records == records and entry.table_prefix == prefix:
@@ -121,7 +121,7 @@ def user_profile(services: Services, group_arn: str, user_id: str | None) -> Use
         return None
     schema = dataset_schema(services, dataset)
     values: dict[str, Any] = {}
-    prefix = (dataset.doc.get("_data") or {}).get("prefix")
+    prefix = dataset.dataset_state.data_prefix
     if prefix:
         table = _table(services, prefix)
         row = _row_index(prefix, table, "USER_ID").get(user_id)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
+from picks.domain.resources import SOLUTION_VERSION_KIND
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING
 from picks.serving.store import load_model
 from picks.workflows.failures import CampaignDeploymentFailed, failure_reason
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from collections.abc import Callable
+
+    from picks.domain.resources import ModelRef, Resource
     from picks.services import Services
 
 WHAT = "Campaign"
@@ -26,27 +29,36 @@ UPDATE = "latestCampaignUpdate"
 EXPECTED_FAILURES = frozenset({CampaignDeploymentFailed.error_code})
 
 
-def serving_version(services: Services, requested: str) -> Resource:
-    """The ACTIVE solution version behind ``requested`` (a version ARN or ``<solution>/$LATEST``)."""
+def _servable_model(version: Resource) -> ModelRef | None:
+    """The version's trained model, if it is an ACTIVE solution version."""
+    if version.kind != SOLUTION_VERSION_KIND or version.doc.get("status") != ACTIVE:
+        return None
+    return version.version_state.model
+
+
+def serving_version(services: Services, requested: str) -> tuple[Resource, ModelRef]:
+    """The ACTIVE solution version behind ``requested`` (a version ARN or ``<solution>/$LATEST``),
+    and its model."""
     if requested.endswith(LATEST_SUFFIX):
         solution = requested[: -len(LATEST_SUFFIX)]
         active = [
-            v
-            for v in services.resources.list("solution-version", parent=solution)
-            if v.doc.get("status") == ACTIVE and v.doc.get("_model")
+            (v, model)
+            for v in services.resources.list(SOLUTION_VERSION_KIND, parent=solution)
+            if (model := _servable_model(v)) is not None
         ]
         if not active:
             raise CampaignDeploymentFailed(f"solutionVersionArn: {solution} has no ACTIVE solution version.")
         return active[-1]
     version = services.resources.find(requested)
-    if version is None or version.doc.get("status") != ACTIVE or not version.doc.get("_model"):
+    model = _servable_model(version) if version is not None else None
+    if version is None or model is None:
         raise CampaignDeploymentFailed(f"solutionVersionArn: {requested} is not an ACTIVE solution version.")
-    return version
+    return version, model
 
 
-def _update(services: Services, arn: str, change: Any) -> Resource:
+def _update(services: Services, arn: str, change: Callable[[Resource], None]) -> Resource:
     def apply(resource: Resource) -> None:
-        change(resource.doc)
+        change(resource)
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     return services.resources.update(arn, apply, what=WHAT)
@@ -58,15 +70,16 @@ def deploy(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     pending = campaign.doc.get(UPDATE) or {} if is_update else campaign.doc
     requested = pending.get("solutionVersionArn") or campaign.doc["solutionVersionArn"]
 
-    def mark_in_progress(doc: dict[str, Any]) -> None:
-        (doc[UPDATE] if is_update else doc)["status"] = CREATE_IN_PROGRESS
+    def mark_in_progress(resource: Resource) -> None:
+        (resource.doc[UPDATE] if is_update else resource.doc)["status"] = CREATE_IN_PROGRESS
 
     _update(services, campaign.arn, mark_in_progress)
-    version = serving_version(services, requested)
-    load_model(services.s3, services.settings.bucket_name, version.doc["_model"]["prefix"])
+    version, model = serving_version(services, requested)
+    load_model(services.s3, services.settings.bucket_name, model.prefix)
 
-    def activate(doc: dict[str, Any]) -> None:
+    def activate(resource: Resource) -> None:
         now = services.clock()
+        doc = resource.doc
         if is_update:
             update = doc[UPDATE]
             for name in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig"):
@@ -76,7 +89,7 @@ def deploy(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             update["lastUpdatedDateTime"] = now
         doc["status"] = ACTIVE
         doc.pop("failureReason", None)
-        doc["_servingVersionArn"] = version.arn
+        resource.campaign_state.serving_version_arn = version.arn
 
     _update(services, campaign.arn, activate)
     return {**state, "status": ACTIVE, "solutionVersionArn": version.arn}
@@ -88,7 +101,8 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         return {**state, "status": CREATE_FAILED}
     reason = failure_reason(state.get("error") or {}, EXPECTED_FAILURES)[:1000]
 
-    def fail(doc: dict[str, Any]) -> None:
+    def fail(resource: Resource) -> None:
+        doc = resource.doc
         if state.get("update") and doc.get(UPDATE):
             # The campaign keeps serving what it served before; only the update failed.
             doc[UPDATE]["status"] = CREATE_FAILED
@@ -104,18 +118,20 @@ def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 def redeploy(services: Services, campaign_arn: str, version_arn: str) -> None:
     """Point a campaign at ``version_arn`` through a normal update (used by syncWithLatestSolutionVersion)."""
 
-    def record(doc: dict[str, Any]) -> None:
+    def record(resource: Resource) -> None:
         now = services.clock()
+        doc = resource.doc
         doc[UPDATE] = {
             "solutionVersionArn": doc["solutionVersionArn"]
             if doc["solutionVersionArn"].endswith(LATEST_SUFFIX)
             else version_arn,
             "minProvisionedTPS": doc.get("minProvisionedTPS"),
             "campaignConfig": doc.get("campaignConfig"),
-            "status": "CREATE PENDING",
+            "status": CREATE_PENDING,
             "creationDateTime": now,
             "lastUpdatedDateTime": now,
         }
+        resource.campaign_state.update_serving_version_arn = version_arn
 
     _update(services, campaign_arn, record)
     services.workflows.start(

@@ -15,19 +15,19 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from picks import arns, user_buckets
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.domain.queries import dataset_schema
+from picks.domain.resources import TableRef
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS_STATES
 from picks.errors import excerpt
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import parse_s3_uri, run_import
 from picks.workflows.failures import failure_reason
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from picks.domain.resources import Resource
     from picks.services import Services
 
 JOB = "Dataset import job"
-DATA_KEY = "_data"  # private: not in the botocore output shape, so never serialized
 
 
 def _set_status(services: Services, job_arn: str, status: str, reason: str | None = None) -> Resource:
@@ -38,11 +38,6 @@ def _set_status(services: Services, job_arn: str, status: str, reason: str | Non
             job.doc["failureReason"] = reason
 
     return services.resources.update(job_arn, apply, what=JOB)
-
-
-def data_prefix(dataset: Resource) -> str | None:
-    data = dataset.doc.get(DATA_KEY)
-    return data["prefix"] if data else None
 
 
 def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +69,14 @@ def ingest(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             schema=schema,
             dataset_type=dataset_type,
             mode=job.doc.get("importMode") or "FULL",
-            previous_prefix=data_prefix(dataset),
+            previous_prefix=dataset.dataset_state.data_prefix,
         )
     except (ImportValidationError, user_buckets.BucketAccessError) as error:
         _set_status(services, job.arn, CREATE_FAILED, str(error))
         return {**state, "status": CREATE_FAILED}
 
     def repoint(resource: Resource) -> None:
-        resource.doc[DATA_KEY] = {"prefix": result.prefix, "rowCount": result.row_count, "job": job.arn}
+        resource.dataset_state.data = TableRef(result.prefix, result.row_count, job.arn)
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     services.resources.update(dataset.arn, repoint, what="Dataset")

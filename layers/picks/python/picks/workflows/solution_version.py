@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from picks import arns, realtime
-from picks.controlplane.common import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.domain.queries import dataset_schema, group_datasets
+from picks.domain.resources import SOLUTION_VERSION_KIND, ModelRef, TableRef
+from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, STOPPING_STATES
 from picks.ingest.columnar import (
     MISSING_OBJECT_CODES,
     concat,
@@ -47,13 +48,12 @@ from picks.workflows.training_contract import (
 )
 
 if TYPE_CHECKING:
-    from picks.dal.resources import Resource
+    from collections.abc import Callable
+
+    from picks.domain.resources import Resource, SolutionVersionState
     from picks.services import Services
 
 WHAT = "Solution version"
-CREATE_STOPPING = "CREATE STOPPING"
-CREATE_STOPPED = "CREATE STOPPED"
-STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
 TABLE_FILES = ("manifest.json", "data.npz")
 MINIMUM_INTERACTIONS = 1000
 TRAINED_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
@@ -88,9 +88,19 @@ def model_prefix(version: Resource) -> str:
     return f"models/{arns.parse(version.arn).path}/"
 
 
-def _set(services: Services, arn: str, **changes: Any) -> Resource:
+def _set(
+    services: Services,
+    arn: str,
+    *,
+    state_change: Callable[[SolutionVersionState], None] | None = None,
+    **changes: Any,
+) -> Resource:
+    """Update the version's document with ``changes`` (and its private state with ``state_change``)."""
+
     def apply(resource: Resource) -> None:
         resource.doc.update(changes)
+        if state_change is not None:
+            state_change(resource.version_state)
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     return services.resources.update(arn, apply, what=WHAT)
@@ -130,7 +140,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     group_arn = solution.doc["datasetGroupArn"]
     datasets = group_datasets(services, group_arn)
     interactions = datasets.get("INTERACTIONS")
-    data = (interactions.doc.get("_data") if interactions else None) or {}
+    data = interactions.dataset_state.data if interactions else None
     job_name = job_name_for(version)
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
@@ -142,14 +152,14 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
-        previous = _latest_full_version(services, solution.arn, exclude=version.arn)
+        previous = _latest_full_model(services, solution.arn, exclude=version.arn)
         if previous is None:
             raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
         for name in (MANIFEST_NAME, ARRAYS_NAME):
             _copy_object(
                 services.s3,
                 bucket,
-                previous.doc["_model"]["prefix"] + name,
+                previous.prefix + name,
                 f"{channel}previous_model/{name}",
             )
     config = _training_config(solution, version, recipe, mode)
@@ -160,12 +170,17 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         inputUri=f"s3://{bucket}/{channel}",
         outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
     )
-    _set(services, version.arn, _trainingJobName=job_name, _eventsUntil=events_until)
+
+    def record_job(version_state: SolutionVersionState) -> None:
+        version_state.training_job_name = job_name
+        version_state.events_until = events_until
+
+    _set(services, version.arn, state_change=record_job)
     return {**state, "training": request.to_state()}
 
 
 def _stage_interactions(
-    services: Services, group_arn: str, data: dict[str, Any], events_until: int, destination: str
+    services: Services, group_arn: str, data: TableRef | None, events_until: int, destination: str
 ) -> int:
     """Stage the INTERACTIONS table for training: the bulk data (``data``: the dataset's stored
     table, if any) joined by the real-time events (PutEvents) received before ``events_until``,
@@ -174,7 +189,7 @@ def _stage_interactions(
     streamed = None
     if services.events is not None:
         streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
-    rows = int(data.get("rowCount", 0)) + (streamed.row_count if streamed else 0)
+    rows = (data.row_count if data else 0) + (streamed.row_count if streamed else 0)
     if rows == 0:
         raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
     if rows < MINIMUM_INTERACTIONS:
@@ -182,10 +197,10 @@ def _stage_interactions(
             f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
         )
     if streamed is not None:
-        parts = [streamed] + ([read_table(services.s3, bucket, data["prefix"])] if data.get("prefix") else [])
+        parts = [streamed] + ([read_table(services.s3, bucket, data.prefix)] if data else [])
         write_table(services.s3, bucket, destination, concat(parts))
-    elif data.get("prefix"):
-        _copy_table(services, data["prefix"], destination)
+    elif data:
+        _copy_table(services, data.prefix, destination)
     return rows
 
 
@@ -205,7 +220,7 @@ def _training_config(solution: Resource, version: Resource, recipe: str, mode: s
 
 def _stage_entities(services: Services, dataset: Resource, destination: str) -> None:
     """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
-    table = dataset.doc.get("_data") or {}
+    table = dataset.dataset_state.data
     written = None
     if services.metadata is not None:
         written = table_from_records(
@@ -214,29 +229,26 @@ def _stage_entities(services: Services, dataset: Resource, destination: str) -> 
             services.metadata.scan_all(dataset.arn),
         )
     if written is None:
-        if table.get("prefix"):
-            _copy_table(services, table["prefix"], destination)
+        if table is not None:
+            _copy_table(services, table.prefix, destination)
         return
-    bulk = (
-        read_table(services.s3, services.settings.bucket_name, table["prefix"])
-        if table.get("prefix")
-        else None
-    )
+    bulk = read_table(services.s3, services.settings.bucket_name, table.prefix) if table is not None else None
     # The individually written record wins over the bulk row with the same id.
     merged = merge(bulk, written, dataset.doc["datasetType"])
     write_table(services.s3, services.settings.bucket_name, destination, merged)
 
 
-def _latest_full_version(services: Services, solution_arn: str, exclude: str) -> Resource | None:
-    versions = [
-        v
-        for v in services.resources.list("solution-version", parent=solution_arn)
+def _latest_full_model(services: Services, solution_arn: str, exclude: str) -> ModelRef | None:
+    """The model of the solution's newest ACTIVE FULL (or AUTOTRAIN) version other than ``exclude``."""
+    models = [
+        v.version_state.model
+        for v in services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
         if v.arn != exclude
         and v.doc.get("status") == ACTIVE
-        and v.doc.get("_model")
+        and v.version_state.model is not None
         and (v.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
     ]
-    return versions[-1] if versions else None
+    return models[-1] if models else None
 
 
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
@@ -316,17 +328,14 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         prefix, manifest = _check_model_files(services, uri)
     info = manifest.get("info", {})
     seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
-    changes: dict[str, Any] = {
-        "status": ACTIVE,
-        "trainingHours": round(seconds / 3600.0, 6),
-        "_model": {
-            "prefix": prefix,
-            "recipe": manifest["recipe"],
-            "recipeType": manifest["recipeType"],
-            "eventsUntil": version.doc.get("_eventsUntil", 0),
-        },
-        "_metrics": info.get("metrics", {}),
-    }
+    changes: dict[str, Any] = {"status": ACTIVE, "trainingHours": round(seconds / 3600.0, 6)}
+    model = ModelRef(
+        prefix=prefix,
+        recipe=manifest["recipe"],
+        recipe_type=manifest["recipeType"],
+        events_until=version.version_state.events_until,
+    )
+    metrics = info.get("metrics", {})
     if info.get("tunedHPOParams"):
         changes["tunedHPOParams"] = info["tunedHPOParams"]
 
@@ -336,15 +345,15 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             resource.doc["status"] = CREATE_STOPPED
         else:
             resource.doc.update(changes)
+            resource.version_state.model = model
+            resource.version_state.metrics = metrics
         resource.doc["lastUpdatedDateTime"] = services.clock()
 
     version = services.resources.update(version.arn, activate, what=WHAT)
     if version.doc["status"] == CREATE_STOPPED:
         return {**state, "status": CREATE_STOPPED}
     _follow_latest(services, version)
-    logger.info(
-        "solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": changes["_metrics"]}
-    )
+    logger.info("solution version ACTIVE", extra={"solutionVersionArn": version.arn, "metrics": metrics})
     return {**state, "status": ACTIVE}
 
 

@@ -1,0 +1,17 @@
+"""Resource status values, spelled as Personalize returns them; each is declared here only."""
+
+from __future__ import annotations
+
+ACTIVE = "ACTIVE"
+CREATE_PENDING = "CREATE PENDING"
+CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
+CREATE_FAILED = "CREATE FAILED"
+CREATE_STOPPING = "CREATE STOPPING"
+CREATE_STOPPED = "CREATE STOPPED"
+
+# Created, and the work that makes it ACTIVE (or CREATE FAILED) still under way.
+IN_PROGRESS_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS)
+# StopSolutionVersionCreation has been asked for: the version never becomes ACTIVE.
+STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
+# A solution version in one of these still has training work (or a stop) under way.
+VERSION_BUSY_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
