@@ -237,39 +237,42 @@ expressions = st.lists(clause(), min_size=1, max_size=3).map(" | ".join)
 def filter_values(draw: Any) -> dict[str, str]:
     out = {}
     for name in PARAMS:
-        kind = draw(st.integers(0, 19))
-        if kind == 0:
-            kind = 0  # not given
-        elif kind == 1:
-            kind = 1  # blank
-        elif kind == 2:
-            kind = 5  # malformed
-        elif name in ("P1", "P2"):
-            kind = 2 if kind < 17 else 3  # a number, sometimes a list
-        else:
-            kind = 3 if kind < 15 else 4 if kind < 18 else 2  # a list, sometimes a number
-        if kind == 0:
-            continue  # not given
-        if kind == 1:
-            out[name] = draw(st.sampled_from(("", "  ")))  # blank: counts as not given
-        elif kind == 2:
-            out[name] = draw(st.sampled_from(("18", "2", " 1991 ", "9.99", '"30"', "-1")))  # one number
-        elif kind == 3:
-            values = draw(
-                st.lists(
-                    st.sampled_from(GENRES + COLORS + EVENT_TYPES + ("gold", "a", "1992", "2")),
-                    min_size=1,
-                    max_size=3,
-                )
-            )
-            out[name] = ",".join(quoted(v) for v in values)
-        elif kind == 4:
-            out[name] = draw(
-                st.sampled_from(('"drama", "click"', '"gold" ,"silver"', '"x\\"y"', "1990,1992"))
-            )
-        else:
-            out[name] = draw(st.sampled_from(('"unterminated', '"a",', 'a"b', '"a" "b"')))  # malformed
+        kind = _value_kind(draw, name)
+        if kind != "absent":
+            out[name] = _value_of_kind(draw, kind)
     return out
+
+
+def _value_kind(draw: Any, name: str) -> str:
+    roll = draw(st.integers(0, 19))
+    if roll == 0:
+        return "absent"
+    if roll == 1:
+        return "blank"  # counts as not given
+    if roll == 2:
+        return "malformed"
+    if name in ("P1", "P2"):
+        return "number" if roll < 17 else "list"  # a number, sometimes a list
+    return "list" if roll < 15 else "written" if roll < 18 else "number"  # a list, sometimes a number
+
+
+def _value_of_kind(draw: Any, kind: str) -> str:
+    if kind == "blank":
+        return draw(st.sampled_from(("", "  ")))
+    if kind == "number":
+        return draw(st.sampled_from(("18", "2", " 1991 ", "9.99", '"30"', "-1")))
+    if kind == "list":
+        values = draw(
+            st.lists(
+                st.sampled_from(GENRES + COLORS + EVENT_TYPES + ("gold", "a", "1992", "2")),
+                min_size=1,
+                max_size=3,
+            )
+        )
+        return ",".join(quoted(v) for v in values)
+    if kind == "written":  # lists as people write them: spaces, escapes, unquoted numbers
+        return draw(st.sampled_from(('"drama", "click"', '"gold" ,"silver"', '"x\\"y"', "1990,1992")))
+    return draw(st.sampled_from(('"unterminated', '"a",', 'a"b', '"a" "b"')))  # malformed
 
 
 @st.composite

@@ -95,6 +95,14 @@ class DatasetSchema:
 
 def parse_schema(text: str) -> DatasetSchema:
     """Parse an Avro record schema string and apply the checks CreateSchema makes."""
+    document = _load_record(text)
+    name = _record_name(document)
+    _check_namespace(document)
+    return DatasetSchema(name=name, fields=_parse_fields(document))
+
+
+def _load_record(text: Any) -> dict[str, Any]:
+    """The schema's JSON object, checked to be an Avro record."""
     if not isinstance(text, str):
         raise _invalid(f"must be a JSON string, not {type(text).__name__}")
     if len(text) > MAX_SCHEMA_LENGTH:
@@ -105,25 +113,33 @@ def parse_schema(text: str) -> DatasetSchema:
         raise _invalid(f"is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise _invalid(f"must be a JSON object describing an Avro record, not {json_kind(document)}")
-
     record_type = document.get("type")
     if record_type != "record":
         found = "missing" if record_type is None else f"{json.dumps(record_type)}"
         raise _invalid(f'top-level "type" must be "record" (found {found}); schemas are flat Avro records')
+    return document
 
+
+def _record_name(document: dict[str, Any]) -> str:
     name = document.get("name")
     if not isinstance(name, str) or not name:
         raise _invalid('the record needs a "name" string, e.g. "Interactions"')
     if not _AVRO_FULLNAME.match(name):
         raise _invalid(f"record name {name!r} is not a valid Avro name ([A-Za-z_][A-Za-z0-9_]*)")
+    return name
 
+
+def _check_namespace(document: dict[str, Any]) -> None:
     namespace = document.get("namespace")
-    if namespace is not None:
-        if not isinstance(namespace, str):
-            raise _invalid(f'"namespace" must be a string, not {json_kind(namespace)}')
-        if namespace and not _AVRO_FULLNAME.match(namespace):
-            raise _invalid(f"namespace {namespace!r} is not a dotted sequence of Avro names")
+    if namespace is None:
+        return
+    if not isinstance(namespace, str):
+        raise _invalid(f'"namespace" must be a string, not {json_kind(namespace)}')
+    if namespace and not _AVRO_FULLNAME.match(namespace):
+        raise _invalid(f"namespace {namespace!r} is not a dotted sequence of Avro names")
 
+
+def _parse_fields(document: dict[str, Any]) -> tuple[Field, ...]:
     raw_fields = document.get("fields")
     if not isinstance(raw_fields, list):
         raise _invalid('the record needs a "fields" list')
@@ -145,7 +161,7 @@ def parse_schema(text: str) -> DatasetSchema:
             )
         seen[key] = parsed.name
         fields.append(parsed)
-    return DatasetSchema(name=name, fields=tuple(fields))
+    return tuple(fields)
 
 
 def _parse_field(raw: Any, position: int) -> Field:
@@ -189,36 +205,45 @@ def _parse_type(name: str, declared: Any) -> tuple[str, bool]:
     if isinstance(declared, str):
         return _primitive(name, declared), False
     if isinstance(declared, list):
-        if not declared:
-            raise _invalid(f"field {name!r} has an empty union type; {_FLAT_HINT}")
-        members: list[str] = []
-        for member in declared:
-            if not isinstance(member, str):
-                raise _invalid(
-                    f"field {name!r} has a nested type inside its union; schemas must be flat, {_FLAT_HINT}"
-                )
-            if member in members:
-                raise _invalid(f"field {name!r} lists {member!r} twice in its union type")
-            members.append(member)
-        non_null = [m for m in members if m != "null"]
-        if not non_null:
-            raise _invalid(f'field {name!r} can\'t be only "null"; use a union such as ["null", "string"]')
-        if len(non_null) > 1:
-            raise _invalid(
-                f"field {name!r} has union type {json.dumps(declared)}; a field can have one type, "
-                'optionally together with "null"'
-            )
-        # A one-member union such as ["string"] is what the domain default schemas use.
-        return _primitive(name, non_null[0]), len(non_null) != len(members)
+        return _parse_union(name, declared)
     if isinstance(declared, dict):
-        inner = declared.get("type")
-        if isinstance(inner, str) and inner in PRIMITIVE_TYPES:
-            raise _invalid(f'field {name!r} declares its type as an object; write "type": "{inner}" instead')
-        kind = inner if isinstance(inner, str) else "object"
-        raise _invalid(
-            f"field {name!r} has a complex type ({kind}); Personalize schemas must be flat, {_FLAT_HINT}"
-        )
+        raise _object_type_error(name, declared)
     raise _invalid(f"field {name!r} has an invalid type {json.dumps(declared)}; {_FLAT_HINT}")
+
+
+def _parse_union(name: str, declared: list[Any]) -> tuple[str, bool]:
+    if not declared:
+        raise _invalid(f"field {name!r} has an empty union type; {_FLAT_HINT}")
+    members: list[str] = []
+    for member in declared:
+        if not isinstance(member, str):
+            raise _invalid(
+                f"field {name!r} has a nested type inside its union; schemas must be flat, {_FLAT_HINT}"
+            )
+        if member in members:
+            raise _invalid(f"field {name!r} lists {member!r} twice in its union type")
+        members.append(member)
+    non_null = [m for m in members if m != "null"]
+    if not non_null:
+        raise _invalid(f'field {name!r} can\'t be only "null"; use a union such as ["null", "string"]')
+    if len(non_null) > 1:
+        raise _invalid(
+            f"field {name!r} has union type {json.dumps(declared)}; a field can have one type, "
+            'optionally together with "null"'
+        )
+    # A one-member union such as ["string"] is what the domain default schemas use.
+    return _primitive(name, non_null[0]), len(non_null) != len(members)
+
+
+def _object_type_error(name: str, declared: dict[str, Any]) -> InvalidInputException:
+    """Why a type written as an object is refused: a wrapped primitive, or a complex (nested) type."""
+    inner = declared.get("type")
+    if isinstance(inner, str) and inner in PRIMITIVE_TYPES:
+        return _invalid(f'field {name!r} declares its type as an object; write "type": "{inner}" instead')
+    kind = inner if isinstance(inner, str) else "object"
+    return _invalid(
+        f"field {name!r} has a complex type ({kind}); Personalize schemas must be flat, {_FLAT_HINT}"
+    )
 
 
 def _primitive(name: str, declared: str) -> str:

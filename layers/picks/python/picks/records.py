@@ -31,11 +31,14 @@ keys that were given; errors are ``InvalidInputException`` naming the request pa
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picks.dataset_schema import ID_FIELDS, DatasetSchema, Field, json_kind
 from picks.errors import InvalidInputException
 from picks.ingest.csv_reader import MAX_TEXTUAL_CHARS, value_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAX_EVENT_PROPERTIES_CHARS = 1024
 # PutEvents Event.properties: "The following can't be included as a keyword for properties (case
@@ -134,42 +137,56 @@ def typed_value(field: Field, value: Any, where: str) -> Any:
         if field.nullable:
             return None
         raise InvalidInputException(f"{where}: null, but {field.name} is not nullable.")
-    if isinstance(value, bool):
-        if field.type != "boolean":
-            raise InvalidInputException(
-                f"{where}: {json.dumps(value)} is not a valid {field.type} for {field.name}."
-            )
-        text = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        if field.type in ("string", "boolean"):
-            kind = "a JSON string" if field.type == "string" else "true or false"
-            raise InvalidInputException(
-                f"{where}: {json.dumps(value)} is a number, but {field.name} is a {field.type}; send {kind}."
-            )
-        text = str(value) if isinstance(value, int) else repr(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value
         if field.textual and len(text) > MAX_TEXTUAL_CHARS:
             text = text[:MAX_TEXTUAL_CHARS]  # as the bulk import does, and the guide describes
     else:
-        hint = ""
-        is_object = isinstance(value, _Pairs)
-        if field.categorical and not is_object:
-            hint = "; join multiple categorical values with '|' in one string, e.g. \"Horror|Action\""
-        kind = "an object" if is_object else "an array"
-        raise InvalidInputException(f"{where}: {kind} is not a valid {field.type} for {field.name}{hint}.")
+        text = _non_string_text(field, value, where)
     problem = value_problem(field, text)
     if problem is not None:
         raise InvalidInputException(f"{where}: {problem}.")
     if text == "":
         return None  # empty is null, as in a CSV; only nullable fields got here
-    if field.type in ("int", "long"):
-        return int(text)
-    if field.type in ("float", "double"):
-        return float(text)
-    if field.type == "boolean":
-        return text == "true"
-    return text
+    convert = _FROM_TEXT.get(field.type)
+    return text if convert is None else convert(text)
+
+
+def _non_string_text(field: Field, value: Any, where: str) -> str:
+    """A JSON boolean or number as the CSV text it stands for; objects and arrays are refused."""
+    if isinstance(value, bool):
+        if field.type != "boolean":
+            raise InvalidInputException(
+                f"{where}: {json.dumps(value)} is not a valid {field.type} for {field.name}."
+            )
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if field.type in ("string", "boolean"):
+            kind = "a JSON string" if field.type == "string" else "true or false"
+            raise InvalidInputException(
+                f"{where}: {json.dumps(value)} is a number, but {field.name} is a {field.type}; send {kind}."
+            )
+        return str(value) if isinstance(value, int) else repr(value)
+    hint = ""
+    is_object = isinstance(value, _Pairs)
+    if field.categorical and not is_object:
+        hint = "; join multiple categorical values with '|' in one string, e.g. \"Horror|Action\""
+    kind = "an object" if is_object else "an array"
+    raise InvalidInputException(f"{where}: {kind} is not a valid {field.type} for {field.name}{hint}.")
+
+
+def _is_true(text: str) -> bool:
+    return text == "true"
+
+
+# A checked value's text to its Python value, by field type; strings stay text.
+_FROM_TEXT: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "long": int,
+    "float": float,
+    "double": float,
+    "boolean": _is_true,
+}
 
 
 class _Pairs(list):  # type: ignore[type-arg]

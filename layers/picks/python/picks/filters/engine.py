@@ -105,40 +105,13 @@ def parse_filter_values(name: str, raw: str) -> tuple[str, ...]:
     values: list[str] = []
     i, n = 0, len(raw)
     while True:
-        while i < n and raw[i].isspace():
-            i += 1
+        i = _skip_spaces(raw, i)
         if i < n and raw[i] == '"':
-            chars: list[str] = []
-            i += 1
-            while i < n and raw[i] != '"':
-                if raw[i] == "\\" and i + 1 < n:
-                    i += 1
-                chars.append(raw[i])
-                i += 1
-            if i >= n:
-                raise InvalidInputException(
-                    f'filterValues.{name}: unterminated quoted value; write values as "\\"a\\",\\"b\\"".'
-                )
-            i += 1
-            values.append("".join(chars))
+            value, i = _quoted_value(name, raw, i)
         else:
-            end = raw.find(",", i)
-            end = n if end < 0 else end
-            item = raw[i:end].strip()
-            if '"' in item:
-                raise InvalidInputException(
-                    f"filterValues.{name}: stray double quote in '{item[:100]}'; quote each whole value, "
-                    'e.g. "\\"comedy\\",\\"drama\\"".'
-                )
-            if not item:
-                raise InvalidInputException(
-                    f"filterValues.{name}: empty value in '{raw[:100]}'; separate double-quoted values with "
-                    'commas, e.g. "\\"comedy\\",\\"drama\\"".'
-                )
-            values.append(item)
-            i = end
-        while i < n and raw[i].isspace():
-            i += 1
+            value, i = _bare_value(name, raw, i)
+        values.append(value)
+        i = _skip_spaces(raw, i)
         if i >= n:
             return tuple(values)
         if raw[i] != ",":
@@ -146,6 +119,47 @@ def parse_filter_values(name: str, raw: str) -> tuple[str, ...]:
                 f"filterValues.{name}: expected ',' between values at character {i + 1} of '{raw[:100]}'."
             )
         i += 1
+
+
+def _skip_spaces(raw: str, i: int) -> int:
+    while i < len(raw) and raw[i].isspace():
+        i += 1
+    return i
+
+
+def _quoted_value(name: str, raw: str, i: int) -> tuple[str, int]:
+    """The value quoted at ``raw[i]`` (backslash escapes the next character) and the index past its quote."""
+    n = len(raw)
+    chars: list[str] = []
+    i += 1
+    while i < n and raw[i] != '"':
+        if raw[i] == "\\" and i + 1 < n:
+            i += 1
+        chars.append(raw[i])
+        i += 1
+    if i >= n:
+        raise InvalidInputException(
+            f'filterValues.{name}: unterminated quoted value; write values as "\\"a\\",\\"b\\"".'
+        )
+    return "".join(chars), i + 1
+
+
+def _bare_value(name: str, raw: str, i: int) -> tuple[str, int]:
+    """The unquoted value from ``raw[i]`` up to the next comma (spaces trimmed) and the comma's index."""
+    end = raw.find(",", i)
+    end = len(raw) if end < 0 else end
+    item = raw[i:end].strip()
+    if '"' in item:
+        raise InvalidInputException(
+            f"filterValues.{name}: stray double quote in '{item[:100]}'; quote each whole value, "
+            'e.g. "\\"comedy\\",\\"drama\\"".'
+        )
+    if not item:
+        raise InvalidInputException(
+            f"filterValues.{name}: empty value in '{raw[:100]}'; separate double-quoted values with "
+            'commas, e.g. "\\"comedy\\",\\"drama\\"".'
+        )
+    return item, end
 
 
 def as_number(text: str) -> float | None:

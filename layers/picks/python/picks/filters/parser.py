@@ -289,73 +289,97 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
-        char = text[i]
-        if char.isspace():
+        if text[i].isspace():
             i += 1
             continue
-        position = i + 1
-        if char == '"':
-            value, end = _read_string(text, i)
-            tokens.append(Token("STRING", text[i:end], value, position))
-            i = end
-        elif char == "$":
-            match = _PARAM_NAME.match(text, i + 1)
-            if match is None:
-                raise _error(position, "expected a parameter name ([A-Za-z0-9_]+) after '$'")
-            name = match.group()
-            if len(name) > MAX_PARAMETER_NAME_LENGTH:
-                raise _error(
-                    position,
-                    f"parameter name '{name[:20]}...' is longer than {MAX_PARAMETER_NAME_LENGTH} "
-                    "characters (filterValues keys are at most 50)",
-                )
-            tokens.append(Token("PARAM", "$" + name, name, position))
-            i = match.end()
-        elif char in "<>=!":
-            two = text[i : i + 2]
-            if two in ("<=", ">=", "!="):
-                tokens.append(Token("OP", two, two, position))
-                i += 2
-            elif char == "!":
-                raise _error(position, "expected '!=' (the only operator starting with '!'), found '!'")
-            elif two == "<>":
-                raise _error(position, "found '<>'; write '!=' for 'not equal'")
-            elif two == "==":
-                raise _error(position, "found '=='; write '=' for 'equal'")
-            else:
-                tokens.append(Token("OP", char, char, position))
-                i += 1
-        elif char in _DIGITS or (
-            char in "-." and i + 1 < n and (text[i + 1] in _DIGITS or text[i + 1] == ".")
-        ):
-            match = _NUMBER.match(text, i)
-            if match is None:
-                raise _error(position, f"expected a number, found {text[i : i + 10]!r}")
-            end = match.end()
-            if end < n and (text[end].isalpha() or text[end] == "_"):
-                word = _WORD.match(text, end)
-                bad = text[i : word.end() if word else end + 1]
-                raise _error(position, f"'{bad}' is neither a number nor a name")
-            tokens.append(Token("NUMBER", match.group(), float(match.group()), position))
-            i = end
-        elif char in _WORD_START:
-            match = _WORD.match(text, i)
-            assert match is not None
-            tokens.append(Token("WORD", match.group(), match.group(), position))
-            i = match.end()
-        elif char in _SINGLE:
-            tokens.append(Token(_SINGLE[char], char, char, position))
-            i += 1
-        elif char in _CURLY_QUOTES:
-            raise _error(
-                position, f"unexpected character '{char}'; quote values with plain double quotes (\")"
-            )
-        elif char == "'":
-            raise _error(position, 'unexpected single quote; quote values with double quotes (")')
-        else:
-            raise _error(position, f"unexpected character {char!r}")
+        token, i = _next_token(text, i)
+        tokens.append(token)
     tokens.append(Token("END", "", None, n + 1))
     return tokens
+
+
+def _next_token(text: str, i: int) -> tuple[Token, int]:
+    """The token starting at ``text[i]`` (not a space) and the index just past it."""
+    char = text[i]
+    if char == '"':
+        return _string_token(text, i)
+    if char == "$":
+        return _parameter_token(text, i)
+    if char in "<>=!":
+        return _operator_token(text, i)
+    if _starts_number(text, i):
+        return _number_token(text, i)
+    if char in _WORD_START:
+        match = _WORD.match(text, i)
+        assert match is not None
+        return Token("WORD", match.group(), match.group(), i + 1), match.end()
+    if char in _SINGLE:
+        return Token(_SINGLE[char], char, char, i + 1), i + 1
+    raise _unexpected_character(char, i + 1)
+
+
+def _string_token(text: str, i: int) -> tuple[Token, int]:
+    value, end = _read_string(text, i)
+    return Token("STRING", text[i:end], value, i + 1), end
+
+
+def _parameter_token(text: str, i: int) -> tuple[Token, int]:
+    position = i + 1
+    match = _PARAM_NAME.match(text, i + 1)
+    if match is None:
+        raise _error(position, "expected a parameter name ([A-Za-z0-9_]+) after '$'")
+    name = match.group()
+    if len(name) > MAX_PARAMETER_NAME_LENGTH:
+        raise _error(
+            position,
+            f"parameter name '{name[:20]}...' is longer than {MAX_PARAMETER_NAME_LENGTH} "
+            "characters (filterValues keys are at most 50)",
+        )
+    return Token("PARAM", "$" + name, name, position), match.end()
+
+
+def _operator_token(text: str, i: int) -> tuple[Token, int]:
+    position = i + 1
+    char, two = text[i], text[i : i + 2]
+    if two in ("<=", ">=", "!="):
+        return Token("OP", two, two, position), i + 2
+    if char == "!":
+        raise _error(position, "expected '!=' (the only operator starting with '!'), found '!'")
+    if two == "<>":
+        raise _error(position, "found '<>'; write '!=' for 'not equal'")
+    if two == "==":
+        raise _error(position, "found '=='; write '=' for 'equal'")
+    return Token("OP", char, char, position), i + 1
+
+
+def _starts_number(text: str, i: int) -> bool:
+    """A digit, or a sign or point followed by a digit or point ('-1', '.5', '-.5')."""
+    char = text[i]
+    if char in _DIGITS:
+        return True
+    following = text[i + 1 : i + 2]
+    return char in "-." and (following in _DIGITS or following == ".")
+
+
+def _number_token(text: str, i: int) -> tuple[Token, int]:
+    position = i + 1
+    match = _NUMBER.match(text, i)
+    if match is None:
+        raise _error(position, f"expected a number, found {text[i : i + 10]!r}")
+    end = match.end()
+    if end < len(text) and (text[end].isalpha() or text[end] == "_"):
+        word = _WORD.match(text, end)
+        bad = text[i : word.end() if word else end + 1]
+        raise _error(position, f"'{bad}' is neither a number nor a name")
+    return Token("NUMBER", match.group(), float(match.group()), position), end
+
+
+def _unexpected_character(char: str, position: int) -> InvalidInputException:
+    if char in _CURLY_QUOTES:
+        return _error(position, f"unexpected character '{char}'; quote values with plain double quotes (\")")
+    if char == "'":
+        return _error(position, 'unexpected single quote; quote values with double quotes (")')
+    return _error(position, f"unexpected character {char!r}")
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:

@@ -478,49 +478,17 @@ def _parse(
 
     dialect = _dialect(schema)
     reader = _reader(data, dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise fail(0, None, "file is empty") from None
-    except csv.Error as error:
-        raise fail(1, None, f"malformed CSV header: {error}") from None
-    builders = [_ColumnBuilder(f) for f in _match_header(header, schema, fail)]
+    builders = [_ColumnBuilder(f) for f in _match_header(_read_header(reader, fail), schema, fail)]
 
     row_count = 0
     with _gc_paused():
-        while True:
-            first_line = reader.line_num + 1
-            rows: list[list[str]] = []
-            syntax_error: str | None = None
-            try:
-                # list.extend keeps the rows read before an exception, so a syntax error does not
-                # hide an earlier invalid row in the same chunk.
-                rows.extend(islice(reader, CHUNK_ROWS))
-            except csv.Error as error:
-                syntax_error = str(error)
-            if not rows and syntax_error is None:
-                break
-            one_line_per_row = syntax_error is None and reader.line_num - first_line + 1 == len(rows)
-            widths = set(map(len, rows))
-            if 0 in widths:  # blank lines
-                rows = [row for row in rows if row]
-                widths.discard(0)
-                one_line_per_row = False
-
-            payloads, problem, bad_column = _check_chunk(rows, widths, builders)
-            if problem is not None or syntax_error is not None:
-                # A syntax error ends the chunk: it belongs to the record after the last row read.
-                index = problem.index if problem is not None else len(rows)
-                if one_line_per_row:
-                    line = first_line + index
-                else:
-                    line = _locate_line(data, dialect, row_count + index)
-                if problem is not None:
-                    raise fail(line, bad_column, problem.reason)
-                raise fail(line, None, f"malformed CSV: {syntax_error}")
+        while (chunk := _read_chunk(reader)) is not None:
+            payloads, problem, bad_column = _check_chunk(chunk.rows, chunk.widths, builders)
+            if problem is not None or chunk.syntax_error is not None:
+                raise _chunk_failure(data, dialect, chunk, row_count, problem, bad_column, fail)
             for builder, payload in zip(builders, payloads, strict=True):
                 builder.append(payload)
-            row_count += len(rows)
+            row_count += len(chunk.rows)
 
     if row_count == 0 and not allow_no_rows:
         raise fail(1, None, "the file has a header row but no data rows")
@@ -530,6 +498,67 @@ def _parse(
         column = built.get(f.name.upper())
         columns[f.name] = column if column is not None else null_column(f, row_count)
     return ColumnTable(schema.name, dataset_type, columns, row_count)
+
+
+def _read_header(reader: CsvReader, fail: Callable[..., ImportValidationError]) -> list[str]:
+    try:
+        return next(reader)
+    except StopIteration:
+        raise fail(0, None, "file is empty") from None
+    except csv.Error as error:
+        raise fail(1, None, f"malformed CSV header: {error}") from None
+
+
+@dataclass
+class _Chunk:
+    rows: list[list[str]]  # blank lines dropped
+    widths: set[int]  # the rows' lengths
+    first_line: int  # physical line of the first row
+    one_line_per_row: bool  # row i is on line first_line + i
+    syntax_error: str | None  # the CSV error that ended the chunk, if one did
+
+
+def _read_chunk(reader: CsvReader) -> _Chunk | None:
+    """The next up-to-CHUNK_ROWS rows, or None at the end of the file."""
+    first_line = reader.line_num + 1
+    rows: list[list[str]] = []
+    syntax_error: str | None = None
+    try:
+        # list.extend keeps the rows read before an exception, so a syntax error does not
+        # hide an earlier invalid row in the same chunk.
+        rows.extend(islice(reader, CHUNK_ROWS))
+    except csv.Error as error:
+        syntax_error = str(error)
+    if not rows and syntax_error is None:
+        return None
+    one_line_per_row = syntax_error is None and reader.line_num - first_line + 1 == len(rows)
+    widths = set(map(len, rows))
+    if 0 in widths:  # blank lines
+        rows = [row for row in rows if row]
+        widths.discard(0)
+        one_line_per_row = False
+    return _Chunk(rows, widths, first_line, one_line_per_row, syntax_error)
+
+
+def _chunk_failure(
+    data: bytes,
+    dialect: dict[str, Any],
+    chunk: _Chunk,
+    rows_before: int,
+    problem: _Problem | None,
+    bad_column: str | None,
+    fail: Callable[..., ImportValidationError],
+) -> ImportValidationError:
+    """The error for the chunk's earliest invalid row, or for the syntax error that ended it."""
+    # A syntax error ends the chunk: it belongs to the record after the last row read.
+    index = problem.index if problem is not None else len(chunk.rows)
+    if chunk.one_line_per_row:
+        line = chunk.first_line + index
+    else:
+        line = _locate_line(data, dialect, rows_before + index)
+    if problem is not None:
+        return fail(line, bad_column, problem.reason)
+    return fail(line, None, f"malformed CSV: {chunk.syntax_error}")
 
 
 def read_csv(data: bytes, schema: DatasetSchema, dataset_type: str, source: str = "") -> ColumnTable:

