@@ -9,6 +9,7 @@ list the request path (``picks.serving.rankers``) gives the same user, ties incl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -336,6 +337,28 @@ def _add_recent(
     near.fill(0.0)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """A chunk's rows, scored, with their candidates: what ranking it under each setting reads.
+
+    Keys are flat positions ``row * n + item`` in ``raw``.
+    """
+
+    raw: np.ndarray  # the rows' blended scores (users × items)
+    seen: list[np.ndarray]  # per row, the history left out where a setting says so
+    repeats: list[tuple[np.ndarray, np.ndarray]]  # per row, the repeat candidates (items, chances)
+    found: np.ndarray  # keys of the items at or above their row's threshold
+    value: np.ndarray  # their scores
+    found_rows: np.ndarray  # their rows
+    in_seen: np.ndarray  # whether each found item is in its row's history
+    in_lift: np.ndarray  # whether each found item is a repeat candidate of its row
+    lift_rows: np.ndarray  # every repeat candidate's row, row by row
+    lift_keys: np.ndarray  # its key
+    lift_chances: np.ndarray  # its chance
+    slow: np.ndarray  # rows ranked in full (their candidates may not suffice)
+    popular_rows: list[int]  # rows with no score at all
+
+
 def _rank_rows(
     model: FactorModel,
     raw: np.ndarray,
@@ -368,18 +391,66 @@ def _rank_rows(
     if len(buffers) < 3 or buffers[2].size != buffers[0].size:
         buffers[1:] = [np.zeros(BLOCK_ROWS * n, dtype=np.float32), np.zeros(buffers[0].size, dtype=bool)]
     scratch, marks, flat = buffers[1], buffers[2], raw.reshape(-1)
-    keys, values, bounds = _recent_entries(model, has_vector, lasts, n)
+    lift_rows, lift_keys, lift_chances = _lift_keys(repeats, rows, n)
+    seen_keys = _seen_keys(seen, rows, n) if any(excludes) else np.empty(0, np.int64)
+    found, slow = _candidates(model, raw, has_vector, lasts, k, (seen_keys, lift_keys), scratch)
+    popular_rows = _score_rows_without_vector(model, raw, has_vector, lasts)
+    chunk = _Chunk(
+        raw,
+        seen,
+        repeats,
+        found,
+        flat[found],
+        found // n,
+        _marked(marks, seen_keys, found),
+        _marked(marks, lift_keys, found),
+        lift_rows,
+        lift_keys,
+        lift_chances,
+        slow,
+        popular_rows,
+    )
+    for out, exclude in zip(outs, excludes, strict=True):
+        _rank_setting(model, chunk, exclude, k, kk, out)
+    return outs
+
+
+def _lift_keys(
+    repeats: list[tuple[np.ndarray, np.ndarray]], rows: int, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, key, chance) of every repeat candidate, row by row."""
     lift_counts = np.array([len(repeat[0]) for repeat in repeats], dtype=np.int64)
     lift_rows = np.repeat(np.arange(rows), lift_counts)
     lift_keys, lift_chances = lift_rows * n, np.empty(0, np.float32)
     if len(lift_rows):
         lift_keys = lift_keys + np.concatenate([repeat[0] for repeat in repeats])
         lift_chances = np.concatenate([repeat[1] for repeat in repeats])
-    seen_keys = np.empty(0, np.int64)
-    if any(excludes):
-        seen_keys = np.repeat(np.arange(rows) * n, [len(items) for items in seen])
-        if len(seen_keys):
-            seen_keys = seen_keys + np.concatenate(seen)
+    return lift_rows, lift_keys, lift_chances
+
+
+def _seen_keys(seen: list[np.ndarray], rows: int, n: int) -> np.ndarray:
+    """The keys of every row's history items, row by row."""
+    seen_keys = np.repeat(np.arange(rows) * n, [len(items) for items in seen])
+    if len(seen_keys):
+        seen_keys = seen_keys + np.concatenate(seen)
+    return seen_keys
+
+
+def _candidates(
+    model: FactorModel,
+    raw: np.ndarray,
+    has_vector: np.ndarray,
+    lasts: list[np.ndarray],
+    k: int,
+    left_out: tuple[np.ndarray, np.ndarray],
+    scratch: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores ``raw`` in place a block at a time (normalised, the recent items' part added) and
+    finds each row's candidates: (the keys of its items at or above its threshold, whether a row
+    is ranked in full instead).  ``left_out``: keys of items no threshold is sampled from."""
+    rows, n = raw.shape
+    kk = min(k, n)
+    keys, values, bounds = _recent_entries(model, has_vector, lasts, n)
     # The threshold: the (k+1)-th best sampled score among items neither left out nor lifted, so
     # that at least k+1 of a list's other items are likely to reach it.  _best_rows checks that
     # they do: then every item below it ranks below all of them, and the candidates suffice.
@@ -387,7 +458,7 @@ def _rank_rows(
     sampled = len(range(0, n, stride)) > kk
     slow = ~has_vector
     unsampled = np.zeros((rows, len(range(0, n, stride))), dtype=bool)
-    for key in (seen_keys, lift_keys):
+    for key in left_out:
         item = key % n
         on = item % stride == 0
         unsampled[key[on] // n, item[on] // stride] = True
@@ -409,54 +480,67 @@ def _rank_rows(
             found_parts.append(np.flatnonzero(block >= threshold[:, None]) + first * n)
     if not sampled:
         slow[:] = True
+    found = np.concatenate(found_parts) if found_parts else np.empty(0, np.int64)
+    return found, slow
+
+
+def _score_rows_without_vector(
+    model: FactorModel, raw: np.ndarray, has_vector: np.ndarray, lasts: list[np.ndarray]
+) -> list[int]:
+    """Rows without a vector get the recent items' share alone, in ``raw``; the rows without
+    even that (ranked by ``popular``) are returned."""
     popular_rows = []
-    for row in np.flatnonzero(~has_vector).tolist():  # no vector: the recent items' share alone
+    for row in np.flatnonzero(~has_vector).tolist():
         near = model.blended_scores(None, lasts[row])
         if near is None:
             popular_rows.append(row)
         else:
             raw[row] = near
-    found = np.concatenate(found_parts) if found_parts else np.empty(0, np.int64)
-    value, found_rows = flat[found], found // n
-    in_seen, in_lift = _marked(marks, seen_keys, found), _marked(marks, lift_keys, found)
+    return popular_rows
 
-    def full_row(row: int, exclude: bool) -> np.ndarray:
-        score = raw[row].copy()
-        if exclude and len(seen[row]):
-            score[seen[row]] = -np.inf
-        return lift_repeats(score, repeats[row]) if len(repeats[row][0]) else score
 
-    for out, exclude in zip(outs, excludes, strict=True):
-        counted = ~in_seen if exclude else np.ones(len(found), dtype=bool)
-        # lift_repeats' ceiling: the best score left after the exclusion, lifted items included
-        # (a candidate wherever the candidates suffice).
-        ceiling = np.full(rows, -np.inf, dtype=np.float32)
-        np.maximum.at(ceiling, found_rows[counted], value[counted])
-        # lift_repeats' float(ceiling) + 1.0 + chance: a Python float, then float32 with the chances.
-        lift_values = (ceiling[lift_rows].astype(np.float64) + 1.0).astype(np.float32) + lift_chances
-        others = counted & ~in_lift
-        ranked = _best_rows(
-            found[others] % n,
-            value[others],
-            found_rows[others],
-            rows,
-            kk,
-            lift_keys % n,
-            lift_values,
-            lift_rows,
-            ~slow,
-        )
-        done = np.flatnonzero(ranked[:, 0] >= 0)
-        out[done, :kk] = ranked[done]
-        redo = np.ones(rows, dtype=bool)
-        redo[done] = False
-        redo[popular_rows] = False
-        for row in np.flatnonzero(redo).tolist():
-            out[row, :kk] = _argpartition_rows(full_row(row, exclude)[None], kk)[0]
-        for row in popular_rows:
-            ranked_row = model.popular(k, seen[row] if exclude else None)
-            out[row, : len(ranked_row.indices)] = ranked_row.indices
-    return outs
+def _full_row(chunk: _Chunk, row: int, exclude: bool) -> np.ndarray:
+    """The row's scores written out in full: its history at -inf where ``exclude``, repeats lifted."""
+    score = chunk.raw[row].copy()
+    if exclude and len(chunk.seen[row]):
+        score[chunk.seen[row]] = -np.inf
+    repeats = chunk.repeats[row]
+    return lift_repeats(score, repeats) if len(repeats[0]) else score
+
+
+def _rank_setting(model: FactorModel, chunk: _Chunk, exclude: bool, k: int, kk: int, out: np.ndarray) -> None:
+    """The chunk's lists with its history left out (``exclude``) or kept, into ``out``."""
+    rows = len(out)
+    n = chunk.raw.shape[1]
+    counted = ~chunk.in_seen if exclude else np.ones(len(chunk.found), dtype=bool)
+    # lift_repeats' ceiling: the best score left after the exclusion, lifted items included
+    # (a candidate wherever the candidates suffice).
+    ceiling = np.full(rows, -np.inf, dtype=np.float32)
+    np.maximum.at(ceiling, chunk.found_rows[counted], chunk.value[counted])
+    # lift_repeats' float(ceiling) + 1.0 + chance: a Python float, then float32 with the chances.
+    lift_values = (ceiling[chunk.lift_rows].astype(np.float64) + 1.0).astype(np.float32) + chunk.lift_chances
+    others = counted & ~chunk.in_lift
+    ranked = _best_rows(
+        chunk.found[others] % n,
+        chunk.value[others],
+        chunk.found_rows[others],
+        rows,
+        kk,
+        chunk.lift_keys % n,
+        lift_values,
+        chunk.lift_rows,
+        ~chunk.slow,
+    )
+    done = np.flatnonzero(ranked[:, 0] >= 0)
+    out[done, :kk] = ranked[done]
+    redo = np.ones(rows, dtype=bool)
+    redo[done] = False
+    redo[chunk.popular_rows] = False
+    for row in np.flatnonzero(redo).tolist():
+        out[row, :kk] = _argpartition_rows(_full_row(chunk, row, exclude)[None], kk)[0]
+    for row in chunk.popular_rows:
+        ranked_row = model.popular(k, chunk.seen[row] if exclude else None)
+        out[row, : len(ranked_row.indices)] = ranked_row.indices
 
 
 def related_to_history(
