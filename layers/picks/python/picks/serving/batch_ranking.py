@@ -5,6 +5,8 @@ and batch inference will rank whole user files the same way; the runtime never c
 Numpy only, in the layer, beside the models whose answers they reproduce: every list here is the
 list the request path (``picks.serving.rankers``) gives the same user, ties included
 (tests/unit/test_batch_ranking.py, test_one_pass_ranking.py, test_factor_model.py).
+Unqualified names in the docstrings (``recommend``, ``request_scores``, ``blended_scores``,
+``popular``...) are ``FactorModel``'s; ``top_k`` is ``picks.serving.topk``'s.
 """
 
 from __future__ import annotations
