@@ -123,6 +123,18 @@ class ServingModel(ABC):
     """The serving interface every model implements, and what they share: ids ↔ indices and the
     popularity fallback."""
 
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact = artifact
+        self.recipe = artifact.recipe
+        self.recipe_type = artifact.recipe_type
+        self.item_ids = artifact.item_ids
+        self.user_ids = artifact.user_ids
+        self.popularity = artifact.arrays["popularity"].astype(np.float32)
+        self.info = artifact.info
+        self.event_rule = EventRule.from_info(self.info.get("eventRule"))
+
+    # --- the serving interface ----------------------------------------------------------------
+
     @cached_property
     def capabilities(self) -> Capabilities:
         return Capabilities()
@@ -147,16 +159,6 @@ class ServingModel(ABC):
         """Per ranked item, the request's interactions that contributed most to it (item index,
         share); none where the model has no such reasons."""
         return [[] for _ in range(len(items))]
-
-    def __init__(self, artifact: ModelArtifact) -> None:
-        self.artifact = artifact
-        self.recipe = artifact.recipe
-        self.recipe_type = artifact.recipe_type
-        self.item_ids = artifact.item_ids
-        self.user_ids = artifact.user_ids
-        self.popularity = artifact.arrays["popularity"].astype(np.float32)
-        self.info = artifact.info
-        self.event_rule = EventRule.from_info(self.info.get("eventRule"))
 
     def trains_on(self, event_type: str | None, value: float | None) -> bool:
         """Whether training would keep this interaction (the solution's eventType / thresholds)."""
