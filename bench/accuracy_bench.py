@@ -284,9 +284,9 @@ def render(result: Result, command: str) -> str:
             "the runtime treats a user it has not trained on) and its top 25 is compared with the newest 10%",
             "(at least one interaction). Queries go through the serving classes, so the metrics measure what",
             "the runtime serves. SIMS is given the held-out user's input as related items of their latest",
-            "20 items (newest weighing most, `SimsModel.related_to_history`); coverage is the share of the",
-            "catalog appearing in top-25 lists over (up to 5,000) trained users. All metrics are averaged",
-            "over held-out users (at most 5,000 of them).",
+            "20 items (newest weighing most, `batch_ranking.related_to_history`); coverage is the share of",
+            "the catalog appearing in top-25 lists over (up to 5,000) trained users. All metrics are",
+            "averaged over held-out users (at most 5,000 of them).",
         ),
         "",
         *prose(

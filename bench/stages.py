@@ -80,7 +80,7 @@ class StageTimer:
 
 def install_training(timer: StageTimer) -> None:
     """Timers inside ``training.train`` (the subprocess' work), for any recipe."""
-    from picks.serving import rankers
+    from picks.serving import batch_ranking
 
     import training.context as context
     import training.data as data
@@ -99,9 +99,9 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(train, "evaluate_exclusion")
     timer.patch(train, "serving_model")
     timer.patch(evaluation, "coverage")
-    timer.patch(rankers.FactorModel, "recommend_sequences")
-    timer.patch(rankers.FactorModel, "rank_sequences")
-    timer.patch(rankers.FactorModel, "recommend_known_users")
+    timer.patch(batch_ranking, "recommend_sequences")
+    timer.patch(batch_ranking, "rank_sequences")
+    timer.patch(batch_ranking, "recommend_known_users")
     timer.patch(user_personalization, "prepare")
     timer.patch(data.Interactions, "subset", "interactions_subset")
     timer.patch(user_personalization.Prepared, "without", "prepared_without")

@@ -5,9 +5,9 @@ interactions) are held out and the model trains on the other 90% of users.  Each
 oldest 90% of interactions are then given to the model as input (fold-in, exactly as the runtime
 treats a user it has not trained on), and its recommendations are compared with the newest 10%
 (at least one interaction).  SIMS, an item-to-item model, is given that input as its recent
-items (``SimsModel.related_to_history``).  Queries go through the serving classes
-(``picks.serving.rankers``), so the metrics measure what the runtime serves, under Personalize's metric
-keys.
+items (``picks.serving.batch_ranking.related_to_history``).  Queries go through the serving classes
+(``picks.serving.rankers``; many users at once through ``picks.serving.batch_ranking``), so the
+metrics measure what the runtime serves, under Personalize's metric keys.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+from picks.serving import batch_ranking
+from picks.serving.rankers import FactorModel, PopularityModel, ServingModel, SimsModel, TrendingModel
 
 from training.data import Interactions, time_order
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from picks.serving.topk import Ranked
 
 HOLDOUT_FRACTION = 0.1
 TOP_K = 25
@@ -142,7 +145,7 @@ def _query(model: ServingModel, user: int, inputs: np.ndarray) -> Ranked:
         return model.recommend(None, TOP_K, recent=model.item_ids[inputs].tolist())
     if isinstance(model, SimsModel):
         # The held-out user's input history is SIMS's input: related items of its latest items.
-        return model.related_to_history(inputs, TOP_K)
+        return batch_ranking.related_to_history(model, inputs, TOP_K)
     if isinstance(model, PopularityModel):
         return model.recommend(TOP_K)
     if isinstance(model, TrendingModel):
@@ -170,7 +173,9 @@ def evaluate(
 ) -> dict[str, float]:
     holdout = _scored_subset(holdout)
     if isinstance(model, FactorModel):
-        recommended = _lists(model.recommend_sequences(holdout.inputs, TOP_K, holdout.input_types))
+        recommended = _lists(
+            batch_ranking.recommend_sequences(model, holdout.inputs, TOP_K, holdout.input_types)
+        )
     else:
         recommended = [
             _query(model, int(user), inputs).indices
@@ -193,7 +198,9 @@ def evaluate_exclusion(
         return metrics, dict(metrics)
     holdout = _scored_subset(holdout)
     relevant = _relevant(model, holdout)
-    excluding, keeping = model.rank_sequences(holdout.inputs, TOP_K, holdout.input_types, (True, False))
+    excluding, keeping = batch_ranking.rank_sequences(
+        model, holdout.inputs, TOP_K, holdout.input_types, (True, False)
+    )
     return ranking_metrics(_lists(excluding), relevant), ranking_metrics(_lists(keeping), relevant)
 
 
@@ -231,7 +238,7 @@ def coverage(
         last = _last_items(interactions)
         by_user = lambda u: model.related(str(model.item_ids[last[u]]), TOP_K)  # noqa: E731
     elif isinstance(model, FactorModel):
-        top = model.recommend_known_users(users, TOP_K, exclude=exclude_history)
+        top = batch_ranking.recommend_known_users(model, users, TOP_K, exclude=exclude_history)
         seen[top[top >= 0]] = True
         return float(seen.sum() / max(1, model.item_count))
     elif isinstance(model, TrendingModel):

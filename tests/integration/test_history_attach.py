@@ -10,7 +10,7 @@ import pytest
 from picks.dataset_schema import parse_schema
 from picks.ingest.csv_reader import read_csv
 from picks.model_artifact import ModelArtifact, deserialize, serialize
-from picks.serving.rankers import ServingModel
+from picks.serving.rankers import PopularityModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
 from training import history
@@ -193,7 +193,7 @@ def test_interaction_history_reads_what_attach_stores(with_types):
     history.attach(artifact, table)
     manifest, data = serialize(artifact)
     assert json.loads(manifest)["aliases"] == {"filter_users": "user_ids"}
-    model = ServingModel(deserialize(manifest, data))
+    model = PopularityModel(deserialize(manifest, data))
     reference = _reference(artifact, table, history.PER_TYPE)
     names = artifact.strings["filter_event_types"]
     indptr, items, types = reference["filter_indptr"], reference["filter_items"], reference["filter_types"]

@@ -21,6 +21,7 @@ from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import concat
 from picks.ingest.csv_reader import read_csv
 from picks.realtime import events_table
+from picks.serving import batch_ranking
 from picks.serving.rankers import FactorModel
 
 from demo.schemas import USER_ITEM_TIME, avro_schema
@@ -132,9 +133,11 @@ def test_the_same_history_gets_the_same_answer(model, rows):
     assert imported.indices.tolist() == sent.indices.tolist()
     np.testing.assert_allclose(imported.scores, sent.scores, rtol=1e-4)
     # The batch paths (offline metrics) agree as well.
-    known_batch = same_vector.recommend_known_users(np.array([user]), 25)
+    known_batch = batch_ranking.recommend_known_users(same_vector, np.array([user]), 25)
     types = [np.array([same_vector.repeats.type_code(r[3]) for r in mine])]
-    sequence_batch = same_vector.recommend_sequences([same_vector.indices_of(r[1] for r in mine)], 25, types)
+    sequence_batch = batch_ranking.recommend_sequences(
+        same_vector, [same_vector.indices_of(r[1] for r in mine)], 25, types
+    )
     np.testing.assert_array_equal(known_batch, sequence_batch)
     assert known_batch[0].tolist() == imported.indices.tolist()
 

@@ -8,7 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from picks.serving.rankers import TOP_K_SAMPLE_STRIDE, FactorModel, top_k, top_k_rows
+from picks.serving import batch_ranking
+from picks.serving.batch_ranking import TOP_K_SAMPLE_STRIDE, top_k_rows
+from picks.serving.rankers import FactorModel
+from picks.serving.topk import top_k
 
 from tests.unit.planted import fitted_ranking_model, planted
 
@@ -67,12 +70,12 @@ def test_batch_paths_match_recommend_on_a_large_catalog(large, info):
     model = FactorModel(artifact)
     assert model.item_count >= 8 * TOP_K_SAMPLE_STRIDE * K
     users = np.arange(0, len(model.user_ids), 3)
-    known = model.recommend_known_users(users, K, batch=16)
+    known = batch_ranking.recommend_known_users(model, users, K, batch=16)
     for user, row in zip(users.tolist(), known, strict=True):
         assert row[row >= 0].tolist() == model.recommend(model.user_ids[user], K).indices.tolist(), user
     rng = np.random.default_rng(2)
     sequences = [rng.integers(0, model.item_count, size=int(rng.integers(0, 30))) for _ in range(40)]
-    batch = model.recommend_sequences(sequences, K, batch=16)
+    batch = batch_ranking.recommend_sequences(model, sequences, K, batch=16)
     for sequence, row in zip(sequences, batch, strict=True):
         single = model.recommend(None, K, recent=model.item_ids[sequence].tolist())
         assert row[row >= 0].tolist() == single.indices.tolist()

@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from picks.serving.rankers import FactorModel, top_k
+from picks.serving import batch_ranking
+from picks.serving.rankers import FactorModel
+from picks.serving.topk import top_k
 
 from tests.unit.planted import planted
 from training.recipes import user_personalization
@@ -198,7 +200,7 @@ def sequences(data, count: int = 40, seed: int = 2) -> list[np.ndarray]:
 @pytest.mark.parametrize("info", [{}, {"exclude_interacted_items": False}, {"recent_item_weight": 0.0}])
 def test_recommend_sequences_matches_recommend(artifact, data, info):
     model = variant(artifact, **info)
-    batch = model.recommend_sequences(sequences(data), K)
+    batch = batch_ranking.recommend_sequences(model, sequences(data), K)
     for row, sequence in zip(batch, sequences(data), strict=True):
         single = model.recommend(None, K, recent=model.item_ids[sequence].tolist())
         assert row[row >= 0].tolist() == single.indices.tolist()
@@ -207,14 +209,14 @@ def test_recommend_sequences_matches_recommend(artifact, data, info):
 @pytest.mark.parametrize("info", [{}, {"exclude_interacted_items": False}])
 def test_recommend_sequences_without_input_is_the_popularity_fallback(artifact, info):
     model = variant(artifact, **info)
-    row = model.recommend_sequences([np.empty(0, dtype=np.int64)], K)[0]
+    row = batch_ranking.recommend_sequences(model, [np.empty(0, dtype=np.int64)], K)[0]
     single = model.recommend(None, K)
     np.testing.assert_array_equal(model.popularity[row], model.popularity[single.indices])
 
 
 def test_recommend_sequences_without_input_matches_recommend_exactly(artifact):
     model = variant(artifact, exclude_interacted_items=False)
-    row = model.recommend_sequences([np.empty(0, dtype=np.int64)], K)[0]
+    row = batch_ranking.recommend_sequences(model, [np.empty(0, dtype=np.int64)], K)[0]
     assert row.tolist() == model.recommend(None, K).indices.tolist()
 
 
@@ -222,7 +224,7 @@ def test_recommend_sequences_without_input_matches_recommend_exactly(artifact):
 def test_recommend_known_users_matches_recommend(artifact, info):
     model = variant(artifact, **info)
     users = np.arange(len(model.user_ids))
-    batch = model.recommend_known_users(users, K, batch=7)  # several chunks, a ragged last one
+    batch = batch_ranking.recommend_known_users(model, users, K, batch=7)  # several chunks, a ragged last one
     for user, row in zip(users.tolist(), batch, strict=True):
         single = model.recommend(model.user_ids[user], K)
         assert row[row >= 0].tolist() == single.indices.tolist(), user
@@ -231,7 +233,7 @@ def test_recommend_known_users_matches_recommend(artifact, info):
 def test_recommend_known_users_pads_when_the_catalog_runs_out(artifact):
     model = variant(artifact)
     count = model.item_count
-    batch = model.recommend_known_users(np.array([0]), count)
+    batch = batch_ranking.recommend_known_users(model, np.array([0]), count)
     seen = len(model.history(0)[0])
     assert (batch[0] == -1).sum() == seen
     assert batch[0][: count - seen].tolist() == model.recommend(model.user_ids[0], count).indices.tolist()

@@ -14,7 +14,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from picks.serving.rankers import TOP_K_SAMPLE_STRIDE, FactorModel, top_k_rows
+from picks.serving import batch_ranking
+from picks.serving.batch_ranking import TOP_K_SAMPLE_STRIDE, top_k_rows
+from picks.serving.rankers import FactorModel
 from picks.serving.repeats import RepeatTable, lift_repeats
 
 from tests.unit.planted import fitted_ranking_model, planted
@@ -168,11 +170,15 @@ def test_rank_sequences_both_ways_is_the_two_pass_answer(request, fixture, case)
         assert model.item_count >= 8 * TOP_K_SAMPLE_STRIDE * K
     sequences, types = sequences_of(model)
     for kinds in (types, None):
-        excluding, keeping = model.rank_sequences(sequences, K, kinds, (True, False), batch=BATCH)
+        excluding, keeping = batch_ranking.rank_sequences(
+            model, sequences, K, kinds, (True, False), batch=BATCH
+        )
         np.testing.assert_array_equal(excluding, reference_sequences(model, sequences, kinds, K, True))
         np.testing.assert_array_equal(keeping, reference_sequences(model, sequences, kinds, K, False))
         # The single-setting path is the same ranking.
-        np.testing.assert_array_equal(model.recommend_sequences(sequences, K, kinds, batch=BATCH), excluding)
+        np.testing.assert_array_equal(
+            batch_ranking.recommend_sequences(model, sequences, K, kinds, batch=BATCH), excluding
+        )
 
 
 @pytest.mark.parametrize("fixture", ["large", "small"])
@@ -182,9 +188,11 @@ def test_recommend_known_users_either_way_is_the_two_pass_answer(request, fixtur
     model = model_of(artifact, **case)
     users = np.arange(0, len(model.user_ids), 2)
     for exclude in (True, False):
-        batch = model.recommend_known_users(users, K, batch=BATCH, exclude=exclude)
+        batch = batch_ranking.recommend_known_users(model, users, K, batch=BATCH, exclude=exclude)
         np.testing.assert_array_equal(batch, reference_known(model, users, K, exclude))
-    own = model.recommend_known_users(users, K, batch=BATCH)  # the model's own setting: exclude
+    own = batch_ranking.recommend_known_users(
+        model, users, K, batch=BATCH
+    )  # the model's own setting: exclude
     np.testing.assert_array_equal(own, reference_known(model, users, K, True))
 
 
@@ -193,7 +201,7 @@ def test_one_pass_lists_are_what_recommend_serves(large):
     for exclude in (True, False):
         model = model_of(artifact, exclude_interacted_items=exclude)
         sequences, _ = sequences_of(model, count=30, seed=5)
-        lists = model.rank_sequences(sequences, K, None, (True, False))[0 if exclude else 1]
+        lists = batch_ranking.rank_sequences(model, sequences, K, None, (True, False))[0 if exclude else 1]
         for sequence, row in zip(sequences, lists, strict=True):
             single = model.recommend(None, K, recent=model.item_ids[sequence].tolist())
             assert row[row >= 0].tolist() == single.indices.tolist()
@@ -208,7 +216,7 @@ def test_repeat_candidates_rows_matches_repeat_candidates(small):
         length = int(rng.integers(0, 30))  # also past the table's window
         lasts.append(rng.integers(0, 6, size=length))
         types.append(rng.integers(0, 4, size=length))  # codes past the table's types too
-    batch = model.repeat_candidates_rows(lasts, types)
+    batch = batch_ranking.repeat_candidates_rows(model, lasts, types)
     assert sum(len(items) for items, _ in batch) > 100
     for (items, chances), last, kinds in zip(batch, lasts, types, strict=True):
         expected_items, expected_chances = model.repeat_candidates(last, kinds)

@@ -1,4 +1,4 @@
-"""The request path's reused arrays (``picks.serving.rankers._scratch_array``): ``top_k``,
+"""The request path's reused arrays (``picks.serving.topk.scratch_array``): ``top_k``,
 ``softmax`` and ``blended_scores`` work in per-thread arrays kept between calls, and
 ``FactorModel.recommend`` computes a request's softmax normaliser once.  The answers must be exactly
 those of fresh arrays, whatever was computed before in the thread (a larger or a smaller catalogue)
@@ -11,7 +11,8 @@ import threading
 
 import numpy as np
 import pytest
-from picks.serving.rankers import FactorModel, Ranked, softmax, softmax_normaliser, top_k
+from picks.serving.rankers import FactorModel
+from picks.serving.topk import Ranked, softmax, softmax_normaliser, top_k
 
 from tests.unit.planted import fitted_ranking_model, planted
 

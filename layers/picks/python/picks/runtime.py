@@ -22,8 +22,9 @@ from picks import arns, cache
 from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
-from picks.serving.rankers import FactorModel, PopularityModel, Ranked, ServingModel, SimsModel, TrendingModel
+from picks.serving.rankers import RankingRequest, ServingModel
 from picks.serving.store import load_model
+from picks.serving.topk import Ranked
 
 if TYPE_CHECKING:
     from picks.services import Services
@@ -104,19 +105,21 @@ def recent_interactions(
 
 
 def live_trend_events(
-    services: Services, campaign: ServingCampaign, model: TrendingModel, now: float
+    services: Services, campaign: ServingCampaign, model: ServingModel, window: int, now: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(item indices, receive times in seconds) of the group's events in the last two windows
+    """(item indices, receive times in seconds) of the group's events in the last two ``window``s
     (re-read at most every ``trends`` TTL)."""
-    return _trends.get_or_load(campaign.arn, lambda: _read_trend_events(services, campaign, model, now))
+    return _trends.get_or_load(
+        campaign.arn, lambda: _read_trend_events(services, campaign, model, window, now)
+    )
 
 
 def _read_trend_events(
-    services: Services, campaign: ServingCampaign, model: TrendingModel, now: float
+    services: Services, campaign: ServingCampaign, model: ServingModel, window: int, now: float
 ) -> tuple[np.ndarray, np.ndarray]:
     items, times = np.empty(0, np.int64), np.empty(0, np.int64)
     if services.events is not None and campaign.dataset_group_arn:
-        since = max(int((now - 2 * model.window) * 1000), campaign.events_since_ms)
+        since = max(int((now - 2 * window) * 1000), campaign.events_since_ms)
         index = model.item_index
         pairs = [
             (index[e.item_id], e.received_ms // 1000)
@@ -150,14 +153,12 @@ def _items(model: ServingModel, ranked: Ranked) -> list[dict[str, Any]]:
 
 
 def _explain(
-    model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, user_id: str | None, recent: list[str]
+    model: ServingModel, items: list[dict[str, Any]], ranked: Ranked, request: RankingRequest
 ) -> None:
-    if not isinstance(model, FactorModel):
-        return
-    for entry, item in zip(items, ranked.indices.tolist(), strict=True):
+    for entry, sources in zip(items, model.explanations(request, ranked.indices), strict=True):
         reasons = [
             f"picks: interacted with item {model.item_ids[source]} ({share:.0%})"[:256]
-            for source, share in model.explain(user_id, item, recent)
+            for source, share in sources
         ]
         if reasons:
             entry["reason"] = reasons
@@ -203,38 +204,53 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
     return columns
 
 
-def _rank(
+def _check_recommendations(campaign: ServingCampaign, model: ServingModel, params: dict[str, Any]) -> None:
+    """The errors of a GetRecommendations this campaign's model cannot answer."""
+    serves = model.capabilities
+    if not serves.recommends:
+        raise InvalidInputException(
+            f"campaignArn: {campaign.arn} serves {campaign.recipe_type}; call GetPersonalizedRanking."
+        )
+    if serves.requires and not params.get(serves.requires):
+        raise InvalidInputException(f"{serves.requires}: required for a {campaign.recipe_type} campaign.")
+
+
+def _recent(
+    services: Services,
+    campaign: ServingCampaign,
+    model: ServingModel,
+    user_id: str | None,
+    rules: RequestRules,
+) -> tuple[list[str], list[str]]:
+    """``recent_interactions`` where the model folds them in."""
+    if not model.capabilities.folds_in:
+        return [], []
+    return recent_interactions(services, campaign, user_id, rules=rules)
+
+
+def _ranking_request(
     services: Services,
     campaign: ServingCampaign,
     model: ServingModel,
     params: dict[str, Any],
-    count: int,
-    allowed: np.ndarray | None,
     recent: tuple[list[str], list[str]],
-    excluded: np.ndarray | None = None,
-    scored: dict[str, Any] | None = None,
-) -> Ranked:
-    """``count`` items for the request; ``scored`` keeps the request's scores between calls."""
-    user_id, item_id = params.get("userId"), params.get("itemId")
-    if isinstance(model, FactorModel):
-        memo = scored if scored is not None else {}
-        if "scores" not in memo:
-            memo["scores"] = model.request_scores(
-                user_id, recent[0], _scoring_context(params), recent_types=recent[1]
-            )
-        return model.recommend(user_id, count, excluded=excluded, allowed=allowed, scored=memo["scores"])
-    if isinstance(model, SimsModel):
-        return model.related(item_id, count, excluded=excluded, allowed=allowed)
-    if isinstance(model, PopularityModel):
-        return model.recommend(count, excluded=excluded, allowed=allowed)
-    if isinstance(model, TrendingModel):
+) -> RankingRequest:
+    """The request as the model reads it, with the live events it needs."""
+    now, live_items, live_times = 0.0, None, None
+    window = model.capabilities.live_window
+    if window is not None:
         now = services.clock()
-        return model.recommend(
-            count, now, *live_trend_events(services, campaign, model, now), excluded=excluded, allowed=allowed
-        )
-    raise InvalidInputException(
-        f"campaignArn: {campaign.arn} cannot serve GetRecommendations."
-    )  # pragma: no cover
+        live_items, live_times = live_trend_events(services, campaign, model, window, now)
+    return RankingRequest(
+        params.get("userId"),
+        params.get("itemId"),
+        _scoring_context(params),
+        recent=recent[0],
+        recent_types=recent[1],
+        now=now,
+        live_items=live_items,
+        live_times=live_times,
+    )
 
 
 def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -253,73 +269,80 @@ def _promotion(params: dict[str, Any]) -> dict[str, Any] | None:
     return promotion
 
 
-def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:  # noqa: C901  # split by another change
+def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     promotion = _promotion(params)
     campaign, model = _serving(services, params)
     count = params.get("numResults", DEFAULT_RESULTS)
     if count > MAX_RESULTS:
         raise InvalidInputException(f"numResults: {count} is more than the maximum of {MAX_RESULTS}.")
     columns = _result_limit(campaign, params, count, "numResults")
-    user_id, item_id = params.get("userId"), params.get("itemId")
-    recent: tuple[list[str], list[str]] = ([], [])
-    if isinstance(model, FactorModel):
-        if campaign.recipe_type == "PERSONALIZED_RANKING":
-            raise InvalidInputException(
-                f"campaignArn: {campaign.arn} serves PERSONALIZED_RANKING; call GetPersonalizedRanking."
-            )
-        if not user_id:
-            raise InvalidInputException("userId: required for a USER_PERSONALIZATION campaign.")
-    elif isinstance(model, SimsModel) and not item_id:
-        raise InvalidInputException("itemId: required for a RELATED_ITEMS campaign.")
+    _check_recommendations(campaign, model, params)
     rules = _rules(services, campaign, model, params)
-    if isinstance(model, FactorModel):
-        recent = recent_interactions(services, campaign, user_id, rules=rules)
+    recent = _recent(services, campaign, model, params.get("userId"), rules)
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     recommendation_id = _recommendation_id()
-    promoted_slots: set[int] = set()
-    promotion_name = None
-    if promotion is not None:
-        promotion_name = promotion.get("name")
+    if promotion is None:
+        request = _ranking_request(services, campaign, model, params, recent)
+        ranked = model.recommend_request(request, count, allowed=allowed)
+        items = _items(model, ranked)
+    else:
+        # The promotion's own filter applies to the promoted share, the request's filter to the rest.
         promoted_allowed = rules.allowed(
             promotion.get("filterArn"), promotion.get("filterValues"), field="promotions.1.filterArn"
         )
-        wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
-        # The promotion's own filter applies to the promoted share, the request's filter to the rest.
-        scored: dict[str, Any] = {}
-        promoted = _rank(services, campaign, model, params, wanted, promoted_allowed, recent, scored=scored)
-        rest = _rank(
-            services,
-            campaign,
-            model,
-            params,
-            count,
-            allowed,
-            recent,
-            excluded=promoted.indices,
-            scored=scored,
+        request = _ranking_request(services, campaign, model, params, recent)
+        ranked, items = _promoted(
+            model, request, count, allowed, promotion, promoted_allowed, recommendation_id
         )
-        indices, scores, promoted_slots = promote(rest, promoted, count, recommendation_id)
-        ranked = Ranked(np.array(indices, dtype=np.int64), np.array(scores))
-    else:
-        ranked = _rank(services, campaign, model, params, count, allowed, recent)
+    if _wants_explanation(params):
+        _explain(model, items, ranked, request)
+    _add_metadata(services, campaign, rules, columns, items)
+    return {"itemList": items, "recommendationId": recommendation_id}
+
+
+def _promoted(
+    model: ServingModel,
+    request: RankingRequest,
+    count: int,
+    allowed: np.ndarray | None,
+    promotion: dict[str, Any],
+    promoted_allowed: np.ndarray | None,
+    recommendation_id: str,
+) -> tuple[Ranked, list[dict[str, Any]]]:
+    """The ranking with the promotion's share promoted, and its items (the promoted ones named)."""
+    wanted = promoted_count(count, int(promotion["percentPromotedItems"]))
+    promoted = model.recommend_request(request, wanted, allowed=promoted_allowed)
+    rest = model.recommend_request(request, count, excluded=promoted.indices, allowed=allowed)
+    indices, scores, promoted_slots = promote(rest, promoted, count, recommendation_id)
+    ranked = Ranked(np.array(indices, dtype=np.int64), np.array(scores))
     items = _items(model, ranked)
+    promotion_name = promotion.get("name")
     if promotion_name:
         for position in promoted_slots:
             items[position]["promotionName"] = promotion_name
-    if _wants_explanation(params):
-        _explain(model, items, ranked, user_id, recent[0])
-    if columns:
-        schema = items_schema(services, campaign.dataset_group_arn)
-        for entry, metadata in zip(
-            items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True
-        ):
-            entry["metadata"] = metadata
-    return {"itemList": items, "recommendationId": recommendation_id}
+    return ranked, items
+
+
+def _add_metadata(
+    services: Services,
+    campaign: ServingCampaign,
+    rules: RequestRules,
+    columns: list[str],
+    items: list[dict[str, Any]],
+) -> None:
+    """The requested metadata columns of each item, in place."""
+    if not columns:
+        return
+    schema = items_schema(services, campaign.dataset_group_arn)
+    for entry, metadata in zip(
+        items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True
+    ):
+        entry["metadata"] = metadata
 
 
 def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     campaign, model = _serving(services, params)
-    if not isinstance(model, FactorModel) or campaign.recipe_type != "PERSONALIZED_RANKING":
+    if not model.capabilities.ranks:
         raise InvalidInputException(
             f"campaignArn: {campaign.arn} serves {campaign.recipe_type}; GetPersonalizedRanking needs a "
             "PERSONALIZED_RANKING campaign."
@@ -339,21 +362,15 @@ def get_personalized_ranking(services: Services, params: dict[str, Any]) -> dict
     allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
     if allowed is not None:
         known = known[allowed[known]]  # filtered-out candidates are left out of the ranking
-    recent, recent_types = recent_interactions(services, campaign, params["userId"], rules=rules)
-    ranked = model.rank(
-        params["userId"], known, recent=recent, context=_scoring_context(params), recent_types=recent_types
-    )
+    recent = _recent(services, campaign, model, params["userId"], rules)
+    request = _ranking_request(services, campaign, model, params, recent)
+    ranked = model.rank_request(request, known)
     items = _items(model, ranked)
     if _wants_explanation(params):
-        _explain(model, items, ranked, params["userId"], recent)
+        _explain(model, items, ranked, request)
     # Items the model has never seen go last, without a score, in the order given (as Personalize does).
     items.extend({"itemId": item} for item in unknown)
-    if columns:
-        schema = items_schema(services, campaign.dataset_group_arn)
-        for entry, metadata in zip(
-            items, rules.metadata(columns, [i["itemId"] for i in items], schema), strict=True
-        ):
-            entry["metadata"] = metadata
+    _add_metadata(services, campaign, rules, columns, items)
     return {"personalizedRanking": items, "recommendationId": _recommendation_id()}
 
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from picks.dataset_schema import DatasetSchema
     from picks.domain.resources import Resource
     from picks.services import Services
-    from picks.serving.rankers import Ranked, ServingModel
+    from picks.serving.rankers import ServingModel
+    from picks.serving.topk import Ranked
 
 RECENT_EVENTS = 1000
 

@@ -1,7 +1,11 @@
-"""Serving-side models: numpy arrays in, ranked item indices and scores out.
+"""Serving-side models: a request in, ranked item indices and scores out.
 
-One class per recipe type, each built from a ``ModelArtifact``.  The training job evaluates
-its holdout through these very classes, so offline metrics measure what the runtime serves.
+One class per recipe type, each built from a ``ModelArtifact``, each answering the one serving
+interface ``ServingModel`` (``recommend_request`` / ``rank_request`` / ``explanations``, and the
+``capabilities`` saying which of them it serves and which of a ``RankingRequest``'s inputs it
+reads): the runtime never asks which model it holds.  The training job evaluates its holdout
+through these very classes (many users at once: ``picks.serving.batch_ranking``), so offline
+metrics measure what the runtime serves.
 
 Arrays every model has: ``popularity`` (float32 per item, the fallback for unknown users/items).
 ``FactorModel`` (USER_PERSONALIZATION, PERSONALIZED_RANKING): ``item_factors``, ``user_factors``,
@@ -12,13 +16,15 @@ Arrays every model has: ``popularity`` (float32 per item, the fallback for unkno
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from picks.serving.repeats import COUNT_BUCKETS, RepeatTable, lift_repeats
+from picks.serving.repeats import RepeatTable, lift_repeats
+from picks.serving.topk import Ranked, scratch_array, softmax, softmax_normaliser, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -26,230 +32,8 @@ if TYPE_CHECKING:
     from picks.model_artifact import ModelArtifact
 
 
-@dataclass(frozen=True)
-class Ranked:
-    indices: np.ndarray  # item indices, best first
-    scores: np.ndarray  # float, aligned with indices
-
-
-class _Scratch(threading.local):
-    def __init__(self) -> None:
-        self.arrays: dict[tuple[str, np.dtype[Any]], np.ndarray] = {}
-
-
-_scratch = _Scratch()
-
-
-def _scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
-    """A reused array of ``size`` ``dtype`` entries (its contents undefined), one per purpose and
-    thread, grown to the largest size asked for.
-
-    The request path works on arrays as long as the catalogue; allocated afresh each time, they
-    come from fresh memory (page faults), which is slow where the host takes freed memory back.
-    Only the caller may use it, and only until it returns: never hand one out.
-    """
-    arrays = _scratch.arrays
-    key = (purpose, np.dtype(dtype))
-    array = arrays.get(key)
-    if array is None or len(array) < size:
-        array = arrays[key] = np.empty(size, dtype=dtype)
-    return array[:size]
-
-
 # FactorModel.recommend's last (scored, temperature, softmax_normaliser) in this thread.
 _last_normaliser = threading.local()
-_INF_BITS = np.float32(np.inf).view(np.uint32)
-
-
-def _set_inf_where_not(values: np.ndarray, allowed: np.ndarray) -> None:
-    """``values[~allowed] = inf`` for float32 ``values``, on the bits without a branch per item
-    (a boolean mask as random as a filter's costs a mispredicted branch per few items):
-    all ones where left out, then those bits flipped to +inf's."""
-    bits = values.view(np.uint32)
-    mask = _scratch_array("top_k.mask", len(values), np.uint32)
-    np.subtract(allowed, 1, out=mask, dtype=np.uint32)  # allowed: 0, left out: all ones
-    np.bitwise_or(bits, mask, out=bits)
-    np.bitwise_and(mask, ~_INF_BITS, out=mask)
-    np.bitwise_xor(bits, mask, out=bits)
-
-
-def top_k(
-    scores: np.ndarray, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
-) -> Ranked:
-    """The ``k`` best-scoring items, skipping ``excluded`` indices and items not ``allowed``.
-
-    Ranks ``-scores`` (as float32 when items are left out) with left-out items at +inf, in a reused
-    array: ``scores`` is left as it is, and no catalogue-long array is allocated but the partition's.
-    """
-    marked = excluded is not None and len(excluded) > 0 or allowed is not None
-    k = min(k, len(scores))
-    if k <= 0:
-        return Ranked(np.empty(0, np.int64), np.empty(0, np.float32))
-    negated = _scratch_array("top_k", len(scores), np.float32 if marked else scores.dtype)
-    np.negative(scores, out=negated, dtype=negated.dtype)
-    if excluded is not None and len(excluded):
-        negated[excluded] = np.inf
-    if allowed is not None:
-        _set_inf_where_not(negated, allowed)
-    if k < len(scores):
-        part = np.argpartition(negated, k - 1)[:k]
-    else:
-        part = np.arange(len(scores))
-    order = part[np.argsort(negated[part], kind="stable")]
-    best = order[np.isfinite(negated[order])]
-    return Ranked(best, np.negative(negated[best]))
-
-
-TOP_K_SAMPLE_STRIDE = 16
-# Users whose scores the batch paths finish together while they are in cache (normalised, blended
-# with the recent items, thresholded).
-BLOCK_ROWS = 4
-# A batch-path row whose threshold lets more items through than this is ranked in full instead.
-MAX_CANDIDATES = 4096
-
-
-def _argpartition_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    best = np.take_along_axis(part, order, axis=1)
-    return np.where(np.isfinite(np.take_along_axis(part_scores, order, axis=1)), best, -1)
-
-
-def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Per row of ``scores`` (users × items), ``top_k``'s answer: the ``k`` best item indices, best
-    first, -1 where a score is not finite; exactly, ties included.
-
-    ``top_k`` partitions the whole row.  Here every ``TOP_K_SAMPLE_STRIDE``-th item's score gives
-    a threshold that at least ``k`` items reach, and only the few that do are sorted.  Where that
-    sort finds two equal scores among the best ``k`` (or at the cut), which of them comes first is
-    ``argpartition``'s choice, so such rows (and rows without ``k`` finite sampled scores) are
-    ranked by ``top_k``'s own partition.
-    """
-    rows, n = scores.shape
-    if rows == 0 or n < 8 * TOP_K_SAMPLE_STRIDE * k:
-        return _argpartition_rows(scores, k)
-    threshold = -np.partition(-scores[:, ::TOP_K_SAMPLE_STRIDE], k - 1, axis=1)[:, k - 1]
-    exact = np.isfinite(threshold)
-    found = np.flatnonzero(scores >= np.where(exact, threshold, np.inf)[:, None])
-    row_of, item = np.divmod(found, n)
-    value = scores.reshape(-1)[found]
-    order = np.lexsort((-value, row_of))  # per row, best first
-    item, value = item[order], value[order]
-    counts = np.bincount(row_of, minlength=rows)
-    starts = np.cumsum(counts) - counts
-    out = np.full((rows, k), -1, dtype=np.int64)
-    chosen = np.flatnonzero(exact)
-    if len(chosen):
-        positions = starts[chosen, None] + np.arange(k)
-        best = value[positions]
-        tied = (best[:, 1:] == best[:, :-1]).any(axis=1)
-        cut = np.minimum(starts[chosen] + k, len(value) - 1)
-        tied |= (counts[chosen] > k) & (value[cut] == best[:, -1])
-        out[chosen] = item[positions]
-        exact[chosen[tied]] = False
-    redo = np.flatnonzero(~exact)
-    if len(redo):
-        out[redo] = _argpartition_rows(scores[redo], k)
-    return out
-
-
-def _marked(marks: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Whether each of ``values`` is one of ``keys`` (``marks``: all False, left so; covers both)."""
-    if len(keys) == 0:
-        return np.zeros(len(values), dtype=bool)
-    marks[keys] = True
-    found: np.ndarray = marks[values]
-    marks[keys] = False
-    return found
-
-
-def _best_rows(
-    items: np.ndarray,
-    values: np.ndarray,
-    rows_of: np.ndarray,
-    rows: int,
-    k: int,
-    first_items: np.ndarray,
-    first_values: np.ndarray,
-    first_rows: np.ndarray,
-    wanted: np.ndarray,
-) -> np.ndarray:
-    """Per row, its ``first_*`` items (best first) followed by its best other items (``items`` /
-    ``values``, grouped by ascending row ``rows_of``), the first ``k`` of them — where the first
-    ``k + 1`` values strictly decrease, so that the ``k`` best are unique (and ``top_k`` lists them
-    in that order).  -1 for rows not ``wanted``, rows with fewer than ``k + 1`` other items or
-    more than ``MAX_CANDIDATES``, at least ``k + 1`` first items, or equal values."""
-    out = np.full((rows, k), -1, dtype=np.int64)
-    counts = np.bincount(rows_of, minlength=rows)
-    first_counts = np.bincount(first_rows, minlength=rows)
-    wanted = wanted & (counts >= k + 1) & (counts <= MAX_CANDIDATES) & (first_counts < k + 1)
-    chosen = np.flatnonzero(wanted)
-    if len(chosen) == 0:
-        return out
-    starts = np.cumsum(counts) - counts
-    keep = wanted[rows_of]
-    slot = (np.cumsum(wanted) - 1)[rows_of[keep]]
-    grid = np.full((len(chosen), int(counts[chosen].max())), -np.inf, dtype=np.float32)
-    grid[slot, np.flatnonzero(keep) - starts[rows_of[keep]]] = values[keep]
-    top = np.argpartition(-grid, k, axis=1)[:, : k + 1]
-    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(grid, top, axis=1), axis=1), axis=1)
-    best_items = items[starts[chosen, None] + top]
-    best_values = np.take_along_axis(grid, top, axis=1)
-    # The first items (few per row), best first, then the others.
-    order = np.lexsort((-first_values, first_rows))
-    first_items, first_values = first_items[order], first_values[order]
-    first_starts = np.cumsum(first_counts) - first_counts
-    lead = first_counts[chosen, None]
-    column = np.arange(k + 1)
-    from_first = column < lead
-    at_first = np.minimum(first_starts[chosen, None] + column, max(len(first_items) - 1, 0))
-    at_other = np.maximum(column - lead, 0)
-    merged_items, merged_values = best_items, best_values
-    if len(first_items):
-        merged_items = np.where(
-            from_first, first_items[at_first], np.take_along_axis(best_items, at_other, axis=1)
-        )
-        merged_values = np.where(
-            from_first, first_values[at_first], np.take_along_axis(best_values, at_other, axis=1)
-        )
-    unique = (merged_values[:, 1:] < merged_values[:, :-1]).all(axis=1)
-    unique &= np.isfinite(merged_values).all(axis=1)
-    out[chosen[unique]] = merged_items[unique, :k]
-    return out
-
-
-def softmax_normaliser(values: np.ndarray, temperature: float) -> tuple[Any, Any]:
-    """(the largest of ``values``, the sum of every item's exponential): what ``softmax`` divides by.
-
-    ``(values - max) / temperature`` and its float64 exponential are computed in reused arrays
-    (``_scratch_array``): the same operations, so the same numbers, as with fresh ones."""
-    top = values.max()
-    if values.dtype not in (np.float32, np.float64):
-        return top, np.exp((values - top) / temperature, dtype=np.float64).sum()
-    shifted = _scratch_array("softmax.shifted", len(values), values.dtype)
-    np.subtract(values, top, out=shifted)
-    np.divide(shifted, temperature, out=shifted)
-    exp = np.exp(shifted, out=_scratch_array("softmax.exp", len(values), np.float64), dtype=np.float64)
-    return top, exp.sum()
-
-
-def softmax(
-    values: np.ndarray,
-    temperature: float,
-    at: np.ndarray | None = None,
-    normaliser: tuple[Any, Any] | None = None,
-) -> np.ndarray:
-    """Softmax of ``values`` at temperature ``temperature``; with ``at``, only those entries (the
-    same numbers, without dividing every item's exponential by the sum), and with ``normaliser``
-    (``softmax_normaliser(values, temperature)``, known already) without the exponentials of the others."""
-    if at is None:
-        exp = np.exp((values - values.max()) / temperature, dtype=np.float64)
-        whole: np.ndarray = exp / exp.sum()
-        return whole
-    top, total = softmax_normaliser(values, temperature) if normaliser is None else normaliser
-    probabilities: np.ndarray = np.exp((values[at] - top) / temperature, dtype=np.float64) / total
-    return probabilities
 
 
 @dataclass(frozen=True)
@@ -304,8 +88,40 @@ class EventRule:
         return max((w for t, w, _ in self.parameters if t == kind), default=0.0)
 
 
-class ServingModel:
-    """What every model answers: ids ↔ indices and the popularity fallback."""
+@dataclass(frozen=True)
+class RankingRequest:
+    """One runtime request as every model reads it; each reads what its ``Capabilities`` name."""
+
+    user_id: str | None = None
+    item_id: str | None = None
+    context: dict[str, str] = field(default_factory=dict)  # without picks' own switches
+    # ``folds_in``: the user's interactions after the model's data (item ids, event types), oldest first.
+    recent: Sequence[str] = ()
+    recent_types: Sequence[str] = ()
+    # ``live_window``: the request's clock (seconds) and the group's events of the last two windows
+    # (item indices, receive times in seconds).
+    now: float = 0.0
+    live_items: np.ndarray | None = None
+    live_times: np.ndarray | None = None
+    # What a model computed for this request, kept between its rankings (a promotion and the rest).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which runtime operations a model serves and which request inputs it needs: what the
+    runtime reads instead of the model's type."""
+
+    recommends: bool = True  # answers GetRecommendations (``recommend_request``)
+    ranks: bool = False  # answers GetPersonalizedRanking (``rank_request``)
+    requires: str | None = None  # the request member GetRecommendations cannot do without
+    folds_in: bool = False  # reads ``recent`` / ``recent_types``
+    live_window: int | None = None  # reads ``now`` / ``live_*``: events of two windows this long (s)
+
+
+class ServingModel(ABC):
+    """The serving interface every model implements, and what they share: ids ↔ indices and the
+    popularity fallback."""
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
@@ -316,6 +132,33 @@ class ServingModel:
         self.popularity = artifact.arrays["popularity"].astype(np.float32)
         self.info = artifact.info
         self.event_rule = EventRule.from_info(self.info.get("eventRule"))
+
+    # --- the serving interface ----------------------------------------------------------------
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    @abstractmethod
+    def recommend_request(
+        self,
+        request: RankingRequest,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """GetRecommendations: the ``k`` best items for ``request``, skipping ``excluded`` indices
+        and items not ``allowed``."""
+
+    def rank_request(self, request: RankingRequest, candidates: np.ndarray) -> Ranked:
+        """GetPersonalizedRanking: the known ``candidates`` (item indices) ordered for ``request``;
+        only where ``capabilities.ranks``."""
+        raise NotImplementedError(f"{type(self).__name__} ranks no candidates")
+
+    def explanations(self, request: RankingRequest, items: np.ndarray) -> list[list[tuple[int, float]]]:
+        """Per ranked item, the request's interactions that contributed most to it (item index,
+        share); none where the model has no such reasons."""
+        return [[] for _ in range(len(items))]
 
     def trains_on(self, event_type: str | None, value: float | None) -> bool:
         """Whether training would keep this interaction (the solution's eventType / thresholds)."""
@@ -388,6 +231,15 @@ class PopularityModel(ServingModel):
         self, k: int, excluded: np.ndarray | None = None, allowed: np.ndarray | None = None
     ) -> Ranked:
         return self.popular(k, excluded, allowed)
+
+    def recommend_request(
+        self,
+        request: RankingRequest,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        return self.recommend(k, excluded=excluded, allowed=allowed)
 
 
 def recency_weights(count: int, ramp: float) -> np.ndarray:
@@ -476,6 +328,41 @@ class FactorModel(ServingModel):
     def factors(self) -> int:
         count: int = self.item_factors.shape[1]
         return count
+
+    # --- the serving interface ----------------------------------------------------------------
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        ranking = self.recipe_type == "PERSONALIZED_RANKING"
+        return Capabilities(recommends=not ranking, ranks=ranking, requires="userId", folds_in=True)
+
+    def recommend_request(
+        self,
+        request: RankingRequest,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        """``recommend``, on the request's scores computed once however often it is ranked."""
+        if "scores" not in request.memo:
+            request.memo["scores"] = self.request_scores(
+                request.user_id, request.recent, request.context, recent_types=request.recent_types
+            )
+        return self.recommend(
+            request.user_id, k, excluded=excluded, allowed=allowed, scored=request.memo["scores"]
+        )
+
+    def rank_request(self, request: RankingRequest, candidates: np.ndarray) -> Ranked:
+        return self.rank(
+            request.user_id,
+            candidates,
+            recent=request.recent,
+            context=request.context,
+            recent_types=request.recent_types,
+        )
+
+    def explanations(self, request: RankingRequest, items: np.ndarray) -> list[list[tuple[int, float]]]:
+        return [self.explain(request.user_id, item, request.recent) for item in items.tolist()]
 
     # --- user vectors -------------------------------------------------------------------------
 
@@ -583,44 +470,6 @@ class FactorModel(ServingModel):
             return np.empty(0, np.int64), np.empty(0, np.float32)
         return self.repeats.candidates(last, last_types)
 
-    def repeat_candidates_rows(
-        self, lasts: list[np.ndarray], last_types: list[np.ndarray]
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``repeat_candidates`` for many users at once (the same items and chances, in the same order)."""
-        empty = (np.empty(0, np.int64), np.empty(0, np.float32))
-        if self.repeats is None or not lasts:
-            return [empty] * len(lasts)
-        table = self.repeats.probability
-        window = table.shape[0]
-        lengths = np.minimum([len(last) for last in lasts], window)
-        width = int(lengths.max()) if len(lengths) else 0
-        if width == 0:
-            return [empty] * len(lasts)
-        present = np.arange(width) < lengths[:, None]
-        items = np.full((len(lasts), width), -1, dtype=np.int64)
-        types = np.zeros((len(lasts), width), dtype=np.int64)
-        items[present] = np.concatenate([np.asarray(last[:window], dtype=np.int64) for last in lasts])
-        types[present] = np.concatenate([np.asarray(t[:window], dtype=np.int64) for t in last_types])
-        same = (items[:, :, None] == items[:, None, :]) & present[:, :, None] & present[:, None, :]
-        # An item's newest interaction (distinct_recent's first occurrence), its distinct position,
-        # the number of its interactions in the window.
-        newest = present & ~np.tril(same, k=-1).any(axis=2)
-        position = np.cumsum(newest, axis=1) - 1
-        count = np.minimum(same.sum(axis=2), COUNT_BUCKETS) - 1
-        latest = np.minimum(types, table.shape[1] - 1)
-        chance = table[np.minimum(position, window - 1), latest, np.maximum(count, 0)]
-        keep = newest & (chance > self.repeats.threshold)
-        row, column = np.nonzero(keep)  # row by row, newest first
-        order = np.lexsort((column, -chance[row, column], row))  # per row: most likely first, then newest
-        row, column = row[order], column[order]
-        kept_items, kept_chances = items[row, column], chance[row, column]
-        ends = np.cumsum(np.bincount(row, minlength=len(lasts))).tolist()
-        out, start = [], 0
-        for end in ends:
-            out.append((kept_items[start:end], kept_chances[start:end]) if end > start else empty)
-            start = end
-        return out
-
     def _context(
         self, user_id: str | None, recent: Sequence[str], recent_types: Sequence[str] = ()
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
@@ -675,9 +524,7 @@ class FactorModel(ServingModel):
             if top > 0:
                 score /= top
         # Added to the factor scores, the neighbour scores need not outlive this call: a reused array.
-        scratch = (
-            None if score is None else _scratch_array("blended_scores.near", self.item_count, np.float32)
-        )
+        scratch = None if score is None else scratch_array("blended_scores.near", self.item_count, np.float32)
         near = self._neighbor_scores(last, scratch)
         if near is not None:
             peak = near.max()
@@ -761,274 +608,6 @@ class FactorModel(ServingModel):
         _last_normaliser.value = (scored, self.temperature, normaliser)
         return normaliser
 
-    def recommend_sequences(
-        self, sequences: list[np.ndarray], k: int, types: list[np.ndarray] | None = None, batch: int = 512
-    ) -> np.ndarray:
-        """Top-``k`` item indices (-1 pads) for users known only by chronological item sequences.
-
-        What ``recommend(None, k, recent=...)`` returns for each, computed in bulk for offline work
-        (``rank_sequences`` with the model's own exclusion setting).
-        """
-        return self.rank_sequences(sequences, k, types, (self.exclude_history,), batch)[0]
-
-    def rank_sequences(
-        self,
-        sequences: list[np.ndarray],
-        k: int,
-        types: list[np.ndarray] | None = None,
-        excludes: Sequence[bool] = (True, False),
-        batch: int = 512,
-    ) -> list[np.ndarray]:
-        """``recommend_sequences``' answer once per setting of ``excludes`` (True: the user's history
-        left out), from one scoring pass: only the ranking depends on the setting.
-
-        The user vectors are folded in one by one, the factor scores of a chunk of users come from
-        one matrix product, and the rest of ``blended_scores`` is added for the chunk at once.
-        """
-        outs = [np.full((len(sequences), k), -1, dtype=np.int64) for _ in excludes]
-        empty = np.empty(0, np.int64)
-        buffers: list[np.ndarray] = []
-        for start in range(0, len(sequences), batch):
-            chunk = sequences[start : start + batch]
-            vectors = np.zeros((len(chunk), self.factors), dtype=np.float32)
-            seen: list[np.ndarray] = []
-            for row, sequence in enumerate(chunk):
-                items = empty
-                if len(sequence):
-                    items, weights = self.sequence_confidence(
-                        sequence, None if types is None else types[start + row]
-                    )
-                    vectors[row] = self.fold_in(items, weights)
-                seen.append(items)
-            has_vector = np.array([len(sequence) > 0 for sequence in chunk], dtype=bool)
-            raw = self._factor_scores(vectors, buffers)
-            lasts = [sequence[::-1][: self.recent_window] for sequence in chunk]
-            if types is None:
-                last_types = [np.full(len(last), self._unknown_type, dtype=np.int64) for last in lasts]
-            else:
-                last_types = [np.asarray(t)[::-1][: self.recent_window] for t in types[start : start + batch]]
-            repeats = self.repeat_candidates_rows(lasts, last_types)
-            ranked = self._rank_rows(raw, has_vector, lasts, seen, k, repeats, excludes, buffers)
-            for out, rows in zip(outs, ranked, strict=True):
-                out[start : start + len(chunk)] = rows
-        return outs
-
-    def recommend_known_users(
-        self, users: np.ndarray, k: int, batch: int = 512, exclude: bool | None = None
-    ) -> np.ndarray:
-        """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them
-        (``exclude``: with or without the user's history left out; None: as the model says)."""
-        exclude = self.exclude_history if exclude is None else exclude
-        out = np.full((len(users), k), -1, dtype=np.int64)
-        buffers: list[np.ndarray] = []
-        for start in range(0, len(users), batch):
-            chunk = np.asarray(users[start : start + batch])
-            raw = self._factor_scores(self.user_factors[chunk], buffers)
-            lasts = [self.stored_recent(user) for user in chunk.tolist()]
-            seen = [self.history_items_of(user) for user in chunk.tolist()]
-            last_types = [
-                self.stored_recent_types(user, len(last))
-                for user, last in zip(chunk.tolist(), lasts, strict=True)
-            ]
-            repeats = self.repeat_candidates_rows(lasts, last_types)
-            out[start : start + len(chunk)] = self._rank_rows(
-                raw, np.ones(len(chunk), dtype=bool), lasts, seen, k, repeats, (exclude,), buffers
-            )[0]
-        return out
-
-    def _factor_scores(self, vectors: np.ndarray, buffers: list[np.ndarray]) -> np.ndarray:
-        """Raw factor scores for many user vectors at once (one row per vector), by one product.
-
-        Written into ``buffers[0]`` (allocated on the first chunk, reused by the next ones: fresh
-        memory for a chunk of users × items costs more than the product itself).
-        """
-        if not buffers or len(buffers[0]) < len(vectors):
-            buffers[:] = [np.empty((len(vectors), self.item_count), dtype=np.float32)]
-        return np.matmul(vectors, self.item_factors.T, out=buffers[0][: len(vectors)])
-
-    @staticmethod
-    def _normalise_rows(raw: np.ndarray) -> None:
-        """``blended_scores``' factor part, in place: each row divided by its largest |score| (if not 0)."""
-        peak = np.maximum(raw.max(axis=1), -raw.min(axis=1))[:, None]  # max |raw|, without an |raw| copy
-        if (peak > 0).all():
-            np.divide(raw, peak, out=raw)
-        else:
-            np.divide(raw, peak, out=raw, where=peak > 0)
-
-    def _recent_entries(
-        self, has_vector: np.ndarray, lasts: list[np.ndarray], n: int
-    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """The recent-item part of ``blended_scores`` for a chunk's rows with a vector, unsummed:
-        (keys ``row % BLOCK_ROWS * n + item`` into a block's scratch, float32 contributions, per-row
-        bounds into both).
-
-        Row by row, each of the last items' neighbours in position order, as ``_neighbor_scores``
-        adds them, with the same float32 values; a missing neighbour (-1) adds 0 to some key of the
-        block (which leaves any sum as it is).
-        """
-        lengths = np.array([len(last) for last in lasts], dtype=np.int64)
-        rows = np.flatnonzero(has_vector & (lengths > 0)) if self.recent_weight else np.empty(0, np.int64)
-        if len(rows) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32), [0] * (len(lasts) + 1)
-        items = np.concatenate([lasts[row] for row in rows.tolist()]).astype(np.int64, copy=False)
-        row_of = np.repeat(rows, lengths[rows])
-        position = np.arange(len(items)) - np.repeat(np.cumsum(lengths[rows]) - lengths[rows], lengths[rows])
-        decay = self._recent_decays(int(lengths.max()))
-        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
-        neighbors = self.neighbors[items]  # recent items × neighbours
-        keys = (row_of % BLOCK_ROWS)[:, None] * n + neighbors
-        values = self.neighbor_scores[items] * decay[position][:, None]
-        missing = neighbors < 0
-        if missing.any():
-            values[missing] = 0.0
-        counts = np.zeros(len(lasts), dtype=np.int64)
-        counts[rows] = lengths[rows] * neighbors.shape[1]
-        return keys.reshape(-1), values.reshape(-1), [0, *np.cumsum(counts).tolist()]
-
-    def _add_recent(
-        self, block: np.ndarray, keys: np.ndarray, values: np.ndarray, scratch: np.ndarray
-    ) -> None:
-        """Adds ``blended_scores``' recent-item part to a block of rows: the block's
-        ``_recent_entries`` ``keys`` / ``values`` are summed into ``scratch`` (``BLOCK_ROWS`` × items,
-        zero and left zero; small enough to stay in cache) — the same float32 operations as
-        ``_neighbor_scores`` and ``blended_scores`` on every item, so the same values."""
-        np.add.at(scratch, keys, values)  # per item in the order given: the positions' order
-        near = scratch.reshape(BLOCK_ROWS, -1)[: len(block)]
-        peak = near.max(axis=1)
-        on = peak > 0  # blended_scores leaves the recent part out otherwise
-        weight = np.float32(self.recent_weight)
-        if on.all():
-            if weight != 1:  # (× 1 changes nothing)
-                np.multiply(near, weight, out=near)
-            np.divide(near, peak[:, None], out=near)
-            np.add(block, near, out=block)
-        elif on.any():
-            rows = np.flatnonzero(on)
-            block[rows] += (weight * near[rows]) / peak[rows, None]
-        near.fill(0.0)
-
-    def _rank_rows(  # noqa: C901  # split by another change
-        self,
-        raw: np.ndarray,
-        has_vector: np.ndarray,
-        lasts: list[np.ndarray],
-        seen: list[np.ndarray],
-        k: int,
-        repeats: list[tuple[np.ndarray, np.ndarray]],
-        excludes: Sequence[bool],
-        buffers: list[np.ndarray],
-    ) -> list[np.ndarray]:
-        """Per row of ``raw`` (raw factor scores, used where ``has_vector``) and per setting of
-        ``excludes``: what ``recommend`` ranks for that user — the normalised factor scores plus the
-        recent-item part of ``blended_scores``, ``seen`` left out where the setting says so, the
-        repeat candidates lifted as ``request_scores`` lifts them, the top ``k`` as ``top_k`` orders
-        them; a row with no score at all gets ``popular``.  -1 pads.
-
-        Rows are scored a block at a time (``BLOCK_ROWS``, so that they stay in cache), once for
-        every setting.  Where a list's top ``k`` is unique (no equal scores among them or at the
-        cut) it is the ``k`` best sorted, found among the items at or above a threshold that at
-        least ``k + 1`` items of the list reach (from every ``TOP_K_SAMPLE_STRIDE``-th item's
-        score); otherwise the row's scores are written out in full and ranked by
-        ``_argpartition_rows``, as ``top_k_rows`` ranks such rows.  So every path gives the same lists.
-        """
-        rows, n = raw.shape
-        outs = [np.full((rows, k), -1, dtype=np.int64) for _ in excludes]
-        kk = min(k, n)
-        if rows == 0 or kk <= 0:
-            return outs
-        if len(buffers) < 3 or buffers[2].size != buffers[0].size:
-            buffers[1:] = [np.zeros(BLOCK_ROWS * n, dtype=np.float32), np.zeros(buffers[0].size, dtype=bool)]
-        scratch, marks, flat = buffers[1], buffers[2], raw.reshape(-1)
-        keys, values, bounds = self._recent_entries(has_vector, lasts, n)
-        lift_counts = np.array([len(repeat[0]) for repeat in repeats], dtype=np.int64)
-        lift_rows = np.repeat(np.arange(rows), lift_counts)
-        lift_keys, lift_chances = lift_rows * n, np.empty(0, np.float32)
-        if len(lift_rows):
-            lift_keys = lift_keys + np.concatenate([repeat[0] for repeat in repeats])
-            lift_chances = np.concatenate([repeat[1] for repeat in repeats])
-        seen_keys = np.empty(0, np.int64)
-        if any(excludes):
-            seen_keys = np.repeat(np.arange(rows) * n, [len(items) for items in seen])
-            if len(seen_keys):
-                seen_keys = seen_keys + np.concatenate(seen)
-        # The threshold: the (k+1)-th best sampled score among items neither left out nor lifted, so
-        # that at least k+1 of a list's other items are likely to reach it.  _best_rows checks that
-        # they do: then every item below it ranks below all of them, and the candidates suffice.
-        stride = TOP_K_SAMPLE_STRIDE if n >= 8 * TOP_K_SAMPLE_STRIDE * k else 1
-        sampled = len(range(0, n, stride)) > kk
-        slow = ~has_vector
-        unsampled = np.zeros((rows, len(range(0, n, stride))), dtype=bool)
-        for key in (seen_keys, lift_keys):
-            item = key % n
-            on = item % stride == 0
-            unsampled[key[on] // n, item[on] // stride] = True
-        found_parts = []
-        for first in range(0, rows, BLOCK_ROWS):
-            end = min(rows, first + BLOCK_ROWS)
-            block = raw[first:end]
-            self._normalise_rows(block)
-            lo, hi = bounds[first], bounds[end]
-            if hi > lo:
-                self._add_recent(block, keys[lo:hi], values[lo:hi], scratch)
-            if sampled:
-                sample = block[:, ::stride].copy()
-                sample[unsampled[first:end]] = -np.inf
-                threshold = -np.partition(-sample, kk, axis=1)[:, kk]
-                block_slow = slow[first:end]
-                block_slow |= ~np.isfinite(threshold)
-                threshold[block_slow] = np.inf
-                found_parts.append(np.flatnonzero(block >= threshold[:, None]) + first * n)
-        if not sampled:
-            slow[:] = True
-        popular_rows = []
-        for row in np.flatnonzero(~has_vector).tolist():  # no vector: the recent items' share alone
-            near = self.blended_scores(None, lasts[row])
-            if near is None:
-                popular_rows.append(row)
-            else:
-                raw[row] = near
-        found = np.concatenate(found_parts) if found_parts else np.empty(0, np.int64)
-        value, found_rows = flat[found], found // n
-        in_seen, in_lift = _marked(marks, seen_keys, found), _marked(marks, lift_keys, found)
-
-        def full_row(row: int, exclude: bool) -> np.ndarray:
-            score = raw[row].copy()
-            if exclude and len(seen[row]):
-                score[seen[row]] = -np.inf
-            return lift_repeats(score, repeats[row]) if len(repeats[row][0]) else score
-
-        for out, exclude in zip(outs, excludes, strict=True):
-            counted = ~in_seen if exclude else np.ones(len(found), dtype=bool)
-            # lift_repeats' ceiling: the best score left after the exclusion, lifted items included
-            # (a candidate wherever the candidates suffice).
-            ceiling = np.full(rows, -np.inf, dtype=np.float32)
-            np.maximum.at(ceiling, found_rows[counted], value[counted])
-            # lift_repeats' float(ceiling) + 1.0 + chance: a Python float, then float32 with the chances.
-            lift_values = (ceiling[lift_rows].astype(np.float64) + 1.0).astype(np.float32) + lift_chances
-            others = counted & ~in_lift
-            ranked = _best_rows(
-                found[others] % n,
-                value[others],
-                found_rows[others],
-                rows,
-                kk,
-                lift_keys % n,
-                lift_values,
-                lift_rows,
-                ~slow,
-            )
-            done = np.flatnonzero(ranked[:, 0] >= 0)
-            out[done, :kk] = ranked[done]
-            redo = np.ones(rows, dtype=bool)
-            redo[done] = False
-            redo[popular_rows] = False
-            for row in np.flatnonzero(redo).tolist():
-                out[row, :kk] = _argpartition_rows(full_row(row, exclude)[None], kk)[0]
-            for row in popular_rows:
-                ranked_row = self.popular(k, seen[row] if exclude else None)
-                out[row, : len(ranked_row.indices)] = ranked_row.indices
-        return outs
-
     def _with_context(self, score: np.ndarray | None, context: dict[str, str] | None) -> np.ndarray | None:
         shift = self.context_scores(context)
         if shift is None:
@@ -1081,6 +660,19 @@ class SimsModel(ServingModel):
         self.neighbors = artifact.arrays["neighbors"]
         self.neighbor_scores = artifact.arrays["neighbor_scores"].astype(np.float32, copy=False)
 
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(requires="itemId")
+
+    def recommend_request(
+        self,
+        request: RankingRequest,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        return self.related(request.item_id, k, excluded=excluded, allowed=allowed)
+
     def related(
         self,
         item_id: str | None,
@@ -1109,23 +701,6 @@ class SimsModel(ServingModel):
             np.concatenate([neighbors, fill.indices]), np.concatenate([scores, np.zeros(len(fill.indices))])
         )
 
-    def related_to_history(
-        self, history: np.ndarray, k: int, window: int = 20, decay: float = 0.95
-    ) -> Ranked:
-        """Items related to a user's history (item indices, oldest first), the newest weighing most.
-
-        Neighbour scores of the last ``window`` items summed with weights ``decay**age``; items in
-        the history are left out.  Offline evaluation gives SIMS a user's history this way.
-        """
-        score = np.zeros(self.item_count, dtype=np.float32)
-        for age, item in enumerate(history[::-1][:window].tolist()):
-            row = self.neighbors[item]
-            valid = row >= 0
-            np.add.at(score, row[valid], self.neighbor_scores[item][valid] * decay**age)
-        if not score.any():
-            return self.popular(k, history)
-        return top_k(score, k, history)
-
 
 TREND_WINDOWS = {"30 minutes": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "1 day": 86400}
 
@@ -1149,6 +724,21 @@ class TrendingModel(ServingModel):
         self.trend_items = artifact.arrays["trend_items"].astype(np.int64)
         self.trend_times = artifact.arrays["trend_times"]
         self.data_end = int(self.info.get("latestInteraction", 0))
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(live_window=self.window)
+
+    def recommend_request(
+        self,
+        request: RankingRequest,
+        k: int,
+        excluded: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> Ranked:
+        return self.recommend(
+            k, request.now, request.live_items, request.live_times, excluded=excluded, allowed=allowed
+        )
 
     def growth(self, now: float, live_items: np.ndarray, live_times: np.ndarray) -> np.ndarray | None:
         items = np.concatenate([self.trend_items, live_items])

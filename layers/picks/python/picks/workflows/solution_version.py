@@ -127,7 +127,7 @@ def _copy_table(services: Services, source_prefix: str, destination_prefix: str)
         )
 
 
-def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:  # noqa: C901  # split by another change
+def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     def start(resource: Resource) -> None:
         # Decided on the record being written, so a stop that lands meanwhile is never overwritten.
         if resource.doc.get("status") in STOPPING_STATES:
