@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.resources import CAMPAIGN_KIND
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_PENDING, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.errors import (
     InvalidInputException,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from picks.domain.resources import Resource
     from picks.services import Services
 
-KIND = solutions.CAMPAIGN_KIND
+KIND = CAMPAIGN_KIND
 WHAT = "Campaign"
 # Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
 DEPLOYMENT_WORKFLOW = "CampaignDeployment"

@@ -26,8 +26,8 @@ from picks.controlplane.common import arn_for, create_resource, list_page, new_r
 from picks.controlplane.registry import operation
 from picks.controlplane.solutions import get_resource
 from picks.dal.resources import ConcurrentUpdate
-from picks.domain.queries import TRACKER_KIND, TRACKING_ID_KIND, forget_tracking_id, tracking_id_key
-from picks.domain.resources import Resource
+from picks.domain.queries import TRACKING_ID_KIND, forget_tracking_id, tracking_id_key
+from picks.domain.resources import TRACKER_KIND, Resource
 from picks.domain.states import ACTIVE
 from picks.errors import ResourceAlreadyExistsException, ResourceInUseException
 

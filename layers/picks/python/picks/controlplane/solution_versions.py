@@ -22,6 +22,7 @@ from picks.controlplane import solutions
 from picks.controlplane.common import list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.domain.queries import group_dataset
+from picks.domain.resources import SOLUTION_VERSION_KIND
 from picks.domain.states import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from picks.errors import (
     InvalidInputException,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from picks.domain.resources import Resource
     from picks.services import Services
 
-KIND = solutions.VERSION_KIND
+KIND = SOLUTION_VERSION_KIND
 WHAT = "Solution version"
 # Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
 TRAINING_WORKFLOW = "SolutionVersionTraining"

@@ -20,6 +20,7 @@ from picks import recipe_catalog as catalog
 from picks.controlplane import dataset_groups
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource, summary
 from picks.controlplane.registry import operation
+from picks.domain.resources import CAMPAIGN_KIND, SOLUTION_VERSION_KIND
 from picks.domain.states import ACTIVE, VERSION_BUSY_STATES
 from picks.errors import (
     InvalidInputException,
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 
 KIND = "solution"
 WHAT = "Solution"
-VERSION_KIND = "solution-version"
-CAMPAIGN_KIND = "campaign"
 
 DEFAULT_SCHEDULE = "rate(7 days)"
 _SCHEDULE = re.compile(r"rate\((\d+) days?\)")
@@ -68,7 +67,7 @@ def get_solution(services: Services, arn: str, field: str = "solutionArn") -> Re
 
 def versions_of(services: Services, solution_arn: str) -> list[Resource]:
     """The solution's versions, oldest first."""
-    return services.resources.list(VERSION_KIND, parent=solution_arn)
+    return services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
 
 
 def busy_version(services: Services, solution_arn: str) -> Resource | None:

@@ -13,15 +13,12 @@ from typing import TYPE_CHECKING
 
 from picks import cache
 from picks.dataset_schema import DatasetSchema, parse_schema
-from picks.domain.resources import Resource
+from picks.domain.resources import DATASET_KIND, SCHEMA_KIND, TRACKER_KIND, Resource
 from picks.errors import ResourceNotFoundException
 
 if TYPE_CHECKING:
     from picks.services import Services
 
-DATASET_KIND = "dataset"
-SCHEMA_KIND = "schema"
-TRACKER_KIND = "event-tracker"
 # A tracker's document under ``tracking-id/<trackingId>``, so PutEvents resolves a trackingId with
 # one GetItem (``picks.controlplane.event_trackers`` writes and deletes it with the tracker).
 TRACKING_ID_KIND = "tracking-id"

@@ -16,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+# Resource kinds (the ARN's resource type) that more than one layer names.
 DATASET_KIND = "dataset"
+SCHEMA_KIND = "schema"
 SOLUTION_VERSION_KIND = "solution-version"
 CAMPAIGN_KIND = "campaign"
+TRACKER_KIND = "event-tracker"
 # The pending update inside a campaign's document (a member of the Campaign shape).
 CAMPAIGN_UPDATE = "latestCampaignUpdate"
 
