@@ -877,7 +877,7 @@ def test_events_table_alarms_cover_every_operation_picks_issues() -> None:
     calls = set().union(*(_dynamodb_calls(m) for m in modules))
 
     # Then each is one of the operations the alarms sum (query, batch_get_item, transact_write_items ...)
-    assert {"events.py"} <= {m.name for m in modules}
+    assert {"event_store.py"} <= {m.name for m in modules}
     assert {"query", "transact_write_items"} <= calls
     assert {call.upper() for call in calls} <= set(constants.EVENTS_TABLE_OPERATIONS)
 
