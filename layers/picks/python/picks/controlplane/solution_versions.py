@@ -119,12 +119,12 @@ def create_solution_version(services: Services, params: dict[str, Any]) -> dict[
     mode = params.get("trainingMode", "FULL")
     _check_training_mode(services, solution, recipe, mode)
     group_arn = solution.doc["datasetGroupArn"]
+    _check_recipe_datasets(services, group_arn, recipe)
     if not _has_imported_interactions(services, group_arn):
         raise InvalidInputException(
             f"solutionArn: dataset group {group_arn} has no imported interactions; import them into its "
             "INTERACTIONS dataset with CreateDatasetImportJob first."
         )
-    _check_recipe_datasets(services, group_arn, recipe)
     busy = solutions.busy_version(services, solution.arn)
     if busy is not None:
         raise ResourceInUseException(
