@@ -5,7 +5,7 @@ against random segments on data with planted structure."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,6 +22,9 @@ from tests.unit.planted import csv_rows, planted
 from training.data import TrainingDataError, TrainingJob, interactions_from_table
 from training.recipes import item_affinity, item_attribute_affinity, segmentation
 from training.recipes.common import resolved_hyperparameters
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SEGMENT_METRICS = {"hits_at_1_percent", "recall_at_1_percent", "coverage"}
 ITEMS_SCHEMA = parse_schema(
