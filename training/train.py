@@ -221,7 +221,9 @@ def run(job: TrainingJob) -> ModelArtifact:
         # core's work; before that, preparing and fitting keep both cores busy).
         filters = pool.submit(_filter_arrays, job, fitted) if job.interactions_table is not None else None
         try:
-            if job.training_mode == "UPDATE":
+            if hasattr(module, "fit_and_measure"):  # USER_SEGMENTATION: its own holdout and metrics
+                final, metrics = module.fit_and_measure(job, params)
+            elif job.training_mode == "UPDATE":
                 if job.previous_model is None or not hasattr(module, "refresh"):
                     raise TrainingDataError(
                         "trainingMode UPDATE needs a FULL version of a user-personalization solution."

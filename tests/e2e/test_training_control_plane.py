@@ -145,6 +145,8 @@ def test_catalog_is_consistent():
         "aws-user-personalization",
         "aws-personalized-ranking",
         "aws-trending-now",
+        "aws-item-affinity",
+        "aws-item-attribute-affinity",
     }
     assert catalog.RECIPES["aws-next-best-action"].implemented is False
     assert len([r for r in catalog.RECIPES.values() if r.domain is None]) == 15
@@ -349,6 +351,12 @@ def test_create_solution_defaults_listing_and_tags(personalize):
             "does not exist",
         ),
         ({"recipeArn": UP, "performAutoML": True}, "InvalidInputException", "performAutoML", "no AutoML"),
+        (
+            {"recipeArn": "arn:aws:personalize:::recipe/aws-item-affinity", "performHPO": True},
+            "InvalidInputException",
+            "performHPO",
+            "does not support hyperparameter optimization",
+        ),
         ({"performAutoML": True}, "InvalidInputException", "performAutoML", "recipeArn"),
         ({}, "InvalidInputException", "recipeArn", "ListRecipes"),
         (
@@ -925,3 +933,84 @@ def test_delete_in_use(personalize):
     personalize.delete_dataset_group(datasetGroupArn=group)
     personalize.delete_solution(solutionArn=bare_solution)
     personalize.delete_dataset_group(datasetGroupArn=bare)
+
+
+# --- USER_SEGMENTATION recipes ---
+
+ITEM_AFFINITY = "arn:aws:personalize:::recipe/aws-item-affinity"
+ITEM_ATTRIBUTE_AFFINITY = "arn:aws:personalize:::recipe/aws-item-attribute-affinity"
+
+
+def items_dataset(personalize, group: str, name: str, *fields: tuple[str, ...]) -> str:
+    schema = json.dumps(
+        {
+            "type": "record",
+            "name": "Items",
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": [
+                {"name": "ITEM_ID", "type": "string"},
+                *[
+                    {"name": field, "type": kind, **({flag: True} if flag else {})}
+                    for field, kind, flag in fields
+                ],
+            ],
+            "version": "1.0",
+        }
+    )
+    schema_arn = personalize.create_schema(name=f"{name}-items", schema=schema)["schemaArn"]
+    return personalize.create_dataset(
+        name=f"{name}-items", schemaArn=schema_arn, datasetGroupArn=group, datasetType="ITEMS"
+    )["datasetArn"]
+
+
+def test_item_attribute_affinity_needs_a_queryable_items_dataset(personalize, workflows):
+    group = group_with_interactions(personalize, "attr-affinity")
+    solution = solution_in(personalize, group, "attr-affinity", ITEM_ATTRIBUTE_AFFINITY)
+    with pytest.raises(personalize.exceptions.InvalidInputException) as caught:
+        personalize.create_solution_version(solutionArn=solution)
+    assert message(caught).startswith("solutionArn:") and "needs an Items dataset" in message(caught)
+    # Item-Affinity needs only interactions.
+    affinity = solution_in(personalize, group, "item-affinity", ITEM_AFFINITY)
+    assert personalize.create_solution_version(solutionArn=affinity)["solutionVersionArn"]
+
+    textual = personalize.create_dataset_group(name="attr-affinity-textual")["datasetGroupArn"]
+    items_dataset(personalize, textual, "attr-affinity-textual", ("BLURB", ["null", "string"], "textual"))
+    with pytest.raises(personalize.exceptions.InvalidInputException) as caught:
+        personalize.create_solution_version(
+            solutionArn=solution_in(personalize, textual, "attr-textual", ITEM_ATTRIBUTE_AFFINITY)
+        )
+    assert "at least one non-textual, non-reserved metadata column" in message(caught)
+    assert personalize.list_solution_versions(solutionArn=solution)["solutionVersions"] == []
+
+    queryable = group_with_interactions(personalize, "attr-affinity-ok")
+    items_dataset(personalize, queryable, "attr-affinity-ok", ("GENRES", "string", "categorical"))
+    started = personalize.create_solution_version(
+        solutionArn=solution_in(personalize, queryable, "attr-ok", ITEM_ATTRIBUTE_AFFINITY)
+    )["solutionVersionArn"]
+    assert workflows.started[-1][2] == {"solutionVersionArn": started}
+
+
+def test_campaigns_refuse_user_segmentation_versions(personalize):
+    group = group_with_interactions(personalize, "segment-camp")
+    solution = solution_in(personalize, group, "segment-camp", ITEM_AFFINITY)
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    model = ModelRef("models/segment-camp/", "aws-item-affinity", "USER_SEGMENTATION")
+    set_doc(version, status="ACTIVE", private={"metrics": {"coverage": 0.3}, "model": model})
+    for request in (
+        {"solutionVersionArn": version},
+        {
+            "solutionVersionArn": f"{solution}/$LATEST",
+            "campaignConfig": {"syncWithLatestSolutionVersion": True},
+        },
+    ):
+        with pytest.raises(personalize.exceptions.InvalidInputException) as caught:
+            personalize.create_campaign(name="segments", **request)
+        assert message(caught).startswith("solutionVersionArn:")
+        assert "CreateBatchSegmentJob" in message(caught) and "aws-item-affinity" in message(caught)
+    # Nor can a campaign move to one.
+    _, served = trained_solution(personalize, "segment-camp-up")
+    campaign = personalize.create_campaign(name="segment-camp-up", solutionVersionArn=served)["campaignArn"]
+    set_doc(campaign, status="ACTIVE")
+    with pytest.raises(personalize.exceptions.InvalidInputException, match="CreateBatchSegmentJob"):
+        personalize.update_campaign(campaignArn=campaign, solutionVersionArn=version)
+    assert personalize.list_campaigns(solutionArn=solution)["campaigns"] == []

@@ -1,17 +1,35 @@
 """One module per recipe; each exposes ``fit(interactions, params, *, seed) -> ModelArtifact`` and,
 where a trained model can absorb new data without refitting, ``refresh(artifact, interactions,
-params, users=None) -> ModelArtifact``."""
+params, users=None) -> ModelArtifact``.  A recipe that measures itself its own way (the
+USER_SEGMENTATION recipes: another holdout, other metrics) exposes ``fit_and_measure(job, params)
+-> (model, metrics)``, which ``training.train`` calls instead."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from training.recipes import personalized_ranking, popularity_count, sims, trending_now, user_personalization
+from training.recipes import (
+    item_affinity,
+    item_attribute_affinity,
+    personalized_ranking,
+    popularity_count,
+    sims,
+    trending_now,
+    user_personalization,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
 
 RECIPE_MODULES: dict[str, ModuleType] = {
     module.RECIPE: module
-    for module in (popularity_count, sims, user_personalization, personalized_ranking, trending_now)
+    for module in (
+        popularity_count,
+        sims,
+        user_personalization,
+        personalized_ranking,
+        trending_now,
+        item_affinity,
+        item_attribute_affinity,
+    )
 }

@@ -224,6 +224,23 @@ _PICKS_SIMS_RANGES = (
     _integer("sequence_window", 0, 100, tunable=False),
     _continuous("sequence_decay", 0.0, 1.0, tunable=True),
 )
+# USER_SEGMENTATION recipes (training/recipes/segmentation.py): the documented hidden_dimension
+# (149, [32, 256]) with the ALS settings of User-Personalization.  Personalize allows no HPO here,
+# so no range is tunable.
+_PICKS_SEGMENT_DEFAULTS = {
+    "hidden_dimension": "149",
+    "als_iterations": "15",
+    "als_regularization": "0.05",
+    "als_alpha": "2.0",
+    "recency_mask": "true",
+}
+_PICKS_SEGMENT_RANGES = (
+    _integer("hidden_dimension", 32, 256, tunable=False),
+    _integer("als_iterations", 1, 100, tunable=False),
+    _continuous("als_regularization", 0.0, 10.0, tunable=False),
+    _continuous("als_alpha", 0.1, 100.0, tunable=False),
+    _categorical("recency_mask", BOOLEAN_VALUES, tunable=False),
+)
 _TREND_FREQUENCIES = ("30 minutes", "1 hour", "2 hours", "3 hours", "1 day")
 
 
@@ -391,18 +408,22 @@ _CATALOG: tuple[Recipe, ...] = (
     _custom(
         "aws-item-affinity",
         USER_SEGMENTATION,
-        "Segments of users most likely to interact with each given item.",
+        "Segments of users most likely to interact with each given item (CreateBatchSegmentJob only). "
+        "picks trains it as implicit-feedback matrix factorization (ALS).",
         feature_transformation="item-affinity",
-        defaults={"hidden_dimension": "149"},
-        ranges=(_integer("hidden_dimension", 32, 256, tunable=False),),
+        defaults=_PICKS_SEGMENT_DEFAULTS,
+        ranges=_PICKS_SEGMENT_RANGES,
+        implemented=True,
     ),
     _custom(
         "aws-item-attribute-affinity",
         USER_SEGMENTATION,
-        "Segments of users most likely to interact with items that have given attribute values.",
+        "Segments of users most likely to interact with items that have given attribute values "
+        "(CreateBatchSegmentJob only). picks trains it as implicit-feedback matrix factorization (ALS).",
         feature_transformation="item-attribute-affinity",
-        defaults={"hidden_dimension": "149"},
-        ranges=(_integer("hidden_dimension", 32, 256, tunable=False),),
+        defaults=_PICKS_SEGMENT_DEFAULTS,
+        ranges=_PICKS_SEGMENT_RANGES,
+        implemented=True,
     ),
     # --- Domain use cases (CreateRecommender) ---
     _domain(

@@ -18,6 +18,7 @@ import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from picks import recipe_catalog as catalog
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
@@ -69,6 +70,17 @@ def _campaign_config(given: dict[str, Any] | None) -> dict[str, Any]:
     return config
 
 
+def _check_deployable(solution: Resource) -> None:
+    """USER_SEGMENTATION recipes give user segments only through CreateBatchSegmentJob (developer
+    guide, Item-Affinity / Item-Attribute-Affinity): there is nothing for a campaign to serve."""
+    recipe = catalog.recipe_for_arn(solution.doc["recipeArn"], field="solutionVersionArn")
+    if recipe.recipe_type == catalog.USER_SEGMENTATION:
+        raise InvalidInputException(
+            f"solutionVersionArn: {solution.arn} uses the {recipe.name} recipe ({recipe.recipe_type}), "
+            "which a campaign cannot deploy; get its user segments with CreateBatchSegmentJob."
+        )
+
+
 def _serving_version(
     services: Services, version_arn: str, config: dict[str, Any]
 ) -> tuple[Resource, Resource]:
@@ -82,6 +94,7 @@ def _serving_version(
                 "latest version, which needs syncWithLatestSolutionVersion true."
             )
         solution = solutions.get_solution(services, solution_arn, field="solutionVersionArn")
+        _check_deployable(solution)
         version = solution_versions.latest_active_version(services, solution.arn)
         if version is None:
             busy = solutions.busy_version(services, solution.arn)
@@ -115,6 +128,7 @@ def _serving_version(
     solution = solutions.get_solution(
         services, version.parent or version.doc["solutionArn"], field="solutionVersionArn"
     )
+    _check_deployable(solution)
     return solution, version
 
 

@@ -21,7 +21,8 @@ from picks import recipe_catalog as catalog
 from picks.controlplane import solutions
 from picks.controlplane.common import list_page, new_resource
 from picks.controlplane.registry import operation
-from picks.domain.queries import group_dataset
+from picks.dataset_schema import metadata_fields
+from picks.domain.queries import dataset_schema, group_dataset
 from picks.domain.resources import SOLUTION_VERSION_KIND
 from picks.domain.states import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from picks.errors import (
@@ -40,6 +41,7 @@ WHAT = "Solution version"
 TRAINING_WORKFLOW = "SolutionVersionTraining"
 TRAINING_MODES = ("FULL", "UPDATE", "AUTOTRAIN")
 _ID_ATTEMPTS = 3
+ITEM_ATTRIBUTE_AFFINITY = "aws-item-attribute-affinity"
 
 
 def get_version(services: Services, arn: str, field: str = "solutionVersionArn") -> Resource:
@@ -57,6 +59,30 @@ def latest_active_version(services: Services, solution_arn: str) -> Resource | N
 def _has_imported_interactions(services: Services, group_arn: str) -> bool:
     interactions = group_dataset(services, group_arn, "INTERACTIONS")
     return interactions is not None and interactions.dataset_state.data is not None
+
+
+def _check_recipe_datasets(services: Services, group_arn: str, recipe: catalog.Recipe) -> None:
+    """Item-Attribute-Affinity trains on item metadata (developer guide): the group needs an Items
+    dataset whose schema has a non-textual, non-reserved metadata column to query."""
+    if recipe.name != ITEM_ATTRIBUTE_AFFINITY:
+        return
+    items = group_dataset(services, group_arn, "ITEMS")
+    if items is None:
+        raise InvalidInputException(
+            f"solutionArn: recipe {recipe.name} needs an Items dataset; dataset group {group_arn} has "
+            "none. Create one with a non-textual metadata column (e.g. a categorical GENRES) and import "
+            "items."
+        )
+    queryable = [
+        f.name
+        for f in metadata_fields(dataset_schema(services, items), "ITEMS")
+        if not f.textual and f.type != "boolean"
+    ]
+    if not queryable:
+        raise InvalidInputException(
+            f"solutionArn: recipe {recipe.name} needs an Items dataset with at least one non-textual, "
+            f"non-reserved metadata column; the schema of {items.arn} has none."
+        )
 
 
 def _check_training_mode(services: Services, solution: Resource, recipe: catalog.Recipe, mode: str) -> None:
@@ -93,6 +119,7 @@ def create_solution_version(services: Services, params: dict[str, Any]) -> dict[
     mode = params.get("trainingMode", "FULL")
     _check_training_mode(services, solution, recipe, mode)
     group_arn = solution.doc["datasetGroupArn"]
+    _check_recipe_datasets(services, group_arn, recipe)
     if not _has_imported_interactions(services, group_arn):
         raise InvalidInputException(
             f"solutionArn: dataset group {group_arn} has no imported interactions; import them into its "

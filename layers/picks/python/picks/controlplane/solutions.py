@@ -119,6 +119,13 @@ def _trainable_recipe(params: dict[str, Any]) -> catalog.Recipe:
             f"picks trains {trainable}."
         )
     _check_incremental_update(recipe, params.get("performIncrementalUpdate"))
+    if params.get("performHPO") and recipe.recipe_type == catalog.USER_SEGMENTATION:
+        # Developer guide, Item-Affinity / Item-Attribute-Affinity: "You can't use hyperparameter
+        # optimization (HPO)" with them.
+        raise InvalidInputException(
+            f"performHPO: recipe {recipe.name} does not support hyperparameter optimization; "
+            "leave performHPO false and set algorithmHyperParameters yourself."
+        )
     return recipe
 
 
