@@ -1,6 +1,6 @@
 """After a restart: jobs the previous server was running end as Personalize ends a failed job.
 
-A dataset import, a solution version's training or a campaign deployment that was pending or in
+A dataset import, a solution version's training, a campaign deployment or a batch job that was pending or in
 progress when the server stopped has no workflow running it any more.  Each is handed to its
 workflow's own failure step (``on_failure`` in ``picks.workflows.declaration``, the state machine's
 Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being stopped: CREATE
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane import campaigns, import_jobs, solution_versions
-from picks.domain.states import IN_PROGRESS_STATES, VERSION_BUSY_STATES
+from picks.controlplane import batch_inference_jobs, campaigns, import_jobs, solution_versions
+from picks.domain.states import BATCH_RUNNING_STATES, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.workflows.declaration import (
+    BATCH_INFERENCE,
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
     SOLUTION_VERSION_TRAINING,
@@ -59,6 +60,10 @@ def end_interrupted_jobs(services: Services) -> list[str]:
         elif update.get("status") in IN_PROGRESS_STATES:
             _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn, "update": True})
             ended.append(campaign.arn)
+    for job in services.resources.list(batch_inference_jobs.KIND):
+        if job.doc.get("status") in BATCH_RUNNING_STATES:
+            _fail(BATCH_INFERENCE, {"batchInferenceJobArn": job.arn})
+            ended.append(job.arn)
     return ended
 
 

@@ -9,7 +9,9 @@ which SageMaker uploads file by file (``CompressionType NONE``); on failure a on
 FailureReason, and a non-zero exit.
 
 The same module runs as a SageMaker job and as the emulator's subprocess
-(``emulator.training_jobs``).
+(``emulator.training_jobs``).  A channel whose ``config.json`` names a ``task`` is a batch job's:
+``"batch-inference"`` runs ``training.batch_inference`` (same contract: channel in, files in the
+model directory out, a reason in ``failure``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import context, evaluation, history
+from training import batch_inference, context, evaluation, history
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -262,8 +264,19 @@ def run(job: TrainingJob) -> ModelArtifact:
     return final
 
 
+def _task(channel: Path) -> str | None:
+    """The channel's ``config.json`` ``task``: None for a training, else the batch job to run."""
+    try:
+        task = json.loads((channel / "config.json").read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None  # load_channel reports a missing or unreadable config
+    return str(task) if task else None
+
+
 def main(argv: list[str] | None = None) -> int:
     channel, model_dir, output_dir = _paths()
+    if _task(channel) == batch_inference.TASK:
+        return batch_inference.main(channel, model_dir, output_dir)
     try:
         job = load_channel(channel, _hyperparameters())
         artifact = run(job)

@@ -6,12 +6,17 @@ from typing import TYPE_CHECKING, Any
 
 from picks.observability import logger, tracer
 from picks.services import get_services
-from picks.workflows import campaign, dataset_import, solution_version
+from picks.workflows import batch_inference, campaign, dataset_import, solution_version
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-ACTIONS = {**dataset_import.ACTIONS, **solution_version.ACTIONS, **campaign.ACTIONS}
+ACTIONS = {
+    **dataset_import.ACTIONS,
+    **solution_version.ACTIONS,
+    **campaign.ACTIONS,
+    **batch_inference.ACTIONS,
+}
 
 
 @logger.inject_lambda_context

@@ -40,6 +40,13 @@ class Settings:
     max_filters_per_group: int = 30
     max_fields_per_filter: int = 10
     max_filter_fields_per_group: int = 20
+    # Batch inference (limits page: "Total number of pending or in progress batch inference jobs: 5",
+    # "Maximum number of input files in a batch inference job: 1000", "Maximum size of batch
+    # inference job input: 1 GB", "Maximum number of records per input file: 50 million").
+    max_batch_inference_jobs: int = 5
+    max_batch_input_files: int = 1000
+    max_batch_input_bytes: int = 1 << 30
+    max_batch_records_per_file: int = 50_000_000
 
     @classmethod
     def from_environment(cls, account: str | None = None) -> Settings:

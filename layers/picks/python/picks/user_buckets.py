@@ -55,14 +55,17 @@ def session_name(purpose: str, job_name: str) -> str:
     return _SESSION_NAME_CHARS.sub("-", f"picks-{purpose}-{job_name}")[:MAX_SESSION_NAME]
 
 
-def s3_client(services: Services, bucket: str, *, role_arn: str | None, session: str, region: str) -> Any:
+def s3_client(
+    services: Services, bucket: str, *, role_arn: str | None, session: str, region: str, writes: bool = False
+) -> Any:
     """An S3 client that may act on ``bucket`` for one job.
 
-    Trusted buckets: picks' own client.  Any other bucket: a client with the temporary credentials of
+    Trusted buckets: picks' own client (to write: only picks' own bucket; the operator trusts other
+    buckets for reading).  Any other bucket: a client with the temporary credentials of
     ``role_arn`` (AssumeRole, session name ``session``).  Raises ``BucketAccessError`` if there is no
     role to act as or AssumeRole is refused; the job then fails without touching any data.
     """
-    if services.settings.trusts(bucket):
+    if bucket == services.settings.bucket_name or (not writes and services.settings.trusts(bucket)):
         return services.s3
     if role_arn is None:
         raise BucketAccessError(

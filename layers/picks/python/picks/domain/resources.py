@@ -22,6 +22,7 @@ SCHEMA_KIND = "schema"
 SOLUTION_VERSION_KIND = "solution-version"
 CAMPAIGN_KIND = "campaign"
 TRACKER_KIND = "event-tracker"
+BATCH_INFERENCE_JOB_KIND = "batch-inference-job"
 # The pending update inside a campaign's document (a member of the Campaign shape).
 CAMPAIGN_UPDATE = "latestCampaignUpdate"
 
@@ -153,13 +154,46 @@ class CampaignState:
         )
 
 
-ResourceState = NoState | DatasetState | SolutionVersionState | CampaignState
+@dataclass
+class BatchJobState:
+    """A batch job's run (``picks.workflows.batch_jobs``): where its input was staged, and as what."""
+
+    job_name: str | None = None  # the SageMaker-contract job that scores it
+    channel: str | None = None  # its channel's prefix in the picks bucket
+    # The input files, relative to the input location (the output of ``a/b.json`` is ``a/b.json.out``).
+    input_names: list[str] = field(default_factory=list)
+    input_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.job_name is not None:
+            data["jobName"] = self.job_name
+        if self.channel is not None:
+            data["channel"] = self.channel
+        if self.input_names:
+            data["inputNames"] = list(self.input_names)
+        if self.input_bytes:
+            data["inputBytes"] = self.input_bytes
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BatchJobState:
+        return cls(
+            job_name=data.get("jobName"),
+            channel=data.get("channel"),
+            input_names=list(data.get("inputNames") or []),
+            input_bytes=int(data.get("inputBytes", 0)),
+        )
+
+
+ResourceState = NoState | DatasetState | SolutionVersionState | CampaignState | BatchJobState
 STATE_TYPES: dict[str, type[ResourceState]] = {
     DATASET_KIND: DatasetState,
     SOLUTION_VERSION_KIND: SolutionVersionState,
     CAMPAIGN_KIND: CampaignState,
+    BATCH_INFERENCE_JOB_KIND: BatchJobState,
 }
-_State = TypeVar("_State", DatasetState, SolutionVersionState, CampaignState)
+_State = TypeVar("_State", DatasetState, SolutionVersionState, CampaignState, BatchJobState)
 
 
 def new_state(kind: str) -> ResourceState:
@@ -202,6 +236,10 @@ class Resource:
     @property
     def campaign_state(self) -> CampaignState:
         return self._state(CampaignState)
+
+    @property
+    def batch_state(self) -> BatchJobState:
+        return self._state(BatchJobState)
 
     def _state(self, expected: type[_State]) -> _State:
         if not isinstance(self.state, expected):

@@ -15,3 +15,10 @@ IN_PROGRESS_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS)
 STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
 # A solution version in one of these still has training work (or a stop) under way.
 VERSION_BUSY_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
+
+# Batch inference (and batch segment) jobs: PENDING -> IN PROGRESS -> ACTIVE or CREATE FAILED, as
+# Personalize spells them for batch jobs (no "CREATE" before the first two).
+BATCH_PENDING = "PENDING"
+BATCH_IN_PROGRESS = "IN PROGRESS"
+# A batch job in one of these still has work under way (and counts against the concurrent-jobs quota).
+BATCH_RUNNING_STATES = (BATCH_PENDING, BATCH_IN_PROGRESS)

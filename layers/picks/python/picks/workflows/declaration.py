@@ -91,8 +91,23 @@ CAMPAIGN_DEPLOYMENT = Workflow(
     timeout_s=900,
 )
 
+# A batch job (picks.workflows.batch_jobs): Prepare checks the job, reads its input as the job's
+# roleArn and stages it with the model as the job's channel; Run is the scoring job, the same
+# entry point as training (training/train.py dispatches on the channel's config.json); Publish
+# writes each output file to the job's destination as the roleArn and makes the job ACTIVE.
+BATCH_INFERENCE = Workflow(
+    name="BatchInference",
+    steps=(
+        Step("Prepare", "workflow_steps", "batch_inference.prepare"),
+        TrainingStep("Run"),
+        Step("Publish", "workflow_steps", "batch_inference.publish"),
+    ),
+    on_failure=Step("RecordFailure", "workflow_steps", "batch_inference.record_failure"),
+    timeout_s=25 * 3600,
+)
+
 WORKFLOWS: dict[str, Workflow] = {
-    w.name: w for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT)
+    w.name: w for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT, BATCH_INFERENCE)
 }
 
 # s3://<picks bucket>/drop/<dataset group name>/<DATASET_TYPE>/<anything>.csv

@@ -43,9 +43,17 @@ class CampaignDeploymentFailed(WorkflowFailure):
     error_code = "CAMPAIGN_NOT_DEPLOYABLE"
 
 
+class BatchJobFailed(WorkflowFailure):
+    """A batch job cannot run (unreadable input, missing bucket, refused role...); the message
+    becomes failureReason."""
+
+    error_code = "BATCH_JOB_FAILED"
+
+
 DECLARED_ERRORS: tuple[type[WorkflowFailure] | type[ArtifactError], ...] = (
     TrainingDataMissing,
     CampaignDeploymentFailed,
+    BatchJobFailed,
     ArtifactError,
 )
 

@@ -148,7 +148,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions")
     for dataset_type in TRAINED_DATASETS[1:]:
         if dataset_type in datasets:
-            _stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
+            stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
@@ -218,7 +218,7 @@ def _training_config(solution: Resource, version: Resource, recipe: str, mode: s
     }
 
 
-def _stage_entities(services: Services, dataset: Resource, destination: str) -> None:
+def stage_entities(services: Services, dataset: Resource, destination: str) -> None:
     """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
     table = dataset.dataset_state.data
     written = None
