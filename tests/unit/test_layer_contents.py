@@ -24,6 +24,12 @@ NOT_RUN_BY_AWS = {
     "picks.routes": "the API declaration CDK and the emulator both derive from",
     "picks.client": "boto3 clients signed for a deployed picks API, for its callers",
 }
+# Libraries a layer module may use where they are installed (the training image, the dev venv) but
+# the layer does not ship: imported under ``try: ... except ImportError`` only, with a fallback.
+OPTIONAL_OUTSIDE = {
+    ("picks.ingest.arrow_reader", "pyarrow"): "the import job's CSV reader; without it imports read "
+    "with picks.ingest.csv_reader (tests/unit/test_csv_reader_selection.py runs that without pyarrow)",
+}
 # Modules only a local process manager needs; Lambda starts no processes.
 EMULATOR_ONLY_STDLIB = {"subprocess", "ctypes", "multiprocessing", "signal"}
 
@@ -51,6 +57,19 @@ def _imports(path: Path, module: str) -> set[str]:
     return found
 
 
+def _guarded_imports(path: Path) -> set[str]:
+    """Modules imported inside a ``try`` whose handler catches ImportError."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Try) and any(
+            "ImportError" in ast.unparse(handler.type) for handler in node.handlers if handler.type
+        ):
+            for child in node.body:
+                if isinstance(child, ast.Import):
+                    found.update(alias.name for alias in child.names)
+    return found
+
+
 LAYER = {_module_name(path): path for path in sorted((LIBRARY_ROOT / "picks").rglob("*.py"))}
 
 
@@ -72,9 +91,18 @@ def test_the_layer_imports_only_the_stdlib_itself_and_what_its_requirements_ship
         if (top := imported.split(".")[0]) != "picks"
         and top not in sys.stdlib_module_names
         and top not in shipped
+        and not ((module, top) in OPTIONAL_OUTSIDE and imported in _guarded_imports(path))
     }
     assert "numpy" in shipped and "aws_lambda_powertools" in shipped
     assert outside == set()
+
+
+def test_optional_imports_are_guarded_and_not_shipped() -> None:
+    shipped = _shipped_distributions()
+    for module, top in OPTIONAL_OUTSIDE:
+        assert top not in shipped, (module, top)
+        imported = {name for name in _imports(LAYER[module], module) if name.split(".")[0] == top}
+        assert imported and imported <= _guarded_imports(LAYER[module]), (module, imported)
 
 
 def test_the_layer_neither_imports_the_emulator_nor_manages_processes() -> None:

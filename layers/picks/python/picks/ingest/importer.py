@@ -7,11 +7,14 @@ a new prefix chosen by the caller.  The previous table is only ever read, so a f
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+import picks.ingest.arrow_reader as arrow_reader
+import picks.ingest.csv_reader as csv_reader
 from picks.ingest.columnar import (
     APPEND_DATASET_TYPES,
     ID_COLUMNS,
@@ -24,12 +27,18 @@ from picks.ingest.columnar import (
     read_table,
     write_table,
 )
-from picks.ingest.csv_reader import ImportValidationError, read_csv
+from picks.ingest.csv_reader import ImportValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from picks.dataset_schema import DatasetSchema
 
 IMPORT_MODES = ("FULL", "INCREMENTAL")
+# Which CSV reader imports use: "auto" (pyarrow's where pyarrow is installed, as in the training
+# image and the dev venv; the hand-written one in the numpy-only Lambda layer), "arrow", "python".
+CSV_READER_ENV = "PICKS_CSV_READER"
+CSV_READERS = ("auto", "arrow", "python")
 
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 _DENIED_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
@@ -118,6 +127,24 @@ def _read_object(s3: Any, bucket: str, key: str, reader: str | None) -> bytes:
             raise
         raise failure from None
     return body
+
+
+def csv_reader_for(choice: str | None = None) -> Callable[..., ColumnTable]:
+    """The ``read_csv`` of the reader ``choice`` (default: ``$PICKS_CSV_READER``, else "auto") names.
+
+    Both return the same table and raise the same errors (tests/unit/test_arrow_reader.py).
+    """
+    choice = (choice or os.environ.get(CSV_READER_ENV) or "auto").lower()
+    if choice not in CSV_READERS:
+        raise ValueError(f"{CSV_READER_ENV} must be one of {CSV_READERS}, not {choice!r}")
+    if choice == "python" or (choice == "auto" and not arrow_reader.available()):
+        return csv_reader.read_csv
+    return arrow_reader.read_csv
+
+
+def read_csv(data: bytes, schema: DatasetSchema, dataset_type: str, source: str = "") -> ColumnTable:
+    """One CSV object as a validated table, by the reader ``csv_reader_for`` selects."""
+    return csv_reader_for()(data, schema, dataset_type, source)
 
 
 def _normalize_prefix(prefix: str) -> str:
