@@ -56,6 +56,17 @@ def _scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
     return array[:size]
 
 
+def _zeroed_scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
+    """``_scratch_array``, all zeros when handed out; the caller leaves it all zeros again (zeroing
+    what it wrote is cheaper than filling the whole array each time)."""
+    arrays = _scratch.arrays
+    key = (purpose, np.dtype(dtype))
+    array = arrays.get(key)
+    if array is None or len(array) < size:
+        array = arrays[key] = np.zeros(size, dtype=dtype)
+    return array[:size]
+
+
 # FactorModel.recommend's last (scored, temperature, softmax_normaliser) in this thread.
 _last_normaliser = threading.local()
 _INF_BITS = np.float32(np.inf).view(np.uint32)
@@ -91,13 +102,40 @@ def top_k(
         negated[excluded] = np.inf
     if allowed is not None:
         _set_inf_where_not(negated, allowed)
-    if k < len(scores):
-        part = np.argpartition(negated, k - 1)[:k]
-    else:
-        part = np.arange(len(scores))
-    order = part[np.argsort(negated[part], kind="stable")]
+    order = _smallest_sampled(negated, k)
+    if order is None:
+        if k < len(scores):
+            part = np.argpartition(negated, k - 1)[:k]
+        else:
+            part = np.arange(len(scores))
+        order = part[np.argsort(negated[part], kind="stable")]
     best = order[np.isfinite(negated[order])]
     return Ranked(best, np.negative(negated[best]))
+
+
+def _smallest_sampled(values: np.ndarray, k: int) -> np.ndarray | None:
+    """The indices of the ``k`` smallest ``values``, smallest first, found without partitioning
+    every item (``top_k_rows``' way, for one row): every ``TOP_K_SAMPLE_STRIDE``-th value gives a
+    threshold that at least ``k + 1`` items reach, and only those few are sorted.  None where that
+    does not settle the answer — equal values among the first ``k + 1`` (which of them ``top_k``'s
+    partition puts first is its own choice), no finite threshold, or too many candidates — and for
+    catalogues too small to gain from it; ``top_k`` then partitions them all."""
+    if len(values) < 8 * TOP_K_SAMPLE_STRIDE * (k + 1):
+        return None
+    sample = values[::TOP_K_SAMPLE_STRIDE]
+    threshold = np.partition(sample, k)[k]
+    if not np.isfinite(threshold):
+        return None
+    candidates = np.flatnonzero(values <= threshold)
+    if len(candidates) < k + 1 or len(candidates) > MAX_CANDIDATES:
+        return None
+    chosen = values[candidates]
+    first = np.argsort(chosen, kind="stable")[: k + 1]
+    ordered = chosen[first]
+    if not (ordered[1:] > ordered[:-1]).all():
+        return None
+    found: np.ndarray = candidates[first[:k]]
+    return found
 
 
 TOP_K_SAMPLE_STRIDE = 16
@@ -667,28 +705,52 @@ class FactorModel(ServingModel):
 
     def blended_scores(self, vector: np.ndarray | None, last: np.ndarray) -> np.ndarray | None:
         """Normalised factor score + recent_item_weight × normalised recent-item co-occurrence."""
-        score = None
         if vector is not None:
             # In place on the product (fresh arrays each): the same operations as out-of-place.
-            score = self.item_factors @ vector
+            score: np.ndarray = self.item_factors @ vector
             top = float(max(score.max(), -score.min()))  # max |score|, without an |score| copy
             if top > 0:
                 score /= top
-        # Added to the factor scores, the neighbour scores need not outlive this call: a reused array.
-        scratch = (
-            None if score is None else _scratch_array("blended_scores.near", self.item_count, np.float32)
-        )
-        near = self._neighbor_scores(last, scratch)
-        if near is not None:
-            peak = near.max()
+            self._add_neighbor_scores(score, last)
+            return score
+        near = self._neighbor_scores(last)
+        if near is None:
+            return None
+        peak = near.max()
+        if not peak > 0:
+            return None
+        near *= self.recent_weight
+        near /= peak
+        return near
+
+    def _add_neighbor_scores(self, score: np.ndarray, last: np.ndarray) -> None:
+        """``score += recent_item_weight × near / near.max()`` for ``near = _neighbor_scores(last)``,
+        when that peak is positive — the same float32 operations, but only the last items' neighbours
+        are summed and scaled: in a per-thread array kept all zeros between calls, not a catalogue-long
+        fill, product and quotient per request.  (Where no neighbour's sum is positive, the peak
+        over every item is 0 or less as well: nothing is added either way.)"""
+        if not self.recent_weight or len(last) == 0:
+            return
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
+        rows = self.neighbors[last]
+        valid = rows >= 0
+        touched = rows[valid]
+        if len(touched) == 0:
+            return
+        near = _zeroed_scratch_array("blended_scores.near", self.item_count, np.float32)
+        try:
+            # In the order of _neighbor_scores' np.add.at: the same sums.
+            decay = self._recent_decays(len(last))
+            np.add.at(near, touched, (self.neighbor_scores[last] * decay[:, None])[valid])
+            scaled = near[touched]
+            peak = scaled.max()
             if peak > 0:
-                near *= self.recent_weight
-                near /= peak
-                if score is None:
-                    score = near
-                else:
-                    score += near
-        return score
+                scaled *= self.recent_weight
+                scaled /= peak
+                near[touched] = scaled  # an item listed twice gets the same value twice
+                score += near
+        finally:
+            near[touched] = 0.0
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         scores: np.ndarray = self.item_factors @ vector
