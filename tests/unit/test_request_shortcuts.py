@@ -153,3 +153,29 @@ def test_a_table_below_its_threshold_has_no_candidates_without_lookups(monkeypat
     with_nan = RepeatTable(np.full((5, 2, 3), np.nan, np.float32), {"click": 0}, threshold=0.1)
     assert not with_nan.never  # unknown: looked up (and NaN is above no threshold)
     assert len(with_nan.candidates(items, types)[0]) == 0
+
+
+# --- request headers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Encoding": "gzip", "Authorization": "AWS4-HMAC-SHA256 Credential=x"},
+        {"content-encoding": "identity", "CONTENT-ENCODING": "gzip"},  # differing in case: the last
+        {"Host": "127.0.0.1"},
+        {},
+        None,
+    ],
+)
+def test_request_header_answers_as_the_case_insensitive_headers(headers):
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+    from picks.http import request_header
+
+    app = APIGatewayRestResolver()
+    app.current_event = APIGatewayProxyEvent({"headers": headers, "httpMethod": "POST", "path": "/"})
+    for name in ("Content-Encoding", "content-encoding", "Authorization", "X-Amz-Target"):
+        assert request_header(app, name) == app.current_event.headers.get(name)
+    if headers and "CONTENT-ENCODING" in headers:
+        assert request_header(app, "Content-Encoding") == "gzip"
