@@ -66,6 +66,19 @@ def json_response(service: str, payload: dict[str, Any]) -> Response[str]:
     return Response(status_code=200, content_type=CONTENT_TYPES[protocol(service)], body=json.dumps(payload))
 
 
+def request_header(app: APIGatewayRestResolver, name: str) -> str | None:
+    """The request's header ``name``, matched case-insensitively (of headers differing only in case,
+    the last) — ``current_event.headers.get(name)``'s answer, without building a case-insensitive copy
+    of every header per lookup (Powertools' ``get_header_value`` also warns on each call)."""
+    headers = app.current_event.get("headers") or {}
+    wanted = name.lower()
+    found = None
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            found = value
+    return found
+
+
 def _raw_body(app: APIGatewayRestResolver) -> bytes:
     event = app.current_event
     if not event.body:
@@ -82,7 +95,7 @@ def _raw_body(app: APIGatewayRestResolver) -> bytes:
 
 
 def _decoded_content(app: APIGatewayRestResolver, raw: bytes) -> bytes:
-    header = app.current_event.get_header_value("Content-Encoding", case_sensitive=False)
+    header = request_header(app, "Content-Encoding")
     encoding = (header or "").strip().lower()
     if encoding in ("", "identity"):
         return raw
@@ -186,7 +199,7 @@ def install_error_handlers(app: APIGatewayRestResolver, service: str) -> None:
 def request_services(app: APIGatewayRestResolver, services: ServicesProvider) -> Services:
     """The services of the request ``app`` serves: resources belong to the region the request was
     signed for (its SigV4 scope; on AWS always the deployed region)."""
-    return services().for_request(app.current_event.get_header_value("Authorization"))
+    return services().for_request(request_header(app, "Authorization"))
 
 
 def control_plane_app(
@@ -200,7 +213,7 @@ def control_plane_app(
 
     @app.post("/")
     def control_plane() -> Response[str]:
-        target = app.current_event.get_header_value("X-Amz-Target", case_sensitive=False) or ""
+        target = request_header(app, "X-Amz-Target") or ""
         if not target.startswith(prefix):
             raise MissingTarget(f"X-Amz-Target: expected '{prefix}<Operation>', got '{excerpt(target)}'.")
         operation = target[len(prefix) :]

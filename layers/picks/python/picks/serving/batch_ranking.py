@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from picks.serving.repeats import COUNT_BUCKETS, lift_repeats
-from picks.serving.topk import Ranked, top_k
+from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,12 +25,9 @@ if TYPE_CHECKING:
     from picks.serving.rankers import FactorModel, SimsModel
 
 
-TOP_K_SAMPLE_STRIDE = 16
 # Users whose scores the batch paths finish together while they are in cache (normalised, blended
 # with the recent items, thresholded).
 BLOCK_ROWS = 4
-# A batch-path row whose threshold lets more items through than this is ranked in full instead.
-MAX_CANDIDATES = 4096
 
 
 def _argpartition_rows(scores: np.ndarray, k: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from picks.serving.repeats import RepeatTable, lift_repeats
-from picks.serving.topk import Ranked, scratch_array, softmax, softmax_normaliser, top_k
+from picks.serving.topk import Ranked, softmax, softmax_normaliser, top_k, zeroed_scratch_array
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -516,26 +516,52 @@ class FactorModel(ServingModel):
 
     def blended_scores(self, vector: np.ndarray | None, last: np.ndarray) -> np.ndarray | None:
         """Normalised factor score + recent_item_weight × normalised recent-item co-occurrence."""
-        score = None
         if vector is not None:
             # In place on the product (fresh arrays each): the same operations as out-of-place.
-            score = self.item_factors @ vector
+            score: np.ndarray = self.item_factors @ vector
             top = float(max(score.max(), -score.min()))  # max |score|, without an |score| copy
             if top > 0:
                 score /= top
-        # Added to the factor scores, the neighbour scores need not outlive this call: a reused array.
-        scratch = None if score is None else scratch_array("blended_scores.near", self.item_count, np.float32)
-        near = self._neighbor_scores(last, scratch)
-        if near is not None:
-            peak = near.max()
+            self._add_neighbor_scores(score, last)
+            return score
+        near = self._neighbor_scores(last)
+        if near is None:
+            return None
+        peak = near.max()
+        if not peak > 0:
+            return None
+        near *= self.recent_weight
+        near /= peak
+        return near
+
+    def _add_neighbor_scores(self, score: np.ndarray, last: np.ndarray) -> None:
+        """``score += recent_item_weight × near / near.max()`` for ``near = _neighbor_scores(last)``,
+        when that peak is positive — the same float32 operations, but only the last items' neighbours
+        are summed and scaled: in a per-thread array kept all zeros between calls, not a catalogue-long
+        fill, product and quotient per request.  (Where no neighbour's sum is positive, the peak
+        over every item is 0 or less as well: nothing is added either way.)"""
+        if not self.recent_weight or len(last) == 0:
+            return
+        assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
+        rows = self.neighbors[last]
+        valid = rows >= 0
+        touched = rows[valid]
+        if len(touched) == 0:
+            return
+        near = zeroed_scratch_array("blended_scores.near", self.item_count, np.float32)
+        try:
+            # In the order of _neighbor_scores' np.add.at: the same sums.
+            decay = self._recent_decays(len(last))
+            np.add.at(near, touched, (self.neighbor_scores[last] * decay[:, None])[valid])
+            scaled = near[touched]
+            peak = scaled.max()
             if peak > 0:
-                near *= self.recent_weight
-                near /= peak
-                if score is None:
-                    score = near
-                else:
-                    score += near
-        return score
+                scaled *= self.recent_weight
+                scaled /= peak
+                near[touched] = scaled  # an item listed twice gets the same value twice
+                score += near
+        finally:
+            near[touched] = 0.0
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         scores: np.ndarray = self.item_factors @ vector

@@ -44,6 +44,22 @@ def scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
 
 
 _INF_BITS = np.float32(np.inf).view(np.uint32)
+# The best k of a row are looked for among the items that reach a threshold taken from every
+# TOP_K_SAMPLE_STRIDE-th score (top_k, batch_ranking.top_k_rows)...
+TOP_K_SAMPLE_STRIDE = 16
+# ... unless more items than this reach it: then the row is ranked in full instead.
+MAX_CANDIDATES = 4096
+
+
+def zeroed_scratch_array(purpose: str, size: int, dtype: Any) -> np.ndarray:
+    """``scratch_array``, all zeros when handed out; the caller leaves it all zeros again (zeroing
+    what it wrote is cheaper than filling the whole array each time)."""
+    arrays = _scratch.arrays
+    key = (purpose, np.dtype(dtype))
+    array = arrays.get(key)
+    if array is None or len(array) < size:
+        array = arrays[key] = np.zeros(size, dtype=dtype)
+    return array[:size]
 
 
 def _set_inf_where_not(values: np.ndarray, allowed: np.ndarray) -> None:
@@ -76,13 +92,40 @@ def top_k(
         negated[excluded] = np.inf
     if allowed is not None:
         _set_inf_where_not(negated, allowed)
-    if k < len(scores):
-        part = np.argpartition(negated, k - 1)[:k]
-    else:
-        part = np.arange(len(scores))
-    order = part[np.argsort(negated[part], kind="stable")]
+    order = _smallest_sampled(negated, k)
+    if order is None:
+        if k < len(scores):
+            part = np.argpartition(negated, k - 1)[:k]
+        else:
+            part = np.arange(len(scores))
+        order = part[np.argsort(negated[part], kind="stable")]
     best = order[np.isfinite(negated[order])]
     return Ranked(best, np.negative(negated[best]))
+
+
+def _smallest_sampled(values: np.ndarray, k: int) -> np.ndarray | None:
+    """The indices of the ``k`` smallest ``values``, smallest first, found without partitioning
+    every item (``batch_ranking.top_k_rows``' way, for one row): every ``TOP_K_SAMPLE_STRIDE``-th
+    value gives a threshold that at least ``k + 1`` items reach, and only those few are sorted.  None
+    where that does not settle the answer — equal values among the first ``k + 1`` (which of them
+    ``top_k``'s partition puts first is its own choice), no finite threshold, or too many
+    candidates — and for catalogues too small to gain from it; ``top_k`` then partitions them all."""
+    if len(values) < 8 * TOP_K_SAMPLE_STRIDE * (k + 1):
+        return None
+    sample = values[::TOP_K_SAMPLE_STRIDE]
+    threshold = np.partition(sample, k)[k]
+    if not np.isfinite(threshold):
+        return None
+    candidates = np.flatnonzero(values <= threshold)
+    if len(candidates) < k + 1 or len(candidates) > MAX_CANDIDATES:
+        return None
+    chosen = values[candidates]
+    first = np.argsort(chosen, kind="stable")[: k + 1]
+    ordered = chosen[first]
+    if not (ordered[1:] > ordered[:-1]).all():
+        return None
+    found: np.ndarray = candidates[first[:k]]
+    return found
 
 
 def softmax_normaliser(values: np.ndarray, temperature: float) -> tuple[Any, Any]:

@@ -16,15 +16,35 @@ if TYPE_CHECKING:
     from botocore.model import Shape
 
 
+# Shapes whose values are rebuilt; any other value is written as it is.
+_REBUILT = frozenset({"structure", "list", "map", "timestamp"})
+# id(shape) -> (shape, its members as (name, member shape or None where the value is written as it
+# is)): a 25-item answer would otherwise look up each item's members' types one call at a time.
+_plans: dict[int, tuple[Shape, tuple[tuple[str, Shape | None], ...]]] = {}
+
+
+def _members(shape: Shape) -> tuple[tuple[str, Shape | None], ...]:
+    entry = _plans.get(id(shape))
+    if entry is None or entry[0] is not shape:
+        plan = tuple(
+            (name, member if member.type_name in _REBUILT else None) for name, member in shape.members.items()
+        )
+        entry = _plans[id(shape)] = (shape, plan)
+    return entry[1]
+
+
 def _shape_value(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         out = {}
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                out[name] = _shape_value(member, value[name])
+        for name, member in _members(shape):
+            item = value.get(name)
+            if item is not None:
+                out[name] = item if member is None else _shape_value(member, item)
         return out
     if kind == "list":
+        if shape.member.type_name not in _REBUILT:
+            return list(value)
         return [_shape_value(shape.member, item) for item in value]
     if kind == "map":
         return {key: _shape_value(shape.value, item) for key, item in value.items()}
