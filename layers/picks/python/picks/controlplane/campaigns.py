@@ -22,6 +22,7 @@ from picks import recipe_catalog as catalog
 from picks.controlplane import solution_versions, solutions
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
+from picks.domain.queries import latest_active_version
 from picks.domain.resources import CAMPAIGN_KIND
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_PENDING, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.errors import (
@@ -95,7 +96,7 @@ def _serving_version(
             )
         solution = solutions.get_solution(services, solution_arn, field="solutionVersionArn")
         _check_deployable(solution)
-        version = solution_versions.latest_active_version(services, solution.arn)
+        version = latest_active_version(services, solution.arn)
         if version is None:
             busy = solutions.busy_version(services, solution.arn)
             if busy is not None:

@@ -48,14 +48,6 @@ def get_version(services: Services, arn: str, field: str = "solutionVersionArn")
     return solutions.get_resource(services, arn, kind=KIND, what=WHAT, field=field)
 
 
-def latest_active_version(services: Services, solution_arn: str) -> Resource | None:
-    """The newest ACTIVE version of the solution (what ``<solutionArn>/$LATEST`` serves)."""
-    for version in reversed(solutions.versions_of(services, solution_arn)):
-        if version.doc.get("status") == ACTIVE:
-            return version
-    return None
-
-
 def _has_imported_interactions(services: Services, group_arn: str) -> bool:
     interactions = group_dataset(services, group_arn, "INTERACTIONS")
     return interactions is not None and interactions.dataset_state.data is not None

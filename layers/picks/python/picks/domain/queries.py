@@ -1,10 +1,11 @@
 """Lookups the control plane, the workflows, the runtime and the events API share.
 
 Each answers one question about stored resources (a dataset group's datasets, a dataset's schema,
-the event tracker behind a trackingId) in one place, so the request paths (``picks.runtime``,
-``picks.events_api``, ``picks.realtime``, ``picks.serving.business_rules``) ask it here instead of
-importing the control plane's operation modules.  They sit below every caller: they import only
-storage, schemas, caches and errors.
+a solution's ACTIVE versions and their models, the event tracker behind a trackingId) in one
+place, so the request paths (``picks.runtime``, ``picks.events_api``, ``picks.realtime``,
+``picks.serving.business_rules``) ask it here instead of importing the control plane's operation
+modules, and the control plane and the workflows ask the same question the same way.  They sit
+below every caller: they import only storage, schemas, caches and errors.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from picks import cache
 from picks.dataset_schema import DatasetSchema, parse_schema
-from picks.domain.resources import DATASET_KIND, SCHEMA_KIND, TRACKER_KIND, Resource
+from picks.domain.resources import (
+    DATASET_KIND,
+    SCHEMA_KIND,
+    SOLUTION_VERSION_KIND,
+    TRACKER_KIND,
+    ModelRef,
+    Resource,
+)
+from picks.domain.states import ACTIVE
 from picks.errors import ResourceNotFoundException
 
 if TYPE_CHECKING:
@@ -40,6 +49,42 @@ def dataset_schema(services: Services, dataset: Resource) -> DatasetSchema:
     """The dataset's current schema, parsed."""
     schema = services.resources.get(dataset.doc["schemaArn"], what="Schema", kind=SCHEMA_KIND)
     return parse_schema(schema.doc["schema"])
+
+
+# --------------------------------------------------------------------------- solution versions
+
+
+def servable_model(version: Resource) -> ModelRef | None:
+    """The trained model of an ACTIVE solution version; None for anything else."""
+    if version.kind != SOLUTION_VERSION_KIND or version.doc.get("status") != ACTIVE:
+        return None
+    return version.version_state.model
+
+
+def active_versions(services: Services, solution_arn: str) -> list[tuple[Resource, ModelRef]]:
+    """The solution's ACTIVE versions and their models, oldest first."""
+    return [
+        (version, model)
+        for version in services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
+        if (model := servable_model(version)) is not None
+    ]
+
+
+def latest_active_version(services: Services, solution_arn: str) -> Resource | None:
+    """The newest ACTIVE version of the solution (what ``<solutionArn>/$LATEST`` names)."""
+    versions = services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
+    return next((v for v in reversed(versions) if v.doc.get("status") == ACTIVE), None)
+
+
+def latest_full_model(services: Services, solution_arn: str, exclude: str) -> ModelRef | None:
+    """The model of the solution's newest ACTIVE FULL (or AUTOTRAIN) version other than ``exclude``:
+    what a ``trainingMode`` UPDATE version starts from."""
+    models = [
+        model
+        for version, model in active_versions(services, solution_arn)
+        if version.arn != exclude and (version.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
+    ]
+    return models[-1] if models else None
 
 
 # --------------------------------------------------------------------------- event trackers

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from picks.domain.resources import SOLUTION_VERSION_KIND
+from picks.domain.queries import active_versions, servable_model
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_PENDING
 from picks.serving.store import load_model
 from picks.workflows.failures import CampaignDeploymentFailed, failure_reason
@@ -29,28 +29,17 @@ UPDATE = "latestCampaignUpdate"
 EXPECTED_FAILURES = frozenset({CampaignDeploymentFailed.error_code})
 
 
-def _servable_model(version: Resource) -> ModelRef | None:
-    """The version's trained model, if it is an ACTIVE solution version."""
-    if version.kind != SOLUTION_VERSION_KIND or version.doc.get("status") != ACTIVE:
-        return None
-    return version.version_state.model
-
-
 def serving_version(services: Services, requested: str) -> tuple[Resource, ModelRef]:
     """The ACTIVE solution version behind ``requested`` (a version ARN or ``<solution>/$LATEST``),
     and its model."""
     if requested.endswith(LATEST_SUFFIX):
         solution = requested[: -len(LATEST_SUFFIX)]
-        active = [
-            (v, model)
-            for v in services.resources.list(SOLUTION_VERSION_KIND, parent=solution)
-            if (model := _servable_model(v)) is not None
-        ]
+        active = active_versions(services, solution)
         if not active:
             raise CampaignDeploymentFailed(f"solutionVersionArn: {solution} has no ACTIVE solution version.")
         return active[-1]
     version = services.resources.find(requested)
-    model = _servable_model(version) if version is not None else None
+    model = servable_model(version) if version is not None else None
     if version is None or model is None:
         raise CampaignDeploymentFailed(f"solutionVersionArn: {requested} is not an ACTIVE solution version.")
     return version, model

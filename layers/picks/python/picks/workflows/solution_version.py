@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from picks import arns, realtime
-from picks.domain.queries import dataset_schema, group_datasets
-from picks.domain.resources import SOLUTION_VERSION_KIND, ModelRef, TableRef
+from picks.domain.queries import dataset_schema, group_datasets, latest_full_model
+from picks.domain.resources import ModelRef, TableRef
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, STOPPING_STATES
 from picks.ingest.columnar import (
     MISSING_OBJECT_CODES,
@@ -152,7 +152,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     mode = version.doc.get("trainingMode") or "FULL"
     if mode == "UPDATE":
-        previous = _latest_full_model(services, solution.arn, exclude=version.arn)
+        previous = latest_full_model(services, solution.arn, exclude=version.arn)
         if previous is None:
             raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
         for name in (MANIFEST_NAME, ARRAYS_NAME):
@@ -236,19 +236,6 @@ def stage_entities(services: Services, dataset: Resource, destination: str) -> N
     # The individually written record wins over the bulk row with the same id.
     merged = merge(bulk, written, dataset.doc["datasetType"])
     write_table(services.s3, services.settings.bucket_name, destination, merged)
-
-
-def _latest_full_model(services: Services, solution_arn: str, exclude: str) -> ModelRef | None:
-    """The model of the solution's newest ACTIVE FULL (or AUTOTRAIN) version other than ``exclude``."""
-    models = [
-        v.version_state.model
-        for v in services.resources.list(SOLUTION_VERSION_KIND, parent=solution_arn)
-        if v.arn != exclude
-        and v.doc.get("status") == ACTIVE
-        and v.version_state.model is not None
-        and (v.doc.get("trainingMode") or "FULL") in ("FULL", "AUTOTRAIN")
-    ]
-    return models[-1] if models else None
 
 
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
