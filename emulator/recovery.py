@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane import batch_inference_jobs, campaigns, import_jobs, solution_versions
+from picks.controlplane import (
+    batch_inference_jobs,
+    batch_segment_jobs,
+    campaigns,
+    import_jobs,
+    solution_versions,
+)
 from picks.domain.states import BATCH_RUNNING_STATES, IN_PROGRESS_STATES, VERSION_BUSY_STATES
 from picks.workflows.declaration import (
     BATCH_INFERENCE,
+    BATCH_SEGMENT,
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
     SOLUTION_VERSION_TRAINING,
@@ -60,10 +67,23 @@ def end_interrupted_jobs(services: Services) -> list[str]:
         elif update.get("status") in IN_PROGRESS_STATES:
             _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn, "update": True})
             ended.append(campaign.arn)
-    for job in services.resources.list(batch_inference_jobs.KIND):
-        if job.doc.get("status") in BATCH_RUNNING_STATES:
-            _fail(BATCH_INFERENCE, {"batchInferenceJobArn": job.arn})
-            ended.append(job.arn)
+    return ended + _end_interrupted_batch_jobs(services)
+
+
+# Each batch job kind: its resources, its workflow, and the workflow state's key for the job's ARN.
+BATCH_JOBS = (
+    (batch_inference_jobs.KIND, BATCH_INFERENCE, "batchInferenceJobArn"),
+    (batch_segment_jobs.KIND, BATCH_SEGMENT, "batchSegmentJobArn"),
+)
+
+
+def _end_interrupted_batch_jobs(services: Services) -> list[str]:
+    ended: list[str] = []
+    for kind, workflow, key in BATCH_JOBS:
+        for job in services.resources.list(kind):
+            if job.doc.get("status") in BATCH_RUNNING_STATES:
+                _fail(workflow, {key: job.arn})
+                ended.append(job.arn)
     return ended
 
 

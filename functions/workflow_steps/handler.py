@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks.observability import logger, tracer
 from picks.services import get_services
-from picks.workflows import batch_inference, campaign, dataset_import, solution_version
+from picks.workflows import batch_inference, batch_segment, campaign, dataset_import, solution_version
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,6 +16,7 @@ ACTIONS = {
     **solution_version.ACTIONS,
     **campaign.ACTIONS,
     **batch_inference.ACTIONS,
+    **batch_segment.ACTIONS,
 }
 
 

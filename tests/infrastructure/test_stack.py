@@ -317,7 +317,7 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
 
 def test_the_declaration_has_a_training_step() -> None:
     # The training assertions below are parametrized over these; none would silently mean no checks.
-    assert [step.name for _, step in _training_steps()] == ["Train", "Run"]  # training; a batch job
+    assert [step.name for _, step in _training_steps()] == ["Train", "Run", "Run"]  # training; batch jobs
 
 
 @pytest.mark.parametrize(("workflow", "step"), _training_steps(), ids=lambda v: getattr(v, "name", ""))

@@ -47,6 +47,12 @@ class Settings:
     max_batch_input_files: int = 1000
     max_batch_input_bytes: int = 1 << 30
     max_batch_records_per_file: int = 50_000_000
+    # Batch segment jobs (limits page: "Total number of pending or in progress batch segment jobs: 5",
+    # "Maximum number of queries per input file for Item-Affinity recipe: 500", "... for
+    # Item-Attribute-Affinity recipe: 10"; their input files and size follow the batch quotas above).
+    max_batch_segment_jobs: int = 5
+    max_item_affinity_queries: int = 500
+    max_item_attribute_affinity_queries: int = 10
 
     @classmethod
     def from_environment(cls, account: str | None = None) -> Settings:

@@ -124,7 +124,7 @@ def _check_filter(services: Services, filter_arn: str | None, version: Resource)
         raise ResourceInUseException(f"filterArn: {filter_arn} is {resource.doc.get('status')}, not ACTIVE.")
 
 
-def _s3_location(path: str, field: str) -> str:
+def s3_location(path: str, field: str) -> str:
     """The bucket of an ``s3://bucket/key`` path (S3Location's pattern also allows http(s)://)."""
     bucket = path[len("s3://") :].partition("/")[0] if path.startswith("s3://") else ""
     if not bucket:
@@ -154,8 +154,8 @@ def create_batch_inference_job(services: Services, params: dict[str, Any]) -> di
     _check_exploration(config, model)
     source = params["jobInput"]["s3DataSource"]
     destination = params["jobOutput"]["s3DataDestination"]
-    input_bucket = _s3_location(source["path"], "jobInput.s3DataSource.path")
-    output_bucket = _s3_location(destination["path"], "jobOutput.s3DataDestination.path")
+    input_bucket = s3_location(source["path"], "jobInput.s3DataSource.path")
+    output_bucket = s3_location(destination["path"], "jobOutput.s3DataDestination.path")
     role_arn = params["roleArn"]
     user_buckets.check_access(services.settings, input_bucket, role_arn)
     user_buckets.check_access(services.settings, output_bucket, role_arn)

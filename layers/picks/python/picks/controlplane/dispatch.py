@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 # Importing the operation modules registers their operations (``registry.operation``).
 from picks.controlplane import (  # noqa: F401
     batch_inference_jobs,
+    batch_segment_jobs,
     campaigns,
     dataset_groups,
     datasets,

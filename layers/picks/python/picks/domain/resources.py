@@ -23,6 +23,7 @@ SOLUTION_VERSION_KIND = "solution-version"
 CAMPAIGN_KIND = "campaign"
 TRACKER_KIND = "event-tracker"
 BATCH_INFERENCE_JOB_KIND = "batch-inference-job"
+BATCH_SEGMENT_JOB_KIND = "batch-segment-job"
 # The pending update inside a campaign's document (a member of the Campaign shape).
 CAMPAIGN_UPDATE = "latestCampaignUpdate"
 
@@ -192,6 +193,7 @@ STATE_TYPES: dict[str, type[ResourceState]] = {
     SOLUTION_VERSION_KIND: SolutionVersionState,
     CAMPAIGN_KIND: CampaignState,
     BATCH_INFERENCE_JOB_KIND: BatchJobState,
+    BATCH_SEGMENT_JOB_KIND: BatchJobState,
 }
 _State = TypeVar("_State", DatasetState, SolutionVersionState, CampaignState, BatchJobState)
 

@@ -106,8 +106,22 @@ BATCH_INFERENCE = Workflow(
     timeout_s=25 * 3600,
 )
 
+# A batch segment job: the same three steps on the same plumbing (training/train.py runs the
+# channel's "batch-segment" task).
+BATCH_SEGMENT = Workflow(
+    name="BatchSegment",
+    steps=(
+        Step("Prepare", "workflow_steps", "batch_segment.prepare"),
+        TrainingStep("Run"),
+        Step("Publish", "workflow_steps", "batch_segment.publish"),
+    ),
+    on_failure=Step("RecordFailure", "workflow_steps", "batch_segment.record_failure"),
+    timeout_s=25 * 3600,
+)
+
 WORKFLOWS: dict[str, Workflow] = {
-    w.name: w for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT, BATCH_INFERENCE)
+    w.name: w
+    for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT, BATCH_INFERENCE, BATCH_SEGMENT)
 }
 
 # s3://<picks bucket>/drop/<dataset group name>/<DATASET_TYPE>/<anything>.csv
