@@ -10,8 +10,9 @@ FailureReason, and a non-zero exit.
 
 The same module runs as a SageMaker job and as the emulator's subprocess
 (``emulator.training_jobs``).  A channel whose ``config.json`` names a ``task`` is a batch job's:
-``"batch-inference"`` runs ``training.batch_inference`` (same contract: channel in, files in the
-model directory out, a reason in ``failure``).
+``"batch-inference"`` runs ``training.batch_inference``, ``"import"`` ``training.import_job`` (a large
+dataset import; same contract: channel in, files in the model directory out, a reason in
+``failure``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import batch_inference, context, evaluation, history
+from training import batch_inference, context, evaluation, history, import_job
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     channel, model_dir, output_dir = _paths()
     if _task(channel) == batch_inference.TASK:
         return batch_inference.main(channel, model_dir, output_dir)
+    if _task(channel) == import_job.TASK:
+        return import_job.main(channel, model_dir, output_dir)
     try:
         job = load_channel(channel, _hyperparameters())
         artifact = run(job)
