@@ -128,13 +128,18 @@ def test_a_folder_and_an_incremental_import_as_a_job_match_the_lambda_step(servi
         interactions = _dataset(services, f"folder-{path}")
         assert _import(services, interactions, f"folder-{path}", folder)["status"] == "ACTIVE"
         catalog = _dataset(services, f"items-{path}", ITEMS, "ITEMS")
-        assert _import(services, catalog, f"full-{path}", _put(services, "items.csv", items))["status"] == "ACTIVE"
-        job = _import(services, catalog, f"more-{path}", _put(services, "more.csv", update), importMode="INCREMENTAL")
+        assert (
+            _import(services, catalog, f"full-{path}", _put(services, "items.csv", items))["status"]
+            == "ACTIVE"
+        )
+        job = _import(
+            services, catalog, f"more-{path}", _put(services, "more.csv", update), importMode="INCREMENTAL"
+        )
         assert job["status"] == "ACTIVE", job.get("failureReason")
         results[path] = (_manifest(services, interactions), _manifest(services, catalog), catalog)
     assert len(jobs) == 3
     assert results["job"][0]["row_count"] == 5 and _same_table(results["job"][0], results["lambda"][0])
-    # INCREMENTAL: upserted into the earlier table (the manifests differ only in the earlier prefix they name).
+    # INCREMENTAL: upserted into the earlier table (the manifests differ only in the prefix they name).
     job_items, lambda_items = results["job"][1], results["lambda"][1]
     assert job_items["data"] == lambda_items["data"] and job_items["row_count"] == 3
     table = read_table(services.s3, services.settings.bucket_name, _table_prefix(services, results["job"][2]))
