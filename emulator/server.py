@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -428,7 +428,10 @@ class Emulator:
     ) -> None:
         self.host, self.port = host, port
         self.read_timeout_s = read_timeout_s
-        self.settings = Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket)
+        self.settings = replace(  # PICKS_MAX_* quotas and thresholds as on Lambda
+            Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket),
+            **Settings.quotas_from_environment(),
+        )
         self._mock = mock_aws()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

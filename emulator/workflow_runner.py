@@ -59,6 +59,8 @@ class LocalWorkflowRunner:
 
     def _run(self, workflow: Workflow, state: dict[str, Any]) -> None:
         for step in workflow.steps:
+            if isinstance(step, TrainingStep) and step.skipped(state):
+                return  # the state machine's Choice: the workflow ends here
             try:
                 result = self._run_step(step, state)
             except Exception as error:  # noqa: BLE001 - mirrors the state machine's Catch States.ALL

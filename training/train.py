@@ -11,8 +11,8 @@ FailureReason, and a non-zero exit.
 The same module runs as a SageMaker job and as the emulator's subprocess
 (``emulator.training_jobs``).  A channel whose ``config.json`` names a ``task`` is a batch job's:
 ``"batch-inference"`` runs ``training.batch_inference``, ``"batch-segment"``
-``training.batch_segment`` (same contract: channel in, files in the
-model directory out, a reason in ``failure``).
+``training.batch_segment``, ``"import"`` ``training.import_job`` (a large dataset import; same
+contract: channel in, files in the model directory out, a reason in ``failure``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import batch_inference, batch_segment, context, evaluation, history
+from training import batch_inference, batch_segment, context, evaluation, history, import_job
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         return batch_inference.main(channel, model_dir, output_dir)
     if task == batch_segment.TASK:
         return batch_segment.main(channel, model_dir, output_dir)
+    if task == import_job.TASK:
+        return import_job.main(channel, model_dir, output_dir)
     try:
         job = load_channel(channel, _hyperparameters())
         artifact = run(job)

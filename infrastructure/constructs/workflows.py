@@ -71,7 +71,9 @@ class Workflows(Construct):
     request at ``$.<request_key>`` (``training_contract.TrainingRequest``); the job's description is
     added at ``$.<result_key>`` and the rest of the state passes through. Every step catches
     ``States.ALL`` into ``$.error`` and goes to the ``on_failure`` step, which receives the same
-    payload shape and is followed by a Fail state carrying the original error.
+    payload shape and is followed by a Fail state carrying the original error. A ``TrainingStep``
+    declared ``ends_without_request`` is reached through a Choice: without ``$.<request_key>`` the
+    execution succeeds there (the steps before did the work).
 
     Attribute: ``state_machines`` (workflow name -> ``sfn.StateMachine``).
     """
@@ -115,9 +117,7 @@ class Workflows(Construct):
         ]
         for step in steps:
             step.add_catch(on_failure, errors=[sfn.Errors.ALL], result_path=ERROR_PATH)
-        chain = sfn.Chain.start(steps[0])
-        for step in steps[1:]:
-            chain = chain.next(step)
+        chain = self._chain(scope, workflow, steps)
 
         log_group = logs.LogGroup(
             scope,
@@ -137,6 +137,24 @@ class Workflows(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment=f"picks workflow {workflow.name} (picks.workflows.declaration)",
         )
+
+    @staticmethod
+    def _chain(scope: Construct, workflow: Workflow, states: list[Any]) -> sfn.IChainable:
+        """The states in order; a training step declared ``ends_without_request`` sits behind a
+        Choice that ends the execution (Succeed) when the state carries no request for it."""
+        chain: sfn.IChainable | None = None
+        for step, state in reversed(list(zip(workflow.steps, states, strict=True))):
+            link: sfn.IChainable = state if chain is None else sfn.Chain.start(state).next(chain)
+            if isinstance(step, TrainingStep) and step.ends_without_request:
+                name = constants.construct_id(step.name)
+                link = (
+                    sfn.Choice(scope, f"{name}Requested", state_name=f"{step.name}Requested")
+                    .when(sfn.Condition.is_present(f"$.{step.request_key}"), link)
+                    .otherwise(sfn.Succeed(scope, f"{name}NotRequested", state_name="Done"))
+                )
+            chain = link
+        assert chain is not None, f"workflow {workflow.name} has no steps"
+        return chain
 
     def _invoke(self, scope: Construct, step: Step, *, discard_result: bool = False) -> tasks.LambdaInvoke:
         return tasks.LambdaInvoke(

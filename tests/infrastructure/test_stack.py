@@ -300,7 +300,17 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
             assert state["Resource"] == "@" + _logical_id(template, step.function)
             assert state["Parameters"] == {"action": step.action, "input.$": "$"}
         if position + 1 < len(workflow.steps):
-            assert state["Next"] == workflow.steps[position + 1].name
+            following = workflow.steps[position + 1]
+            if isinstance(following, TrainingStep) and following.ends_without_request:
+                # ... through a Choice that ends the execution when the state asks for no job
+                choice = states[state["Next"]]
+                assert choice["Type"] == "Choice"
+                assert choice["Choices"] == [
+                    {"Variable": f"$.{following.request_key}", "IsPresent": True, "Next": following.name}
+                ]
+                assert states[choice["Default"]] == {"Type": "Succeed"}
+            else:
+                assert state["Next"] == following.name
         else:
             assert state["End"] is True
         # ... and every failure goes, with the error beside the original input, to on_failure
@@ -317,7 +327,8 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
 
 def test_the_declaration_has_a_training_step() -> None:
     # The training assertions below are parametrized over these; none would silently mean no checks.
-    assert [step.name for _, step in _training_steps()] == ["Train", "Run", "Run"]  # training; batch jobs
+    # a large import; training; batch inference and batch segment jobs
+    assert [step.name for _, step in _training_steps()] == ["Import", "Train", "Run", "Run"]
 
 
 @pytest.mark.parametrize(("workflow", "step"), _training_steps(), ids=lambda v: getattr(v, "name", ""))

@@ -6,6 +6,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 DEFAULT_ACCOUNT = "000000000000"
 # SigV4's credential scope, in the Authorization header
@@ -53,17 +54,26 @@ class Settings:
     max_batch_segment_jobs: int = 5
     max_item_affinity_queries: int = 500
     max_item_attribute_affinity_queries: int = 10
+    # Dataset imports whose source objects total more bytes than this run as a job on the training
+    # runner (SageMaker, a subprocess locally) instead of inside the workflow-steps Lambda, whose
+    # 15-minute ceiling and memory would cap them (docs/architecture.md, "An import").
+    max_lambda_import_bytes: int = 256 << 20
 
     @classmethod
-    def from_environment(cls, account: str | None = None) -> Settings:
-        # Every quota can be raised without a code change: PICKS_MAX_FILTERS_PER_GROUP=60, etc.
-        quotas = {
+    def quotas_from_environment(cls) -> dict[str, Any]:
+        """Every ``max_*`` setting given as ``PICKS_MAX_...`` in the environment (the emulator reads
+        them too)."""
+        return {
             name: int(os.environ[f"PICKS_{name.upper()}"])
             for name, spec in cls.__dataclass_fields__.items()
             if name.startswith("max_") and spec.type in ("int", int) and f"PICKS_{name.upper()}" in os.environ
         }
+
+    @classmethod
+    def from_environment(cls, account: str | None = None) -> Settings:
+        # Every quota can be raised without a code change: PICKS_MAX_FILTERS_PER_GROUP=60, etc.
         return cls(
-            **quotas,
+            **cls.quotas_from_environment(),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             account=account or os.environ.get("PICKS_ACCOUNT", DEFAULT_ACCOUNT),
             table_name=os.environ["PICKS_TABLE"],

@@ -65,7 +65,7 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _s3_failure(error: ClientError, uri: str, reader: str | None = None) -> ImportValidationError | None:
+def source_failure(error: ClientError, uri: str, reader: str | None = None) -> ImportValidationError | None:
     """Turn a permanent S3 error into a job failure; None for errors worth retrying.
 
     ``reader``: the role the source was read as (named in an access-denied failure), None for picks' own.
@@ -81,51 +81,81 @@ def _s3_failure(error: ClientError, uri: str, reader: str | None = None) -> Impo
     return None
 
 
-def _list_csv_keys(s3: Any, bucket: str, folder: str) -> list[str]:
+@dataclass(frozen=True)
+class SourceObjects:
+    """The CSV objects an import reads: their bucket, keys (in import order) and sizes."""
+
+    bucket: str
+    keys: list[str]
+    sizes: list[int]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+def _list_csv_objects(s3: Any, bucket: str, folder: str) -> list[tuple[str, int]]:
     # A folder means the CSV files directly in it (Delimiter="/"), like a directory listing;
     # other objects (markers, _SUCCESS files, sub-folders) are ignored.
-    keys: list[str] = []
+    found: list[tuple[str, int]] = []
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=folder, Delimiter="/"):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].lower().endswith(".csv"))
-    return sorted(keys)
+        found.extend(
+            (obj["Key"], int(obj.get("Size", 0)))
+            for obj in page.get("Contents", [])
+            if obj["Key"].lower().endswith(".csv")
+        )
+    return sorted(found)
 
 
-def _resolve_keys(s3: Any, data_location: str, reader: str | None) -> tuple[str, list[str]]:
+def _sources(bucket: str, found: list[tuple[str, int]]) -> SourceObjects:
+    return SourceObjects(bucket, [key for key, _ in found], [size for _, size in found])
+
+
+def resolve_sources(s3: Any, data_location: str, reader: str | None = None) -> SourceObjects:
+    """The objects ``data_location`` names (one object, or the .csv files of a folder), read as
+    ``s3``; raises ``ImportValidationError`` when there are none or they cannot be listed."""
     bucket, key = parse_s3_uri(data_location)
     try:
         if key and not key.endswith("/"):
             try:
-                s3.head_object(Bucket=bucket, Key=key)
-                return bucket, [key]
+                head = s3.head_object(Bucket=bucket, Key=key)
+                return _sources(bucket, [(key, int(head.get("ContentLength", 0)))])
             except ClientError as error:
                 if _error_code(error) not in _NOT_FOUND_CODES - {"NoSuchBucket"}:
                     raise
             # "s3://b/folder" without the trailing slash: accept it if it names a folder.
-            keys = _list_csv_keys(s3, bucket, key + "/")
-            if not keys:
+            found = _list_csv_objects(s3, bucket, key + "/")
+            if not found:
                 raise ImportValidationError(0, None, "object does not exist", data_location)
-            return bucket, keys
-        keys = _list_csv_keys(s3, bucket, key)
+            return _sources(bucket, found)
+        found = _list_csv_objects(s3, bucket, key)
     except ClientError as error:
-        failure = _s3_failure(error, data_location, reader)
+        failure = source_failure(error, data_location, reader)
         if failure is None:
             raise
         raise failure from None
-    if not keys:
+    if not found:
         raise ImportValidationError(0, None, "no .csv objects found in this folder", data_location)
-    return bucket, keys
+    return _sources(bucket, found)
+
+
+def open_object(s3: Any, bucket: str, key: str, reader: str | None) -> Any:
+    """The object's streaming body, read as ``s3`` (``reader``: the role it acts as, or None)."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as error:
+        failure = source_failure(error, f"s3://{bucket}/{key}", reader)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _read_object(s3: Any, bucket: str, key: str, reader: str | None) -> bytes:
-    uri = f"s3://{bucket}/{key}"
-    try:
-        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        failure = _s3_failure(error, uri, reader)
-        if failure is None:
-            raise
-        raise failure from None
+    body: bytes = open_object(s3, bucket, key, reader).read()
     return body
 
 
@@ -163,11 +193,13 @@ def run_import(
     previous_prefix: str | None,
     source_s3: Any = None,
     source_role: str | None = None,
+    sources: SourceObjects | None = None,
 ) -> ImportResult:
     """Import ``data_location`` into a new table at ``s3://bucket/dest_prefix``.
 
     ``s3`` reads and writes picks' own ``bucket``; ``source_s3`` (default: ``s3``) reads
-    ``data_location``, acting as ``source_role`` if that is given (see ``picks.user_buckets``).
+    ``data_location``, acting as ``source_role`` if that is given (see ``picks.user_buckets``);
+    ``sources``: the objects ``resolve_sources`` found there, if the caller has listed them already.
 
     FULL: the table is exactly the new data.  INCREMENTAL: the new data merged into the table
     at ``previous_prefix`` (appended for interactions, upserted by id for items/users/actions).
@@ -190,33 +222,55 @@ def run_import(
         )
 
     source_s3 = s3 if source_s3 is None else source_s3
-    source_bucket, keys = _resolve_keys(source_s3, data_location, source_role)
+    sources = sources or resolve_sources(source_s3, data_location, source_role)
     tables: list[ColumnTable] = []
-    for key in keys:
+    for key in sources.keys:
         # Read and parse one object at a time so only one raw file is in memory.
-        data = _read_object(source_s3, source_bucket, key, source_role)
-        tables.append(read_csv(data, schema, dataset_type, source=f"s3://{source_bucket}/{key}"))
+        data = _read_object(source_s3, sources.bucket, key, source_role)
+        tables.append(read_csv(data, schema, dataset_type, source=sources.uri(key)))
         del data
+    existing = read_table(s3, bucket, previous) if mode == "INCREMENTAL" and previous is not None else None
+    result = imported_table(
+        tables,
+        dataset_type=dataset_type,
+        mode=mode,
+        existing=existing,
+        data_location=data_location,
+        sources=[sources.uri(key) for key in sources.keys],
+        previous_prefix=previous,
+    )
+    manifest = write_table(s3, bucket, dest, result)
+    return ImportResult(row_count=result.row_count, prefix=dest, manifest=manifest)
+
+
+def imported_table(
+    tables: list[ColumnTable],
+    *,
+    dataset_type: str,
+    mode: str,
+    existing: ColumnTable | None,
+    data_location: str,
+    sources: list[str],
+    previous_prefix: str | None,
+) -> ColumnTable:
+    """The table an import stores, from the parsed ``tables`` of its source objects (in order) and,
+    INCREMENTAL, the dataset's ``existing`` table; the import job (``training/import_job.py``) builds
+    it the same way from the same parts."""
     incoming = deduplicate(concat(tables), dataset_type)
     incoming_rows = incoming.row_count
-
     result = incoming
-    if mode == "INCREMENTAL" and previous is not None:
-        existing = read_table(s3, bucket, previous)
+    if mode == "INCREMENTAL" and existing is not None:
         try:
             result = merge(existing, incoming, dataset_type)
         except IncompatibleColumnsError as error:
             raise ImportValidationError(0, error.column, str(error), data_location) from None
-
     extra = {
         "import": {
             "mode": mode,
             "data_location": data_location,
-            "sources": [f"s3://{source_bucket}/{key}" for key in keys],
-            "previous_prefix": previous if mode == "INCREMENTAL" else None,
+            "sources": sources,
+            "previous_prefix": previous_prefix if mode == "INCREMENTAL" else None,
             "imported_rows": incoming_rows,
         }
     }
-    result = in_user_time_order(replace(result, extra=extra))
-    manifest = write_table(s3, bucket, dest, result)
-    return ImportResult(row_count=result.row_count, prefix=dest, manifest=manifest)
+    return in_user_time_order(replace(result, extra=extra))

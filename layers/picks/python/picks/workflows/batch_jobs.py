@@ -348,10 +348,13 @@ def _remove(writer: Any, bucket: str, keys: list[str]) -> None:
 
 def remove_staged(services: Services, job: Resource) -> None:
     """The job's channel (a copy of the user's input) and its output in picks' bucket."""
+    if job.batch_state.job_name:
+        remove_job_files(services, job.batch_state.job_name)
+
+
+def remove_job_files(services: Services, job_name: str) -> None:
+    """A job's channel and its output in picks' bucket (dataset import jobs use it too)."""
     bucket = services.settings.bucket_name
-    job_name = job.batch_state.job_name
-    if not job_name:
-        return
     paginator = services.s3.get_paginator("list_objects_v2")
     for prefix in (f"{TRAINING_INPUT_PREFIX}{job_name}/", f"{TRAINING_OUTPUT_PREFIX}{job_name}/"):
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):

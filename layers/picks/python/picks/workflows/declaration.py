@@ -38,6 +38,13 @@ class TrainingStep:
     name: str
     request_key: str = "training"
     result_key: str = "trainingJob"
+    # When set, a state without ``request_key`` ends the workflow here, successfully: the steps
+    # before did the whole job (a small import, done in the Lambda step). Step Functions: a Choice.
+    ends_without_request: bool = False
+
+    def skipped(self, state: dict[str, Any]) -> bool:
+        """Whether the workflow ends before this step (the state asks for no job)."""
+        return self.ends_without_request and self.request_key not in state
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,20 @@ TRAINING_OUTPUT_PREFIX = "training-output/"
 # The single SageMaker input channel; it holds config.json plus one folder per table.
 TRAINING_CHANNEL = "train"
 
+# Ingest: a source up to Settings.max_lambda_import_bytes is imported in the step itself and the
+# workflow ends there; a larger one is staged (read as the job's roleArn) for Import, the same
+# entry point as training (config.json "task": "import"), and Publish stores its table and
+# repoints the dataset.
 DATASET_IMPORT = Workflow(
     name="DatasetImport",
-    steps=(Step("Ingest", "workflow_steps", "dataset_import.ingest"),),
+    steps=(
+        Step("Ingest", "workflow_steps", "dataset_import.ingest"),
+        TrainingStep("Import", ends_without_request=True),
+        Step("Publish", "workflow_steps", "dataset_import.publish"),
+    ),
     on_failure=Step("RecordFailure", "workflow_steps", "dataset_import.record_failure"),
+    # Longer than the job's own 24 h limit, so a job that runs out of time still reaches RecordFailure.
+    timeout_s=25 * 3600,
 )
 
 # Prepare: stage the datasets as the job's channel and choose the instance; Train: the SageMaker
