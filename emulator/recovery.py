@@ -72,8 +72,8 @@ def end_interrupted_jobs(services: Services) -> list[str]:
 
 # Each batch job kind: its resources, its workflow, and the workflow state's key for the job's ARN.
 BATCH_JOBS = (
-    (batch_inference_jobs.KIND, BATCH_INFERENCE, "batchInferenceJobArn"),
-    (batch_segment_jobs.KIND, BATCH_SEGMENT, "batchSegmentJobArn"),
+    (batch_inference_jobs.JOBS.kind, BATCH_INFERENCE, "batchInferenceJobArn"),
+    (batch_segment_jobs.JOBS.kind, BATCH_SEGMENT, "batchSegmentJobArn"),
 )
 
 

@@ -20,14 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks import arns, user_buckets
-from picks.controlplane import filters, solution_versions
-from picks.controlplane.batch_inference_jobs import s3_location
-from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
+from picks.controlplane import batch_jobs
 from picks.controlplane.registry import operation
 from picks.domain.resources import BATCH_SEGMENT_JOB_KIND
-from picks.domain.states import ACTIVE, BATCH_PENDING, BATCH_RUNNING_STATES
-from picks.errors import InvalidInputException, LimitExceededException, ResourceInUseException
+from picks.errors import InvalidInputException
 from picks.filters import parse_cached
 from picks.filters.parser import INTERACTION_DATASETS
 from picks.serving.segments import (
@@ -42,29 +38,26 @@ if TYPE_CHECKING:
     from picks.domain.resources import ModelRef, Resource
     from picks.services import Services
 
-KIND = BATCH_SEGMENT_JOB_KIND
-WHAT = "Batch segment job"
-# Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
-BATCH_SEGMENT_WORKFLOW = "BatchSegment"
-SUMMARY_FIELDS = (
-    "batchSegmentJobArn",
-    "jobName",
-    "status",
-    "creationDateTime",
-    "lastUpdatedDateTime",
-    "failureReason",
-    "solutionVersionArn",
+JOBS = batch_jobs.BatchJobOperations(
+    kind=BATCH_SEGMENT_JOB_KIND,
+    what="Batch segment job",
+    arn_key="batchSegmentJobArn",
+    workflow="BatchSegment",
+    quota="max_batch_segment_jobs",
+    summary_fields=(
+        "batchSegmentJobArn",
+        "jobName",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "solutionVersionArn",
+    ),
 )
 
 
 def _segment_model(services: Services, version_arn: str) -> tuple[Resource, ModelRef]:
-    version = solution_versions.get_version(services, version_arn)
-    model = version.version_state.model
-    if version.doc.get("status") != ACTIVE or model is None:
-        raise ResourceInUseException(
-            f"solutionVersionArn: {version.arn} is {version.doc.get('status')}; a batch segment job "
-            "needs an ACTIVE solution version."
-        )
+    version, model = batch_jobs.active_version(services, JOBS, version_arn)
     if model.recipe_type != USER_SEGMENTATION:
         raise InvalidInputException(
             f"solutionVersionArn: {version.arn} was trained with {model.recipe}, a {model.recipe_type} "
@@ -75,15 +68,9 @@ def _segment_model(services: Services, version_arn: str) -> tuple[Resource, Mode
 
 
 def _check_filter(services: Services, filter_arn: str | None, version: Resource, recipe: str) -> None:
-    if not filter_arn:
+    resource = batch_jobs.job_filter(services, filter_arn, version)
+    if resource is None:
         return
-    resource = filters.get_filter(services, filter_arn)
-    if resource.doc.get("datasetGroupArn") != version.doc.get("datasetGroupArn"):
-        raise InvalidInputException(
-            f"filterArn: {filter_arn} belongs to another dataset group than {version.arn}."
-        )
-    if resource.doc.get("status") != ACTIVE:
-        raise ResourceInUseException(f"filterArn: {filter_arn} is {resource.doc.get('status')}, not ACTIVE.")
     expression = parse_cached(resource.doc["filterExpression"])
     if expression.target != "UserID":
         raise InvalidInputException(
@@ -100,16 +87,6 @@ def _check_filter(services: Services, filter_arn: str | None, version: Resource,
         )
 
 
-def _check_quota(services: Services) -> None:
-    limit = services.settings.max_batch_segment_jobs
-    running = [job for job in services.resources.list(KIND) if job.doc.get("status") in BATCH_RUNNING_STATES]
-    if len(running) >= limit:
-        raise LimitExceededException(
-            f"jobName: {len(running)} batch segment jobs are pending or in progress in "
-            f"{services.settings.region}; the limit is {limit}."
-        )
-
-
 @operation("CreateBatchSegmentJob")
 def create_batch_segment_job(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     version, model = _segment_model(services, params["solutionVersionArn"])
@@ -119,52 +96,14 @@ def create_batch_segment_job(services: Services, params: dict[str, Any]) -> dict
     except SegmentInputError as error:
         raise InvalidInputException(str(error)) from None
     _check_filter(services, params.get("filterArn"), version, model.recipe)
-    source = params["jobInput"]["s3DataSource"]
-    destination = params["jobOutput"]["s3DataDestination"]
-    input_bucket = s3_location(source["path"], "jobInput.s3DataSource.path")
-    output_bucket = s3_location(destination["path"], "jobOutput.s3DataDestination.path")
-    role_arn = params["roleArn"]
-    user_buckets.check_access(services.settings, input_bucket, role_arn)
-    user_buckets.check_access(services.settings, output_bucket, role_arn)
-    _check_quota(services)
-    arn = arn_for(services, KIND, params["jobName"])
-    doc = {
-        "jobName": params["jobName"],
-        "batchSegmentJobArn": arn,
-        "filterArn": params.get("filterArn"),
-        "solutionVersionArn": version.arn,
-        "numResults": count,
-        "jobInput": params["jobInput"],
-        "jobOutput": params["jobOutput"],
-        "roleArn": role_arn,
-        "status": BATCH_PENDING,
-    }
-    doc = {key: value for key, value in doc.items() if value is not None}
-    create_resource(
-        services,
-        new_resource(services, KIND, arn, doc, parent=version.arn, tags=params.get("tags")),
-        what=WHAT,
-        duplicate=f"jobName: a batch segment job named {params['jobName']} already exists.",
-    )
-    try:
-        services.workflows.start(BATCH_SEGMENT_WORKFLOW, params["jobName"], {"batchSegmentJobArn": arn})
-    except Exception:
-        services.resources.delete(arn)
-        raise
-    return {"batchSegmentJobArn": arn}
+    return batch_jobs.create_job(services, JOBS, params, version, numResults=count)
 
 
 @operation("DescribeBatchSegmentJob")
 def describe_batch_segment_job(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    arns.parse(params["batchSegmentJobArn"], "batchSegmentJobArn")
-    job = services.resources.get(params["batchSegmentJobArn"], what=WHAT, kind=KIND)
-    return {"batchSegmentJob": job.to_wire()}
+    return batch_jobs.describe_job(services, JOBS, params)
 
 
 @operation("ListBatchSegmentJobs")
 def list_batch_segment_jobs(services: Services, params: dict[str, Any]) -> dict[str, Any]:
-    parent = params.get("solutionVersionArn")
-    if parent:
-        solution_versions.get_version(services, parent)
-    page, token = list_page(services, params, kind=KIND, fields=SUMMARY_FIELDS, parent=parent)
-    return {"batchSegmentJobs": page, "nextToken": token}
+    return batch_jobs.list_jobs(services, JOBS, params)
