@@ -377,3 +377,27 @@ def record_failure(services: Services, state: dict[str, Any], kind: BatchJobKind
     except ClientError:
         logger.warning("could not remove a failed batch job's staged files", extra={"jobArn": arn})
     return {**state, "status": CREATE_FAILED}
+
+
+def step_actions(
+    step_prefix: str,
+    kind: BatchJobKind,
+    configure: Callable[[Services, Resource, Resource, str], dict[str, Any]],
+) -> dict[str, Callable[[Services, dict[str, Any]], dict[str, Any]]]:
+    """The kind's three workflow steps (``<step_prefix>.prepare`` / ``.publish`` /
+    ``.record_failure``, as picks.workflows.declaration names them) for the workflow-steps handler."""
+
+    def prepare_step(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+        return prepare(services, state, kind, configure)
+
+    def publish_step(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+        return publish(services, state, kind)
+
+    def record_failure_step(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+        return record_failure(services, state, kind)
+
+    return {
+        f"{step_prefix}.prepare": prepare_step,
+        f"{step_prefix}.publish": publish_step,
+        f"{step_prefix}.record_failure": record_failure_step,
+    }

@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, Any
 from picks.domain.queries import group_datasets
 from picks.filters import parse_cached
 from picks.serving.segments import DEFAULT_USERS_PER_SEGMENT, ITEM_AFFINITY
-from picks.workflows.batch_jobs import BatchJobKind
-from picks.workflows.batch_jobs import prepare as prepare_job
-from picks.workflows.batch_jobs import publish as publish_job
-from picks.workflows.batch_jobs import record_failure as record_job_failure
+from picks.workflows.batch_jobs import BatchJobKind, step_actions
 from picks.workflows.failures import BatchJobFailed
 from picks.workflows.solution_version import stage_entities
 
@@ -63,20 +60,4 @@ def configure(services: Services, job: Resource, version: Resource, channel: str
     return config
 
 
-def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
-    return prepare_job(services, state, KIND, configure)
-
-
-def publish(services: Services, state: dict[str, Any]) -> dict[str, Any]:
-    return publish_job(services, state, KIND)
-
-
-def record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
-    return record_job_failure(services, state, KIND)
-
-
-ACTIONS = {
-    "batch_segment.prepare": prepare,
-    "batch_segment.publish": publish,
-    "batch_segment.record_failure": record_failure,
-}
+ACTIONS = step_actions("batch_segment", KIND, configure)
