@@ -69,7 +69,7 @@ def write_interactions(path: Path, users: int, items: int, per_user: int, seed: 
             drawn = np.minimum(drawn, items - 1)
             user = np.arange(start, start + count)
             drawn[:, 0] = np.where(user < items, user % items, drawn[:, 0])  # every item somewhere
-            lines = []
+            lines: list[str] = []
             for row, picks in enumerate(drawn.tolist()):
                 unique = list(dict.fromkeys(picks))[:per_user]
                 base = 1_600_000_000 + (start + row) * 10
