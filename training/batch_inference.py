@@ -25,9 +25,12 @@ only once it is complete.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -39,8 +42,9 @@ from picks.errors import InvalidInputException
 from picks.filters import ItemCatalog, UserProfile, evaluate, parse_cached
 from picks.ingest.columnar import ColumnTable, deserialize
 from picks.model_artifact import load_dir
+from picks.serving.batch_ranking import INFERENCE_BLOCK_ROWS, recommend_users
 from picks.serving.business_rules import user_interactions
-from picks.serving.rankers import RankingRequest, serving_model
+from picks.serving.rankers import FactorModel, RankingRequest, serving_model
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -55,6 +59,7 @@ OUTPUT_SUFFIX = ".out"
 PARTIAL_SUFFIX = ".partial"
 LINE_CHUNK = 4096  # lines read, answered and written together
 PROGRESS_SECONDS = 30.0
+MASKS_KEPT = 256  # filter masks kept for lines with the same filter values (one per catalog item each)
 MAX_ITEM_LIST = 500  # GetPersonalizedRanking's inputList maximum
 MAX_ERROR_INPUT = 1000  # characters of an unparseable line echoed back as its input
 SCORED_TYPES = frozenset({"USER_PERSONALIZATION", "PERSONALIZED_RANKING"})
@@ -166,6 +171,11 @@ class Filter:
         self._users_table = _read_table(channel / "users") if self.expression.uses_current_user else None
         users_schema = config.get("usersSchema")
         self._users_schema = parse_schema(users_schema) if users_schema else None
+        expression = self.expression
+        self._per_line = bool(
+            expression.uses_current_item or expression.uses_current_user or expression.interaction_event_types
+        )
+        self._masks: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
 
     @cached_property
     def _users(self) -> ItemCatalog | None:
@@ -187,6 +197,19 @@ class Filter:
         return UserProfile.from_record(users.current_item(user_id), self._users_schema)
 
     def allowed(self, request: LineRequest) -> np.ndarray:
+        """The line's mask; the same array for lines with the same filter values where the
+        filter reads nothing else of the line (no CurrentUser, CurrentItem or interactions)."""
+        if not self._per_line:
+            key = tuple(sorted(request.filter_values.items()))
+            mask = self._masks.get(key)
+            if mask is None:
+                if len(self._masks) >= MASKS_KEPT:
+                    self._masks.clear()
+                mask = self._masks[key] = self._evaluate(request)
+            return mask
+        return self._evaluate(request)
+
+    def _evaluate(self, request: LineRequest) -> np.ndarray:
         expression = self.expression
         current = None
         if expression.uses_current_item:
@@ -217,6 +240,9 @@ class Scorer:
         self.count = int(config.get("numResults") or 25)
         self.scored = self.recipe_type in SCORED_TYPES
         self.filter = Filter(model, config, channel) if config.get("filterExpression") else None
+        self.block_rows = int(config.get("blockRows") or INFERENCE_BLOCK_ROWS)
+        # Built once here, not by the first of the threads that score chunks.
+        _ = model.user_index, model.item_index, model.popular_order, model.popularity_share
 
     def answer(self, request: LineRequest) -> dict[str, Any]:
         allowed = self.filter.allowed(request) if self.filter is not None else None
@@ -260,6 +286,35 @@ class Scorer:
             return {"input": request.echo, "output": self.answer(request), "error": None}
         except LineError as error:
             return error_line(request.echo, str(error))
+
+    def lines(self, texts: list[str]) -> list[dict[str, Any]]:
+        """The output lines for a chunk of input lines: ``line``'s answers, users scored in blocks
+        (``batch_ranking.recommend_users``) where the model recommends to users."""
+        if not isinstance(self.model, FactorModel) or self.recipe_type != "USER_PERSONALIZATION":
+            return [self.line(text) for text in texts]
+        answers: list[dict[str, Any] | None] = [None] * len(texts)
+        pending: list[tuple[int, LineRequest, np.ndarray | None]] = []
+        for position, text in enumerate(texts):
+            try:
+                request = parse_line(text, self.recipe_type)
+            except LineError as error:
+                answers[position] = error_line(_echo(text), str(error))
+                continue
+            try:
+                pending.append((position, request, self.filter.allowed(request) if self.filter else None))
+            except LineError as error:
+                answers[position] = error_line(request.echo, str(error))
+        index = self.model.user_index
+        ranked = recommend_users(
+            self.model,
+            [index.get(request.user_id) if request.user_id else None for _, request, _ in pending],
+            self.count,
+            [mask for _, _, mask in pending],
+            batch=self.block_rows,
+        )
+        for (position, request, _), answer in zip(pending, ranked, strict=True):
+            answers[position] = {"input": request.echo, "output": self._output(answer, []), "error": None}
+        return [answer for answer in answers if answer is not None]
 
 
 def _echo(text: str) -> Any:
@@ -316,22 +371,45 @@ class Progress:
         }
 
 
-def score_file(scorer: Scorer, source: Path, target: Path, max_records: int, progress: Progress) -> None:
-    """``source``'s answers into ``target``, written whole under that name once complete."""
+def _counted(chunks: Iterable[list[str]], source: Path, max_records: int) -> Iterator[list[str]]:
+    """``chunks`` as they are, until they hold more than ``max_records`` lines: BatchInputError."""
+    records = 0
+    for chunk in chunks:
+        records += len(chunk)
+        if records > max_records:
+            raise BatchInputError(
+                f"jobInput: input file {source.name[:200]} has more than {max_records} records "
+                "(the limit per file)."
+            )
+        yield chunk
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, scorer: Scorer, chunks: Iterable[list[str]], ahead: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Each chunk's output lines, in the input's order, answered on the pool's threads (numpy
+    leaves the interpreter lock while it scores) with at most ``ahead`` + 1 chunks in memory."""
+    pending: deque[Future[list[dict[str, Any]]]] = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(scorer.lines, chunk))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def score_file(
+    scorer: Scorer, source: Path, target: Path, max_records: int, progress: Progress, workers: int = 1
+) -> None:
+    """``source``'s answers into ``target``, written whole under that name once complete;
+    ``workers`` threads answer chunks side by side."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
-    records = 0
-    with partial.open("w", encoding="utf-8") as out:
-        for chunk in _chunks(_lines(source), LINE_CHUNK):
-            records += len(chunk)
-            if records > max_records:
-                raise BatchInputError(
-                    f"jobInput: input file {source.name[:200]} has more than {max_records} records "
-                    "(the limit per file)."
-                )
-            answers = [scorer.line(text) for text in chunk]
+    chunks = _counted(_chunks(_lines(source), LINE_CHUNK), source, max_records)
+    with partial.open("w", encoding="utf-8") as out, ThreadPoolExecutor(workers) as pool:
+        for answers in _in_order(pool, scorer, chunks, ahead=workers):
             out.write("".join(json.dumps(a, separators=(",", ":")) + "\n" for a in answers))
-            progress.add(len(chunk), sum(1 for a in answers if a.get("error")))
+            progress.add(len(answers), sum(1 for a in answers if a.get("error")))
     partial.rename(target)
     progress.files += 1
     progress.add(0, 0, force=True)
@@ -343,9 +421,15 @@ def run(channel: Path, model_dir: Path) -> dict[str, Any]:
     scorer = Scorer(model, config, channel)
     progress = Progress()
     max_records = int(config.get("maxRecordsPerFile") or 50_000_000)
+    workers = int(config.get("workers") or len(os.sched_getaffinity(0)))
     for name in config["inputs"]:
         score_file(
-            scorer, channel / "input" / name, model_dir / (name + OUTPUT_SUFFIX), max_records, progress
+            scorer,
+            channel / "input" / name,
+            model_dir / (name + OUTPUT_SUFFIX),
+            max_records,
+            progress,
+            workers,
         )
     return progress.summary()
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from picks.serving.repeats import COUNT_BUCKETS, lift_repeats
-from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, top_k
+from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, softmax, softmax_normaliser, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -540,6 +540,96 @@ def _rank_setting(model: FactorModel, chunk: _Chunk, exclude: bool, k: int, kk: 
     for row in chunk.popular_rows:
         ranked_row = model.popular(k, chunk.seen[row] if exclude else None)
         out[row, : len(ranked_row.indices)] = ranked_row.indices
+
+
+# --- batch inference: answers with their scores --------------------------------------------------
+
+# Users a batch-inference block scores together: their rows of scores (users × items, float32) are
+# the block's working memory, whatever the input's size.
+INFERENCE_BLOCK_ROWS = 256
+
+
+def user_factor_scores(model: FactorModel, users: np.ndarray, buffers: list[np.ndarray]) -> np.ndarray:
+    """Raw factor scores of known users (indices), one row each, computed as ``blended_scores``
+    computes them for one user: ``item_factors @ vector``, a matrix-vector product per user.
+
+    Not one matrix-matrix product for the block: BLAS sums a GEMM's terms in another order than a
+    GEMV's, so a block product differs from the request path's in the last bits of every score,
+    and after the normalisation and the softmax, in the 8th decimal of every score a
+    GetRecommendations answer shows.  Written into ``buffers[0]`` as ``_factor_scores`` writes.
+    """
+    if not buffers or len(buffers[0]) < len(users):
+        buffers[:] = [np.empty((len(users), model.item_count), dtype=np.float32)]
+    raw = buffers[0][: len(users)]
+    factors, vectors = model.item_factors, model.user_factors
+    for row, user in enumerate(users.tolist()):
+        np.matmul(factors, vectors[user], out=raw[row])
+    return raw
+
+
+def recommend_users(
+    model: FactorModel,
+    users: Sequence[int | None],
+    k: int,
+    allowed: Sequence[np.ndarray | None] | None = None,
+    batch: int = INFERENCE_BLOCK_ROWS,
+) -> list[Ranked]:
+    """``recommend(user_id, k, allowed=...)``'s answer for each user — the items and their softmax
+    scores, the same to the bit — without real-time events, as batch inference asks: ``users``
+    are user indices (None: a user the model does not know, who gets ``popular``), ``allowed`` a
+    filter's mask per user (None: no filter).
+
+    Known users are scored ``batch`` at a time (``user_factor_scores``, then ``_rank_rows``'
+    blending and thresholded ranking in place); a row whose list a filter or a repeat candidate
+    shapes is ranked by ``recommend`` itself on the block's scores for it (``scored``), the others
+    take ``_rank_rows``' list, and every row's scores are ``softmax`` over its own scores.
+    """
+    masks: Sequence[np.ndarray | None] = [None] * len(users) if allowed is None else allowed
+    out: list[Ranked | None] = [None] * len(users)
+    known: list[int] = []
+    for row, user in enumerate(users):
+        if user is None:
+            out[row] = model.popular(k, np.empty(0, np.int64), masks[row])
+        else:
+            known.append(row)
+    buffers: list[np.ndarray] = []
+    for start in range(0, len(known), batch):
+        rows = known[start : start + batch]
+        block = np.array([users[row] for row in rows], dtype=np.int64)
+        ranked = _recommend_block(model, block, k, [masks[row] for row in rows], buffers)
+        for row, answer in zip(rows, ranked, strict=True):
+            out[row] = answer
+    return [answer for answer in out if answer is not None]
+
+
+def _recommend_block(
+    model: FactorModel, users: np.ndarray, k: int, masks: list[np.ndarray | None], buffers: list[np.ndarray]
+) -> list[Ranked]:
+    raw = user_factor_scores(model, users, buffers)
+    lasts = [model.stored_recent(user) for user in users.tolist()]
+    seen = [model.history_items_of(user) for user in users.tolist()]
+    last_types = [
+        model.stored_recent_types(user, len(last)) for user, last in zip(users.tolist(), lasts, strict=True)
+    ]
+    repeats = repeat_candidates_rows(model, lasts, last_types)
+    none = [(np.empty(0, np.int64), np.empty(0, np.float32))] * len(users)
+    exclude = model.exclude_history
+    # Blends ``raw`` in place (each row is then ``blended_scores``' answer for its user) and ranks
+    # every row as if no filter or repeat shaped it; the rows that are so shaped are ranked again.
+    lists = _rank_rows(
+        model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers
+    )[0]
+    temperature, empty = model.temperature, np.empty(0, np.int64)
+    answers = []
+    for row, (score, mask, repeat) in enumerate(zip(raw, masks, repeats, strict=True)):
+        if mask is None and len(repeat[0]) == 0:
+            indices = lists[row][lists[row] >= 0]
+            normaliser = softmax_normaliser(score, temperature)
+            answers.append(Ranked(indices, softmax(score, temperature, indices, normaliser)))
+        else:
+            scored = model._with_repeats(score, seen[row] if exclude else empty, repeat)
+            answers.append(model.recommend(None, k, allowed=mask, scored=scored))
+    return answers
 
 
 def related_to_history(
