@@ -20,7 +20,9 @@ line of the file at once).  The filter becomes the ``user_mask``: lines are grou
 ``filterValues`` and each group is scored with its own mask, evaluated by ``picks.filters`` over
 the model's users (their Users metadata, and for ``Interactions.EVENT_TYPE`` conditions the event
 types each user has in the version's training data).  A file's output appears under its final
-name only once it is complete.
+name only once it is complete.  Memory is bounded at any numResults (up to 5M users per line): the
+lines are answered a group at a time, the group's top lists within ``RESULT_BUDGET_BYTES``, and
+each group's lines are written before the next group is scored (``SegmentJob``).
 """
 
 from __future__ import annotations

@@ -5,11 +5,13 @@ budget."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from picks.model_artifact import ModelArtifact
+from picks.serving import segments
 from picks.serving.segments import ENTRY_BYTES, SegmentModel
 
 from training.batch_segment import SegmentJob, write_answers
@@ -95,3 +97,37 @@ def test_the_output_is_the_same_bytes_whatever_the_budget(tmp_path: Path, num_re
     }
     for output in outputs.values():
         assert output == single
+
+
+def _peak_bytes(job: SegmentJob, texts: list[str], target: Path) -> int:
+    tracemalloc.start()
+    try:
+        write_answers(job, texts, target)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_top_lists_held_stay_within_the_budget_at_any_num_results(tmp_path, monkeypatch):
+    """Every user in each of 40 segments: the whole file's lists would be 40 × 50k × 12 bytes =
+    24 MB; a budget of 3 lines' lists keeps the job's peak (model aside) under that budget plus one
+    block of scores plus one line being ranked and written."""
+    users, lines = 50_000, 40
+    monkeypatch.setattr(segments, "BLOCK_SCORES", 1 << 20)  # 4 MB of scores per block
+    model = _model(users=users, items=lines, factors=16)
+    texts = [json.dumps({"itemId": f"i{n}"}) for n in range(lines)]
+    budget = 3 * users * ENTRY_BYTES
+    one_line = users * 150  # one line: its merge and sort copies, its user ids as a list and as JSON
+    bound = budget + segments.BLOCK_SCORES * 4 + one_line
+
+    small = SegmentJob(model, {"numResults": users, "resultBudgetBytes": budget}, tmp_path)
+    assert small.lines_per_group == 3
+    within = _peak_bytes(small, texts, tmp_path / "small.out")
+    whole = SegmentJob(model, {"numResults": users}, tmp_path)
+    assert whole.lines_per_group >= lines
+    unbounded = _peak_bytes(whole, texts, tmp_path / "whole.out")
+
+    assert within < bound < lines * users * ENTRY_BYTES <= unbounded
+    assert (tmp_path / "small.out").read_bytes() == (tmp_path / "whole.out").read_bytes()
+    first = json.loads((tmp_path / "small.out").read_text().splitlines()[0])
+    assert len(first["output"]["recommendedUsers"]) == users

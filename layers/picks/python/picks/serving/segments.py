@@ -187,7 +187,9 @@ def top_users(
             scores[~user_mask[start : start + len(block)]] = -np.inf
         for position, column in enumerate(wanted):
             best[position] = _merge(best[position], scores[:, column], start, k)
-    return [_ordered(indices, values) for indices, values in best]
+    for position, (indices, values) in enumerate(best):  # in place: one list's copy at a time
+        best[position] = _ordered(indices, values)
+    return best
 
 
 def _merge(
