@@ -317,9 +317,6 @@ class SegmentJob:
                 place = places[index]
                 yield self._answer(queries[index], place, ranked.pop(id(place), None))
 
-    def answer(self, texts: list[str]) -> list[dict[str, Any]]:
-        return list(self.answers(texts))
-
 
 def write_answers(job: SegmentJob, texts: list[str], target: Path) -> tuple[int, int]:
     """The file's output lines into ``target``, written a group at a time to a partial file that
