@@ -20,7 +20,9 @@ line of the file at once).  The filter becomes the ``user_mask``: lines are grou
 ``filterValues`` and each group is scored with its own mask, evaluated by ``picks.filters`` over
 the model's users (their Users metadata, and for ``Interactions.EVENT_TYPE`` conditions the event
 types each user has in the version's training data).  A file's output appears under its final
-name only once it is complete.
+name only once it is complete.  Memory is bounded at any numResults (up to 5M users per line): the
+lines are answered a group at a time, the group's top lists within ``RESULT_BUDGET_BYTES``, and
+each group's lines are written before the next group is scored (``SegmentJob``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from picks.filters.parser import INTERACTION_DATASETS
 from picks.ingest.columnar import ColumnTable, deserialize
 from picks.model_artifact import load_dir
 from picks.serving.segments import (
+    ENTRY_BYTES,
     ITEM_AFFINITY,
     ITEM_ATTRIBUTE_AFFINITY,
     MAX_ATTRIBUTE_QUERIES,
@@ -48,11 +51,14 @@ from picks.serving.segments import (
     Segment,
     SegmentInputError,
     SegmentModel,
-    users_for_attributes,
-    users_for_items,
+    attribute_vectors,
+    check_num_results,
+    item_vectors,
+    top_users,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 TASK = "batch-segment"
@@ -62,6 +68,10 @@ MAX_ERROR_INPUT = 1000  # characters of an unparseable line echoed back as its i
 # The member each recipe's lines must have, and how many lines one scoring call takes.
 LINE_MEMBER = {ITEM_AFFINITY: "itemId", ITEM_ATTRIBUTE_AFFINITY: "itemAttributes"}
 CALL_LIMIT = {ITEM_AFFINITY: MAX_ITEM_QUERIES, ITEM_ATTRIBUTE_AFFINITY: MAX_ATTRIBUTE_QUERIES}
+# The top lists a job holds at once (``SegmentJob``; config.json's "resultBudgetBytes" overrides
+# it): 500 lines × 5M users would otherwise be 30 GB.  Besides it the job holds the model, one
+# block of scores (``picks.serving.segments.BLOCK_SCORES``) and one output line.
+RESULT_BUDGET_BYTES = 512 << 20
 
 
 class SegmentJobError(ValueError):
@@ -179,8 +189,34 @@ class UserFilter:
             raise LineError(str(error)) from None
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One scoring call: up to ``per_call`` lines of the file sharing their filter values, in file
+    order, whose scorable lines' vectors are stacked in ``vectors``.  The calls are made from the
+    whole file, whatever the budget, so a line's scores never depend on how the file is grouped."""
+
+    filter_values: dict[str, str]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a parsed line is answered: its batch and its column there, or its own error."""
+
+    batch: Batch
+    column: int = -1
+    error: str | None = None
+
+
 class SegmentJob:
-    """Answers one input file's lines with the job's model, filter and numResults."""
+    """Answers one input file's lines with the job's model, filter and numResults.
+
+    Memory: a line's top list holds ``ENTRY_BYTES`` per user kept, up to 5M users per segment, so
+    the file's lines are answered in groups of ``lines_per_group`` consecutive lines, each group's
+    lists within ``result_budget`` bytes; each group is written before the next is scored.  A
+    group scores each batch it draws on once (one matrix product per block of users for the whole
+    batch, only the group's lists kept), so a file answered in many groups makes more passes over
+    the users, never more memory."""
 
     def __init__(self, model: SegmentModel, config: dict[str, Any], channel: Path) -> None:
         recipe = model.recipe
@@ -189,37 +225,114 @@ class SegmentJob:
         self.model = model
         self.member = LINE_MEMBER[recipe]
         self.per_call = CALL_LIMIT[recipe]
-        self.count = int(config.get("numResults") or 25)
+        try:
+            self.count = check_num_results(int(config.get("numResults") or 25))
+        except SegmentInputError as error:
+            raise SegmentJobError(str(error)) from None
         self.max_queries = int(config.get("maxQueriesPerFile") or self.per_call)
         self.filter = UserFilter(model, config, channel) if config.get("filterExpression") else None
+        self.result_budget = int(config.get("resultBudgetBytes") or RESULT_BUDGET_BYTES)
+        kept = max(1, min(self.count, model.user_count)) * ENTRY_BYTES
+        self.lines_per_group = max(1, self.result_budget // kept)
+        self._mask: tuple[tuple[tuple[str, str], ...], np.ndarray | LineError] | None = None
 
-    def _segments(self, values: list[str], mask: np.ndarray | None) -> list[Segment]:
-        score = users_for_items if self.member == "itemId" else users_for_attributes
-        segments: list[Segment] = []
-        for start in range(0, len(values), self.per_call):
-            segments += score(self.model, values[start : start + self.per_call], self.count, mask)
-        return segments
-
-    def answer(self, texts: list[str]) -> list[dict[str, Any]]:
-        queries = [parse_line(text, self.member) for text in texts]
-        answers: list[dict[str, Any]] = [{} for _ in queries]
+    def _plan(self, queries: list[Query]) -> list[Place | None]:
+        """Each parsed line's place (None for a line with its own parse error)."""
+        vectors_of = item_vectors if self.member == "itemId" else attribute_vectors
         groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
         for index, query in enumerate(queries):
-            if query.error is not None:
-                answers[index] = output_line(query, self.member)
-            else:
+            if query.error is None:
                 groups.setdefault(query.filter_key if self.filter else (), []).append(index)
+        places: list[Place | None] = [None] * len(queries)
         for lines in groups.values():
+            for start in range(0, len(lines), self.per_call):
+                call = lines[start : start + self.per_call]
+                vectors = vectors_of(self.model, [str(queries[i].value) for i in call])
+                scorable = [v for v in vectors if not isinstance(v, str)]
+                stacked = np.stack(scorable) if scorable else np.empty((0, 0), np.float32)
+                batch = Batch(queries[call[0]].filter_values, stacked)
+                column = 0
+                for index, vector in zip(call, vectors, strict=True):
+                    if isinstance(vector, str):
+                        places[index] = Place(batch, error=vector)
+                    else:
+                        places[index], column = Place(batch, column), column + 1
+        return places
+
+    def _user_mask(self, filter_values: dict[str, str]) -> np.ndarray | None:
+        """The filter's mask for these values (the last one kept: most files have one set)."""
+        if self.filter is None:
+            return None
+        key = tuple(sorted(filter_values.items()))
+        if self._mask is None or self._mask[0] != key:
             try:
-                mask = self.filter.mask(queries[lines[0]].filter_values) if self.filter else None
+                self._mask = (key, self.filter.mask(filter_values))
             except LineError as error:
-                for index in lines:
-                    answers[index] = output_line(queries[index], self.member, error=str(error))
+                self._mask = (key, error)
+        found = self._mask[1]
+        if isinstance(found, LineError):
+            raise found
+        return found
+
+    def _rank(self, places: list[Place]) -> dict[int, tuple[np.ndarray, np.ndarray] | LineError]:
+        """By id of place: the top list of each scorable place, or its batch's filter error (which
+        comes before a line's own error, such as an unknown item)."""
+        batches: dict[int, tuple[Batch, list[Place]]] = {}
+        for place in places:
+            batches.setdefault(id(place.batch), (place.batch, []))[1].append(place)
+        ranked: dict[int, tuple[np.ndarray, np.ndarray] | LineError] = {}
+        for batch, chosen in batches.values():
+            try:
+                mask = self._user_mask(batch.filter_values)
+            except LineError as error:
+                ranked.update((id(place), error) for place in chosen)
                 continue
-            segments = self._segments([str(queries[i].value) for i in lines], mask)
-            for index, segment in zip(lines, segments, strict=True):
-                answers[index] = output_line(queries[index], self.member, segment)
-        return answers
+            scorable = [place for place in chosen if place.error is None]
+            if scorable:
+                columns = [place.column for place in scorable]
+                lists = top_users(self.model, batch.vectors, self.count, mask, columns=columns)
+                ranked.update((id(place), found) for place, found in zip(scorable, lists, strict=True))
+        return ranked
+
+    def _answer(
+        self, query: Query, place: Place | None, found: tuple[np.ndarray, np.ndarray] | LineError | None
+    ) -> dict[str, Any]:
+        if place is None:
+            return output_line(query, self.member)
+        if isinstance(found, LineError):
+            return output_line(query, self.member, error=str(found))
+        if found is None:
+            return output_line(query, self.member, Segment(error=place.error))
+        indices, _ = found  # the output carries users only
+        return output_line(query, self.member, Segment(users=self.model.user_ids[indices].tolist()))
+
+    def answers(self, texts: list[str]) -> Iterator[dict[str, Any]]:
+        """The output line of each input line, in order, scored a group of lines at a time."""
+        queries = [parse_line(text, self.member) for text in texts]
+        places = self._plan(queries)
+        for start in range(0, len(queries), self.lines_per_group):
+            group = range(start, min(start + self.lines_per_group, len(queries)))
+            ranked = self._rank([p for p in (places[i] for i in group) if p is not None])
+            for index in group:
+                place = places[index]
+                yield self._answer(queries[index], place, ranked.pop(id(place), None))
+
+
+def write_answers(job: SegmentJob, texts: list[str], target: Path) -> tuple[int, int]:
+    """The file's output lines into ``target``, written a group at a time to a partial file that
+    takes the final name only once complete; (lines, lines with an error)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
+    lines = errors = 0
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for answer in job.answers(texts):
+                handle.write(json.dumps(answer, separators=(",", ":")) + "\n")
+                lines, errors = lines + 1, errors + ("error" in answer)
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return lines, errors
 
 
 def _lines(path: Path, limit: int, member: str) -> list[str]:
@@ -250,14 +363,9 @@ def run(channel: Path, model_dir: Path) -> dict[str, Any]:
     files = lines = errors = 0
     summary: dict[str, Any] = {}
     for name in config["inputs"]:
-        answers = job.answer(_lines(channel / "input" / name, job.max_queries, job.member))
-        target = model_dir / (name + OUTPUT_SUFFIX)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + PARTIAL_SUFFIX)
-        partial.write_text("".join(json.dumps(a, separators=(",", ":")) + "\n" for a in answers), "utf-8")
-        partial.rename(target)
-        files, lines = files + 1, lines + len(answers)
-        errors += sum(1 for a in answers if "error" in a)
+        texts = _lines(channel / "input" / name, job.max_queries, job.member)
+        written, failed = write_answers(job, texts, model_dir / (name + OUTPUT_SUFFIX))
+        files, lines, errors = files + 1, lines + written, errors + failed
         seconds = round(time.monotonic() - started, 3)
         summary = {
             "batchSegment": "progress",

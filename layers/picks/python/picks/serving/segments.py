@@ -9,7 +9,11 @@ factors of the items it matches (the user's mean score over those items: a popul
 mean measured the same, within 0.5% of hits at 1%, 10% and 25% of users on the demo data, so the
 simpler one stays).  Users are scored in blocks, one
 matrix product per block for every query at once, keeping a running top ``num_results`` per query,
-so memory is bounded by the block whatever the number of users.
+so memory is bounded by the block whatever the number of users.  The top lists themselves hold
+``ENTRY_BYTES`` per kept user and query; a caller that must bound them too (a batch segment job at
+5M users per segment) asks ``top_users`` for some of the queries' lists at a time (``columns``),
+the matrix products staying the same, so the scores, and the order they give, do not depend on how
+the queries are split.
 
 Attribute queries (developer guide, "Batch segment job input and output JSON examples") select
 items by their metadata at training time, which the artifact carries (``attribute_codes.<FIELD>``
@@ -56,6 +60,8 @@ DEFAULT_USERS_PER_SEGMENT = 25
 # Scores held at once per block: rows × queries; 16M float32 = 64 MB.
 BLOCK_SCORES = 1 << 24
 MIN_BLOCK_ROWS = 1024
+# What one kept (user, score) entry of a running top list holds: an int64 index and a float32 score.
+ENTRY_BYTES = np.dtype(np.int64).itemsize + np.dtype(np.float32).itemsize
 
 CODES_PREFIX = "attribute_codes."
 VALUES_PREFIX = "attribute_values."
@@ -154,19 +160,24 @@ def top_users(
     num_results: int,
     user_mask: np.ndarray | None = None,
     block_rows: int | None = None,
+    columns: Sequence[int] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per query vector (rows of ``vectors``), the ``num_results`` best users (indices, scores),
-    best first, ties by lower index; ``user_mask``: the users allowed (None: all).
+    best first, ties by lower index; ``user_mask``: the users allowed (None: all).  ``columns``:
+    the queries whose lists are wanted (None: all), in that order.
 
-    Users are scored in blocks of ``block_rows`` (one GEMM per block for all queries); each query
-    keeps its running best, and a block only adds users above the current cut-off."""
+    Users are scored in blocks of ``block_rows`` (one GEMM per block for all queries, whichever
+    ``columns`` are wanted: a product's rounding depends on its shape, so the same ``vectors`` give
+    the same scores whatever is asked); each wanted query keeps its running best, and a block only
+    adds users above the current cut-off."""
     queries = np.ascontiguousarray(vectors, dtype=np.float32)
     count = len(queries)
+    wanted = list(range(count)) if columns is None else list(columns)
     k = min(num_results, model.user_count)
     best: list[tuple[np.ndarray, np.ndarray]] = [
-        (np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(count)
+        (np.empty(0, np.int64), np.empty(0, np.float32)) for _ in wanted
     ]
-    if count == 0 or k <= 0:
+    if not wanted or k <= 0:
         return best
     rows = block_rows or max(MIN_BLOCK_ROWS, BLOCK_SCORES // count)
     for start in range(0, model.user_count, rows):
@@ -174,9 +185,11 @@ def top_users(
         scores = block @ queries.T  # block × queries
         if user_mask is not None:
             scores[~user_mask[start : start + len(block)]] = -np.inf
-        for column in range(count):
-            best[column] = _merge(best[column], scores[:, column], start, k)
-    return [_ordered(indices, values) for indices, values in best]
+        for position, column in enumerate(wanted):
+            best[position] = _merge(best[position], scores[:, column], start, k)
+    for position, (indices, values) in enumerate(best):  # in place: one list's copy at a time
+        best[position] = _ordered(indices, values)
+    return best
 
 
 def _merge(
@@ -233,6 +246,11 @@ def users_for_items(
             f"{MAX_ITEM_QUERIES}."
         )
     check_num_results(num_results)
+    return _segments(model, item_vectors(model, item_ids), num_results, user_mask)
+
+
+def item_vectors(model: SegmentModel, item_ids: Sequence[str]) -> list[np.ndarray | str]:
+    """Per item id, its factors, or (an item the model was not trained on) that line's error."""
     vectors: list[np.ndarray | str] = []
     for item_id in item_ids:
         row = model.item_index.get(item_id)
@@ -243,7 +261,7 @@ def users_for_items(
             )
         else:
             vectors.append(model.item_factors[row])
-    return _segments(model, vectors, num_results, user_mask)
+    return vectors
 
 
 def users_for_attributes(
@@ -260,13 +278,19 @@ def users_for_attributes(
             f"takes at most {MAX_ATTRIBUTE_QUERIES}."
         )
     check_num_results(num_results)
+    return _segments(model, attribute_vectors(model, queries), num_results, user_mask)
+
+
+def attribute_vectors(model: SegmentModel, queries: Sequence[str]) -> list[np.ndarray | str]:
+    """Per attribute query, its vector, or (a query that does not parse or matches no item) that
+    line's error."""
     vectors: list[np.ndarray | str] = []
     for text in queries:
         try:
             vectors.append(query_vector(model, parse_query(text)))
         except QueryError as error:
             vectors.append(str(error))
-    return _segments(model, vectors, num_results, user_mask)
+    return vectors
 
 
 def query_vector(model: SegmentModel, query: AttributeQuery) -> np.ndarray:
