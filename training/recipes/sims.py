@@ -135,13 +135,12 @@ def _keep_best_rows(
         return
     width = neighbors.shape[1]
     bounds = np.flatnonzero(np.concatenate([[True], items[1:] != items[:-1], [True]]))
-    long_rows = np.flatnonzero(np.diff(bounds) > width)
+    lengths = np.diff(bounds)
+    long_rows = np.flatnonzero(lengths > width)
     if len(long_rows):
-        chosen = np.ones(len(items), dtype=bool)
-        for row in long_rows.tolist():
-            lo, hi = int(bounds[row]), int(bounds[row + 1])
-            chosen[lo:hi] = False
-            chosen[lo + np.argpartition(-value[lo:hi], width - 1)[:width]] = True
+        chosen = np.repeat(lengths <= width, lengths)
+        for lo, hi in zip(bounds[long_rows].tolist(), bounds[long_rows + 1].tolist(), strict=True):
+            chosen[lo + (-value[lo:hi]).argpartition(width - 1)[:width]] = True
         items, cols, value = items[chosen], cols[chosen], value[chosen]
     order = _by_item_score_column(items, cols, value)
     items, cols, value = items[order], cols[order], value[order]
