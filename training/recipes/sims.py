@@ -100,25 +100,21 @@ def neighbor_lists(
     width = min(width, max(n_items - 1, 1))
     neighbors = np.full((n_items, width), -1, dtype=np.int32)
     scores = np.zeros((n_items, width), dtype=np.float32)
+    least = max(min_together, 1)
     for start in range(0, n_items, BLOCK):
         block = (item_users[start : start + BLOCK] @ matrix).tocsr()
-        # Per row only what needs the row alone (dropping the item itself and rare pairs, cutting a
-        # long row to ``width`` candidates); ordering and writing once for the block.
-        chosen_cols, chosen_values = [], []
-        for row in range(block.shape[0]):
-            lo, hi = block.indptr[row], block.indptr[row + 1]
-            cols, together = block.indices[lo:hi], block.data[lo:hi]
-            keep = (cols != start + row) & (together >= max(min_together, 1))
-            cols = cols[keep]
-            value = together[keep] / damping[cols]
-            if len(cols) > width:
-                best = np.argpartition(-value, width - 1)[:width]
-                cols, value = cols[best], value[best]
-            chosen_cols.append(cols)
-            chosen_values.append(value)
-        lengths = [len(c) for c in chosen_cols]
-        items = np.repeat(np.arange(start, start + block.shape[0], dtype=np.int64), lengths)
-        _keep_best_rows(neighbors, scores, items, np.concatenate(chosen_cols), np.concatenate(chosen_values))
+        # The whole block's entries at once (no loop over its rows): drop each item itself and
+        # rare pairs, divide by the damping; ``_keep_best_rows`` cuts a long row with the very
+        # ``np.argpartition`` call on the very values a loop over the rows made (so ties at the
+        # cut keep the same items), then orders and writes the block.
+        index_type = np.int32 if n_items < 2**31 else np.int64
+        items = np.repeat(np.arange(start, start + block.shape[0], dtype=index_type), np.diff(block.indptr))
+        keep = (block.indices != items) & (block.data >= least)
+        cols = block.indices[keep]
+        items = items[keep]
+        value = block.data[keep] / damping[cols]
+        del block, keep
+        _keep_best_rows(neighbors, scores, items, cols, value)
     return neighbors, scores
 
 
@@ -139,13 +135,12 @@ def _keep_best_rows(
         return
     width = neighbors.shape[1]
     bounds = np.flatnonzero(np.concatenate([[True], items[1:] != items[:-1], [True]]))
-    long_rows = np.flatnonzero(np.diff(bounds) > width)
+    lengths = np.diff(bounds)
+    long_rows = np.flatnonzero(lengths > width)
     if len(long_rows):
-        chosen = np.ones(len(items), dtype=bool)
-        for row in long_rows.tolist():
-            lo, hi = int(bounds[row]), int(bounds[row + 1])
-            chosen[lo:hi] = False
-            chosen[lo + np.argpartition(-value[lo:hi], width - 1)[:width]] = True
+        chosen = np.repeat(lengths <= width, lengths)
+        for lo, hi in zip(bounds[long_rows].tolist(), bounds[long_rows + 1].tolist(), strict=True):
+            chosen[lo + (-value[lo:hi]).argpartition(width - 1)[:width]] = True
         items, cols, value = items[chosen], cols[chosen], value[chosen]
     order = _by_item_score_column(items, cols, value)
     items, cols, value = items[order], cols[order], value[order]
