@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-import traceback
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +43,8 @@ from picks.model_artifact import load_dir
 from picks.serving.batch_ranking import INFERENCE_BLOCK_ROWS, recommend_users
 from picks.serving.business_rules import user_interactions
 from picks.serving.rankers import FactorModel, RankingRequest, serving_model
+
+from training.tasks import run_task
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -435,16 +435,4 @@ def run(channel: Path, model_dir: Path) -> dict[str, Any]:
 
 
 def main(channel: Path, model_dir: Path, output_dir: Path) -> int:
-    try:
-        summary = run(channel, model_dir)
-        print(json.dumps({**summary, "batchInference": "done"}), flush=True)
-        return 0
-    except BatchInputError as error:
-        reason, code = str(error), 1
-    except Exception as error:  # noqa: BLE001 - any crash must still leave a reason for the job
-        traceback.print_exc()
-        reason, code = f"Internal batch inference error: {type(error).__name__}: {error}", 2
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "failure").write_text(reason[:1000])
-    print(f"batch inference failed: {reason}", file=sys.stderr, flush=True)
-    return code
+    return run_task("batch inference", "batchInference", run, BatchInputError, channel, model_dir, output_dir)

@@ -28,9 +28,7 @@ each group's lines are written before the next group is scored (``SegmentJob``).
 from __future__ import annotations
 
 import json
-import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +54,8 @@ from picks.serving.segments import (
     item_vectors,
     top_users,
 )
+
+from training.tasks import run_task
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -379,16 +379,4 @@ def run(channel: Path, model_dir: Path) -> dict[str, Any]:
 
 
 def main(channel: Path, model_dir: Path, output_dir: Path) -> int:
-    try:
-        summary = run(channel, model_dir)
-        print(json.dumps({**summary, "batchSegment": "done"}), flush=True)
-        return 0
-    except SegmentJobError as error:
-        reason, code = str(error), 1
-    except Exception as error:  # noqa: BLE001 - any crash must still leave a reason for the job
-        traceback.print_exc()
-        reason, code = f"Internal batch segment error: {type(error).__name__}: {error}", 2
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "failure").write_text(reason[:1000])
-    print(f"batch segment job failed: {reason}", file=sys.stderr, flush=True)
-    return code
+    return run_task("batch segment", "batchSegment", run, SegmentJobError, channel, model_dir, output_dir)

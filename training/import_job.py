@@ -15,9 +15,7 @@ the dataset's new prefix.  A bad file ends the job with the message the Lambda s
 from __future__ import annotations
 
 import json
-import sys
 import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from picks import npz
@@ -25,6 +23,8 @@ from picks.dataset_schema import parse_schema
 from picks.ingest.columnar import DATA_NAME, MANIFEST_NAME, ColumnTable, deserialize, serialize
 from picks.ingest.csv_reader import ImportValidationError
 from picks.ingest.importer import csv_reader_for, imported_table
+
+from training.tasks import run_task
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,16 +75,4 @@ def run(channel: Path, model_dir: Path) -> dict[str, Any]:
 
 
 def main(channel: Path, model_dir: Path, output_dir: Path) -> int:
-    try:
-        summary = run(channel, model_dir)
-        print(json.dumps({**summary, "import": "done"}), flush=True)
-        return 0
-    except ImportValidationError as error:
-        reason, code = str(error), 1
-    except Exception as error:  # noqa: BLE001 - any crash must still leave a reason for the job
-        traceback.print_exc()
-        reason, code = f"Internal import error: {type(error).__name__}: {error}", 2
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "failure").write_text(reason[:1000])
-    print(f"import failed: {reason}", file=sys.stderr, flush=True)
-    return code
+    return run_task("import", "import", run, ImportValidationError, channel, model_dir, output_dir)
