@@ -21,9 +21,8 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    ApiHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+    # (API Gateway event, Lambda context: Powertools' LambdaContext, or the emulator's stand-in).
+    ApiHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 logger = Logger(service="picks")
 tracer = Tracer(service="picks")
