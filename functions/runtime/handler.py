@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from picks.http import rest_json_app
-from picks.observability import logger, metrics, tracer
+from picks.observability import api_handler
 from picks.runtime import OPERATIONS
 from picks.services import get_services
 
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
 app = rest_json_app("personalize-runtime", OPERATIONS, get_services)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@api_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -18,10 +18,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 
 from picks.errors import InvalidInputException, PicksError, excerpt
-from picks.observability import logger, metrics
+from picks.observability import count, logger
 from picks.wire.protocol import CONTENT_TYPES, error_body, error_headers, error_status
 from picks.wire.serialize import serialize_output
 from picks.wire.service_model import operation_model, protocol, service_model
@@ -50,9 +49,7 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
 
 
 def error_response(service: str, error: PicksError, request_id: str | None = None) -> Response[str]:
-    metrics.add_metric(
-        name="ClientErrors" if error.status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1
-    )
+    count("ClientErrors" if error.status < 500 else "ServerErrors")
     return Response(
         status_code=error_status(service, error),
         content_type=CONTENT_TYPES[protocol(service)],
@@ -62,7 +59,7 @@ def error_response(service: str, error: PicksError, request_id: str | None = Non
 
 
 def json_response(service: str, payload: dict[str, Any]) -> Response[str]:
-    metrics.add_metric(name="Successes", unit=MetricUnit.Count, value=1)
+    count("Successes")
     return Response(status_code=200, content_type=CONTENT_TYPES[protocol(service)], body=json.dumps(payload))
 
 

@@ -537,9 +537,11 @@ class FactorModel(ServingModel):
     def _add_neighbor_scores(self, score: np.ndarray, last: np.ndarray) -> None:
         """``score += recent_item_weight × near / near.max()`` for ``near = _neighbor_scores(last)``,
         when that peak is positive — the same float32 operations, but only the last items' neighbours
-        are summed and scaled: in a per-thread array kept all zeros between calls, not a catalogue-long
-        fill, product and quotient per request.  (Where no neighbour's sum is positive, the peak
-        over every item is 0 or less as well: nothing is added either way.)"""
+        are summed, scaled and added: in a per-thread array kept all zeros between calls, not a
+        catalogue-long fill, product, quotient and sum per request.  (Where no neighbour's sum is
+        positive, the peak over every item is 0 or less as well: nothing is added either way.  Adding
+        0.0 to the other items' scores would not change a bit of them: a factor score is never -0.0,
+        as its sums start at +0.0.)"""
         if not self.recent_weight or len(last) == 0:
             return
         assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
@@ -558,8 +560,8 @@ class FactorModel(ServingModel):
             if peak > 0:
                 scaled *= self.recent_weight
                 scaled /= peak
-                near[touched] = scaled  # an item listed twice gets the same value twice
-                score += near
+                # An item listed twice gets the same sum twice: the last write is the one sum.
+                score[touched] = score[touched] + scaled
         finally:
             near[touched] = 0.0
 
