@@ -14,12 +14,15 @@ PERSONALIZED_RANKING).  A line that cannot be answered (not JSON, no userId, a f
 missing...) gets ``{"input": ..., "error": "<why>"}`` and the job goes on; an input file with more
 records than the quota fails the job.
 
-Each line is answered through the serving interface (``ServingModel.recommend_request`` /
-``rank_request``, filters by ``picks.filters.evaluate``) with the request GetRecommendations builds
-for the same user, item and filter values, without real-time events (batch jobs use the data the
-version was trained on), so a line's answer is GetRecommendations' for the same input.  Input is
-read and output written a chunk of lines at a time; a file's output appears under its final name
-only once it is complete.
+A line's answer is GetRecommendations' for the same user, item and filter values, without
+real-time events (batch jobs use the data the version was trained on), scores included bit for bit.
+USER_PERSONALIZATION lines are scored a block of users at a time
+(``picks.serving.batch_ranking.recommend_users``: each user's product into the block's buffer, the
+blending and ranking for the whole block); rows a filter or a repeat candidate shapes, and the other
+recipe types, go through the serving interface (``ServingModel.recommend_request`` /
+``rank_request``, filters by ``picks.filters.evaluate``) as the request path does.  Input is read
+and output written a chunk of lines at a time, chunks spread over a thread per core with at most
+one chunk per worker in memory; a file's output appears under its final name only once complete.
 """
 
 from __future__ import annotations
