@@ -303,5 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def run_and_exit() -> None:
+    """``main()`` as a process: flush, then leave without the interpreter's teardown.  The job's
+    files and exit code are final by then, and native thread pools (pyarrow's CSV reader) can abort
+    that teardown ("terminate called without an active exception"), turning a finished job into a
+    failed one."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

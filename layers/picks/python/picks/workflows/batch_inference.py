@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from picks.domain.queries import group_datasets
 from picks.filters import parse_cached
-from picks.workflows.batch_jobs import BatchJobKind, step_actions
-from picks.workflows.failures import BatchJobFailed
+from picks.workflows.batch_jobs import BatchJobKind, filter_expression, step_actions
 from picks.workflows.solution_version import stage_entities
 
 if TYPE_CHECKING:
@@ -41,13 +40,9 @@ def configure(services: Services, job: Resource, version: Resource, channel: str
         "solutionVersionArn": version.arn,
         "batchInferenceJobConfig": job.doc.get("batchInferenceJobConfig") or {},
     }
-    filter_arn = job.doc.get("filterArn")
-    if not filter_arn:
+    expression = filter_expression(services, job)
+    if expression is None:
         return config
-    resource = services.resources.find(filter_arn)
-    if resource is None or resource.kind != "filter":
-        raise BatchJobFailed(f"filterArn: filter {filter_arn} no longer exists.")
-    expression = resource.doc["filterExpression"]
     config["filterExpression"] = expression
     needed = ["ITEMS"] + (["USERS"] if parse_cached(expression).uses_current_user else [])
     datasets = group_datasets(services, version.doc["datasetGroupArn"])

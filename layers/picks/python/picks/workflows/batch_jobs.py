@@ -379,6 +379,18 @@ def record_failure(services: Services, state: dict[str, Any], kind: BatchJobKind
     return {**state, "status": CREATE_FAILED}
 
 
+def filter_expression(services: Services, job: Resource) -> str | None:
+    """The expression of the job's filter, if it names one (the filter may not be deleted meanwhile)."""
+    filter_arn = job.doc.get("filterArn")
+    if not filter_arn:
+        return None
+    resource = services.resources.find(filter_arn)
+    if resource is None or resource.kind != "filter":
+        raise BatchJobFailed(f"filterArn: filter {filter_arn} no longer exists.")
+    expression: str = resource.doc["filterExpression"]
+    return expression
+
+
 def step_actions(
     step_prefix: str,
     kind: BatchJobKind,
