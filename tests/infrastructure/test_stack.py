@@ -1073,7 +1073,8 @@ def _fake_sources(root: Path, *, init: bool) -> dict[str, Path]:
     for folder in (training / "recipes", training / "__pycache__", training / "tests", library / "workflows"):
         folder.mkdir(parents=True)
     (training / "train.py").write_text(
-        "import picks\n\ndef main():\n    print('trained with', picks.NAME)\n    return 0\n"
+        "import os, sys\nimport picks\n\ndef main():\n    print('trained with', picks.NAME)\n    return 0\n\n"
+        "def run_and_exit():\n    code = main()\n    sys.stdout.flush()\n    os._exit(code)\n"
     )
     (training / "recipes" / "__init__.py").write_text("")
     (training / "__pycache__" / "train.cpython-312.pyc").write_bytes(b"\0")
@@ -1113,10 +1114,10 @@ def test_source_archive_has_the_script_mode_layout(tmp_path: Path) -> None:
         "training/train.py",
     ]
     assert requirements == "implicit==0.7.3\n"
-    # ... and train.py only imports training.train and runs its main()
+    # ... and train.py only imports training.train and runs its main() as a process (run_and_exit)
     imports = [node for node in ast.walk(ast.parse(shim)) if isinstance(node, ast.ImportFrom | ast.Import)]
     assert [(node.module, [alias.name for alias in node.names]) for node in imports] == [
-        ("training.train", ["main"])
+        ("training.train", ["run_and_exit"])
     ]
     assert len(shim.strip().splitlines()) == 5
 
@@ -1134,7 +1135,7 @@ def test_source_archive_runs_as_sagemaker_would(tmp_path: Path) -> None:
         [sys.executable, "train.py"], cwd=code, capture_output=True, text=True, check=False, env={}
     )
 
-    # Then training.train.main() ran, importing the bundled picks
+    # Then training.train.main() ran (through run_and_exit), importing the bundled picks
     assert result.returncode == 0, result.stderr
     assert result.stdout == "trained with picks\n"
 
