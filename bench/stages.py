@@ -91,7 +91,7 @@ def install_training(timer: StageTimer) -> None:
     from training.recipes import sims, user_personalization
 
     timer.patch(train, "load_channel")
-    timer.patch(data, "_read_table", "read_tables")
+    timer.patch(data, "read_table_folder", "read_tables")
     timer.patch(data, "interactions_from_table")
     timer.patch(train, "save_dir", "save_artifact")
     timer.patch(train, "split", "holdout_split")

@@ -37,16 +37,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from picks import npz
 from picks.dataset_schema import parse_schema
 from picks.errors import InvalidInputException
 from picks.filters import ItemCatalog, UserProfile, evaluate, parse_cached
-from picks.ingest.columnar import ColumnTable, deserialize
 from picks.model_artifact import load_dir
 from picks.serving.batch_ranking import INFERENCE_BLOCK_ROWS, recommend_users
 from picks.serving.business_rules import user_interactions
 from picks.serving.rankers import FactorModel, RankingRequest, serving_model
 
+from training.data import read_table_folder
 from training.tasks import run_task
 
 if TYPE_CHECKING:
@@ -149,14 +148,6 @@ def error_line(echo: Any, message: str) -> dict[str, Any]:
     return {"input": echo, "error": message}
 
 
-def _read_table(folder: Path) -> ColumnTable | None:
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        return None
-    manifest = json.loads(manifest_path.read_text())
-    return deserialize(npz.map_file(folder / manifest["data"]["key"]), manifest)
-
-
 class Filter:
     """The job's filter, evaluated per line as ``RequestRules.allowed`` evaluates it per request."""
 
@@ -166,12 +157,14 @@ class Filter:
         items_schema = config.get("itemsSchema")
         self.catalog = ItemCatalog.build(
             model.item_ids,
-            _read_table(channel / "items"),
+            read_table_folder(channel / "items"),
             None,
             schema=parse_schema(items_schema) if items_schema else None,
             id_field="ITEM_ID",
         )
-        self._users_table = _read_table(channel / "users") if self.expression.uses_current_user else None
+        self._users_table = (
+            read_table_folder(channel / "users") if self.expression.uses_current_user else None
+        )
         users_schema = config.get("usersSchema")
         self._users_schema = parse_schema(users_schema) if users_schema else None
         expression = self.expression

@@ -33,12 +33,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from picks import npz
 from picks.dataset_schema import parse_schema
 from picks.errors import InvalidInputException, excerpt
 from picks.filters import ItemCatalog, evaluate, parse_cached
 from picks.filters.parser import INTERACTION_DATASETS
-from picks.ingest.columnar import ColumnTable, deserialize
 from picks.model_artifact import load_dir
 from picks.serving.segments import (
     ENTRY_BYTES,
@@ -55,6 +53,7 @@ from picks.serving.segments import (
     top_users,
 )
 
+from training.data import read_table_folder
 from training.tasks import run_task
 
 if TYPE_CHECKING:
@@ -136,14 +135,6 @@ def output_line(query: Query, member: str, segment: Segment | None = None, error
     return {**head, "output": {"recommendedUsers": segment.users}}
 
 
-def _read_table(folder: Path) -> ColumnTable | None:
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        return None
-    manifest = json.loads(manifest_path.read_text())
-    return deserialize(npz.map_file(folder / manifest["data"]["key"]), manifest)
-
-
 def users_by_event_type(model: SegmentModel) -> dict[str, np.ndarray]:
     """The model's users (indices) with at least one training interaction, by lower-cased event
     type, read from the interaction-filter arrays the artifact carries (``training.history``)."""
@@ -172,7 +163,7 @@ class UserFilter:
         schema_text = config.get("usersSchema")
         self.catalog = ItemCatalog.build(
             model.user_ids,
-            _read_table(channel / "users"),
+            read_table_folder(channel / "users"),
             None,
             schema=parse_schema(schema_text) if schema_text else None,
             id_field="USER_ID",

@@ -180,7 +180,8 @@ class TrainingJob:
         return int(self.config.get("seed", 42))
 
 
-def _read_table(folder: Path) -> ColumnTable | None:
+def read_table_folder(folder: Path) -> ColumnTable | None:
+    """A staged columnar table (``manifest.json`` + its data file), or None where the folder has none."""
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         return None
@@ -355,7 +356,7 @@ def load_channel(channel: str | Path, hyperparameters: dict[str, str] | None = N
     if not config_path.is_file():
         raise TrainingDataError(f"the training channel has no config.json ({channel})")
     config = json.loads(config_path.read_text())
-    table = _read_table(channel / "interactions")
+    table = read_table_folder(channel / "interactions")
     if table is None:
         raise TrainingDataError("the dataset group has no imported interactions to train on.")
     previous = None
@@ -369,8 +370,8 @@ def load_channel(channel: str | Path, hyperparameters: dict[str, str] | None = N
     return TrainingJob(
         config=config,
         interactions=interactions_from_table(table, config),
-        items=_read_table(channel / "items"),
-        users=_read_table(channel / "users"),
+        items=read_table_folder(channel / "items"),
+        users=read_table_folder(channel / "users"),
         previous_model=previous,
         hyperparameters=dict(hyperparameters or {}),
         interactions_table=table,
