@@ -39,8 +39,11 @@ def reference_top_k(scores, k, excluded=None, allowed=None) -> Ranked:
 
 
 def reference_softmax(values, temperature, at):
-    exp = np.exp((values - values.max()) / temperature, dtype=np.float64)
-    return exp[at] / exp.sum()
+    """The answered items' exponentials in float64 over every item's exponential in the scores' own
+    precision (float32 for float32 scores), summed in float64."""
+    shifted = (values - values.max()) / temperature
+    total = np.add.reduce(np.exp(shifted), dtype=np.float64)
+    return np.exp(shifted[at], dtype=np.float64) / total
 
 
 def assert_identical(got: np.ndarray, expected: np.ndarray) -> None:
@@ -205,3 +208,13 @@ def test_recommend_from_two_threads_at_once(models):
     for thread in threads:
         thread.join()
     assert not errors, errors[0]
+
+
+def test_float32_normaliser_stays_within_float32_rounding_of_the_float64_sum():
+    rng = np.random.default_rng(3)
+    for size in (1_000, 100_000):
+        scores = rng.standard_normal(size).astype(np.float32) * np.float32(0.4)
+        top, total = softmax_normaliser(scores, 0.1)
+        exact = np.exp((scores - scores.max()) / 0.1, dtype=np.float64).sum()
+        assert top == scores.max()
+        assert abs(total / exact - 1) < 2e-7  # float32 exponentials: ~1 ulp each, summed in float64

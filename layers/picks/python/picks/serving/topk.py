@@ -131,16 +131,20 @@ def _smallest_sampled(values: np.ndarray, k: int) -> np.ndarray | None:
 def softmax_normaliser(values: np.ndarray, temperature: float) -> tuple[Any, Any]:
     """(the largest of ``values``, the sum of every item's exponential): what ``softmax`` divides by.
 
-    ``(values - max) / temperature`` and its float64 exponential are computed in reused arrays
-    (``scratch_array``): the same operations, so the same numbers, as with fresh ones."""
+    For float32 scores the exponentials are float32 and summed in float64: within 4e-8 of the
+    float64 sum (measured on a 100k-item model; 17 of 7,500 top-25 scores moved in the 8th decimal
+    they are rounded to), at under half the cost of float64 exponentials over the catalogue, which
+    were the largest single step of a request after the matrix product.  ``(values - max) /
+    temperature`` is computed in a reused array (``scratch_array``), exactly as ``softmax`` computes
+    it for the items it answers."""
     top = values.max()
     if values.dtype not in (np.float32, np.float64):
         return top, np.exp((values - top) / temperature, dtype=np.float64).sum()
     shifted = scratch_array("softmax.shifted", len(values), values.dtype)
     np.subtract(values, top, out=shifted)
     np.divide(shifted, temperature, out=shifted)
-    exp = np.exp(shifted, out=scratch_array("softmax.exp", len(values), np.float64), dtype=np.float64)
-    return top, exp.sum()
+    np.exp(shifted, out=shifted)
+    return top, np.add.reduce(shifted, dtype=np.float64)
 
 
 def softmax(
