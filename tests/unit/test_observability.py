@@ -51,3 +51,19 @@ def test_metrics_off_keeps_no_metric_set_and_prints_nothing(capsys: pytest.Captu
 def test_tracing_follows_powertools_switch() -> None:
     assert observability.TRACING is not observability.tracer.disabled
     assert not observability.TRACING  # POWERTOOLS_TRACE_DISABLED in the tests
+
+
+def test_logs_carry_the_api_gateway_request_id_as_correlation_id() -> None:
+    from picks.observability import api_handler, logger
+
+    seen: list[str | None] = []
+
+    @api_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(logger.get_correlation_id())
+        return {"statusCode": 200}
+
+    handler(EVENT, LocalContext("runtime"))
+    handler({**EVENT, "requestContext": None}, LocalContext("runtime"))
+    handler({**EVENT, "requestContext": {"requestId": "request-2"}}, LocalContext("runtime"))
+    assert seen == ["request-1", None, "request-2"]

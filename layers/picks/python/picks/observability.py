@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -46,7 +45,20 @@ def api_handler(handler: ApiHandler) -> ApiHandler:
         handler = metrics.log_metrics(handler)
     if TRACING:
         handler = tracer.capture_lambda_handler(handler)
-    decorated: ApiHandler = logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST
-    )(handler)
+    decorated: ApiHandler = logger.inject_lambda_context(_with_correlation_id(handler))
     return decorated
+
+
+def _with_correlation_id(handler: ApiHandler) -> ApiHandler:
+    """Logs of the request carry its API Gateway request id as ``correlation_id``: what
+    ``inject_lambda_context(correlation_id_path=API_GATEWAY_REST)`` sets, read directly instead of
+    compiling and evaluating a JMESPath expression per request."""
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_context = event.get("requestContext")
+        logger.set_correlation_id(
+            request_context.get("requestId") if isinstance(request_context, dict) else None
+        )
+        return handler(event, context)
+
+    return handle
