@@ -8,7 +8,7 @@ PORT ?= 4566
 PICKS_DATA_DIR ?= $(CURDIR)/.picks-data
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv lint test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency bench-batch synth clean
+.PHONY: venv lint test test-fast fuzz serve demo clean-state bench-import bench-events bench-accuracy bench-train bench-latency bench-batch bench-coldstart synth clean
 
 venv: $(STAMP)
 
@@ -62,6 +62,9 @@ bench-train: venv
 
 bench-batch: venv
 	$(PY) -m bench.batch_bench
+
+bench-coldstart: venv
+	$(PY) -m bench.coldstart_bench
 
 bench-latency: venv
 	$(PY) -m bench.latency_bench
