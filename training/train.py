@@ -31,7 +31,7 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import batch_inference, batch_segment, context, evaluation, history, import_job
+from training import batch_inference, batch_segment, context, evaluation, exploration, history, import_job
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -255,6 +255,8 @@ def run(job: TrainingJob) -> ModelArtifact:
             history.attach(final, job.interactions_table)
         if final.recipe_type in ("USER_PERSONALIZATION", "PERSONALIZED_RANKING"):
             context.attach(final, job.interactions_table)
+    if final.recipe_type == "USER_PERSONALIZATION":
+        exploration.attach(final, job)  # after the arrays above: it grows them with the cold items
     final.info["metrics"] = {name: round(float(value), 6) for name, value in metrics.items()}
     final.info["trainingSeconds"] = round(time.time() - started, 3)
     final.info["counts"] = {

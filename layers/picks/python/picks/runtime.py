@@ -22,6 +22,7 @@ from picks import arns, cache
 from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
+from picks.serving.exploration import ExplorationConfig
 from picks.serving.rankers import RankingRequest, ServingModel
 from picks.serving.store import load_model
 from picks.serving.topk import Ranked
@@ -250,6 +251,7 @@ def _ranking_request(
         now=now,
         live_items=live_items,
         live_times=live_times,
+        exploration=ExplorationConfig.from_wire(campaign.config.get("itemExplorationConfig")),
     )
 
 

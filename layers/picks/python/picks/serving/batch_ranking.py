@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from picks.serving.exploration import explore
 from picks.serving.repeats import COUNT_BUCKETS, lift_repeats
 from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, softmax, softmax_normaliser, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from picks.serving.exploration import ExplorationConfig
     from picks.serving.rankers import FactorModel, SimsModel
 
 
@@ -573,6 +575,7 @@ def recommend_users(
     k: int,
     allowed: Sequence[np.ndarray | None] | None = None,
     batch: int = INFERENCE_BLOCK_ROWS,
+    exploration: ExplorationConfig | None = None,
 ) -> list[Ranked]:
     """``recommend(user_id, k, allowed=...)``'s answer for each user — the items and their softmax
     scores, the same to the bit — without real-time events, as batch inference asks: ``users``
@@ -583,6 +586,9 @@ def recommend_users(
     blending and thresholded ranking in place); a row whose list a filter or a repeat candidate
     shapes is ranked by ``recommend`` itself on the block's scores for it (``scored``), the others
     take ``_rank_rows``' list, and every row's scores are ``softmax`` over its own scores.
+    ``exploration``: the job's itemExplorationConfig; where it changes the model's scores
+    (``picks.serving.exploration``), every row is explored and ranked as a GetRecommendations
+    request with that configuration is.
     """
     masks: Sequence[np.ndarray | None] = [None] * len(users) if allowed is None else allowed
     out: list[Ranked | None] = [None] * len(users)
@@ -596,14 +602,19 @@ def recommend_users(
     for start in range(0, len(known), batch):
         rows = known[start : start + batch]
         block = np.array([users[row] for row in rows], dtype=np.int64)
-        ranked = _recommend_block(model, block, k, [masks[row] for row in rows], buffers)
+        ranked = _recommend_block(model, block, k, [masks[row] for row in rows], buffers, exploration)
         for row, answer in zip(rows, ranked, strict=True):
             out[row] = answer
     return [answer for answer in out if answer is not None]
 
 
 def _recommend_block(
-    model: FactorModel, users: np.ndarray, k: int, masks: list[np.ndarray | None], buffers: list[np.ndarray]
+    model: FactorModel,
+    users: np.ndarray,
+    k: int,
+    masks: list[np.ndarray | None],
+    buffers: list[np.ndarray],
+    exploration: ExplorationConfig | None = None,
 ) -> list[Ranked]:
     raw = user_factor_scores(model, users, buffers)
     lasts = [model.stored_recent(user) for user in users.tolist()]
@@ -620,16 +631,26 @@ def _recommend_block(
         model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers
     )[0]
     temperature, empty = model.temperature, np.empty(0, np.int64)
+    explores = _explores(model, exploration)
     answers = []
     for row, (score, mask, repeat) in enumerate(zip(raw, masks, repeats, strict=True)):
-        if mask is None and len(repeat[0]) == 0:
+        if mask is None and len(repeat[0]) == 0 and not explores:
             indices = lists[row][lists[row] >= 0]
             normaliser = softmax_normaliser(score, temperature)
             answers.append(Ranked(indices, softmax(score, temperature, indices, normaliser)))
         else:
             scored = model._with_repeats(score, seen[row] if exclude else empty, repeat)
+            if explores:
+                scored = explore(model.evidence, exploration, str(model.user_ids[users[row]]), scored)
             answers.append(model.recommend(None, k, allowed=mask, scored=scored))
     return answers
+
+
+def _explores(model: FactorModel, exploration: ExplorationConfig | None) -> bool:
+    """Whether ``exploration`` changes any of the model's scores."""
+    if model.evidence is None or exploration is None:
+        return False
+    return not model.evidence.explorer(exploration).changes_nothing
 
 
 def related_to_history(
