@@ -2,9 +2,11 @@
 user-personalization model, computed at every training (FULL and UPDATE).
 
 * The catalogue: items of the ITEMS dataset (bulk rows and PutItems records) that no interaction
-  names are appended to the model's items, with a zero factor row, no neighbours, no popularity and
-  no context lift, so exploration can recommend them at all.  Appended at the end: every index the
-  model already holds (histories, filters, neighbours) stays valid.
+  names are appended to the model's items, with a zero factor row, no neighbours and no
+  popularity, so exploration can recommend them at all.  Appended at the end: every index the
+  model already holds (histories, recent items, neighbours) stays valid, and so do the interaction
+  filters' arrays built beside training (``training.train`` attaches them, and the context lifts,
+  after this).
 * Per item: ``item_created`` (CREATION_TIMESTAMP, else the item's first interaction, else NaN),
   ``item_interactions`` (rows naming it, every event type) and ``item_impressions`` (how often it
   was listed in an interaction's IMPRESSION, ``|``-separated, from bulk data and from PutEvents'
@@ -132,7 +134,21 @@ def extend(artifact: ModelArtifact, new_items: list[str]) -> None:
             array = arrays[name]
             pad = np.full((array.shape[0], added), fill, dtype=array.dtype)
             arrays[name] = np.concatenate([array, pad], axis=1)
+    widen_item_indices(artifact)
+
+
+def widen_item_indices(artifact: ModelArtifact) -> None:
+    """The artifact's arrays of item indices in a type that holds its (grown) catalogue's."""
     wide = item_index_type(len(artifact.item_ids))
     for name in ITEM_INDEX_ARRAYS:
-        if name in arrays and np.iinfo(arrays[name].dtype).max < np.iinfo(wide).max:
-            arrays[name] = arrays[name].astype(wide)
+        array = artifact.arrays.get(name)
+        if array is not None and np.iinfo(array.dtype).max < np.iinfo(wide).max:
+            artifact.arrays[name] = array.astype(wide)
+
+
+def same_leading_items(items: np.ndarray, catalogue: np.ndarray) -> bool:
+    """Whether ``catalogue`` is ``items`` with (possibly) items appended: indices into ``items``
+    are then indices into ``catalogue``."""
+    if items is catalogue:
+        return True
+    return len(items) <= len(catalogue) and np.array_equal(items, catalogue[: len(items)])

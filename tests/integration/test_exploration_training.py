@@ -99,6 +99,13 @@ def test_catalogue_items_without_interactions_are_in_the_model(full):
     assert len(factors) == len(ids) == len(artifact.arrays["popularity"]) == len(artifact.arrays["neighbors"])
     assert not factors[-len(COLD) :].any()
     assert factors[: -len(COLD)].any(axis=1).all()
+    # The interaction filters' arrays (built beside training, on the interactions' items) still
+    # name each user's own items.
+    model = FactorModel(artifact)
+    data = planted(seed=21).interactions
+    for user in range(0, data.user_count, 17):
+        history = model.interaction_history(str(data.user_ids[user]))["view"]
+        assert set(model.item_ids[history].tolist()) == set(data.item_ids[data.items[data.users == user]].tolist())
 
 
 def test_per_item_creation_interactions_and_impressions(full):
