@@ -105,7 +105,8 @@ def test_catalogue_items_without_interactions_are_in_the_model(full):
     data = planted(seed=21).interactions
     for user in range(0, data.user_count, 17):
         history = model.interaction_history(str(data.user_ids[user]))["view"]
-        assert set(model.item_ids[history].tolist()) == set(data.item_ids[data.items[data.users == user]].tolist())
+        own = data.item_ids[data.items[data.users == user]]
+        assert set(model.item_ids[history].tolist()) == set(own.tolist())
 
 
 def test_per_item_creation_interactions_and_impressions(full):

@@ -203,3 +203,22 @@ def test_batch_inference_equals_get_recommendations_with_exploration(fitted, wei
         )
         np.testing.assert_array_equal(answer.indices, single.indices)
         np.testing.assert_array_equal(answer.scores, single.scores)
+
+
+def test_put_events_impressions_are_exported_as_the_impression_column():
+    from picks.dal.event_store import StoredEvent
+    from picks.realtime import events_table
+
+    shown = StoredEvent("e1", "s", "View", 1.0, user_id="u", item_id="i1", impression=["i1", "new-a"])
+    plain = StoredEvent("e2", "s", "View", 2.0, user_id="u", item_id="i2")
+    table = events_table([shown, plain])
+    assert table is not None
+    column = table["IMPRESSION"]
+    assert [None if code < 0 else column.string_dictionary[code] for code in column.data.tolist()] == [
+        "i1|new-a",
+        None,
+    ]
+    index = {"i1": 0, "i2": 1, "new-a": 2}
+    assert training_exploration.impression_counts(column, index, 3).tolist() == [1.0, 0.0, 1.0]
+    without = events_table([plain])
+    assert without is not None and "IMPRESSION" not in without  # tables without impressions unchanged

@@ -5,6 +5,9 @@ container (``picks.serving.store``).  Campaign lookups are cached for a few seco
 must not pay a table read, and a campaign update takes effect within the ``campaigns`` cache's TTL
 (``picks.cache.POLICIES``).
 
+The campaign's ``campaignConfig.itemExplorationConfig`` (Personalize's defaults when absent) sets
+how much young items with little evidence are explored (``picks.serving.exploration``).
+
 Beyond Personalize: ``context={"PICKS_EXPLAIN": "true"}`` adds to each item a ``reason`` naming the
 user's interactions that contributed most; ``reason`` is a modelled member of ``PredictedItem``, so
 stock clients parse it.
