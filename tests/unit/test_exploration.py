@@ -222,3 +222,37 @@ def test_put_events_impressions_are_exported_as_the_impression_column():
     assert training_exploration.impression_counts(column, index, 3).tolist() == [1.0, 0.0, 1.0]
     without = events_table([plain])
     assert without is not None and "IMPRESSION" not in without  # tables without impressions unchanged
+
+
+@pytest.fixture(scope="module")
+def large_catalogue():
+    """Past the size where batch inference's thresholded ranking runs."""
+    data = planted(users_per_cluster=60, items_per_group=2000, per_user=30, seed=7)
+    return fitted_ranking_model(data, iterations=3, seed=2)
+
+
+@pytest.mark.parametrize("case", [{}, {"lifted": True}, {"ties": 1000, "lifted": True}, {"ties": 2}])
+@pytest.mark.parametrize(("weight", "block"), [(0.0, 7), (0.3, 512), (0.9, 7), (0.9, 1)])
+def test_batch_blocks_explore_as_requests_do(large_catalogue, case, weight, block):
+    """Unknown users, filters (some leaving fewer than k items), repeats lifted, ties: each line's
+    answer is GetRecommendations' with the same exploration, bit for bit."""
+    from tests.unit.test_batch_inference_blocks import model_of, requests_of
+
+    model = model_of(_with_evidence(large_catalogue, COLD, ages_days=10.0), **case)
+    config = ExplorationConfig(weight, 30.0)
+    ids, masks = requests_of(model, seed=block)
+    index = model.user_index
+    answers = batch_ranking.recommend_users(
+        model, [index.get(i) for i in ids], K, masks, batch=block, exploration=config
+    )
+    explored = 0
+    cold = set(model.indices_of(COLD).tolist())
+    for user_id, mask, answer in zip(ids, masks, answers, strict=True):
+        expected = model.recommend_request(RankingRequest(user_id, exploration=config), K, allowed=mask)
+        assert answer.indices.tolist() == expected.indices.tolist(), user_id
+        np.testing.assert_array_equal(answer.scores, expected.scores, err_msg=user_id)
+        explored += bool(cold & set(answer.indices.tolist()))
+    if weight == 0.0:
+        assert explored == 0
+    if weight == 0.9:
+        assert explored > 0

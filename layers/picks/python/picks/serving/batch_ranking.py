@@ -11,6 +11,7 @@ Unqualified names in the docstrings (``recommend``, ``request_scores``, ``blende
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from picks.serving.exploration import ExplorationConfig
     from picks.serving.rankers import FactorModel, SimsModel
 
+
+# Called with a block's first row and its blended scores (rows × items), to change them in place
+# before they are ranked (exploration).
+BlockAdjustment = Callable[[int, np.ndarray], None]
 
 # Users whose scores the batch paths finish together while they are in cache (normalised, blended
 # with the recent items, thresholded).
@@ -370,6 +375,7 @@ def _rank_rows(
     repeats: list[tuple[np.ndarray, np.ndarray]],
     excludes: Sequence[bool],
     buffers: list[np.ndarray],
+    adjust: BlockAdjustment | None = None,
 ) -> list[np.ndarray]:
     """Per row of ``raw`` (raw factor scores, used where ``has_vector``) and per setting of
     ``excludes``: what ``recommend`` ranks for that user — the normalised factor scores plus the
@@ -394,7 +400,7 @@ def _rank_rows(
     scratch, marks, flat = buffers[1], buffers[2], raw.reshape(-1)
     lift_rows, lift_keys, lift_chances = _lift_keys(repeats, rows, n)
     seen_keys = _seen_keys(seen, rows, n) if any(excludes) else np.empty(0, np.int64)
-    found, slow = _candidates(model, raw, has_vector, lasts, k, (seen_keys, lift_keys), scratch)
+    found, slow = _candidates(model, raw, has_vector, lasts, k, (seen_keys, lift_keys), scratch, adjust)
     popular_rows = _score_rows_without_vector(model, raw, has_vector, lasts)
     chunk = _Chunk(
         raw,
@@ -445,6 +451,7 @@ def _candidates(
     k: int,
     left_out: tuple[np.ndarray, np.ndarray],
     scratch: np.ndarray,
+    adjust: BlockAdjustment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores ``raw`` in place a block at a time (normalised, the recent items' part added) and
     finds each row's candidates: (the keys of its items at or above its threshold, whether a row
@@ -471,6 +478,8 @@ def _candidates(
         lo, hi = bounds[first], bounds[end]
         if hi > lo:
             _add_recent(model, block, keys[lo:hi], values[lo:hi], scratch)
+        if adjust is not None:
+            adjust(first, block)
         if sampled:
             sample = block[:, ::stride].copy()
             sample[unsampled[first:end]] = -np.inf
@@ -625,16 +634,19 @@ def _recommend_block(
     repeats = repeat_candidates_rows(model, lasts, last_types)
     none = [(np.empty(0, np.int64), np.empty(0, np.float32))] * len(users)
     exclude = model.exclude_history
-    # Blends ``raw`` in place (each row is then ``blended_scores``' answer for its user) and ranks
-    # every row as if no filter or repeat shaped it; the rows that are so shaped are ranked again.
+    plain = [mask is None and len(repeat[0]) == 0 for mask, repeat in zip(masks, repeats, strict=True)]
+    explores = _explores(model, exploration)
+    # Blends ``raw`` in place (each row is then ``blended_scores``' answer for its user, explored
+    # where no filter or repeat shapes it) and ranks every row as if none did; the rows that are so
+    # shaped are ranked again (explored after their repeats are lifted, as ``recommend_request``).
+    adjust = _exploring_rows(model, exploration, users, plain) if explores and exploration else None
     lists = _rank_rows(
-        model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers
+        model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers, adjust
     )[0]
     temperature, empty = model.temperature, np.empty(0, np.int64)
-    explores = _explores(model, exploration)
     answers = []
     for row, (score, mask, repeat) in enumerate(zip(raw, masks, repeats, strict=True)):
-        if mask is None and len(repeat[0]) == 0 and not explores:
+        if plain[row]:
             indices = lists[row][lists[row] >= 0]
             normaliser = softmax_normaliser(score, temperature)
             answers.append(Ranked(indices, softmax(score, temperature, indices, normaliser)))
@@ -644,6 +656,22 @@ def _recommend_block(
                 scored = explore(model.evidence, exploration, str(model.user_ids[users[row]]), scored)
             answers.append(model.recommend(None, k, allowed=mask, scored=scored))
     return answers
+
+
+def _exploring_rows(
+    model: FactorModel, exploration: ExplorationConfig, users: np.ndarray, rows: list[bool]
+) -> BlockAdjustment:
+    """The block adjustment exploring the blended scores of the ``rows`` chosen (``users``: each
+    row's user index), as ``explore`` explores one request's."""
+    assert model.evidence is not None  # _explores checked
+    explorer, ids = model.evidence.explorer(exploration), model.user_ids
+
+    def adjust(first: int, block: np.ndarray) -> None:
+        for offset in range(len(block)):
+            if rows[first + offset]:
+                explorer.apply(block[offset], str(ids[users[first + offset]]))
+
+    return adjust
 
 
 def _explores(model: FactorModel, exploration: ExplorationConfig | None) -> bool:
