@@ -43,6 +43,7 @@ from picks.filters import ItemCatalog, UserProfile, evaluate, parse_cached
 from picks.model_artifact import load_dir
 from picks.serving.batch_ranking import INFERENCE_BLOCK_ROWS, recommend_users
 from picks.serving.business_rules import user_interactions
+from picks.serving.exploration import ExplorationConfig
 from picks.serving.rankers import FactorModel, RankingRequest, serving_model
 
 from training.data import read_table_folder
@@ -237,12 +238,16 @@ class Scorer:
         self.scored = self.recipe_type in SCORED_TYPES
         self.filter = Filter(model, config, channel) if config.get("filterExpression") else None
         self.block_rows = int(config.get("blockRows") or INFERENCE_BLOCK_ROWS)
+        # As a campaign's: Personalize's defaults where the job sets none.
+        self.exploration = ExplorationConfig.from_wire(
+            (config.get("batchInferenceJobConfig") or {}).get("itemExplorationConfig")
+        )
         # Built once here, not by the first of the threads that score chunks.
         _ = model.user_index, model.item_index, model.popular_order, model.popularity_share
 
     def answer(self, request: LineRequest) -> dict[str, Any]:
         allowed = self.filter.allowed(request) if self.filter is not None else None
-        ranking = RankingRequest(request.user_id, request.item_id)
+        ranking = RankingRequest(request.user_id, request.item_id, exploration=self.exploration)
         if self.recipe_type == "PERSONALIZED_RANKING":
             assert request.item_list is not None  # parse_line requires it
             return self._ranked(ranking, request.item_list, allowed)
@@ -307,6 +312,7 @@ class Scorer:
             self.count,
             [mask for _, _, mask in pending],
             batch=self.block_rows,
+            exploration=self.exploration,
         )
         for (position, request, _), answer in zip(pending, ranked, strict=True):
             answers[position] = {"input": request.echo, "output": self._output(answer, []), "error": None}

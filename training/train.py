@@ -31,7 +31,7 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import batch_inference, batch_segment, context, evaluation, history, import_job
+from training import batch_inference, batch_segment, context, evaluation, exploration, history, import_job
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -246,11 +246,15 @@ def run(job: TrainingJob) -> ModelArtifact:
             fitted.set()  # never leave the thread waiting
         filtered = filters.result() if filters is not None else None
     final.info.update(info)
+    if final.recipe_type == "USER_PERSONALIZATION":
+        # First: it appends the ITEMS dataset's items no interaction names to the model's items.
+        exploration.attach(final, job)
     if job.interactions_table is not None:
         assert filtered is not None
-        if filtered.item_ids is final.item_ids or np.array_equal(filtered.item_ids, final.item_ids):
+        if exploration.same_leading_items(filtered.item_ids, final.item_ids):
             final.strings.update(filtered.strings)
             final.arrays.update(filtered.arrays)
+            exploration.widen_item_indices(final)
         else:  # a recipe whose model indexes items differently
             history.attach(final, job.interactions_table)
         if final.recipe_type in ("USER_PERSONALIZATION", "PERSONALIZED_RANKING"):

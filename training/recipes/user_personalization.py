@@ -541,7 +541,10 @@ def refresh(
 
     item_factors = np.zeros((interactions.item_count, k), dtype=np.float32)
     item_map = np.array([previous_items.get(i, -1) for i in interactions.item_ids.tolist()], dtype=np.int64)
+    # An item the previous model held without a vector (a catalogue item no one had interacted
+    # with, training/exploration.py) is folded in like an unseen one.
     known_items = item_map >= 0
+    known_items[known_items] = old_item_factors[item_map[known_items]].any(axis=1)
     item_factors[known_items] = old_item_factors[item_map[known_items]]
 
     user_map = np.array([previous_users.get(u, -1) for u in interactions.user_ids.tolist()], dtype=np.int64)

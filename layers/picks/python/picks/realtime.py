@@ -18,7 +18,7 @@ import numpy as np
 from picks.dal.event_store import StoredEvent, new_event_id
 from picks.dataset_schema import Field
 from picks.errors import InvalidInputException
-from picks.ingest.columnar import Column, ColumnTable, DictionaryEncoder, string_column
+from picks.ingest.columnar import NULL_CODE, Column, ColumnTable, DictionaryEncoder, string_column
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,6 +32,7 @@ EVENT_FIELDS = (
     Field("EVENT_TYPE", "string"),
     Field("EVENT_VALUE", "float", nullable=True),
 )
+IMPRESSION_FIELD = Field("IMPRESSION", "string", nullable=True)
 
 
 def _timestamp(value: Any, path: str) -> float:
@@ -175,4 +176,12 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
             np.array([v is None for v in values], dtype=bool),
         ),
     }
+    impressions = [e.impression for _, e in rows]
+    if any(impressions):
+        # As bulk data writes it (``|``-separated): item exploration counts impressions from it.
+        shown = DictionaryEncoder()
+        listed_rows = [row for row, listed in enumerate(impressions) if listed]
+        codes = np.full(len(rows), NULL_CODE, dtype=np.int32)
+        codes[listed_rows] = shown.encode(["|".join(impressions[row] or ()) for row in listed_rows])
+        columns["IMPRESSION"] = string_column(IMPRESSION_FIELD, codes, shown.dictionary())
     return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})

@@ -5,6 +5,9 @@ container (``picks.serving.store``).  Campaign lookups are cached for a few seco
 must not pay a table read, and a campaign update takes effect within the ``campaigns`` cache's TTL
 (``picks.cache.POLICIES``).
 
+The campaign's ``campaignConfig.itemExplorationConfig`` (Personalize's defaults when absent) sets
+how much young items with little evidence are explored (``picks.serving.exploration``).
+
 Beyond Personalize: ``context={"PICKS_EXPLAIN": "true"}`` adds to each item a ``reason`` naming the
 user's interactions that contributed most; ``reason`` is a modelled member of ``PredictedItem``, so
 stock clients parse it.
@@ -22,6 +25,7 @@ from picks import arns, cache
 from picks.domain.states import ACTIVE
 from picks.errors import InvalidInputException, ResourceNotFoundException
 from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
+from picks.serving.exploration import ExplorationConfig
 from picks.serving.rankers import RankingRequest, ServingModel
 from picks.serving.store import load_model
 from picks.serving.topk import Ranked
@@ -250,6 +254,7 @@ def _ranking_request(
         now=now,
         live_items=live_items,
         live_times=live_times,
+        exploration=ExplorationConfig.from_wire(campaign.config.get("itemExplorationConfig")),
     )
 
 

@@ -11,19 +11,26 @@ Unqualified names in the docstrings (``recommend``, ``request_scores``, ``blende
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from picks.serving.exploration import explore
 from picks.serving.repeats import COUNT_BUCKETS, lift_repeats
 from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, softmax, softmax_normaliser, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from picks.serving.exploration import ExplorationConfig
     from picks.serving.rankers import FactorModel, SimsModel
 
+
+# Called with a block's first row and its blended scores (rows × items), to change them in place
+# before they are ranked (exploration).
+BlockAdjustment = Callable[[int, np.ndarray], None]
 
 # Users whose scores the batch paths finish together while they are in cache (normalised, blended
 # with the recent items, thresholded).
@@ -368,6 +375,7 @@ def _rank_rows(
     repeats: list[tuple[np.ndarray, np.ndarray]],
     excludes: Sequence[bool],
     buffers: list[np.ndarray],
+    adjust: BlockAdjustment | None = None,
 ) -> list[np.ndarray]:
     """Per row of ``raw`` (raw factor scores, used where ``has_vector``) and per setting of
     ``excludes``: what ``recommend`` ranks for that user — the normalised factor scores plus the
@@ -392,7 +400,7 @@ def _rank_rows(
     scratch, marks, flat = buffers[1], buffers[2], raw.reshape(-1)
     lift_rows, lift_keys, lift_chances = _lift_keys(repeats, rows, n)
     seen_keys = _seen_keys(seen, rows, n) if any(excludes) else np.empty(0, np.int64)
-    found, slow = _candidates(model, raw, has_vector, lasts, k, (seen_keys, lift_keys), scratch)
+    found, slow = _candidates(model, raw, has_vector, lasts, k, (seen_keys, lift_keys), scratch, adjust)
     popular_rows = _score_rows_without_vector(model, raw, has_vector, lasts)
     chunk = _Chunk(
         raw,
@@ -443,6 +451,7 @@ def _candidates(
     k: int,
     left_out: tuple[np.ndarray, np.ndarray],
     scratch: np.ndarray,
+    adjust: BlockAdjustment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores ``raw`` in place a block at a time (normalised, the recent items' part added) and
     finds each row's candidates: (the keys of its items at or above its threshold, whether a row
@@ -469,6 +478,8 @@ def _candidates(
         lo, hi = bounds[first], bounds[end]
         if hi > lo:
             _add_recent(model, block, keys[lo:hi], values[lo:hi], scratch)
+        if adjust is not None:
+            adjust(first, block)
         if sampled:
             sample = block[:, ::stride].copy()
             sample[unsampled[first:end]] = -np.inf
@@ -573,6 +584,7 @@ def recommend_users(
     k: int,
     allowed: Sequence[np.ndarray | None] | None = None,
     batch: int = INFERENCE_BLOCK_ROWS,
+    exploration: ExplorationConfig | None = None,
 ) -> list[Ranked]:
     """``recommend(user_id, k, allowed=...)``'s answer for each user — the items and their softmax
     scores, the same to the bit — without real-time events, as batch inference asks: ``users``
@@ -583,6 +595,9 @@ def recommend_users(
     blending and thresholded ranking in place); a row whose list a filter or a repeat candidate
     shapes is ranked by ``recommend`` itself on the block's scores for it (``scored``), the others
     take ``_rank_rows``' list, and every row's scores are ``softmax`` over its own scores.
+    ``exploration``: the job's itemExplorationConfig; where it changes the model's scores
+    (``picks.serving.exploration``), every row is explored and ranked as a GetRecommendations
+    request with that configuration is.
     """
     masks: Sequence[np.ndarray | None] = [None] * len(users) if allowed is None else allowed
     out: list[Ranked | None] = [None] * len(users)
@@ -596,14 +611,19 @@ def recommend_users(
     for start in range(0, len(known), batch):
         rows = known[start : start + batch]
         block = np.array([users[row] for row in rows], dtype=np.int64)
-        ranked = _recommend_block(model, block, k, [masks[row] for row in rows], buffers)
+        ranked = _recommend_block(model, block, k, [masks[row] for row in rows], buffers, exploration)
         for row, answer in zip(rows, ranked, strict=True):
             out[row] = answer
     return [answer for answer in out if answer is not None]
 
 
 def _recommend_block(
-    model: FactorModel, users: np.ndarray, k: int, masks: list[np.ndarray | None], buffers: list[np.ndarray]
+    model: FactorModel,
+    users: np.ndarray,
+    k: int,
+    masks: list[np.ndarray | None],
+    buffers: list[np.ndarray],
+    exploration: ExplorationConfig | None = None,
 ) -> list[Ranked]:
     raw = user_factor_scores(model, users, buffers)
     lasts = [model.stored_recent(user) for user in users.tolist()]
@@ -614,22 +634,51 @@ def _recommend_block(
     repeats = repeat_candidates_rows(model, lasts, last_types)
     none = [(np.empty(0, np.int64), np.empty(0, np.float32))] * len(users)
     exclude = model.exclude_history
-    # Blends ``raw`` in place (each row is then ``blended_scores``' answer for its user) and ranks
-    # every row as if no filter or repeat shaped it; the rows that are so shaped are ranked again.
+    plain = [mask is None and len(repeat[0]) == 0 for mask, repeat in zip(masks, repeats, strict=True)]
+    explores = _explores(model, exploration)
+    # Blends ``raw`` in place (each row is then ``blended_scores``' answer for its user, explored
+    # where no filter or repeat shapes it) and ranks every row as if none did; the rows that are so
+    # shaped are ranked again (explored after their repeats are lifted, as ``recommend_request``).
+    adjust = _exploring_rows(model, exploration, users, plain) if explores and exploration else None
     lists = _rank_rows(
-        model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers
+        model, raw, np.ones(len(users), dtype=bool), lasts, seen, k, none, (exclude,), buffers, adjust
     )[0]
     temperature, empty = model.temperature, np.empty(0, np.int64)
     answers = []
     for row, (score, mask, repeat) in enumerate(zip(raw, masks, repeats, strict=True)):
-        if mask is None and len(repeat[0]) == 0:
+        if plain[row]:
             indices = lists[row][lists[row] >= 0]
             normaliser = softmax_normaliser(score, temperature)
             answers.append(Ranked(indices, softmax(score, temperature, indices, normaliser)))
         else:
             scored = model._with_repeats(score, seen[row] if exclude else empty, repeat)
+            if explores:
+                scored = explore(model.evidence, exploration, str(model.user_ids[users[row]]), scored)
             answers.append(model.recommend(None, k, allowed=mask, scored=scored))
     return answers
+
+
+def _exploring_rows(
+    model: FactorModel, exploration: ExplorationConfig, users: np.ndarray, rows: list[bool]
+) -> BlockAdjustment:
+    """The block adjustment exploring the blended scores of the ``rows`` chosen (``users``: each
+    row's user index), as ``explore`` explores one request's."""
+    assert model.evidence is not None  # _explores checked
+    explorer, ids = model.evidence.explorer(exploration), model.user_ids
+
+    def adjust(first: int, block: np.ndarray) -> None:
+        for offset in range(len(block)):
+            if rows[first + offset]:
+                explorer.apply(block[offset], str(ids[users[first + offset]]))
+
+    return adjust
+
+
+def _explores(model: FactorModel, exploration: ExplorationConfig | None) -> bool:
+    """Whether ``exploration`` changes any of the model's scores."""
+    if model.evidence is None or exploration is None:
+        return False
+    return not model.evidence.explorer(exploration).changes_nothing
 
 
 def related_to_history(

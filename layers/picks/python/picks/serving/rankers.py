@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from picks.serving.exploration import ExplorationConfig, ItemEvidence, explore
 from picks.serving.repeats import RepeatTable, lift_repeats
 from picks.serving.topk import Ranked, softmax, softmax_normaliser, top_k, zeroed_scratch_array
 
@@ -105,6 +106,8 @@ class RankingRequest:
     live_times: np.ndarray | None = None
     # What a model computed for this request, kept between its rankings (a promotion and the rest).
     memo: dict[str, Any] = field(default_factory=dict)
+    # The campaign's or job's itemExplorationConfig (picks.serving.exploration); None: no exploration.
+    exploration: ExplorationConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ class FactorModel(ServingModel):
                 {} if names is None else {str(name): i for i, name in enumerate(names.tolist())},
                 float(info.get("repeat_threshold", 1.0)),
             )
+        self.evidence = ItemEvidence.from_artifact(artifact, self.item_factors)
 
     def context_scores(self, context: dict[str, str] | None) -> np.ndarray | None:
         """Summed lifts of the request's context values seen in training, scaled to [-1, 1]; None if none
@@ -345,8 +349,13 @@ class FactorModel(ServingModel):
     ) -> Ranked:
         """``recommend``, on the request's scores computed once however often it is ranked."""
         if "scores" not in request.memo:
-            request.memo["scores"] = self.request_scores(
-                request.user_id, request.recent, request.context, recent_types=request.recent_types
+            request.memo["scores"] = explore(
+                self.evidence,
+                request.exploration,
+                request.user_id,
+                self.request_scores(
+                    request.user_id, request.recent, request.context, recent_types=request.recent_types
+                ),
             )
         return self.recommend(
             request.user_id, k, excluded=excluded, allowed=allowed, scored=request.memo["scores"]

@@ -1,0 +1,134 @@
+"""Item exploration through the emulator with stock boto3 (issue 15): items added with PutItems and
+no interactions reach users after a trainingMode UPDATE version with ``explorationWeight`` 0.9,
+never with 0.0, and less often once they have been shown (PutEvents ``impression``) without being
+chosen."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+
+from demo.schemas import avro_schema
+from tests.conftest import client_for
+from tests.e2e.test_solution_version_lifecycle import SOURCE_BUCKET, deploy, group_with, solution, train
+from tests.unit.planted import planted
+
+pytestmark = pytest.mark.e2e
+
+NEW_ITEMS = [f"fresh-{n}" for n in range(5)]
+ITEMS_SCHEMA = avro_schema(
+    "Items",
+    ("ITEM_ID", "string"),
+    ("GENRE", "string", "categorical"),
+    {"name": "CREATION_TIMESTAMP", "type": ["null", "long"]},
+)
+RESULTS = 25
+
+
+@pytest.fixture(scope="module")
+def clients(emulator):
+    s3 = client_for(emulator, "s3")
+    s3.create_bucket(Bucket=SOURCE_BUCKET)
+    return (
+        client_for(emulator, "personalize"),
+        client_for(emulator, "personalize-runtime"),
+        s3,
+        client_for(emulator, "personalize-events"),
+    )
+
+
+def _exploring(personalize, name: str, version: str, weight: str) -> str:
+    return deploy(
+        personalize,
+        name,
+        version,
+        campaignConfig={
+            "itemExplorationConfig": {"explorationWeight": weight, "explorationItemAgeCutOff": "30"}
+        },
+    )
+
+
+def _new_item_share(runtime, campaign: str, users: list[str]) -> tuple[int, int]:
+    """(users shown at least one new item, new items shown in all) over ``users``' top 25."""
+    reached, shown = 0, 0
+    for user in users:
+        items = runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=RESULTS)["itemList"]
+        count = sum(1 for item in items if item["itemId"] in NEW_ITEMS)
+        reached += bool(count)
+        shown += count
+    return reached, shown
+
+
+@pytest.fixture(scope="module")
+def explored(clients):
+    personalize, runtime, _, events = clients
+    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=11)
+    group, _ = group_with(clients[:3], "explore", data)
+    schema = personalize.create_schema(name="explore-items", schema=ITEMS_SCHEMA)["schemaArn"]
+    items_dataset = personalize.create_dataset(
+        name="explore-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
+    )["datasetArn"]
+    solution_arn = solution(personalize, group, "explore")
+    train(personalize, solution_arn)
+    now = int(time.time())
+    events.put_items(
+        datasetArn=items_dataset,
+        items=[
+            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
+            for item in NEW_ITEMS
+        ],
+    )
+    first, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+    users = [str(user) for user in data.interactions.user_ids.tolist()]
+    return {
+        "personalize": personalize,
+        "runtime": runtime,
+        "events": events,
+        "group": group,
+        "solution": solution_arn,
+        "first": first,
+        "users": users,
+        "data": data,
+    }
+
+
+def test_new_items_are_explored_at_0_9_and_never_at_0(explored):
+    personalize, runtime, users = explored["personalize"], explored["runtime"], explored["users"]
+    assert len(users) == 200
+    eager = _exploring(personalize, "explore-0-9", explored["first"], "0.9")
+    never = _exploring(personalize, "explore-0-0", explored["first"], "0.0")
+    reached, shown = _new_item_share(runtime, eager, users)
+    assert reached >= 40, (reached, shown)  # some of the 200 users, not none
+    assert _new_item_share(runtime, never, users) == (0, 0)
+    explored["before"] = shown
+
+
+def test_impressions_without_interactions_lower_the_share(explored):
+    personalize, runtime, events, users = (
+        explored["personalize"],
+        explored["runtime"],
+        explored["events"],
+        explored["users"],
+    )
+    if "before" not in explored:
+        pytest.skip("needs test_new_items_are_explored_at_0_9_and_never_at_0's count")
+    data = explored["data"].interactions
+    tracker = personalize.create_event_tracker(name="explore-tracker", datasetGroupArn=explored["group"])
+    sent_at = datetime.datetime.now(datetime.UTC)
+    # Every user is shown the new items beside an old one, and chooses the old one.
+    for position, user in enumerate(users):
+        chosen = str(data.item_ids[position % data.item_count])
+        events.put_events(
+            trackingId=tracker["trackingId"],
+            userId=user,
+            sessionId=f"explore-{user}",
+            eventList=[
+                {"eventType": "View", "itemId": chosen, "sentAt": sent_at, "impression": [chosen, *NEW_ITEMS]}
+            ],
+        )
+    second, _ = train(personalize, explored["solution"], trainingMode="UPDATE")
+    campaign = _exploring(personalize, "explore-0-9-shown", second, "0.9")
+    _, shown = _new_item_share(runtime, campaign, users)
+    assert shown < explored["before"] / 2, (shown, explored["before"])

@@ -1,0 +1,154 @@
+"""What item exploration needs at serving time (``picks.serving.exploration``), for a
+user-personalization model, computed at every training (FULL and UPDATE).
+
+* The catalogue: items of the ITEMS dataset (bulk rows and PutItems records) that no interaction
+  names are appended to the model's items, with a zero factor row, no neighbours and no
+  popularity, so exploration can recommend them at all.  Appended at the end: every index the
+  model already holds (histories, recent items, neighbours) stays valid, and so do the interaction
+  filters' arrays built beside training (``training.train`` attaches them, and the context lifts,
+  after this).
+* Per item: ``item_created`` (CREATION_TIMESTAMP, else the item's first interaction, else NaN),
+  ``item_interactions`` (rows naming it, every event type) and ``item_impressions`` (how often it
+  was listed in an interaction's IMPRESSION, ``|``-separated, from bulk data and from PutEvents'
+  ``impression``, which ``picks.realtime.events_table`` exports as that column); ``info
+  ["explorationReference"]``: the latest interaction, from which ages are counted.
+
+Impressions implied by ``recommendationId`` alone (an event naming the recommendation it follows,
+without ``impression``) are not counted: picks does not record which items a recommendationId
+showed (docs/exploration.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from picks.serving.exploration import CREATED, IMPRESSIONS, INTERACTIONS, REFERENCE
+
+from training.data import item_index_type
+
+if TYPE_CHECKING:
+    from picks.ingest.columnar import Column, ColumnTable
+    from picks.model_artifact import ModelArtifact
+
+    from training.data import TrainingJob
+
+# Per-item arrays of a user-personalization artifact and the value an appended item gets:
+# rows (first axis) and columns (second axis).
+ITEM_ROWS = {"popularity": 0, "item_factors": 0, "neighbors": -1, "neighbor_scores": 0}
+ITEM_COLUMNS = {"context_lift": 0}
+# Arrays of item indices, as small as the catalogue allows (training.data.item_index_type).
+ITEM_INDEX_ARRAYS = ("history_items", "filter_items")
+IMPRESSION_SEPARATOR = "|"
+
+
+def attach(artifact: ModelArtifact, job: TrainingJob) -> None:
+    """The catalogue's cold items and the per-item arrays above, into ``artifact`` (in place)."""
+    if "item_factors" not in artifact.arrays:
+        return
+    catalogue, created_at = _catalogue(job.items)
+    known = set(artifact.item_ids.tolist())
+    extend(artifact, [item for item in catalogue.tolist() if item not in known])
+    index = {item: i for i, item in enumerate(artifact.item_ids.tolist())}
+    n = len(artifact.item_ids)
+    table = job.interactions_table
+    interactions = np.zeros(n, dtype=np.float64)
+    first = np.full(n, np.inf)
+    impressions = np.zeros(n, dtype=np.float64)
+    reference = 0
+    if table is not None and table.row_count:
+        rows = _indices(table["ITEM_ID"], index)
+        times = np.asarray(table["TIMESTAMP"].data, dtype=np.int64)
+        known_rows = rows >= 0
+        interactions = np.bincount(rows[known_rows], minlength=n).astype(np.float64)
+        np.minimum.at(first, rows[known_rows], times[known_rows].astype(np.float64))
+        reference = int(times.max())
+        if "IMPRESSION" in table:
+            impressions = impression_counts(table["IMPRESSION"], index, n)
+    created = np.where(np.isfinite(first), first, np.nan)
+    if len(catalogue):
+        rows = np.array([index[item] for item in catalogue.tolist()], dtype=np.int64)
+        given = ~np.isnan(created_at)
+        created[rows[given]] = created_at[given]
+    artifact.arrays[CREATED] = created
+    artifact.arrays[INTERACTIONS] = interactions.astype(np.float32)
+    artifact.arrays[IMPRESSIONS] = impressions.astype(np.float32)
+    artifact.info[REFERENCE] = reference
+
+
+def _catalogue(items: ColumnTable | None) -> tuple[np.ndarray, np.ndarray]:
+    """(the ITEMS dataset's item ids, their CREATION_TIMESTAMP in epoch seconds, NaN where none)."""
+    if items is None or items.row_count == 0 or "ITEM_ID" not in items:
+        return np.empty(0, dtype=object), np.empty(0)
+    column = items["ITEM_ID"]
+    codes = np.asarray(column.data)
+    present = codes >= 0
+    ids = column.string_dictionary[codes[present]]
+    created = np.full(len(ids), np.nan)
+    if "CREATION_TIMESTAMP" in items:
+        stamps = items["CREATION_TIMESTAMP"]
+        values = np.asarray(stamps.data, dtype=np.float64)[present]
+        created = np.where(stamps.null_mask()[present], np.nan, values)
+    return ids, created
+
+
+def _indices(column: Column, index: dict[str, int]) -> np.ndarray:
+    """A string column's rows as item indices (-1: an item not in ``index``)."""
+    dictionary = column.string_dictionary
+    codes = np.asarray(column.data)
+    mapping = np.array([index.get(v, -1) for v in dictionary.tolist()] + [-1], dtype=np.int64)
+    return mapping[codes]  # null codes (-1) read the appended -1
+
+
+def impression_counts(column: Column, index: dict[str, int], n: int) -> np.ndarray:
+    """How often each item is listed in an IMPRESSION value (``|``-separated ids), over every row."""
+    codes = np.asarray(column.data)
+    dictionary = column.string_dictionary
+    rows_per_value = np.bincount(codes[codes >= 0], minlength=len(dictionary))
+    counts = np.zeros(n, dtype=np.float64)
+    for value, times in zip(dictionary.tolist(), rows_per_value.tolist(), strict=True):
+        if not times:
+            continue
+        for item in str(value).split(IMPRESSION_SEPARATOR):
+            position = index.get(item.strip())
+            if position is not None:
+                counts[position] += times
+    return counts
+
+
+def extend(artifact: ModelArtifact, new_items: list[str]) -> None:
+    """``new_items`` appended to the artifact's items, with the per-item arrays grown to match."""
+    if not new_items:
+        return
+    old = len(artifact.item_ids)
+    added = len(new_items)
+    artifact.item_ids = np.concatenate([artifact.item_ids, np.array(new_items, dtype=object)])
+    arrays = artifact.arrays
+    for name, fill in ITEM_ROWS.items():
+        if name in arrays and len(arrays[name]) == old:
+            array = arrays[name]
+            pad = np.full((added, *array.shape[1:]), fill, dtype=array.dtype)
+            arrays[name] = np.concatenate([array, pad])
+    for name, fill in ITEM_COLUMNS.items():
+        if name in arrays and arrays[name].ndim == 2 and arrays[name].shape[1] == old:
+            array = arrays[name]
+            pad = np.full((array.shape[0], added), fill, dtype=array.dtype)
+            arrays[name] = np.concatenate([array, pad], axis=1)
+    widen_item_indices(artifact)
+
+
+def widen_item_indices(artifact: ModelArtifact) -> None:
+    """The artifact's arrays of item indices in a type that holds its (grown) catalogue's."""
+    wide = item_index_type(len(artifact.item_ids))
+    for name in ITEM_INDEX_ARRAYS:
+        array = artifact.arrays.get(name)
+        if array is not None and np.iinfo(array.dtype).max < np.iinfo(wide).max:
+            artifact.arrays[name] = array.astype(wide)
+
+
+def same_leading_items(items: np.ndarray, catalogue: np.ndarray) -> bool:
+    """Whether ``catalogue`` is ``items`` with (possibly) items appended: indices into ``items``
+    are then indices into ``catalogue``."""
+    if items is catalogue:
+        return True
+    return len(items) <= len(catalogue) and np.array_equal(items, catalogue[: len(items)])
