@@ -83,3 +83,19 @@ def test_no_metadata_leaves_cooccurrence_as_it_is():
     neighbors, scores = blend(CO_NEIGHBORS, CO_SCORES, empty, np.zeros(5, np.float32), width=2)
     assert np.array_equal(neighbors[:3], CO_NEIGHBORS) and np.array_equal(scores[:3], CO_SCORES)
     assert (neighbors[3:] == -1).all()
+
+
+def test_a_cold_item_inherits_the_cooccurrence_of_the_items_it_resembles():
+    coldness = np.array([0.0, 0.0, 0.0, 1.0, 0.5])
+    estimated = similar_items.estimated_cooccurrence(CO_NEIGHBORS, CO_SCORES, FEATURES, coldness).toarray()
+    assert estimated.shape == (3, 5) and not estimated[:, :3].any()  # warm items keep their own
+    # Item 3 looks like item 0 only: it co-occurs as item 0 does (with 1 and 2, each scored 1).
+    assert estimated[:, 3].tolist() == pytest.approx([0.0, 1.0, 1.0])
+    # Item 4 is half cold, like items 1 (cosine 0.6) and 2 (0.96): their co-occurrence, averaged.
+    expected = 0.5 * np.array([0.6 * 1.0 + 0.96 * 0.5, 0.0, 0.6 * 0.2]) / 1.56
+    assert estimated[:, 4] == pytest.approx(expected)
+    # In the blend, item 1 (weight 0.3) ranks the look-alike of its co-occurring item 0 next to it.
+    neighbors, _ = blend(
+        CO_NEIGHBORS, CO_SCORES, FEATURES, np.full(5, 0.3, np.float32), 4, estimated=sp.csr_matrix(estimated)
+    )
+    assert neighbors[1, :2].tolist() == [0, 3]

@@ -12,7 +12,12 @@ The neighbour score of ``j`` for ``i`` is ``(1 - w_i) * cooccurrence(i, j) + w_i
 where ``w_i = metadata_weight + (1 - metadata_weight) * max(0, 1 - n_i / cold_item_interactions)``
 and ``n_i`` is the number of users who interacted with ``i``: an item with no interactions is
 described by its metadata alone, one with ``cold_item_interactions`` users or more by
-``metadata_weight`` of it.  An item without metadata has ``w_i = 0`` (co-occurrence only).  Each
+``metadata_weight`` of it.  An item without metadata has ``w_i = 0`` (co-occurrence only).
+A cold item ``j`` has no co-occurrence of its own: ``co(i, j)`` is estimated from the
+``LOOK_ALIKES`` fully warm items it resembles most (``estimated_cooccurrence``), times its coldness,
+so it enters the lists of the items its look-alikes co-occur with (on the demo data, holding out 10%
+of items with all their interactions: recall@25 of a held-out item among its users' related items
+0.20, SIMS 0; warm NDCG@25 0.190, SIMS 0.185).  Each
 item keeps its ``NEIGHBORS`` best, scaled so the best has 1, as a SIMS model does: the same serving
 model (``picks.serving.rankers.SimsModel``) answers, popular items for an unknown itemId.
 
@@ -50,6 +55,8 @@ RECIPE_TYPE = "RELATED_ITEMS"
 # The dataset tables ``fit`` takes besides the interactions (training.train passes them by name).
 TABLES = ("items",)
 NEIGHBORS = sims.NEIGHBORS
+# How many fully warm items a cold item's co-occurrence is estimated from (estimated_cooccurrence).
+LOOK_ALIKES = 20
 # Dense similarity rows held at once: rows × catalogue float32 stays under ~128 MB.
 BLOCK_CELLS = 1 << 25
 
@@ -83,10 +90,12 @@ def blend(
     features: sp.csr_matrix,
     weights: np.ndarray,
     width: int = NEIGHBORS,
+    estimated: sp.csr_matrix | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per item of ``features``' rows, its ``width`` best neighbours by the blended score (-1
     pads), best scaled to 1.  ``co_neighbors`` / ``co_scores`` cover the first rows (items with
-    interactions); ``weights`` are the ``w_i``."""
+    interactions); ``weights`` are the ``w_i``; ``estimated`` (those rows × every item), the
+    co-occurrence of cold items as ``estimated_cooccurrence`` guesses it, counts as co-occurrence."""
     n_items = features.shape[0]
     width = min(width, max(n_items - 1, 1))
     neighbors = np.full((n_items, width), -1, dtype=np.int32)
@@ -110,9 +119,54 @@ def blend(
             owner = np.broadcast_to((warm - start)[:, None], cols.shape)[valid]
             share = np.broadcast_to((1.0 - weights[warm])[:, None], cols.shape)[valid]
             blended[owner, cols[valid]] += share * co_scores[warm][valid]
+            if estimated is not None:
+                guessed = estimated[warm[0] : warm[-1] + 1].toarray()
+                blended[warm - start] += (1.0 - weights[warm])[:, None] * guessed
         blended[rows - start, rows] = 0.0  # an item is not its own neighbour
         _keep_top(neighbors, scores, blended, start, width)
     return neighbors, scores
+
+
+def estimated_cooccurrence(
+    co_neighbors: np.ndarray,
+    co_scores: np.ndarray,
+    features: sp.csr_matrix,
+    coldness: np.ndarray,
+    look_alikes: int = LOOK_ALIKES,
+) -> sp.csr_matrix:
+    """(items with interactions × every item): for each cold item ``j`` (``coldness`` > 0, with
+    metadata), ``coldness[j]`` times its co-occurrence as its ``look_alikes`` most similar fully
+    warm items have it, weighted by their cosine: ``sum_k cos(j, k) * co(i, k) / sum_k cos(j, k)``.
+    A cold item thus follows the items it resembles into their co-occurring items' lists."""
+    n_warm, n_items = len(co_neighbors), features.shape[0]
+    has_metadata = np.diff(features.indptr) > 0
+    donors = np.flatnonzero((coldness[:n_warm] == 0) & has_metadata[:n_warm])
+    targets = np.flatnonzero((coldness > 0) & has_metadata)
+    if len(donors) == 0 or len(targets) == 0:
+        return sp.csr_matrix((n_warm, n_items), dtype=np.float32)
+    valid = co_neighbors >= 0
+    cooccurrence = sp.csr_matrix(
+        (co_scores[valid], (np.nonzero(valid)[0], co_neighbors[valid])), shape=(n_warm, n_items)
+    )
+    keep = min(look_alikes, len(donors))
+    donor_features = sp.csr_matrix(features[donors].T)
+    step = max(1, BLOCK_CELLS // len(donors))
+    rows, cols, values = [], [], []
+    for start in range(0, len(targets), step):
+        chunk = targets[start : start + step]
+        similarity = np.maximum(np.asarray((features[chunk] @ donor_features).todense()), 0.0)
+        similarity[chunk[:, None] == donors[None, :]] = 0.0  # a partly warm item is not its own donor
+        best = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+        weight = np.take_along_axis(similarity, best, axis=1)
+        total = weight.sum(axis=1, keepdims=True)
+        weight = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0) * coldness[chunk, None]
+        rows.append(donors[best].ravel())
+        cols.append(np.repeat(chunk, keep))
+        values.append(weight.ravel())
+    transfer = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
+    )
+    return sp.csr_matrix(cooccurrence @ transfer, dtype=np.float32)
 
 
 def _keep_top(neighbors: np.ndarray, scores: np.ndarray, blended: np.ndarray, start: int, width: int) -> None:
@@ -145,13 +199,13 @@ def fit(
     popularity[: interactions.item_count] = unique_user_counts(interactions)
     co_neighbors, co_scores = sims.cooccurrence(interactions, params)
     features = featurize(item_ids, items)
+    cold_interactions = number(params, "cold_item_interactions", int, 0)
     weights = metadata_weights(
-        popularity,
-        features.has_metadata,
-        number(params, "metadata_weight", float, 0, 1),
-        number(params, "cold_item_interactions", int, 0),
+        popularity, features.has_metadata, number(params, "metadata_weight", float, 0, 1), cold_interactions
     )
-    neighbors, scores = blend(co_neighbors, co_scores, features.matrix, weights)
+    coldness = metadata_weights(popularity, np.ones(len(item_ids), dtype=bool), 0.0, cold_interactions)
+    estimated = estimated_cooccurrence(co_neighbors, co_scores, features.matrix, coldness)
+    neighbors, scores = blend(co_neighbors, co_scores, features.matrix, weights, estimated=estimated)
     return ModelArtifact(
         recipe=RECIPE,
         recipe_type=RECIPE_TYPE,
