@@ -75,10 +75,13 @@ def _fit_and_measure(
     previous: ModelArtifact | None = None,
     fitted: threading.Event | None = None,
     rule: dict[str, Any] | None = None,
+    tables: Mapping[str, Any] | None = None,
 ) -> tuple[ModelArtifact, ModelArtifact, dict]:
     """(model on the holdout split, final model on all data, holdout metrics); ``fitted`` is set
     once the split model is trained.  ``rule``: the solution's ``event_rule``, which both models
-    carry, so the held-out users' input is folded in with the event weights training used."""
+    carry, so the held-out users' input is folded in with the event weights training used.
+    ``tables``: the dataset tables the recipe's ``fit`` takes (``_fit_tables``)."""
+    tables = tables or {}
     holdout = split(interactions, seed)
     train_part = interactions.subset(holdout.train_mask)
     # What the recipe derives from the interactions alone is built once, on all of them; the split
@@ -88,7 +91,7 @@ def _fit_and_measure(
     if previous is not None:
         split_model = module.refresh(previous, train_part, params, **on_split)
     else:
-        split_model = module.fit(train_part, params, seed=seed, **on_split)
+        split_model = module.fit(train_part, params, seed=seed, **on_split, **tables)
     del on_split
     if fitted is not None:
         fitted.set()
@@ -120,7 +123,7 @@ def _fit_and_measure(
             **({} if full is None else {"prepared": full}),
         )
     else:
-        final = module.fit(interactions, params, seed=seed)
+        final = module.fit(interactions, params, seed=seed, **tables)
     if rule is not None:
         final.info["eventRule"] = rule  # the runtime folds in real-time events as training kept rows
     if chosen_exclude is not None:
@@ -180,7 +183,7 @@ def _tune(
         # The defaults are the first candidate only where they fall inside the ranges asked for.
         use_defaults = trial == 0 and _inside(params, ranges)
         candidate = params if use_defaults else {**params, **_sample_hyperparameters(ranges, rng)}
-        model = module.fit(train_part, candidate, seed=job.seed, **on_split)
+        model = module.fit(train_part, candidate, seed=job.seed, **on_split, **_fit_tables(module, job))
         if rule is not None:
             model.info["eventRule"] = rule
         score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
@@ -188,6 +191,12 @@ def _tune(
         if score > best_score:
             best, best_score = candidate, score
     return best, history
+
+
+def _fit_tables(module: Any, job: TrainingJob) -> dict[str, Any]:
+    """The dataset tables (``items``, ``users``) a recipe's ``fit`` takes by name besides the
+    interactions, as its ``TABLES`` lists them."""
+    return {name: getattr(job, name) for name in getattr(module, "TABLES", ())}
 
 
 def _filter_arrays(job: TrainingJob, start: threading.Event | None = None) -> ModelArtifact:
@@ -240,7 +249,13 @@ def run(job: TrainingJob) -> ModelArtifact:
                     info["tunedHPOParams"] = {"algorithmHyperParameters": params}
                     info["hpoTrials"] = trials
                 _, final, metrics = _fit_and_measure(
-                    module, job.interactions, params, job.seed, fitted=fitted, rule=rule
+                    module,
+                    job.interactions,
+                    params,
+                    job.seed,
+                    fitted=fitted,
+                    rule=rule,
+                    tables=_fit_tables(module, job),
                 )
         finally:
             fitted.set()  # never leave the thread waiting

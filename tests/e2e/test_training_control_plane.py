@@ -142,6 +142,7 @@ def test_catalog_is_consistent():
     assert implemented == {
         "aws-popularity-count",
         "aws-sims",
+        "aws-similar-items",
         "aws-user-personalization",
         "aws-personalized-ranking",
         "aws-trending-now",

@@ -13,6 +13,7 @@ from training.recipes import (
     item_attribute_affinity,
     personalized_ranking,
     popularity_count,
+    similar_items,
     sims,
     trending_now,
     user_personalization,
@@ -26,6 +27,7 @@ RECIPE_MODULES: dict[str, ModuleType] = {
     for module in (
         popularity_count,
         sims,
+        similar_items,
         user_personalization,
         personalized_ranking,
         trending_now,

@@ -281,7 +281,11 @@ def related_lists(
     return neighbors, scores
 
 
-def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
+def cooccurrence(
+    interactions: Interactions, params: Mapping[str, str], width: int = NEIGHBORS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbours, scores): per item of ``interactions``, its ``width`` best co-occurring items by
+    the score in the module docstring (-1 pads), each row scaled so its best has 1."""
     users, items = _sequences(interactions, params)
     counts = np.bincount(items, minlength=interactions.item_count).astype(np.float64)
     present = counts[counts > 0]
@@ -297,7 +301,7 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
         number(params, "popularity_discount_factor", float, 0, 1),
     ).astype(np.float32)
     extra = {**EXTRA_DEFAULTS, **params}
-    neighbors, scores = related_lists(
+    return related_lists(
         users,
         items,
         interactions.user_count,
@@ -308,7 +312,12 @@ def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0)
         sequence_weight=number(extra, "sequence_weight", float, 0, 10),
         sequence_window=number(extra, "sequence_window", int, 0, 100),
         sequence_decay=number(extra, "sequence_decay", float, 0, 1),
+        width=width,
     )
+
+
+def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
+    neighbors, scores = cooccurrence(interactions, params)
     return ModelArtifact(
         recipe=RECIPE,
         recipe_type=RECIPE_TYPE,

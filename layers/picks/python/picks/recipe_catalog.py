@@ -224,6 +224,24 @@ _PICKS_SIMS_RANGES = (
     _integer("sequence_window", 0, 100, tunable=False),
     _continuous("sequence_decay", 0.0, 1.0, tunable=True),
 )
+# aws-similar-items (training/recipes/similar_items.py): the documented embedding sizes are accepted
+# (picks' model has no embeddings); picks blends SIMS co-occurrence (SIMS's settings) with metadata
+# cosine, metadata_weight of it for an item with cold_item_interactions users or more, all of it for
+# an item with none.
+_PICKS_SIMILAR_ITEMS_DEFAULTS = {
+    "item_id_hidden_dim": "100",
+    "item_metadata_hidden_dim": "100",
+    "metadata_weight": "0.3",
+    "cold_item_interactions": "5",
+    **_PICKS_SIMS_DEFAULTS,
+}
+_PICKS_SIMILAR_ITEMS_RANGES = (
+    _integer("item_id_hidden_dim", 30, 200, tunable=True),
+    _integer("item_metadata_hidden_dim", 30, 200, tunable=True),
+    _continuous("metadata_weight", 0.0, 1.0, tunable=True),
+    _integer("cold_item_interactions", 0, 1000, tunable=False),
+    *_PICKS_SIMS_RANGES,
+)
 # USER_SEGMENTATION recipes (training/recipes/segmentation.py): the documented hidden_dimension
 # (149, [32, 256]) with the ALS settings of User-Personalization.  Personalize allows no HPO here,
 # so no range is tunable.
@@ -376,12 +394,11 @@ _CATALOG: tuple[Recipe, ...] = (
     _custom(
         "aws-similar-items",
         RELATED_ITEMS,
-        "Items similar to a given item, from interactions and item metadata.",
-        defaults={"item_id_hidden_dim": "100", "item_metadata_hidden_dim": "100"},
-        ranges=(
-            _integer("item_id_hidden_dim", 30, 200, tunable=True),
-            _integer("item_metadata_hidden_dim", 30, 200, tunable=True),
-        ),
+        "Items similar to a given item, from interactions and item metadata. picks blends SIMS "
+        "co-occurrence with the cosine similarity of the items' metadata; cold items are supported.",
+        defaults=_PICKS_SIMILAR_ITEMS_DEFAULTS,
+        ranges=_PICKS_SIMILAR_ITEMS_RANGES,
+        implemented=True,
     ),
     _custom(
         "aws-sims",
