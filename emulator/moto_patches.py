@@ -138,6 +138,7 @@ def _from_primitives(cls: type[Request], method: str, url: str, headers: Any, bo
 
 _original_value_setter = FakeKey.value.fset  # type: ignore[attr-defined]  # a property; mypy sees its getter
 _original_copy_object = S3Backend.copy_object
+_original_complete = FakeMultipart.complete
 
 
 def _set_value(self: FakeKey, new_value: bytes) -> None:
