@@ -452,10 +452,10 @@ def in_user_time_order(table: ColumnTable) -> ColumnTable:
     users, timestamps = table["USER_ID"], table["TIMESTAMP"]
     if users.null is not None or timestamps.null is not None:
         return table
-    codes = users.data.astype(np.int64)
+    codes = users.data  # int32 dictionary codes: time_order widens them as it packs its keys
     if int(codes.min()) < 0:  # a null code: leave the table as it came
         return table
-    order = time_order(codes, timestamps.data.astype(np.int64))
+    order = time_order(codes, timestamps.data.astype(np.int64, copy=False))
     if bool(np.all(order[1:] > order[:-1])):
         return table
     return table.take(order)
