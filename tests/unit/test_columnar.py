@@ -134,6 +134,15 @@ def test_npz_holds_no_object_arrays() -> None:
     assert deserialize(data, manifest).to_pylist() == table.to_pylist()
 
 
+def test_saved_files_are_the_serialized_table(tmp_path: Any) -> None:
+    table = table_from(ITEMS, "ITEMS", "ITEM_ID,GENRES", "i1,a|b", "i2,")
+    data, manifest = serialize(table)
+    saved = columnar.save(table, tmp_path / "out")
+    assert (tmp_path / "out" / columnar.DATA_NAME).read_bytes() == data
+    assert json.loads((tmp_path / "out" / columnar.MANIFEST_NAME).read_text()) == saved
+    assert {**saved, "created_at": None} == {**manifest, "created_at": None}
+
+
 @pytest.mark.parametrize("hashed_beside", [False, True], ids=["hashed-first", "hashed-beside-parsing"])
 def test_corrupt_or_unknown_data_is_refused(hashed_beside: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if hashed_beside:  # as for tables of 16 MB and more

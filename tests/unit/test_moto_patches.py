@@ -68,3 +68,31 @@ def test_ranged_reads_and_small_objects_are_unchanged(s3):
     assert part == _body(4)[10:20]
     s3.put_object(Bucket=BUCKET, Key="tiny", Body=b"{}")
     assert _get(s3, "tiny") == b"{}"
+
+
+@pytest.mark.parametrize("algorithm", [None, "CRC32", "SHA256"])
+def test_multipart_completion_gives_moto_s_own_object_etag_and_checksum(s3, algorithm):
+    from moto.s3.exceptions import EntityTooSmall, InvalidPart
+    from moto.s3.models import FakeMultipart
+
+    parts = [_body(5) * 3, _body(6) * 3, b"tail"]  # S3's 5 MB minimum for all but the last part
+    metadata = {} if algorithm is None else {"x-amz-checksum-algorithm": algorithm}
+    upload = FakeMultipart("key", metadata, "123456789012", "us-east-1")
+    listing = [(number, upload.set_part(number, part).etag) for number, part in enumerate(parts, start=1)]
+    ours = moto_patches._complete_multipart(upload, iter(listing))
+    assert ours == moto_patches._original_complete(upload, iter(listing))
+    assert ours[0] == b"".join(parts)
+    with pytest.raises(InvalidPart):
+        moto_patches._complete_multipart(upload, iter([(1, listing[1][1])]))
+    with pytest.raises(EntityTooSmall):
+        moto_patches._complete_multipart(upload, iter([listing[2], listing[0]]))
+
+
+def test_a_streamed_multipart_upload_comes_back_whole(s3):
+    from boto3.s3.transfer import TransferConfig
+
+    body = b"".join(_body(seed) for seed in range(7, 13))  # ~13 MB: three parts of 5 MB
+    config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
+    s3.upload_fileobj(io.BytesIO(body), BUCKET, "streamed", Config=config)
+    assert _get(s3, "streamed") == body
+    assert s3.head_object(Bucket=BUCKET, Key="streamed")["ETag"].endswith('-3"')

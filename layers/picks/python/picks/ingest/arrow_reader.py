@@ -8,9 +8,13 @@ lets it read files whose meaning both agree on, and only accepts values picks' r
 * the file is checked first for what pyarrow would read differently: a quote anywhere but
   around a whole field, an odd number of quotes, an escape character (``\\`` when the schema has a
   textual field), NUL bytes, a header spread over several lines, invalid UTF-8;
-* every column is read as text and then checked with vectorised kernels against the same rules
-  ``csv_reader`` applies value by value (number syntax and ranges, epoch seconds, booleans, nulls,
-  lengths), and converted;
+* string columns are dictionary-encoded while parsing (one dictionary per block, unified in
+  first-seen order), so their checks (lengths) run on the distinct values only; integer columns
+  are parsed as numbers where pyarrow's integer syntax and picks' agree on the whole file (pyarrow
+  also trims spaces and tabs and reads ``0x`` hexadecimal: a file holding a space, a tab, an ``x``
+  or a long run of zeros has them read as text); every other column is read as text and then
+  checked with vectorised kernels against the same rules ``csv_reader`` applies value by value
+  (number syntax and ranges, epoch seconds, booleans, nulls, lengths), and converted;
 * anything it declines or finds invalid is read again by ``csv_reader.read_csv``, which then
   reports the first bad line and column with its exact message.  Errors are rare; valid files
   never pay for them.
@@ -52,6 +56,8 @@ else:
     PYARROW = True
 
 if TYPE_CHECKING:
+    import mmap
+
     from picks.dataset_schema import DatasetSchema, Field
 
 # The patterns csv_reader's per-value checks use, anchored for RE2 (pyarrow.compute).
@@ -65,6 +71,11 @@ _QUOTE = ord('"')
 _FIELD_EDGES = np.zeros(256, dtype=bool)
 _FIELD_EDGES[[ord(","), ord("\n"), ord("\r"), _QUOTE]] = True
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+# Bytes on which pyarrow's integer parser accepts what picks' rules refuse: it trims spaces and
+# tabs around a number and reads ``0x1f`` as hexadecimal.  A long run of zeros could be a number
+# padded past the csv module's field size limit, which picks refuses and pyarrow would read.
+_INT_PARSE_DIFFERS = (b" ", b"\t", b"x", b"X", b"0" * 1024)
+_STRING_CODES = pa.dictionary(pa.int32(), pa.string()) if PYARROW else None
 
 
 class Declined(Exception):
@@ -76,23 +87,29 @@ def available() -> bool:
     return PYARROW
 
 
-def read_csv(data: bytes, schema: DatasetSchema, dataset_type: str, source: str = "") -> ColumnTable:
+def read_csv(
+    data: bytes | mmap.mmap, schema: DatasetSchema, dataset_type: str, source: str = ""
+) -> ColumnTable:
     """``csv_reader.read_csv``, parsed by pyarrow where that gives the same table.
 
-    Same arguments, result and ``ImportValidationError`` as ``csv_reader.read_csv``.
+    Same arguments, result and ``ImportValidationError`` as ``csv_reader.read_csv``; ``data`` may
+    also be a file mapped read-only (the import job's source: parsed where it lies, never copied
+    into this process' memory unless ``csv_reader`` must read it).
     """
     try:
         return _read(data, schema, dataset_type.upper())
     except Declined:
-        return csv_reader.read_csv(data, schema, dataset_type, source)
+        whole = data if isinstance(data, bytes) else bytes(data)
+        return csv_reader.read_csv(whole, schema, dataset_type, source)
 
 
 # --------------------------------------------------------------------------- file level
 
 
-def _read(data: bytes, schema: DatasetSchema, dataset_type: str) -> ColumnTable:
-    start = len(csv_reader._UTF8_BOM) if data.startswith(csv_reader._UTF8_BOM) else 0
-    if b"\x00" in data or csv_reader._first_invalid_utf8(data) is not None:
+def _read(data: bytes | mmap.mmap, schema: DatasetSchema, dataset_type: str) -> ColumnTable:
+    bom = csv_reader._UTF8_BOM
+    start = len(bom) if data[: len(bom)] == bom else 0
+    if data.find(b"\x00") >= 0 or not _valid_utf8(data):
         raise Declined
     fields, body_start = _header(data, start, schema)
     if any(f.textual for f in schema.fields) and data.find(b"\\", body_start) >= 0:
@@ -101,7 +118,8 @@ def _read(data: bytes, schema: DatasetSchema, dataset_type: str) -> ColumnTable:
     quoted = data.find(b'"', body_start) >= 0
     if quoted:
         _check_quotes(np.frombuffer(body, dtype=np.uint8))
-    columns = _parse_body(body, len(fields), quoted=quoted)
+    integers = all(data.find(differs, body_start) < 0 for differs in _INT_PARSE_DIFFERS)
+    columns = _parse_body(body, [_read_type(f, integers=integers) for f in fields], quoted=quoted)
     row_count = columns[0].length() if columns else 0
     if row_count == 0:
         raise Declined
@@ -113,7 +131,24 @@ def _read(data: bytes, schema: DatasetSchema, dataset_type: str) -> ColumnTable:
     return ColumnTable(schema.name, dataset_type, table_columns, row_count)
 
 
-def _header(data: bytes, start: int, schema: DatasetSchema) -> tuple[list[Field], int]:
+def _valid_utf8(data: bytes | mmap.mmap) -> bool:
+    if isinstance(data, bytes):
+        return csv_reader._first_invalid_utf8(data) is None
+    if not len(data) or int(np.frombuffer(data, dtype=np.uint8).max()) < 0x80:
+        return True  # ASCII, checked without a copy
+    return csv_reader._first_invalid_utf8(bytes(data)) is None
+
+
+def _read_type(f: Field, *, integers: bool) -> Any:
+    """The type pyarrow reads ``f``'s column as (see the module's docstring)."""
+    if f.type == "string":
+        return _STRING_CODES
+    if f.type in INTEGER_TYPES and integers:
+        return pa.int64()
+    return pa.string()
+
+
+def _header(data: bytes | mmap.mmap, start: int, schema: DatasetSchema) -> tuple[list[Field], int]:
     """The header's fields and where the data rows start; Declined unless it is one valid line."""
     match = _LINE_END.search(data, start)
     if match is None:
@@ -150,10 +185,23 @@ def _check_quotes(body: np.ndarray) -> None:
         raise Declined
 
 
-def _parse_body(body: memoryview, width: int, *, quoted: bool) -> list[Any]:
-    """The data rows as ``width`` chunked string columns (null = empty value)."""
+def _parse_body(body: memoryview, types: list[Any], *, quoted: bool) -> list[Any]:
+    """The data rows as chunked columns of ``types`` (null = empty value); string codes share one
+    dictionary.  A value pyarrow cannot read as a number reads the file again as text."""
+    try:
+        return _parse_typed(body, types, quoted=quoted)
+    except pa.ArrowInvalid:
+        text = [pa.string() if t == pa.int64() else t for t in types]
+        if text == types:
+            raise Declined from None  # a row with the wrong number of columns, most likely
+    try:
+        return _parse_typed(body, text, quoted=quoted)
+    except pa.ArrowInvalid:
+        raise Declined from None
 
-    names = [f"c{index}" for index in range(width)]
+
+def _parse_typed(body: memoryview, types: list[Any], *, quoted: bool) -> list[Any]:
+    names = [f"c{index}" for index in range(len(types))]
     read_options = pa_csv.ReadOptions(column_names=names, use_threads=True, block_size=BLOCK_SIZE)
     parse_options = pa_csv.ParseOptions(
         delimiter=",",
@@ -165,15 +213,14 @@ def _parse_body(body: memoryview, width: int, *, quoted: bool) -> list[Any]:
         ignore_empty_lines=True,
     )
     convert_options = pa_csv.ConvertOptions(
-        column_types=dict.fromkeys(names, pa.string()),
+        column_types=dict(zip(names, types, strict=True)),
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    try:
-        table = pa_csv.read_csv(pa.py_buffer(body), read_options, parse_options, convert_options)
-    except pa.ArrowInvalid:
-        raise Declined from None  # a row with the wrong number of columns, most likely
+    table = pa_csv.read_csv(pa.py_buffer(body), read_options, parse_options, convert_options)
+    if _STRING_CODES in types:
+        table = table.unify_dictionaries()  # the first block's values, then each block's new ones
     return [table.column(name) for name in names]
 
 
@@ -181,11 +228,13 @@ def _parse_body(body: memoryview, width: int, *, quoted: bool) -> list[Any]:
 
 
 def _column(f: Field, values: Any) -> Column:
-    _check_field_size(values)
     if not f.nullable and values.null_count:
         raise Declined
     if f.type == "string":
         return _string_column(f, values)
+    if f.type in INTEGER_TYPES and values.type == pa.int64():
+        return _integer_range(f, values, values)
+    _check_field_size(values)
     if f.type in INTEGER_TYPES:
         return _integer_column(f, values)
     if f.type in FLOAT_TYPES:
@@ -225,6 +274,11 @@ def _integer_column(f: Field, values: Any) -> Column:
         numbers = pc.cast(values, pa.int64())
     except pa.ArrowInvalid:
         raise Declined from None  # out of range for long
+    return _integer_range(f, numbers, values)
+
+
+def _integer_range(f: Field, numbers: Any, values: Any) -> Column:
+    """``numbers`` (``values`` parsed) as the column, Declined unless all lie in the type's range."""
     low, high = csv_reader.INT_RANGES[f.type]
     if f.name.upper() in csv_reader.EPOCH_FIELDS:
         high = min(high, csv_reader.MAX_EPOCH_SECONDS)
@@ -232,7 +286,7 @@ def _integer_column(f: Field, values: Any) -> Column:
     smallest, largest = extremes["min"].as_py(), extremes["max"].as_py()
     if smallest is not None and (smallest < low or largest > high):
         raise Declined
-    data = _writable(pc.fill_null(numbers, 0), np.int64)
+    data = _concatenated(pc.fill_null(numbers, 0) if numbers.null_count else numbers, np.int64)
     return Column(f, data, _null_mask(f, values), None)
 
 
@@ -262,16 +316,23 @@ def _writable(values: Any, dtype: type[np.generic]) -> np.ndarray:
     return np.array(values.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _string_column(f: Field, values: Any) -> Column:
+def _concatenated(values: Any, dtype: type[np.generic]) -> np.ndarray:
+    """A null-free chunked numeric column as one writable numpy array: each chunk copied once."""
+    chunks = [chunk.to_numpy(zero_copy_only=False) for chunk in values.chunks]
+    return np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros(0, dtype=dtype)
 
-    encoded = values.dictionary_encode()
-    chunks = encoded.chunks
-    # One dictionary shared by all chunks, in first-seen order; the last chunk's is complete.
-    dictionary: list[str] = chunks[-1].dictionary.to_pylist() if chunks else []
-    codes = np.concatenate(
-        [pc.fill_null(chunk.indices, NULL_CODE).to_numpy(zero_copy_only=False) for chunk in chunks]
-        or [np.zeros(0, dtype=np.int32)]
-    ).astype(np.int32, copy=False)
+
+def _string_column(f: Field, values: Any) -> Column:
+    """``values``: codes into one dictionary shared by every chunk (``_parse_typed``), in
+    first-seen order; the checks run on the distinct values."""
+    chunks = values.chunks
+    if chunks:
+        _check_field_size(chunks[0].dictionary)
+    dictionary: list[str] = chunks[0].dictionary.to_pylist() if chunks else []
+    indices = [chunk.indices for chunk in chunks]
+    if values.null_count:
+        indices = [pc.fill_null(index, NULL_CODE) for index in indices]
+    codes = _concatenated(pa.chunked_array(indices, pa.int32()), np.int32)
     limit = csv_reader._char_limit(f)
     if dictionary and max(map(len, dictionary)) > limit:
         if not f.textual:

@@ -44,6 +44,7 @@ from picks.ordering import time_order
 if TYPE_CHECKING:
     import mmap
     from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
 
 FORMAT_NAME = "picks-columnar"
 FORMAT_VERSION = 1
@@ -451,10 +452,10 @@ def in_user_time_order(table: ColumnTable) -> ColumnTable:
     users, timestamps = table["USER_ID"], table["TIMESTAMP"]
     if users.null is not None or timestamps.null is not None:
         return table
-    codes = users.data.astype(np.int64)
+    codes = users.data  # int32 dictionary codes: time_order widens them as it packs its keys
     if int(codes.min()) < 0:  # a null code: leave the table as it came
         return table
-    order = time_order(codes, timestamps.data.astype(np.int64))
+    order = time_order(codes, timestamps.data.astype(np.int64, copy=False))
     if bool(np.all(order[1:] > order[:-1])):
         return table
     return table.take(order)
@@ -540,6 +541,29 @@ def build_manifest(table: ColumnTable, data_size: int, data_sha256: str) -> dict
 
 def serialize(table: ColumnTable) -> tuple[bytes, dict[str, Any]]:
     """The ``data.npz`` bytes and the manifest describing them."""
+    buffer = io.BytesIO()
+    npz.write(buffer, _arrays(table))
+    data = buffer.getvalue()
+    return data, build_manifest(table, len(data), hashlib.sha256(data).hexdigest())
+
+
+def save(table: ColumnTable, folder: Path) -> dict[str, Any]:
+    """``serialize``'s ``data.npz`` and ``manifest.json`` as files in ``folder``, the data written
+    straight to disk (a table of millions of rows is never one more copy in memory); the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / DATA_NAME).open("wb") as handle:
+        npz.write(handle, _arrays(table))
+    written = npz.map_file(folder / DATA_NAME)
+    try:
+        manifest = build_manifest(table, len(written), hashlib.sha256(written).hexdigest())
+    finally:
+        if not isinstance(written, bytes):
+            written.close()
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _arrays(table: ColumnTable) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for column in table.columns.values():
         arrays[f"{column.name}.data"] = column.data
@@ -550,10 +574,7 @@ def serialize(table: ColumnTable) -> tuple[bytes, dict[str, Any]]:
             arrays[f"{column.name}.dict_offsets"] = offsets
         elif column.null is not None:
             arrays[f"{column.name}.null"] = column.null
-    buffer = io.BytesIO()
-    npz.write(buffer, arrays)
-    data = buffer.getvalue()
-    return data, build_manifest(table, len(data), hashlib.sha256(data).hexdigest())
+    return arrays
 
 
 def deserialize(data: bytes | mmap.mmap, manifest: Mapping[str, Any]) -> ColumnTable:

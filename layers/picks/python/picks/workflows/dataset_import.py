@@ -38,6 +38,7 @@ from picks.workflows.failures import TRAINING_JOB_FAILED, error_code, failure_re
 from picks.workflows.training_contract import (
     CONFIG_FILE,
     TrainingRequest,
+    copy_object,
     is_archive,
     model_artifacts_uri,
     split_s3_uri,
@@ -139,7 +140,7 @@ def _copy_source(
 ) -> None:
     bucket = services.settings.bucket_name
     if role is None:  # a bucket picks reads itself: a server-side copy (multipart beyond 5 GB)
-        services.s3.copy({"Bucket": sources.bucket, "Key": key}, bucket, to)
+        copy_object(services.s3, sources.bucket, key, bucket, to)
         return
     # Read as the role, written as picks, streamed (multipart): never whole in the step's memory.
     body = open_object(source_s3, sources.bucket, key, role)
@@ -150,8 +151,8 @@ def _stage_previous(services: Services, previous: str, to: str) -> str:
     bucket = services.settings.bucket_name
     manifest = read_manifest(services.s3, bucket, previous)
     data_key = manifest["data"]["key"]
-    services.s3.copy({"Bucket": bucket, "Key": f"{previous}/{data_key}"}, bucket, to + data_key)
-    services.s3.copy({"Bucket": bucket, "Key": f"{previous}/{MANIFEST_NAME}"}, bucket, to + MANIFEST_NAME)
+    copy_object(services.s3, bucket, f"{previous}/{data_key}", bucket, to + data_key)
+    copy_object(services.s3, bucket, f"{previous}/{MANIFEST_NAME}", bucket, to + MANIFEST_NAME)
     return previous
 
 
@@ -220,9 +221,7 @@ def publish(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     manifest = read_manifest(services.s3, output_bucket, output)
     bucket, destination = services.settings.bucket_name, state["destination"]
     for name in (manifest["data"]["key"], MANIFEST_NAME):
-        services.s3.copy(
-            {"Bucket": output_bucket, "Key": f"{output}/{name}"}, bucket, f"{destination}/{name}"
-        )
+        copy_object(services.s3, output_bucket, f"{output}/{name}", bucket, f"{destination}/{name}")
     _finish(services, job, dataset, destination, int(manifest["row_count"]))
     remove_job_files(services, TrainingRequest.from_state(state[REQUEST_KEY]).jobName)
     return {**state, "status": ACTIVE, "rowCount": int(manifest["row_count"])}

@@ -42,6 +42,7 @@ from picks.workflows.failures import TRAINING_JOB_FAILED, TrainingDataMissing, f
 from picks.workflows.training_contract import (
     CONFIG_FILE,
     TrainingRequest,
+    copy_object,
     is_archive,
     model_artifacts_uri,
     split_s3_uri,
@@ -107,13 +108,7 @@ def _set(
 
 
 def _copy_object(s3: Any, bucket: str, source_key: str, destination_key: str) -> None:
-    """One server-side CopyObject; boto3's managed (multipart) copy only for sources past its 5 GB limit."""
-    try:
-        s3.copy_object(Bucket=bucket, Key=destination_key, CopySource={"Bucket": bucket, "Key": source_key})
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "InvalidRequest":
-            raise
-        s3.copy({"Bucket": bucket, "Key": source_key}, bucket, destination_key)
+    copy_object(s3, bucket, source_key, bucket, destination_key)
 
 
 def _copy_table(services: Services, source_prefix: str, destination_prefix: str) -> None:

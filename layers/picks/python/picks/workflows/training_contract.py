@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 CHANNEL = "train"
 CONFIG_FILE = "config.json"  # inside the channel: recipe, solution config, training mode
 # OutputDataConfig.CompressionType: the model directory's files are uploaded one by one, as they
@@ -72,3 +74,14 @@ def model_artifacts_uri(job: dict[str, Any]) -> str:
 def is_archive(uri: str) -> bool:
     """Whether ``S3ModelArtifacts`` names one archive (GZIP output) rather than a prefix of files."""
     return uri.endswith((".tar.gz", ".tar"))
+
+
+def copy_object(s3: Any, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+    """One server-side CopyObject (staging a channel, publishing a job's output); boto3's managed
+    copy, a multipart copy of ranges, only for a source past CopyObject's 5 GB limit."""
+    try:
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InvalidRequest":
+            raise
+        s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
