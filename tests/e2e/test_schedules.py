@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -24,6 +24,7 @@ from picks import cache
 from picks.workflows.schedules import FIRST_TRAINING_AFTER_S, UPDATE_INTERVAL_S
 
 from demo.waiting import wait_for
+from emulator.__main__ import main as emulator_main
 from emulator.server import Emulator
 from tests.conftest import client_for
 from tests.e2e.test_solution_version_lifecycle import (
@@ -35,6 +36,9 @@ from tests.e2e.test_solution_version_lifecycle import (
     train,
 )
 from tests.unit.planted import planted
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
 
@@ -157,7 +161,7 @@ def test_the_latest_full_version_is_updated_in_place(clients, emulator: Emulator
 
 
 def test_automatic_training_creates_a_version_a_following_campaign_switches_to(
-    clients, emulator: Emulator
+    clients, emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     personalize, runtime_client, _, events = clients
     data = planted(seed=9)
@@ -180,6 +184,9 @@ def test_automatic_training_creates_a_version_a_following_campaign_switches_to(
 
     answer = admin(emulator, "/_picks/schedules/tick", {"advanceSeconds": 0})
     assert mine(answer["started"], solution_arn) == []  # the solution is minutes old
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        admin(emulator, "/_picks/schedules/tick", {"advanceSeconds": -5})
+    assert refused.value.code == 400
     (started,) = mine(emulator.tick(advance_s=FIRST_TRAINING_AFTER_S), solution_arn)
     assert started["kind"] == "training"
     auto_arn = started["solutionVersionArn"]
@@ -209,5 +216,7 @@ def test_automatic_training_creates_a_version_a_following_campaign_switches_to(
         timeout=10,
         field="items",
     )
-    # The next automatic version is a day after this one, not before.
+    # The next automatic version is a day after this one, not before; the command line asks the same.
     assert mine(emulator.tick(advance_s=3600), solution_arn) == []
+    assert emulator_main(["tick", "--port", str(emulator.port), "--advance-hours", "1"]) == 0
+    assert mine(json.loads(capsys.readouterr().out)["started"], solution_arn) == []

@@ -3,6 +3,7 @@ due, and that ticks are idempotent (two ticks never start two trainings)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +11,10 @@ import pytest
 from picks.domain.resources import CampaignState, DatasetState, ModelRef, ModelUpdate, Resource, TableRef
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.workflows import schedules
+from picks.workflows.declaration import SCHEDULES
 from picks.workflows.schedules import DAY_S, FIRST_TRAINING_AFTER_S, UPDATE_INTERVAL_S
+
+from emulator.schedules import AdjustableClock, ScheduleTicker
 
 ACCOUNT = "arn:aws:personalize:us-east-1:000000000000"
 GROUP = f"{ACCOUNT}:dataset-group/g"
@@ -259,3 +263,38 @@ def test_an_update_that_cannot_start_is_recorded_as_failed(
     assert update.status == CREATE_FAILED and "throttled" in (update.failure_reason or "")
     # ... and the next one is due two hours after the failed one started
     assert not schedules.update_due(services.resources.get(full.arn, what="v"), clock.now + 60)
+
+
+# --- the emulator's ticker and clock -------------------------------------------------------------
+
+
+def test_the_emulator_ticker_invokes_each_declared_schedule_on_its_rate() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    ticked = threading.Event()
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        calls.append((function, event))
+        ticked.set()
+        return {"started": [{"kind": "update", "solutionVersionArn": "v"}]}
+
+    assert ScheduleTicker(invoke).interval_s == min(s.every_minutes for s in SCHEDULES) * 60
+    ticker = ScheduleTicker(invoke, interval_s=0.01)
+    ticker.start()
+    try:
+        assert ticked.wait(10)
+    finally:
+        ticker.stop()
+    assert calls[0] == ("scheduler", {"action": "schedules.tick", "input": {}})
+    off = ScheduleTicker(invoke, interval_s=0)
+    off.start()  # 0: only when asked
+    assert off.tick() == [{"kind": "update", "solutionVersionArn": "v"}] * len(SCHEDULES)
+
+
+def test_the_emulator_clock_only_moves_forward() -> None:
+    clock = AdjustableClock()
+    before = clock()
+    assert clock.advance(7200) >= before + 7200 and clock.offset == 7200
+    with pytest.raises(ValueError, match="advance"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="advance"):
+        clock.advance(float("nan"))
