@@ -14,6 +14,7 @@ from picks.workflows import schedules
 from picks.workflows.declaration import SCHEDULES
 from picks.workflows.schedules import DAY_S, FIRST_TRAINING_AFTER_S, UPDATE_INTERVAL_S
 
+from emulator.recovery import end_interrupted_jobs
 from emulator.schedules import AdjustableClock, ScheduleTicker
 
 ACCOUNT = "arn:aws:personalize:us-east-1:000000000000"
@@ -298,3 +299,20 @@ def test_the_emulator_clock_only_moves_forward() -> None:
         clock.advance(-1)
     with pytest.raises(ValueError, match="advance"):
         clock.advance(float("nan"))
+
+
+def test_an_update_running_when_the_emulator_stopped_ends_failed_at_restart(
+    scheduled: tuple[Any, RecordingStarter, Clock],
+) -> None:
+    services, _, clock = scheduled
+    full = _deployed_full_version(services, clock)
+    clock.now += 3 * UPDATE_INTERVAL_S
+    assert schedules.tick(services) != []
+
+    assert end_interrupted_jobs(services) == [full.arn]
+
+    after = services.resources.get(full.arn, what="v")
+    (update,) = after.version_state.updates
+    assert update.status == CREATE_FAILED and "Interrupted" in (update.failure_reason or "")
+    assert after.doc["status"] == ACTIVE and after.version_state.model == MODEL  # still serving its model
+    assert schedules.update_due(after, clock.now + UPDATE_INTERVAL_S)  # the next one is not blocked
