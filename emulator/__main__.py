@@ -5,17 +5,25 @@ prints their offline metrics and sample recommendations; ``--no-train`` only loa
 State (dataset groups, models, campaigns, events, S3 objects) is kept in ``--data-dir``
 (``PICKS_DATA_DIR``, default ``.picks-data/`` in the repository) and survives restarts; delete that
 directory (``make clean-state``) to start empty, or pass ``--ephemeral`` to keep nothing.  A demo
-already loaded there is reused, not loaded again."""
+already loaded there is reused, not loaded again.
+
+``python -m emulator tick [--advance-hours H]`` asks the emulator already running at --host/--port to
+run the schedules (automatic training and automatic updates) now, after moving its clock H hours
+forward (for the rest of that run), and prints what they started."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from emulator.durable import StateDirectoryInUse
 from emulator.journal import JournalError
+from emulator.schedules import TICK_PATH
 from emulator.server import Emulator, stop_on_sigterm
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / ".picks-data"
@@ -25,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m emulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=("serve", "demo"))
+    parser.add_argument("command", choices=("serve", "demo", "tick"))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4566")))
     parser.add_argument("--region", default=os.environ.get("PICKS_REGION", "us-east-1"))
@@ -38,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ephemeral", action="store_true", help="keep the state in memory only: nothing survives"
     )
+    parser.add_argument(
+        "--advance-hours", type=float, default=0.0, help="tick: move the running emulator's clock first"
+    )
     args = parser.parse_args(argv)
+    if args.command == "tick":
+        return tick(f"http://{args.host}:{args.port}", args.advance_hours * 3600)
 
     data_dir = None if args.ephemeral else args.data_dir
     # PICKS_DATA_FSYNC=0: no fsync per change (faster writes; a power cut may lose the last ones).
@@ -83,6 +96,20 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         emulator.stop()
+    return 0
+
+
+def tick(url: str, advance_s: float) -> int:
+    """POST /_picks/schedules/tick to the running emulator; prints its JSON answer."""
+    request = urllib.request.Request(
+        url + TICK_PATH, data=json.dumps({"advanceSeconds": advance_s}).encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - a local URL
+            print(response.read().decode(), flush=True)
+    except (urllib.error.URLError, OSError) as error:
+        print(f"picks emulator: no emulator answered at {url} ({error})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,7 +1,8 @@
 """After a restart: jobs the previous server was running end as Personalize ends a failed job.
 
-A dataset import, a solution version's training, a campaign deployment or a batch job that was pending or in
-progress when the server stopped has no workflow running it any more.  Each is handed to its
+A dataset import, a solution version's training (or its model's automatic update), a campaign
+deployment or a batch job that was pending or in progress when the server stopped has no workflow
+running it any more.  Each is handed to its
 workflow's own failure step (``on_failure`` in ``picks.workflows.declaration``, the state machine's
 Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being stopped: CREATE
 STOPPED) with a failureReason saying why, exactly as if its step had failed; the caller creates it
@@ -23,13 +24,19 @@ from picks.controlplane import (
     import_jobs,
     solution_versions,
 )
-from picks.domain.states import BATCH_RUNNING_STATES, IN_PROGRESS_STATES, VERSION_BUSY_STATES
+from picks.domain.states import (
+    BATCH_RUNNING_STATES,
+    CREATE_IN_PROGRESS,
+    IN_PROGRESS_STATES,
+    VERSION_BUSY_STATES,
+)
 from picks.workflows.declaration import (
     BATCH_INFERENCE,
     BATCH_SEGMENT,
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
     SOLUTION_VERSION_TRAINING,
+    SOLUTION_VERSION_UPDATE,
     TRIGGERS,
     Workflow,
 )
@@ -58,6 +65,10 @@ def end_interrupted_jobs(services: Services) -> list[str]:
     for version in services.resources.list(solution_versions.KIND):
         if version.doc.get("status") in VERSION_BUSY_STATES:
             _fail(SOLUTION_VERSION_TRAINING, {"solutionVersionArn": version.arn})
+            ended.append(version.arn)
+        running = [u.job_name for u in version.version_state.updates if u.status == CREATE_IN_PROGRESS]
+        for job_name in running:  # an automatic update of its model: the version keeps its model
+            _fail(SOLUTION_VERSION_UPDATE, {"solutionVersionArn": version.arn, "jobName": job_name})
             ended.append(version.arn)
     for campaign in services.resources.list(campaigns.KIND):
         update = campaign.doc.get("latestCampaignUpdate") or {}

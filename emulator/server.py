@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import boto3
 from botocore.config import Config
@@ -44,6 +44,7 @@ from emulator import moto_patches
 from emulator.durable import DurableState
 from emulator.lambda_bridge import api_gateway_event, invoke
 from emulator.recovery import end_interrupted_jobs, undelivered_drops
+from emulator.schedules import ADMIN_PREFIX, AdjustableClock, ScheduleTicker, admin_response
 from emulator.training_jobs import LocalTrainingJobs
 from emulator.workflow_runner import LocalWorkflowRunner
 
@@ -93,10 +94,13 @@ def _prepare_environment(region: str, account: str) -> None:
 class PicksApplication:
     """The WSGI application behind the emulator's port."""
 
-    def __init__(self, settings: Settings, moto_app: Any) -> None:
+    def __init__(
+        self, settings: Settings, moto_app: Any, schedules: tuple[AdjustableClock, ScheduleTicker]
+    ) -> None:
         self.settings = settings
         self.moto_app = moto_app
         self._drop_threads: list[threading.Thread] = []
+        self._clock, self._ticker = schedules
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         headers = {
@@ -106,6 +110,8 @@ class PicksApplication:
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):  # no S3 bucket name starts with "_"
+            return self._serve_admin(environ, start_response)
         if not _personalize_shaped(environ, headers):
             return self._serve_moto(environ, start_response)
         refusal = _gateway_refusal(environ, headers)
@@ -159,6 +165,26 @@ class PicksApplication:
         start_response(
             f"{response['statusCode']} {_reason(response['statusCode'])}", list(out_headers.items())
         )
+        return [payload]
+
+    def _serve_admin(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The emulator's own endpoints (``emulator.schedules.admin_response``)."""
+        try:
+            body = _request_bytes(environ)
+        except (ValueError, TimeoutError) as error:
+            return _json_error(start_response, 400, "InvalidInputException", str(error))
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        status, answer = admin_response(
+            environ["REQUEST_METHOD"],
+            environ["PATH_INFO"],
+            query,
+            body,
+            clock=self._clock,
+            ticker=self._ticker,
+        )
+        payload = json.dumps(answer).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response(f"{status} {_reason(status)}", headers)
         return [payload]
 
     def _serve_moto(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -425,6 +451,7 @@ class Emulator:
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = True,
         read_timeout_s: float = READ_TIMEOUT_S,
+        tick_interval_s: float | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.read_timeout_s = read_timeout_s
@@ -440,6 +467,11 @@ class Emulator:
         self.app: PicksApplication | None = None
         self.state = DurableState(data_dir, fsync=fsync) if data_dir is not None else None
         self.restored: RestoreSummary | None = None
+        # What resources and events are stamped with and schedules run on; tests advance it.
+        self.clock = AdjustableClock()
+        # The declared schedules (automatic training and updates), every tick_interval_s seconds
+        # (default: their declared rate; 0: only when asked, ``tick``).
+        self.ticker = ScheduleTicker(invoke, tick_interval_s)
 
     @property
     def url(self) -> str:
@@ -460,7 +492,11 @@ class Emulator:
         self.runner = LocalWorkflowRunner(invoke, training_jobs=self.training_jobs)
         picks_services.set_services(
             picks_services.build(
-                self.settings, session=session, workflows=self.runner, training_jobs=self.training_jobs
+                self.settings,
+                session=session,
+                workflows=self.runner,
+                training_jobs=self.training_jobs,
+                clock=self.clock,
             )
         )
         if self.state is not None and replay is not None:
@@ -476,7 +512,9 @@ class Emulator:
                 interrupted=interrupted,
                 skipped=replay.skipped,
             )
-        self.app = PicksApplication(self.settings, DomainDispatcherApplication(create_backend_app))
+        self.app = PicksApplication(
+            self.settings, DomainDispatcherApplication(create_backend_app), (self.clock, self.ticker)
+        )
         if self.state is not None and replay is not None:
             for key, written in undelivered_drops(picks_services.get_services()):
                 self.app.on_object_created(self.settings.bucket_name, key, written)
@@ -490,7 +528,14 @@ class Emulator:
         self.port = self._server.server_port  # port 0 picks a free one
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="emulator")
         self._thread.start()
+        self.ticker.start()
         return self
+
+    def tick(self, advance_s: float = 0.0) -> list[dict[str, str]]:
+        """Move the clock ``advance_s`` seconds forward and run the declared schedules once, now;
+        returns what they started (``{"kind": "training" | "update", "solutionVersionArn": ...}``)."""
+        self.clock.advance(advance_s)
+        return self.ticker.tick()
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM, then stop gracefully (``stop``)."""
@@ -518,6 +563,7 @@ class Emulator:
         if self.app is None:
             return
         self.app = None
+        self.ticker.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server = None

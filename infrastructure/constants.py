@@ -44,7 +44,13 @@ LAMBDA_WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 # Which functions get what beyond the defaults (read/write on the table and the data bucket).
 # Keys are picks.routes.FUNCTIONS names; the stack rejects unknown ones at synth time.
 READ_ONLY_FUNCTIONS = frozenset({"runtime"})  # serving reads models and resources, never writes
-WORKFLOW_STARTERS = frozenset({"control_plane", "s3_drop"})  # states:StartExecution + PICKS_WORKFLOWS
+# states:StartExecution + PICKS_WORKFLOWS. workflow_steps: a version that becomes ACTIVE redeploys the
+# campaigns following the latest one; scheduler: automatic training and updates. A synth test derives
+# the functions whose code starts workflows and checks each is here.
+WORKFLOW_STARTERS = frozenset({"control_plane", "s3_drop", "workflow_steps", "scheduler"})
+# Functions that never touch the data bucket: the resources table only (scheduler reads solutions and
+# versions and records versions and updates; the workflows it starts do the data work).
+TABLE_ONLY_FUNCTIONS = frozenset({"scheduler"})
 # Act on users' buckets (picks.user_buckets): sts:AssumeRole on the account's roles, to use the roleArn
 # a job names, and read access to the trusted buckets.
 USER_BUCKET_USERS = frozenset({"workflow_steps"})

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from picks.observability import logger, tracer
 from picks.services import get_services
-from picks.workflows import batch_inference, batch_segment, campaign, dataset_import, solution_version
+from picks.workflows import (
+    batch_inference,
+    batch_segment,
+    campaign,
+    dataset_import,
+    model_update,
+    solution_version,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,6 +21,7 @@ if TYPE_CHECKING:
 ACTIONS = {
     **dataset_import.ACTIONS,
     **solution_version.ACTIONS,
+    **model_update.ACTIONS,
     **campaign.ACTIONS,
     **batch_inference.ACTIONS,
     **batch_segment.ACTIONS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -75,7 +75,13 @@ class Workflows(Construct):
     declared ``ends_without_request`` is reached through a Choice: without ``$.<request_key>`` the
     execution succeeds there (the steps before did the work).
 
-    Attribute: ``state_machines`` (workflow name -> ``sfn.StateMachine``).
+    Each state machine is named ``<stack name>-<workflow name>`` so that its ARN is known without
+    referencing it (``arns``): a workflow step's function may then start workflows (a retrained
+    version redeploys the campaigns following it) without a circular dependency between the state
+    machine, which invokes the function, and the function's environment and role.
+
+    Attributes: ``state_machines`` (workflow name -> ``sfn.StateMachine``), ``arns`` (workflow name
+    -> its state machine's ARN, built from the name).
     """
 
     LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -92,9 +98,22 @@ class Workflows(Construct):
         super().__init__(scope, construct_id)
         self._functions = functions
         self._training = training
+        stack = Stack.of(self)
+        self.arns: dict[str, str] = {
+            name: stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=self.state_machine_name(name),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in declarations
+        }
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._build_state_machine(workflow) for name, workflow in declarations.items()
         }
+
+    def state_machine_name(self, workflow: str) -> str:
+        return f"{Stack.of(self).stack_name}-{workflow}"
 
     def _build_state_machine(self, workflow: Workflow) -> sfn.StateMachine:
         # State construct ids only need to be unique per workflow, so each gets its own scope.
@@ -130,6 +149,7 @@ class Workflows(Construct):
         return sfn.StateMachine(
             scope,
             "StateMachine",
+            state_machine_name=self.state_machine_name(workflow.name),
             definition_body=sfn.DefinitionBody.from_chainable(chain),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.seconds(workflow.timeout_s),

@@ -14,6 +14,7 @@ from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from picks.dal.event_store import BY_GROUP_INDEX
 from picks.dal.resources import BY_KIND_INDEX
 from picks.workflows.declaration import (
+    SCHEDULES,
     TRAINING_INPUT_PREFIX,
     TRAINING_OUTPUT_PREFIX,
     WORKFLOWS,
@@ -54,6 +55,14 @@ EVENTS_TABLE_INDEXES = (
 LAMBDA_VERSIONS = (
     "Added by the Step Functions LambdaInvoke task: invoking any version or alias of the step function "
     "itself, and nothing else."
+)
+SCHEDULE_INVOKES_VERSIONS = (
+    "Added by the EventBridge Scheduler LambdaInvoke target: its role may invoke any version or alias of "
+    "the scheduled function itself, and nothing else."
+)
+SCHEDULE_DLQ_IS_DLQ = (
+    "This queue is the dead-letter queue of the schedules' targets (deliveries EventBridge Scheduler gave up "
+    "on); a dead-letter queue of its own would only move the problem."
 )
 ACT_AS_CALLERS_ROLES = (
     "Deliberate: like Amazon Personalize, a job reads a user's bucket as the IAM role the caller names "
@@ -198,6 +207,15 @@ def acknowledge_nag_findings(stack: PicksStack) -> None:
     )
     _acknowledge(stack.triggers.dead_letter_queue, ("AwsSolutions-SQS3", DLQ_IS_DLQ))
     _acknowledge(stack.triggers.failed_invocation_queue, ("AwsSolutions-SQS3", FAILURE_DESTINATION_IS_DLQ))
+    _acknowledge(stack.schedules.dead_letter_queue, ("AwsSolutions-SQS3", SCHEDULE_DLQ_IS_DLQ))
+    for schedule in SCHEDULES:
+        _acknowledge(
+            stack.schedules.roles[schedule.function],
+            (
+                f"AwsSolutions-IAM5[Resource::{_arn(functions.functions[schedule.function])}:*]",
+                SCHEDULE_INVOKES_VERSIONS,
+            ),
+        )
 
     # aws-cdk-lib adds this singleton at the stack root (id: BucketNotificationsHandler<uuid>).
     for child in stack.node.children:

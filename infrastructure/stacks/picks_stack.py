@@ -9,12 +9,13 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from picks.routes import API_FUNCTIONS, FUNCTIONS, routes
-from picks.workflows.declaration import TRIGGERS, WORKFLOWS, TrainingStep
+from picks.workflows.declaration import SCHEDULES, TRIGGERS, WORKFLOWS, TrainingStep
 
 from infrastructure import constants
 from infrastructure.constructs.alarms import OperationalAlarms
 from infrastructure.constructs.api import PersonalizeApi
 from infrastructure.constructs.functions import LambdaFunctions
+from infrastructure.constructs.schedules import Schedules
 from infrastructure.constructs.storage import Storage
 from infrastructure.constructs.training import TrainingJobs
 from infrastructure.constructs.triggers import ObjectCreatedTriggers
@@ -31,7 +32,7 @@ class PicksStack(Stack):
     """Everything picks needs in one account and region.
 
     Attributes: ``storage``, ``functions``, ``training`` (None when no workflow trains),
-    ``workflows``, ``api``, ``triggers``, ``alarms`` (the constructs).
+    ``workflows``, ``api``, ``triggers``, ``schedules``, ``alarms`` (the constructs).
     """
 
     def __init__(
@@ -97,6 +98,9 @@ class PicksStack(Stack):
             bucket=self.storage.bucket,
             functions=self.functions.functions,
         )
+        self.schedules = Schedules(
+            self, "Schedules", declarations=SCHEDULES, functions=self.functions.functions
+        )
 
         self.alarms = OperationalAlarms(
             self,
@@ -108,6 +112,7 @@ class PicksStack(Stack):
             dead_letter_queues={
                 "drop_dead_letters": self.triggers.dead_letter_queue,
                 "drop_failed_invocations": self.triggers.failed_invocation_queue,
+                "schedule_dead_letters": self.schedules.dead_letter_queue,
             },
             state_machines=self.workflows.state_machines,
         )
@@ -119,12 +124,13 @@ class PicksStack(Stack):
 
     def _grant_access(self) -> None:
         table, bucket = self.storage.table, self.storage.bucket
-        state_machines = self.workflows.state_machines
         for name, function in self.functions.functions.items():
             # Table and bucket grants include the KMS key both are encrypted with.
             if name in constants.READ_ONLY_FUNCTIONS:
                 table.grant_read_data(function)
                 bucket.grant_read(function)
+            elif name in constants.TABLE_ONLY_FUNCTIONS:
+                table.grant_read_write_data(function)
             else:
                 table.grant_read_write_data(function)
                 bucket.grant_read_write(function)
@@ -136,11 +142,16 @@ class PicksStack(Stack):
                 self.storage.events_table.grant_read_data(function)
 
             if name in constants.WORKFLOW_STARTERS:
-                for state_machine in state_machines.values():
-                    state_machine.grant_start_execution(function)
-                # Only starters get the ARNs: a step function referencing its own state machine would
-                # be a circular dependency.
-                arns = {workflow: machine.state_machine_arn for workflow, machine in state_machines.items()}
+                # ARNs built from the state machines' names, not references: the workflow steps'
+                # function starts workflows too, and its state machines invoke it (a cycle otherwise).
+                arns = self.workflows.arns
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        sid="StartWorkflows",
+                        actions=["states:StartExecution"],
+                        resources=sorted(arns.values()),
+                    )
+                )
                 function.add_environment("PICKS_WORKFLOWS", self.to_json_string(arns))
 
             if name in constants.TRAINING_JOB_STOPPERS and self.training is not None:
@@ -236,6 +247,7 @@ def _check_function_sets() -> None:
     """Fail the synth if constants name a function the declaration does not have (e.g. after a rename)."""
     named = (
         constants.READ_ONLY_FUNCTIONS
+        | constants.TABLE_ONLY_FUNCTIONS
         | constants.WORKFLOW_STARTERS
         | constants.USER_BUCKET_USERS
         | constants.TRAINING_JOB_STOPPERS

@@ -182,15 +182,24 @@ def test_functions_share_the_environment_picks_reads(template: assertions.Templa
         assert ("PICKS_TRAINING_JOBS" in variables) == (name in constants.TRAINING_JOB_STOPPERS)
 
 
-def test_workflow_starters_get_every_state_machine_arn(template: assertions.Template) -> None:
+def test_workflow_starters_get_every_state_machine_arn(synthesized: tuple[Any, assertions.Template]) -> None:
+    stack, template = synthesized
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    # Each workflow's state machine is named after it, so its ARN is known without a reference ...
+    names = {m["Properties"]["StateMachineName"] for m in machines.values()}
+    assert names == {f"{stack.stack_name}-{workflow}" for workflow in WORKFLOWS}
     for name in constants.WORKFLOW_STARTERS:
         variables = _functions(template)[name]["Properties"]["Environment"]["Variables"]
 
         rendered = json.loads(_render(variables["PICKS_WORKFLOWS"]))
 
+        # ... and every starter is told each one's ARN
         assert rendered.keys() == WORKFLOWS.keys()
-        assert {value.lstrip("@") for value in rendered.values()} == machines.keys()
+        for workflow, arn in rendered.items():
+            assert arn == (
+                f"arn:@AWS::Partition:states:@AWS::Region:@AWS::AccountId:stateMachine:"
+                f"{stack.stack_name}-{workflow}"
+            )
 
 
 def test_grants_follow_each_functions_role(template: assertions.Template) -> None:
@@ -327,8 +336,8 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
 
 def test_the_declaration_has_a_training_step() -> None:
     # The training assertions below are parametrized over these; none would silently mean no checks.
-    # a large import; training; batch inference and batch segment jobs
-    assert [step.name for _, step in _training_steps()] == ["Import", "Train", "Run", "Run"]
+    # a large import; training; a model's automatic update; batch inference and batch segment jobs
+    assert [step.name for _, step in _training_steps()] == ["Import", "Train", "Train", "Run", "Run"]
 
 
 @pytest.mark.parametrize(("workflow", "step"), _training_steps(), ids=lambda v: getattr(v, "name", ""))
@@ -737,7 +746,7 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(template: assertions.Te
         for queue in policy["Properties"]["Queues"]
     }
 
-    assert len(queues) == 2
+    assert len(queues) == 3  # the drop trigger's two, the schedules' dead letters
     for queue in queues.values():
         props = queue["Properties"]
         assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
@@ -794,6 +803,7 @@ def _expected_alarms(stack: Any, template: assertions.Template) -> dict[str, Any
     for name, queue in (
         ("DropDeadLetters", stack.triggers.dead_letter_queue),
         ("DropFailedInvocations", stack.triggers.failed_invocation_queue),
+        ("ScheduleDeadLetters", stack.schedules.dead_letter_queue),
     ):
         expected[f"{prefix}{name}Messages"] = _simple(
             "ApproximateNumberOfMessagesVisible",
@@ -817,7 +827,7 @@ def test_alarms_watch_what_should_never_happen(synthesized: tuple[Any, assertion
     # Then there is one per API function signal, the API stage, the events table, each queue and each
     # workflow, and no other ...
     assert alarms.keys() == expected.keys()
-    assert len(alarms) == 2 * len(API_FUNCTIONS) + 1 + 2 + 2 + len(WORKFLOWS)
+    assert len(alarms) == 2 * len(API_FUNCTIONS) + 1 + 2 + 3 + len(WORKFLOWS)
     for name, alarm in alarms.items():
         # ... each raised by a single data point above 0 over 5 minutes, quiet when there is no data
         assert alarm["Threshold"] == 0, name

@@ -51,6 +51,7 @@ FUNCTIONS: dict[str, Function] = {
         ),
         Function("workflow_steps", "Steps of the Step Functions workflows", memory_mb=3008, timeout_s=900),
         Function("s3_drop", "Starts an INCREMENTAL import for a CSV dropped under drop/", timeout_s=60),
+        Function("scheduler", "Starts automatic trainings and model updates when due", timeout_s=120),
     )
 }
 

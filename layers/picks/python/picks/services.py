@@ -78,10 +78,13 @@ def build(
     session: Any = None,
     workflows: WorkflowStarter | None = None,
     training_jobs: TrainingJobs | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Services:
     """The services for ``settings``, every client from ``session`` (default: boto3's, in the
     settings' region).  ``workflows`` defaults to the Step Functions state machines the settings
-    name; ``training_jobs`` to SageMaker's where ``settings.training_jobs`` says so, else none."""
+    name; ``training_jobs`` to SageMaker's where ``settings.training_jobs`` says so, else none.
+    ``clock`` is what resources and stored events are stamped with and schedules run on (the
+    emulator's can be advanced)."""
     import boto3
 
     session = session or boto3.session.Session(region_name=settings.region)
@@ -95,7 +98,8 @@ def build(
         if workflows is not None
         else StepFunctionsStarter(session.client("stepfunctions"), settings.workflow_arns),
         training_jobs=training_jobs,
-        events=EventStore(session.client("dynamodb"), settings.events_table_name),
+        clock=clock,
+        events=EventStore(session.client("dynamodb"), settings.events_table_name, clock=clock),
         metadata=MetadataStore(session.client("dynamodb"), settings.events_table_name),
         sts=session.client("sts"),
     )

@@ -78,10 +78,6 @@ def _check_recipe_datasets(services: Services, group_arn: str, recipe: catalog.R
 
 
 def _check_training_mode(services: Services, solution: Resource, recipe: catalog.Recipe, mode: str) -> None:
-    if mode == "AUTOTRAIN":
-        raise InvalidInputException(
-            "trainingMode: AUTOTRAIN marks versions that automatic training creates; use FULL or UPDATE."
-        )
     if mode != "UPDATE":
         return
     if not recipe.update_training:
@@ -103,12 +99,35 @@ def _check_training_mode(services: Services, solution: Resource, recipe: catalog
 @operation("CreateSolutionVersion")
 def create_solution_version(services: Services, params: dict[str, Any]) -> dict[str, Any]:
     solution = solutions.get_solution(services, params["solutionArn"])
+    mode = params.get("trainingMode", "FULL")
+    if mode == "AUTOTRAIN":
+        raise InvalidInputException(
+            "trainingMode: AUTOTRAIN marks versions that automatic training creates; use FULL or UPDATE."
+        )
+    arn = start_training(services, solution, mode=mode, name=params.get("name"), tags=params.get("tags"))
+    return {"solutionVersionArn": arn}
+
+
+def start_training(
+    services: Services,
+    solution: Resource,
+    *,
+    mode: str,
+    name: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+    version_id: str | None = None,
+) -> str:
+    """Record a new version of ``solution`` (CREATE PENDING) and start its training; returns its ARN.
+
+    CreateSolutionVersion and automatic training (``mode`` AUTOTRAIN, ``trainingType`` AUTOMATIC)
+    share every check.  A given ``version_id`` names the version (automatic training derives it
+    from the schedule's slot, so a repeated tick finds the version it made instead of making
+    another: ResourceAlreadyExistsException)."""
     if solution.doc.get("status") != ACTIVE:
         raise ResourceInUseException(
             f"solutionArn: {solution.arn} is {solution.doc.get('status')}, not ACTIVE."
         )
     recipe = catalog.recipe_for_arn(solution.doc["recipeArn"])
-    mode = params.get("trainingMode", "FULL")
     _check_training_mode(services, solution, recipe, mode)
     group_arn = solution.doc["datasetGroupArn"]
     _check_recipe_datasets(services, group_arn, recipe)
@@ -122,7 +141,6 @@ def create_solution_version(services: Services, params: dict[str, Any]) -> dict[
         raise ResourceInUseException(
             f"solutionArn: solution version {busy.arn} is {busy.doc['status']}; one version trains at a time."
         )
-    name = params.get("name")
     if name is not None and any(
         v.doc.get("name") == name for v in solutions.versions_of(services, solution.arn)
     ):
@@ -138,25 +156,29 @@ def create_solution_version(services: Services, params: dict[str, Any]) -> dict[
         "datasetGroupArn": group_arn,
         "solutionConfig": solution.doc.get("solutionConfig") or {},
         "trainingMode": mode,
-        "trainingType": "MANUAL",
+        "trainingType": "AUTOMATIC" if mode == "AUTOTRAIN" else "MANUAL",
         "status": CREATE_PENDING,
     }
-    arn = _create_with_fresh_id(services, solution, doc, params.get("tags"))
+    arn = _create_with_fresh_id(services, solution, doc, tags, version_id)
     execution = f"{arns.parse(solution.arn).path}-{arn.rsplit('/', 1)[1]}"
     try:
         services.workflows.start(TRAINING_WORKFLOW, execution, {"solutionVersionArn": arn})
     except Exception:
         services.resources.delete(arn)
         raise
-    return {"solutionVersionArn": arn}
+    return arn
 
 
 def _create_with_fresh_id(
-    services: Services, solution: Resource, doc: dict[str, Any], tags: list[dict[str, str]] | None
+    services: Services,
+    solution: Resource,
+    doc: dict[str, Any],
+    tags: list[dict[str, str]] | None,
+    version_id: str | None = None,
 ) -> str:
     # Versions are <solutionArn>/<8 hex chars>, like Personalize's; retry the rare collision.
     for attempt in range(_ID_ATTEMPTS):
-        arn = f"{solution.arn}/{uuid.uuid4().hex[:8]}"
+        arn = f"{solution.arn}/{version_id or uuid.uuid4().hex[:8]}"
         resource = new_resource(
             services, KIND, arn, {**doc, "solutionVersionArn": arn}, parent=solution.arn, tags=tags
         )
@@ -164,7 +186,7 @@ def _create_with_fresh_id(
             services.resources.create(resource, what=WHAT)
             return arn
         except ResourceAlreadyExistsException:
-            if attempt == _ID_ATTEMPTS - 1:
+            if version_id is not None or attempt == _ID_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -71,6 +71,41 @@ class ModelRef:
         )
 
 
+@dataclass(frozen=True)
+class ModelUpdate:
+    """One automatic update of a version's model (``picks.workflows.model_update``): the UPDATE
+    training of the version's current model on what arrived since, published in place."""
+
+    started: float  # epoch s: when the schedule claimed it
+    job_name: str  # its training job (unique per update)
+    status: str  # CREATE IN_PROGRESS, then ACTIVE (the version serves its model) or CREATE FAILED
+    finished: float | None = None
+    events_until: int = 0  # epoch ms: the cut-off of the real-time events it trained on
+    failure_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "started": self.started,
+            "jobName": self.job_name,
+            "status": self.status,
+            "finished": self.finished,
+            "eventsUntil": self.events_until,
+            "failureReason": self.failure_reason,
+        }
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelUpdate:
+        return cls(
+            started=float(data["started"]),
+            job_name=data["jobName"],
+            status=data["status"],
+            finished=data.get("finished"),
+            events_until=int(data.get("eventsUntil", 0)),
+            failure_reason=data.get("failureReason"),
+        )
+
+
 @dataclass
 class NoState:
     """Kinds whose record is their document alone."""
@@ -106,11 +141,16 @@ class SolutionVersionState:
     metrics: dict[str, float] = field(default_factory=dict)  # GetSolutionMetrics' answer
     training_job_name: str | None = None  # the SageMaker job, once the workflow started it
     events_until: int = 0  # epoch ms: the cut-off of the real-time events the job trains on
+    # The automatic updates of its model, oldest first (the last ``model_update.HISTORY``): Describe
+    # has no member for them, so they are picks' own record (docs/schedules.md: how to read it).
+    updates: list[ModelUpdate] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.model is not None:
             data["model"] = self.model.to_json()
+        if self.updates:
+            data["updates"] = [update.to_json() for update in self.updates]
         if self.metrics:
             data["metrics"] = self.metrics
         if self.training_job_name is not None:
@@ -127,6 +167,7 @@ class SolutionVersionState:
             metrics=dict(data.get("metrics") or {}),
             training_job_name=data.get("trainingJobName"),
             events_until=int(data.get("eventsUntil", 0)),
+            updates=[ModelUpdate.from_json(update) for update in data.get("updates") or []],
         )
 
 

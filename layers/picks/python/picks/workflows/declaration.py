@@ -1,4 +1,4 @@
-"""The one declaration of picks' workflows and event triggers.
+"""The one declaration of picks' workflows, event triggers and schedules.
 
 CDK turns each ``Workflow`` into a Step Functions state machine: a ``Step`` is a LambdaInvoke task,
 a ``TrainingStep`` a SageMaker CreateTrainingJob task (``.sync``); every task has a Catch routing
@@ -56,6 +56,20 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """``function`` invoked every ``every_minutes`` with ``{"action": action, "input": {}}``: an
+    EventBridge Scheduler schedule on AWS, the emulator's ticker locally (on its clock)."""
+
+    name: str
+    function: str
+    action: str
+    every_minutes: int
+
+    def payload(self) -> dict[str, Any]:
+        return {"action": self.action, "input": {}}
+
+
+@dataclass(frozen=True)
 class ObjectCreatedTrigger:
     """An object written under ``prefix`` in the picks data bucket invokes ``function``."""
 
@@ -100,6 +114,19 @@ SOLUTION_VERSION_TRAINING = Workflow(
     timeout_s=25 * 3600,
 )
 
+# The automatic update of a version's model in place (picks.workflows.model_update): the same
+# staging and training job as a trainingMode UPDATE version, published as the version's model.
+SOLUTION_VERSION_UPDATE = Workflow(
+    name="SolutionVersionUpdate",
+    steps=(
+        Step("Prepare", "workflow_steps", "model_update.prepare"),
+        TrainingStep("Train"),
+        Step("Publish", "workflow_steps", "model_update.publish"),
+    ),
+    on_failure=Step("RecordFailure", "workflow_steps", "model_update.record_failure"),
+    timeout_s=25 * 3600,
+)
+
 # Checks the campaign's model artifact loads, then makes the campaign (or its update) ACTIVE.
 CAMPAIGN_DEPLOYMENT = Workflow(
     name="CampaignDeployment",
@@ -138,9 +165,22 @@ BATCH_SEGMENT = Workflow(
 
 WORKFLOWS: dict[str, Workflow] = {
     w.name: w
-    for w in (DATASET_IMPORT, SOLUTION_VERSION_TRAINING, CAMPAIGN_DEPLOYMENT, BATCH_INFERENCE, BATCH_SEGMENT)
+    for w in (
+        DATASET_IMPORT,
+        SOLUTION_VERSION_TRAINING,
+        SOLUTION_VERSION_UPDATE,
+        CAMPAIGN_DEPLOYMENT,
+        BATCH_INFERENCE,
+        BATCH_SEGMENT,
+    )
 }
 
 # s3://<picks bucket>/drop/<dataset group name>/<DATASET_TYPE>/<anything>.csv
 DROP_PREFIX = "drop/"
 TRIGGERS: tuple[ObjectCreatedTrigger, ...] = (ObjectCreatedTrigger(DROP_PREFIX, "s3_drop"),)
+
+# Automatic training and automatic updates (picks.workflows.schedules): a tick finds what is due by
+# the stored times, so the rate only bounds how late a due training starts.
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("SolutionMaintenance", "scheduler", "schedules.tick", every_minutes=15),
+)

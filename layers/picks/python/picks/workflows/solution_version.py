@@ -132,11 +132,33 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 
     version = services.resources.update(state["solutionVersionArn"], start, what=WHAT)
     solution = services.resources.get(version.doc["solutionArn"], what="Solution")
+    mode = version.doc.get("trainingMode") or "FULL"
+    previous = None
+    if mode == "UPDATE":
+        previous = latest_full_model(services, solution.arn, exclude=version.arn)
+        if previous is None:
+            raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
+    job_name = job_name_for(version)
+    request, events_until = stage_training(services, solution, version, job_name, previous)
+
+    def record_job(version_state: SolutionVersionState) -> None:
+        version_state.training_job_name = job_name
+        version_state.events_until = events_until
+
+    _set(services, version.arn, state_change=record_job)
+    return {**state, "training": request.to_state()}
+
+
+def stage_training(
+    services: Services, solution: Resource, version: Resource, job_name: str, previous: ModelRef | None
+) -> tuple[TrainingRequest, int]:
+    """Stage the job's channel: the dataset group's tables joined with what PutEvents / PutItems /
+    PutUsers stored until now and, to train in UPDATE mode, the ``previous`` model; returns the
+    job's request and the cut-off (epoch ms) of the real-time events it trains on."""
     group_arn = solution.doc["datasetGroupArn"]
     datasets = group_datasets(services, group_arn)
     interactions = datasets.get("INTERACTIONS")
     data = interactions.dataset_state.data if interactions else None
-    job_name = job_name_for(version)
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
     events_until = int(services.clock() * 1000)
@@ -145,18 +167,10 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         if dataset_type in datasets:
             stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
-    mode = version.doc.get("trainingMode") or "FULL"
-    if mode == "UPDATE":
-        previous = latest_full_model(services, solution.arn, exclude=version.arn)
-        if previous is None:
-            raise TrainingDataMissing("trainingMode UPDATE needs an ACTIVE FULL solution version to update.")
+    if previous is not None:
         for name in (MANIFEST_NAME, ARRAYS_NAME):
-            _copy_object(
-                services.s3,
-                bucket,
-                previous.prefix + name,
-                f"{channel}previous_model/{name}",
-            )
+            _copy_object(services.s3, bucket, previous.prefix + name, f"{channel}previous_model/{name}")
+    mode = "UPDATE" if previous is not None else version.doc.get("trainingMode") or "FULL"
     config = _training_config(solution, version, recipe, mode)
     services.s3.put_object(Bucket=bucket, Key=channel + CONFIG_FILE, Body=json.dumps(config).encode())
     request = TrainingRequest(
@@ -165,13 +179,7 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
         inputUri=f"s3://{bucket}/{channel}",
         outputUri=f"s3://{bucket}/{TRAINING_OUTPUT_PREFIX}",
     )
-
-    def record_job(version_state: SolutionVersionState) -> None:
-        version_state.training_job_name = job_name
-        version_state.events_until = events_until
-
-    _set(services, version.arn, state_change=record_job)
-    return {**state, "training": request.to_state()}
+    return request, events_until
 
 
 def _stage_interactions(
@@ -288,26 +296,31 @@ def _check_model_files(services: Services, uri: str) -> tuple[str, dict[str, Any
     return prefix, manifest
 
 
+def trained_model(services: Services, job: dict[str, Any], archive_prefix: str) -> tuple[str, dict[str, Any]]:
+    """The model a finished job wrote: (its key prefix in the picks bucket, its manifest).  A job
+    whose output is one archive has it unpacked under ``archive_prefix``."""
+    uri = model_artifacts_uri(job)
+    if not is_archive(uri):
+        # The job's own files are the model: it never writes there again (job names are unique),
+        # so there is nothing to copy.
+        return _check_model_files(services, uri)
+    files = _read_archive(services, uri)
+    try:
+        manifest = parse_manifest(files[MANIFEST_NAME])
+    except ArtifactError as error:
+        raise ArtifactError(f"{uri}: {error}") from None
+    publish_files(
+        services.s3, services.settings.bucket_name, archive_prefix, files[MANIFEST_NAME], files[ARRAYS_NAME]
+    )
+    return archive_prefix, manifest
+
+
 def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     version = services.resources.get(state["solutionVersionArn"], what=WHAT)
     if version.doc.get("status") in STOPPING_STATES:
         _set(services, version.arn, status=CREATE_STOPPED)
         return {**state, "status": CREATE_STOPPED}
-    uri = model_artifacts_uri(state["trainingJob"])
-    if is_archive(uri):
-        files = _read_archive(services, uri)
-        try:
-            manifest = parse_manifest(files[MANIFEST_NAME])
-        except ArtifactError as error:
-            raise ArtifactError(f"{uri}: {error}") from None
-        prefix = model_prefix(version)
-        publish_files(
-            services.s3, services.settings.bucket_name, prefix, files[MANIFEST_NAME], files[ARRAYS_NAME]
-        )
-    else:
-        # The job's own files are the version's model: it never writes there again (one job per
-        # version, job names are unique), so there is nothing to copy.
-        prefix, manifest = _check_model_files(services, uri)
+    prefix, manifest = trained_model(services, state["trainingJob"], model_prefix(version))
     info = manifest.get("info", {})
     seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
     changes: dict[str, Any] = {"status": ACTIVE, "trainingHours": round(seconds / 3600.0, 6)}
