@@ -220,3 +220,74 @@ def test_automatic_training_creates_a_version_a_following_campaign_switches_to(
     assert mine(emulator.tick(advance_s=3600), solution_arn) == []
     assert emulator_main(["tick", "--port", str(emulator.port), "--advance-hours", "1"]) == 0
     assert mine(json.loads(capsys.readouterr().out)["started"], solution_arn) == []
+
+
+def test_new_items_reach_users_after_the_automatic_update_only_through_exploration(
+    clients, emulator: Emulator
+) -> None:
+    """Issue 15's acceptance, end to end: items added with PutItems (no interactions) appear after the
+    automatic update with explorationWeight 0.9 and never with 0.0, and appear less once a later
+    automatic update has seen them shown (PutEvents impressions) and never chosen."""
+    from tests.e2e.test_exploration import ITEMS_SCHEMA, NEW_ITEMS, _exploring, _new_item_share
+
+    personalize, runtime_client, _, events = clients
+    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=11)
+    group, _ = group_with(clients[:3], "sched-explore", data)
+    schema = personalize.create_schema(name="sched-explore-items", schema=ITEMS_SCHEMA)["schemaArn"]
+    items_dataset = personalize.create_dataset(
+        name="sched-explore-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
+    )["datasetArn"]
+    solution_arn = personalize.create_solution(
+        name="sched-explore",
+        datasetGroupArn=group,
+        recipeArn=RECIPE + "aws-user-personalization",
+        performAutoTraining=False,
+    )["solutionArn"]
+    full_arn, _ = train(personalize, solution_arn)
+    eager = _exploring(personalize, "sched-explore-0-9", full_arn, "0.9")
+    never = _exploring(personalize, "sched-explore-0-0", full_arn, "0.0")
+    users = [str(user) for user in data.interactions.user_ids.tolist()]
+    assert _new_item_share(runtime_client, eager, users) == (0, 0)  # not in the model yet
+
+    now = int(emulator.clock())
+    events.put_items(
+        datasetArn=items_dataset,
+        items=[
+            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
+            for item in NEW_ITEMS
+        ],
+    )
+    assert mine(emulator.tick(advance_s=UPDATE_INTERVAL_S + 60), solution_arn) == [
+        {"kind": "update", "solutionVersionArn": full_arn}
+    ]
+    emulator.wait_idle()
+    time.sleep(QUICK_CAMPAIGN_TTL_S * 2)  # past the runtime's campaign cache
+    reached, before = _new_item_share(runtime_client, eager, users)
+    assert reached >= 40, (reached, before)
+    assert _new_item_share(runtime_client, never, users) == (0, 0)
+
+    # Every user is shown the new items beside an old one, and chooses the old one.
+    tracking_id = tracker(personalize, group, "sched-explore")
+    for position, user in enumerate(users):
+        chosen = str(data.interactions.item_ids[position % data.interactions.item_count])
+        events.put_events(
+            trackingId=tracking_id,
+            userId=user,
+            sessionId=f"shown-{user}",
+            eventList=[
+                {
+                    "eventType": "View",
+                    "itemId": chosen,
+                    "sentAt": time.time(),
+                    "impression": [chosen, *NEW_ITEMS],
+                }
+            ],
+        )
+    assert mine(emulator.tick(advance_s=UPDATE_INTERVAL_S + 60), solution_arn) == [
+        {"kind": "update", "solutionVersionArn": full_arn}
+    ]
+    emulator.wait_idle()
+    time.sleep(QUICK_CAMPAIGN_TTL_S * 2)
+    _, after = _new_item_share(runtime_client, eager, users)
+    assert after < before / 2, (after, before)
+    assert _new_item_share(runtime_client, never, users) == (0, 0)
