@@ -12,7 +12,8 @@ still get a vector by fold-in.  ``hidden_dimension`` is the number of factors.
 The artifact keeps the users' histories and ``YᵀY`` so the runtime can recompute a user's vector
 from interactions newer than the model (``picks.serving.rankers.FactorModel.fold_in``).
 ``refresh`` (trainingMode UPDATE, and finishing a holdout model) keeps the item factors, folds
-in items the model has not seen from the users who interacted with them, then refreshes users.
+in items the model has not seen from the users who interacted with them (and those whose vector came
+from their metadata, ``training/metadata.py``, which runs again after it), then refreshes users.
 
 Re-interactions (``training/repeats.py``, ``picks.serving.repeats``): the artifact carries how
 often the training users came back to one of their recent items, by position, event type and
