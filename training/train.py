@@ -31,7 +31,16 @@ import numpy as np
 from picks.model_artifact import ModelArtifact, save_dir
 from picks.serving.rankers import serving_model
 
-from training import batch_inference, batch_segment, context, evaluation, exploration, history, import_job
+from training import (
+    batch_inference,
+    batch_segment,
+    context,
+    evaluation,
+    exploration,
+    history,
+    import_job,
+    metadata,
+)
 from training.data import (
     Interactions,
     TrainingDataError,
@@ -264,6 +273,8 @@ def run(job: TrainingJob) -> ModelArtifact:
     if final.recipe_type == "USER_PERSONALIZATION":
         # First: it appends the ITEMS dataset's items no interaction names to the model's items.
         exploration.attach(final, job)
+        # Then: the cold items (appended ones included) and users get their metadata's vectors.
+        metadata.attach(final, job, params)
     if job.interactions_table is not None:
         assert filtered is not None
         if exploration.same_leading_items(filtered.item_ids, final.item_ids):

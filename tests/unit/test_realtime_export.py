@@ -104,3 +104,63 @@ def test_item_id_member_and_property_must_agree() -> None:
                 "properties": '{"itemId": "1", "eventValue": 3}',
             }
         )
+
+
+# --- context columns sent as properties (DEVICE, ...) ----------------------------------------------
+
+CONTEXT_SCHEMA = DatasetSchema(
+    "Interactions",
+    (
+        *INTERACTIONS_SCHEMA.fields,
+        Field("DEVICE", "string", nullable=True, categorical=True),
+    ),
+)
+
+
+def test_properties_are_exported_as_the_schemas_columns() -> None:
+    params = {
+        "userId": "u1",
+        "sessionId": "s1",
+        "eventList": [
+            {
+                "eventType": "watch",
+                "sentAt": 1,
+                "itemId": "a",
+                "properties": '{"device": "ios", "numRatings": 3}',
+            },
+            {"eventId": "e2", "eventType": "watch", "sentAt": 2, "itemId": "b"},
+            {
+                "eventId": "e3",
+                "eventType": "watch",
+                "sentAt": 3,
+                "itemId": "c",
+                "properties": '{"DEVICE": "web"}',
+            },
+        ],
+    }
+    events = stored_events(params, lambda text, path: validate_event_properties(CONTEXT_SCHEMA, text, path))
+    table = events_table(events, CONTEXT_SCHEMA)
+    assert table is not None
+    rows = table.to_pylist()
+    assert [row["DEVICE"] for row in rows] == ["ios", None, "web"]
+    assert [row["NUM_RATINGS"] for row in rows] == [3, None, None]
+    device = table.schema.field("DEVICE")
+    assert device is not None and device.categorical and device.nullable  # trained on as context
+    assert table.schema.field("NUM_RATINGS").type == "int"
+    # Without the schema (as before): the reserved columns only.
+    assert "DEVICE" not in events_table(events)
+
+
+def test_a_property_the_schema_no_longer_has_leaves_the_event_without_it() -> None:
+    [kept] = stored_events(
+        {
+            "userId": "u1",
+            "sessionId": "s1",
+            "eventList": [
+                {"eventType": "watch", "sentAt": 1, "itemId": "a", "properties": '{"device": "ios"}'}
+            ],
+        },
+        lambda text, path: validate_event_properties(CONTEXT_SCHEMA, text, path),
+    )
+    table = events_table([kept, event("b", "s1", "u1", "i2", 2)], INTERACTIONS_SCHEMA)
+    assert table is not None and table.row_count == 2 and "DEVICE" not in table

@@ -12,7 +12,8 @@ still get a vector by fold-in.  ``hidden_dimension`` is the number of factors.
 The artifact keeps the users' histories and ``YᵀY`` so the runtime can recompute a user's vector
 from interactions newer than the model (``picks.serving.rankers.FactorModel.fold_in``).
 ``refresh`` (trainingMode UPDATE, and finishing a holdout model) keeps the item factors, folds
-in items the model has not seen from the users who interacted with them, then refreshes users.
+in items the model has not seen from the users who interacted with them (and those whose vector came
+from their metadata, ``training/metadata.py``, which runs again after it), then refreshes users.
 
 Re-interactions (``training/repeats.py``, ``picks.serving.repeats``): the artifact carries how
 often the training users came back to one of their recent items, by position, event type and
@@ -33,7 +34,7 @@ import scipy.sparse as sp
 from picks.model_artifact import ModelArtifact
 from picks.serving.rankers import confidence
 
-from training import repeats
+from training import metadata, repeats
 from training.data import ROW_CHUNK, Interactions, item_index_type, position_in_run, time_order
 from training.recipes.common import flag, number, unique_user_counts
 from training.recipes.sims import neighbor_lists
@@ -412,6 +413,14 @@ def _solve_rows(
     return out
 
 
+def _metadata_rows(artifact: ModelArtifact, name: str, mapping: np.ndarray) -> np.ndarray:
+    """Per mapped row (-1: none), whether the artifact's vector for it came (partly) from metadata."""
+    share = artifact.arrays.get(name)
+    if share is None:
+        return np.zeros(len(mapping), dtype=bool)
+    return (mapping >= 0) & (share[np.maximum(mapping, 0)] > 0)
+
+
 def _excludes_explicitly(params: Mapping[str, str]) -> bool:
     return str(params.get("exclude_interacted_items", "")).lower() == "true"
 
@@ -545,11 +554,15 @@ def refresh(
     # with, training/exploration.py) is folded in like an unseen one.
     known_items = item_map >= 0
     known_items[known_items] = old_item_factors[item_map[known_items]].any(axis=1)
+    # So is one whose vector came (partly) from its metadata (training/metadata.py): its
+    # interactions decide it again, and the metadata blend is redone on the new counts.
+    known_items &= ~_metadata_rows(artifact, metadata.ITEM_SHARE, item_map)
     item_factors[known_items] = old_item_factors[item_map[known_items]]
 
     user_map = np.array([previous_users.get(u, -1) for u in interactions.user_ids.tolist()], dtype=np.int64)
     user_factors = np.zeros((interactions.user_count, k), dtype=np.float32)
     known_users = user_map >= 0
+    known_users &= ~_metadata_rows(artifact, metadata.USER_SHARE, user_map)
     user_factors[known_users] = old_user_factors[user_map[known_users]]
 
     new_items = np.flatnonzero(~known_items)

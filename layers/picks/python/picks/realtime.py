@@ -11,14 +11,23 @@ later used the same sessionId, as Personalize does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from picks.dal.event_store import StoredEvent, new_event_id
-from picks.dataset_schema import Field
+from picks.dataset_schema import DatasetSchema, Field, metadata_fields
 from picks.errors import InvalidInputException
-from picks.ingest.columnar import NULL_CODE, Column, ColumnTable, DictionaryEncoder, string_column
+from picks.ingest.columnar import (
+    NULL_CODE,
+    Column,
+    ColumnTable,
+    DictionaryEncoder,
+    column_of_values,
+    string_column,
+)
+from picks.records import validate_event_properties
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -147,8 +156,10 @@ def merge_sessions(events: Iterable[StoredEvent]) -> list[tuple[str, StoredEvent
     ]
 
 
-def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
-    """The exported events as an interactions table (the reserved columns only), or None if empty.
+def events_table(events: Iterable[StoredEvent], schema: DatasetSchema | None = None) -> ColumnTable | None:
+    """The exported events as an interactions table, or None if empty: the reserved columns, and
+    with the INTERACTIONS dataset's ``schema`` its metadata columns (context such as DEVICE) from
+    the events' ``properties`` (``property_columns``), as a bulk import of the same rows has them.
 
     Rows in the order the events arrived (the export reads shard by shard): training orders a
     user's rows by TIMESTAMP, then row order, so events sent in one second keep their arrival
@@ -184,4 +195,32 @@ def events_table(events: Iterable[StoredEvent]) -> ColumnTable | None:
         codes = np.full(len(rows), NULL_CODE, dtype=np.int32)
         codes[listed_rows] = shown.encode(["|".join(impressions[row] or ()) for row in listed_rows])
         columns["IMPRESSION"] = string_column(IMPRESSION_FIELD, codes, shown.dictionary())
+    if schema is not None:
+        columns.update(property_columns(schema, [e for _, e in rows]))
     return ColumnTable("Interactions", "INTERACTIONS", columns, len(rows), {"source": "PutEvents"})
+
+
+def property_columns(schema: DatasetSchema, events: list[StoredEvent]) -> dict[str, Column]:
+    """The schema's metadata columns (nullable) from the events' ``properties``, typed as PutEvents
+    validated them; columns no event sets are left out.  An event whose properties the current
+    schema no longer accepts (it changed since) trains without them rather than not at all."""
+    fields = metadata_fields(schema, "INTERACTIONS")
+    if not fields or not any(e.properties for e in events):
+        return {}
+    values = [_property_values(schema, e) for e in events]
+    ids = [e.event_id for e in events]
+    columns = {}
+    for f in fields:
+        column = [given.get(f.name) for given in values]
+        if any(value is not None for value in column):
+            columns[f.name] = column_of_values(replace(f, nullable=True), column, ids)
+    return columns
+
+
+def _property_values(schema: DatasetSchema, event: StoredEvent) -> dict[str, Any]:
+    if not event.properties:
+        return {}
+    try:
+        return validate_event_properties(schema, event.properties, "properties")
+    except InvalidInputException:
+        return {}

@@ -202,6 +202,23 @@ _PICKS_ALS_RANGES = (
     _continuous("repeat_threshold", 0.0, 1.0, tunable=True),
     _categorical("exclude_interacted_items", ("auto", *BOOLEAN_VALUES), tunable=False),
 )
+# aws-user-personalization's use of item and user metadata (training/metadata.py): a ridge map
+# from metadata features to the ALS factors of well-observed items (users), giving items (users)
+# with fewer than cold_*_interactions a blend of their ALS vector and their metadata's prediction,
+# and those with none (PutItems / PutUsers records, USERS rows) the prediction alone.  Personalize
+# uses the datasets' metadata whenever they exist: on by default, a no-op without metadata.
+_PICKS_METADATA_DEFAULTS = {
+    "use_metadata": "true",
+    "metadata_regularization": "1.0",
+    "cold_item_interactions": "5",
+    "cold_user_interactions": "5",
+}
+_PICKS_METADATA_RANGES = (
+    _categorical("use_metadata", BOOLEAN_VALUES, tunable=False),
+    _continuous("metadata_regularization", 0.0, 1000.0, tunable=True),
+    _integer("cold_item_interactions", 0, 1000, tunable=False),
+    _integer("cold_user_interactions", 0, 1000, tunable=False),
+)
 _PICKS_SIMS_DEFAULTS = {
     "popularity_discount_factor": "0.5",
     "min_cointeraction_count": "3",
@@ -317,8 +334,8 @@ _CATALOG: tuple[Recipe, ...] = (
         USER_PERSONALIZATION,
         "Personalized item recommendations for a user from their interaction history, with exploration of "
         "new items. picks trains it as implicit-feedback matrix factorization (ALS).",
-        defaults=_PICKS_ALS_DEFAULTS,
-        ranges=_PICKS_ALS_RANGES,
+        defaults={**_PICKS_ALS_DEFAULTS, **_PICKS_METADATA_DEFAULTS},
+        ranges=(*_PICKS_ALS_RANGES, *_PICKS_METADATA_RANGES),
         implemented=True,
         update_training=True,
     ),

@@ -312,11 +312,13 @@ def table_from_records(
             values: list[Any] = [record_id for record_id, _ in rows]
         else:
             values = [fields.get(f.name) for _, fields in rows]
-        columns[f.name] = _column_of_values(f, values, [record_id for record_id, _ in rows])
+        columns[f.name] = column_of_values(f, values, [record_id for record_id, _ in rows])
     return ColumnTable(schema.name, dataset_type, columns, len(rows))
 
 
-def _column_of_values(f: Field, values: list[Any], ids: list[str]) -> Column:
+def column_of_values(f: Field, values: list[Any], ids: list[str]) -> Column:
+    """One column of typed values (None or ``""``: null), as a bulk import of them builds it;
+    ``ids`` name the rows in the error for a null in a non-nullable field."""
     nulls = [value is None or value == "" for value in values]
     if not f.nullable and any(nulls):
         record_id = ids[nulls.index(True)]

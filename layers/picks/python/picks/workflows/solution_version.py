@@ -51,6 +51,7 @@ from picks.workflows.training_contract import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from picks.dataset_schema import DatasetSchema
     from picks.domain.resources import Resource, SolutionVersionState
     from picks.services import Services
 
@@ -162,7 +163,8 @@ def stage_training(
     bucket = services.settings.bucket_name
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
     events_until = int(services.clock() * 1000)
-    rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions")
+    schema = dataset_schema(services, interactions) if interactions else None
+    rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions", schema)
     for dataset_type in TRAINED_DATASETS[1:]:
         if dataset_type in datasets:
             stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
@@ -183,15 +185,22 @@ def stage_training(
 
 
 def _stage_interactions(
-    services: Services, group_arn: str, data: TableRef | None, events_until: int, destination: str
+    services: Services,
+    group_arn: str,
+    data: TableRef | None,
+    events_until: int,
+    destination: str,
+    schema: DatasetSchema | None = None,
 ) -> int:
     """Stage the INTERACTIONS table for training: the bulk data (``data``: the dataset's stored
     table, if any) joined by the real-time events (PutEvents) received before ``events_until``,
-    what users did since the last import.  Returns the row count; TrainingDataMissing if too few."""
+    what users did since the last import, with their ``properties`` as the columns of the
+    dataset's ``schema`` they set (context such as DEVICE, trained on like imported columns).
+    Returns the row count; TrainingDataMissing if too few."""
     bucket = services.settings.bucket_name
     streamed = None
     if services.events is not None:
-        streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until))
+        streamed = realtime.events_table(services.events.export(group_arn, until_ms=events_until), schema)
     rows = (data.row_count if data else 0) + (streamed.row_count if streamed else 0)
     if rows == 0:
         raise TrainingDataMissing("the dataset group has no interactions (import some or send events) yet.")
