@@ -366,3 +366,20 @@ def test_each_use_case_trains_from_a_channel_into_a_servable_artifact(module, tm
     assert len(answer) == 10 and len(set(answer)) == 10
     if module.RECIPE_TYPE == "RELATED_ITEMS":
         assert "anchor" not in answer
+
+
+@pytest.mark.parametrize("recipe", ["aws-vod-top-picks", "aws-ecomm-recommended-for-you"])
+def test_automatic_updates_refresh_the_personalized_use_cases(recipe, vod):
+    config = {"solutionConfig": {"algorithmHyperParameters": SMALL_ALS}}
+    full = train.run(job_of(recipe, vod, items=True, **config))
+    newcomer = [
+        ("newcomer", item, START + 500 * 30 * DAY + n, "Watch", "") for n, item in enumerate(["g1-0", "g1-1"])
+    ]
+    update = job_of(recipe, vod + newcomer, items=True, trainingMode="UPDATE", **config)
+    update.previous_model = full
+    refreshed = train.run(update)
+    assert refreshed.info["useCase"] == recipe and "newcomer" in refreshed.user_ids.tolist()
+    # The item factors are the FULL model's: an update folds in, it does not refit.
+    known = [full.item_ids.tolist().index(item) for item in refreshed.item_ids.tolist()[:5]]
+    assert np.allclose(refreshed.arrays["item_factors"][:5], full.arrays["item_factors"][known])
+    assert set(refreshed.info["metrics"]) == METRIC_KEYS
