@@ -219,19 +219,34 @@ def _filter_arrays(job: TrainingJob, start: threading.Event | None = None) -> Mo
     return scratch
 
 
+def _checked(module: Any, job: TrainingJob) -> tuple[TrainingJob, dict[str, str]]:
+    """(the job as the recipe trains it, its hyperparameters) once the data meets the recipe's
+    minimums.  A domain use case checks its own (``training.recipes.use_cases``) and may keep only
+    the events its model learns from."""
+    solution_config = job.config.get("solutionConfig") or {}
+    params = {
+        # A domain use case's own defaults (its catalog entry has none: recommenders take none).
+        **getattr(module, "DEFAULTS", {}),
+        **resolved_hyperparameters(
+            job.recipe,
+            {
+                **(solution_config.get("featureTransformationParameters") or {}),
+                **(solution_config.get("algorithmHyperParameters") or {}),
+            },
+        ),
+    }
+    if hasattr(module, "training_job"):  # a domain use case: its data requirements, its event types
+        job = module.training_job(job)
+    else:
+        check_minimums(job.interactions)
+    return job, params
+
+
 def run(job: TrainingJob) -> ModelArtifact:
     module = RECIPE_MODULES.get(job.recipe)
     if module is None:
         raise TrainingDataError(f"recipeArn: picks cannot train recipe '{job.recipe}'.")
-    solution_config = job.config.get("solutionConfig") or {}
-    params = resolved_hyperparameters(
-        job.recipe,
-        {
-            **(solution_config.get("featureTransformationParameters") or {}),
-            **(solution_config.get("algorithmHyperParameters") or {}),
-        },
-    )
-    check_minimums(job.interactions)
+    job, params = _checked(module, job)
     rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     started = time.time()
     info: dict[str, Any] = {}

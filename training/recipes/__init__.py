@@ -2,7 +2,8 @@
 where a trained model can absorb new data without refitting, ``refresh(artifact, interactions,
 params, users=None) -> ModelArtifact``.  A recipe that measures itself its own way (the
 USER_SEGMENTATION recipes: another holdout, other metrics) exposes ``fit_and_measure(job, params)
--> (model, metrics)``, which ``training.train`` calls instead."""
+-> (model, metrics)``, which ``training.train`` calls instead.  The domain use cases
+(``training.recipes.use_cases``) are registered here too, by their recipe names."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from training.recipes import (
     trending_now,
     user_personalization,
 )
+from training.recipes.use_cases import USE_CASE_MODULES
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -33,5 +35,6 @@ RECIPE_MODULES: dict[str, ModuleType] = {
         trending_now,
         item_affinity,
         item_attribute_affinity,
+        *USE_CASE_MODULES,
     )
 }

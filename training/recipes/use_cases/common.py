@@ -1,0 +1,148 @@
+"""What the domain use cases (CreateRecommender's recipes) share at training: their documented data
+requirements, checked with the counts found, and the event types their models learn from.
+
+Every use case needs at least ``MINIMUM_INTERACTIONS`` interactions and ``MINIMUM_REPEAT_USERS``
+users with two or more (the developer guide's VIDEO_ON_DEMAND / ECOMMERCE use-case pages); a use
+case that names a required event type (Most popular: ``Watch``, Best sellers: ``Purchase``, ...)
+needs at least ``MINIMUM_EVENTS`` of it, and its model learns from those events alone.  Event
+types match case-insensitively, as filters match them.  A failure is a ``TrainingDataError`` whose
+message names the use case, the event type and the counts: the training job's failure reason, so
+the recommender ends CREATE FAILED saying what to import.
+
+The thresholds are module constants: the documented values, which tests on small data lower.
+
+The models are the recipes picks already trains; their artifacts keep the base recipe's name
+(the serving side picks its model class by it: ``aws-trending-now`` is a ``TrendingModel``) and
+carry the use case in ``info["useCase"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from training.data import Interactions, TrainingDataError, TrainingJob, column_counts, in_user_time_order
+
+if TYPE_CHECKING:
+    from picks.model_artifact import ModelArtifact
+
+MINIMUM_INTERACTIONS = 1000
+MINIMUM_REPEAT_USERS = 25
+MINIMUM_EVENTS = 1000
+# At most this many event types are listed in a failure message (the most frequent first).
+LISTED_EVENT_TYPES = 5
+
+
+@dataclass(frozen=True)
+class UseCase:
+    recipe: str  # the recipe ARN's last part, e.g. aws-ecomm-popular-items-by-purchases
+    title: str  # the developer guide's name, e.g. Best sellers
+    # The required event type: at least MINIMUM_EVENTS of it, and the only events trained on.
+    event_type: str | None = None
+    needs_items: bool = False  # the ITEMS dataset is a required dataset
+
+    @property
+    def name(self) -> str:
+        return f"{self.recipe} ({self.title})"
+
+    def check(self, job: TrainingJob) -> None:
+        """The use case's documented data requirements, on every interaction of the dataset group."""
+        check_minimums(job.interactions, self.name)
+        if self.event_type is not None:
+            check_event_count(job.interactions, self.event_type, self.name)
+        if self.needs_items and job.items is None:
+            raise TrainingDataError(f"{self.name} needs an Items dataset; the dataset group has none.")
+
+    def training_job(self, job: TrainingJob) -> TrainingJob:
+        """``job`` checked, and narrowed to the use case's event type where it has one (the
+        solution's ``eventType`` as well, so the model's event rule says what it learned from)."""
+        self.check(job)
+        if self.event_type is None:
+            return job
+        return replace(
+            job,
+            config={**job.config, "eventType": self.event_type},
+            interactions=of_event_type(job.interactions, self.event_type),
+        )
+
+    def labelled(self, artifact: ModelArtifact) -> ModelArtifact:
+        artifact.info["useCase"] = self.recipe
+        return artifact
+
+
+def check_minimums(interactions: Interactions, name: str) -> None:
+    found = len(interactions)
+    if found < MINIMUM_INTERACTIONS:
+        raise TrainingDataError(f"{name} needs at least {MINIMUM_INTERACTIONS} interactions; found {found}.")
+    repeat_users = int(np.count_nonzero(interactions.user_counts >= 2))
+    if repeat_users < MINIMUM_REPEAT_USERS:
+        raise TrainingDataError(
+            f"{name} needs at least {MINIMUM_REPEAT_USERS} users with 2 or more interactions; "
+            f"found {repeat_users}."
+        )
+
+
+def event_type_counts(interactions: Interactions) -> dict[str, int]:
+    """Interactions per (lower-cased) event type, most frequent first; {} without event types."""
+    if interactions.event_types is None or interactions.event_type_names is None:
+        return {}
+    names = interactions.event_type_names.tolist()
+    counts = column_counts(interactions.event_types.astype(np.int64), len(names) + 1)[: len(names)]
+    found = {str(name): int(count) for name, count in zip(names, counts.tolist(), strict=True) if count}
+    return dict(sorted(found.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+def check_event_count(interactions: Interactions, event_type: str, name: str) -> None:
+    counts = event_type_counts(interactions)
+    found = counts.get(event_type.lower(), 0)
+    if found >= MINIMUM_EVENTS:
+        return
+    if interactions.event_types is None:
+        seen = "the interactions dataset has no EVENT_TYPE column"
+    else:
+        listed = list(counts.items())[:LISTED_EVENT_TYPES]
+        seen = "event types found: " + (", ".join(f"{t} {n}" for t, n in listed) or "none")
+    raise TrainingDataError(
+        f"{name} needs at least {MINIMUM_EVENTS} interactions with EVENT_TYPE '{event_type}' "
+        f"(matched case-insensitively); found {found} among {len(interactions)} interactions "
+        f"({seen})."
+    )
+
+
+def rows_of_event_type(interactions: Interactions, event_type: str) -> np.ndarray:
+    """Row numbers of the interactions whose event type is ``event_type`` (case-insensitively)."""
+    names = [] if interactions.event_type_names is None else interactions.event_type_names.tolist()
+    if interactions.event_types is None or event_type.lower() not in names:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(interactions.event_types == names.index(event_type.lower()))
+
+
+def dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes in use, each code's index among them)."""
+    used = np.flatnonzero(column_counts(codes, cardinality))
+    remap = np.full(max(cardinality, 1), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return used, remap[codes]
+
+
+def of_event_type(interactions: Interactions, event_type: str) -> Interactions:
+    """The interactions of one event type, users and items renumbered over those alone (an item
+    never bought is not a best seller, nor anyone's co-purchase)."""
+    rows = rows_of_event_type(interactions, event_type)
+    used_users, users = dense(interactions.users[rows], interactions.user_count)
+    used_items, items = dense(interactions.items[rows], interactions.item_count)
+    assert interactions.event_types is not None  # rows_of_event_type found some
+    return in_user_time_order(
+        Interactions(
+            users=users,
+            items=items,
+            timestamps=interactions.timestamps[rows],
+            weights=interactions.weights[rows],
+            user_ids=interactions.user_ids[used_users],
+            item_ids=interactions.item_ids[used_items],
+            event_types=interactions.event_types[rows],
+            event_type_names=interactions.event_type_names,
+        )
+    )
