@@ -181,7 +181,7 @@ RECOMMENDER_TRAINING = Workflow(
 RECOMMENDER_STATUS_CHANGE = Workflow(
     name="RecommenderStatusChange",
     steps=(Step("ChangeStatus", "workflow_steps", "recommender.change_status"),),
-    on_failure=Step("RecordFailure", "workflow_steps", "recommender.record_status_failure"),
+    on_failure=Step("RecordFailure", "workflow_steps", "recommender.status_record_failure"),
     timeout_s=900,
 )
 

@@ -307,7 +307,7 @@ def change_status(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "status": done}
 
 
-def record_status_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
+def status_record_failure(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     """A stop or start that failed leaves the recommender where it was, saying why."""
     arn = state["recommenderArn"]
     restored = RESTORED_ON_FAILURE.get(state.get("change", ""), ACTIVE)
@@ -328,5 +328,5 @@ ACTIONS = {
     "recommender.register": register,
     "recommender.record_failure": record_failure,
     "recommender.change_status": change_status,
-    "recommender.record_status_failure": record_status_failure,
+    "recommender.status_record_failure": status_record_failure,
 }
