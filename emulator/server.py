@@ -45,7 +45,7 @@ from emulator.durable import DurableState
 from emulator.lambda_bridge import api_gateway_event, invoke
 from emulator.recovery import end_interrupted_jobs, undelivered_drops
 from emulator.schedules import ADMIN_PREFIX, AdjustableClock, ScheduleTicker, admin_response
-from emulator.training_jobs import LocalTrainingJobs
+from emulator.training_jobs import ENTRY_MODULE, LocalTrainingJobs
 from emulator.workflow_runner import LocalWorkflowRunner
 
 if TYPE_CHECKING:
@@ -452,8 +452,11 @@ class Emulator:
         fsync: bool = True,
         read_timeout_s: float = READ_TIMEOUT_S,
         tick_interval_s: float | None = None,
+        training_entry_module: str = ENTRY_MODULE,
     ) -> None:
         self.host, self.port = host, port
+        # The training jobs' entry point (``python -m``); tests may wrap training.train.
+        self.training_entry_module = training_entry_module
         self.read_timeout_s = read_timeout_s
         self.settings = replace(  # PICKS_MAX_* quotas and thresholds as on Lambda
             Settings(region=region, account=DEFAULT_ACCOUNT, table_name=table, bucket_name=bucket),
@@ -488,7 +491,9 @@ class Emulator:
         # Model files of hundreds of MB: no SHA-256 of each body for the request signature (unsigned
         # payload, as S3 accepts over HTTPS); moto hashes it once more for the ETag anyway.
         unsigned = Config(s3={"payload_signing_enabled": False})
-        self.training_jobs = LocalTrainingJobs(session.client("s3", config=unsigned))
+        self.training_jobs = LocalTrainingJobs(
+            session.client("s3", config=unsigned), entry_module=self.training_entry_module
+        )
         self.runner = LocalWorkflowRunner(invoke, training_jobs=self.training_jobs)
         picks_services.set_services(
             picks_services.build(

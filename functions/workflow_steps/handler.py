@@ -12,6 +12,7 @@ from picks.workflows import (
     campaign,
     dataset_import,
     model_update,
+    recommender,
     solution_version,
 )
 
@@ -25,6 +26,7 @@ ACTIONS = {
     **campaign.ACTIONS,
     **batch_inference.ACTIONS,
     **batch_segment.ACTIONS,
+    **recommender.ACTIONS,
 }
 
 

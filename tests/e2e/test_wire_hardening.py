@@ -149,13 +149,14 @@ def test_a_request_the_http_server_cannot_read_gets_json(emulator):
 def test_operations_not_built_yet_raise_a_modelled_exception(emulator):
     personalize = client_for(emulator, "personalize")
     not_supported = personalize.exceptions.InvalidInputException
-    with pytest.raises(not_supported, match="ListRecommenders is not supported"):
-        personalize.list_recommenders()
-    with pytest.raises(not_supported, match="CreateRecommender is not supported"):
-        personalize.create_recommender(
-            name="r",
-            datasetGroupArn=MISSING_GROUP,
-            recipeArn="arn:aws:personalize:::recipe/aws-ecomm-popular-items-by-views",
+    with pytest.raises(not_supported, match="ListMetricAttributions is not supported"):
+        personalize.list_metric_attributions()
+    with pytest.raises(not_supported, match="CreateDatasetExportJob is not supported"):
+        personalize.create_dataset_export_job(
+            jobName="export",
+            datasetArn=MISSING_GROUP,
+            roleArn="arn:aws:iam::000000000000:role/PicksExport",
+            jobOutput={"s3DataDestination": {"path": "s3://bucket/export/"}},
         )
 
 

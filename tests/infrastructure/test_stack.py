@@ -336,8 +336,9 @@ def test_state_machine_follows_the_declaration(template: assertions.Template, wo
 
 def test_the_declaration_has_a_training_step() -> None:
     # The training assertions below are parametrized over these; none would silently mean no checks.
-    # a large import; training; a model's automatic update; batch inference and batch segment jobs
-    assert [step.name for _, step in _training_steps()] == ["Import", "Train", "Train", "Run", "Run"]
+    # a large import; training; a model's automatic update; batch inference and batch segment jobs;
+    # a recommender's training
+    assert [step.name for _, step in _training_steps()] == ["Import", "Train", "Train", "Run", "Run", "Train"]
 
 
 @pytest.mark.parametrize(("workflow", "step"), _training_steps(), ids=lambda v: getattr(v, "name", ""))

@@ -1,9 +1,14 @@
-"""Personalize runtime operations: GetRecommendations and GetPersonalizedRanking on campaigns.
+"""Personalize runtime operations: GetRecommendations and GetPersonalizedRanking on campaigns, and
+GetRecommendations on domain recommenders.
 
 A campaign resolves to the solution version it serves and that version's model, loaded once per
 container (``picks.serving.store``).  Campaign lookups are cached for a few seconds: a request
 must not pay a table read, and a campaign update takes effect within the ``campaigns`` cache's TTL
 (``picks.cache.POLICIES``).
+
+A recommender is served the same way from the model its training published
+(``picks.domain.resources.RecommenderState``), with its use case's required inputs and built-in
+filter (``picks.domain.use_cases``) on top of the request's own filter.
 
 The campaign's ``campaignConfig.itemExplorationConfig`` (Personalize's defaults when absent) sets
 how much young items with little evidence are explored (``picks.serving.exploration``).
@@ -22,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from picks import arns, cache
-from picks.domain.states import ACTIVE
+from picks.domain.resources import RECOMMENDER_KIND
+from picks.domain.states import ACTIVE, INACTIVE
+from picks.domain.use_cases import USE_CASES
 from picks.errors import InvalidInputException, ResourceNotFoundException
-from picks.serving.business_rules import RequestRules, items_schema, promote, promoted_count
+from picks.serving.business_rules import RequestRules, combine, items_schema, promote, promoted_count
 from picks.serving.exploration import ExplorationConfig
 from picks.serving.rankers import RankingRequest, ServingModel
 from picks.serving.store import load_model
@@ -52,6 +59,13 @@ class ServingCampaign:
     config: dict[str, Any]
     dataset_group_arn: str = ""
     events_since_ms: int = 0  # events received after this are newer than the model: fold them in
+    # What the request named it by: campaignArn, or recommenderArn for a domain recommender.
+    field: str = "campaignArn"
+    config_member: str = "campaignConfig"
+    # A recommender's use case (picks.domain.use_cases): its required inputs and built-in filter.
+    use_case: str = ""
+    required_inputs: tuple[str, ...] = ()
+    auto_filter: str | None = None
 
 
 _campaigns: cache.TTLCache[str, ServingCampaign] = cache.named(cache.CAMPAIGNS)
@@ -85,13 +99,46 @@ def _read_campaign(services: Services, arn: str) -> ServingCampaign:
     )
 
 
+def _resolve_recommender(services: Services, arn: str) -> ServingCampaign:
+    if not services.resources.visible(arn):  # another region's: not found, cached or not
+        raise ResourceNotFoundException(f"Recommender {arn} does not exist.")
+    return _campaigns.get_or_load(arn, lambda: _read_recommender(services, arn))
+
+
+def _read_recommender(services: Services, arn: str) -> ServingCampaign:
+    recommender = services.resources.get(arn, what="Recommender", kind=RECOMMENDER_KIND)
+    status = recommender.doc.get("status")
+    model = recommender.recommender_state.model
+    if status != ACTIVE or model is None:
+        hint = " (StartRecommender starts it again)" if status == INACTIVE else ""
+        raise InvalidInputException(
+            f"recommenderArn: {arn} is {status}; it serves recommendations only when ACTIVE{hint}."
+        )
+    use_case = USE_CASES.get(arns.parse(recommender.doc["recipeArn"]).path)
+    return ServingCampaign(
+        arn,
+        model.recipe_type,
+        model.prefix,
+        recommender.doc.get("recommenderConfig") or {},
+        dataset_group_arn=recommender.doc["datasetGroupArn"],
+        events_since_ms=model.events_until,
+        field="recommenderArn",
+        config_member="recommenderConfig",
+        use_case=use_case.name if use_case else "",
+        required_inputs=use_case.required_inputs if use_case else (),
+        auto_filter=use_case.auto_filter if use_case else None,
+    )
+
+
 def _serving(services: Services, params: dict[str, Any]) -> tuple[ServingCampaign, ServingModel]:
     if params.get("recommenderArn") and not params.get("campaignArn"):
-        services.resources.get(params["recommenderArn"], what="Recommender", kind="recommender")
-    if not params.get("campaignArn"):
+        arns.parse(params["recommenderArn"], "recommenderArn")
+        campaign = _resolve_recommender(services, params["recommenderArn"])
+    elif params.get("campaignArn"):
+        arns.parse(params["campaignArn"], "campaignArn")
+        campaign = _resolve_campaign(services, params["campaignArn"])
+    else:
         raise InvalidInputException("campaignArn: either campaignArn or recommenderArn is required.")
-    arns.parse(params["campaignArn"], "campaignArn")
-    campaign = _resolve_campaign(services, params["campaignArn"])
     return campaign, load_model(services.s3, services.settings.bucket_name, campaign.model_prefix)
 
 
@@ -194,7 +241,7 @@ def _result_limit(campaign: ServingCampaign, params: dict[str, Any], requested: 
         if not campaign.config.get("enableMetadataWithRecommendations"):
             raise InvalidInputException(
                 f"metadataColumns: {campaign.arn} was not created with "
-                "campaignConfig.enableMetadataWithRecommendations=true."
+                f"{campaign.config_member}.enableMetadataWithRecommendations=true."
             )
         if len(columns) > MAX_METADATA_COLUMNS:
             raise InvalidInputException(
@@ -213,8 +260,13 @@ def _check_recommendations(campaign: ServingCampaign, model: ServingModel, param
     serves = model.capabilities
     if not serves.recommends:
         raise InvalidInputException(
-            f"campaignArn: {campaign.arn} serves {campaign.recipe_type}; call GetPersonalizedRanking."
+            f"{campaign.field}: {campaign.arn} serves {campaign.recipe_type}; call GetPersonalizedRanking."
         )
+    for name in campaign.required_inputs:
+        if not params.get(name):
+            raise InvalidInputException(
+                f"{name}: required by the {campaign.use_case} use case of recommender {campaign.arn}."
+            )
     if serves.requires and not params.get(serves.requires):
         raise InvalidInputException(f"{serves.requires}: required for a {campaign.recipe_type} campaign.")
 
@@ -284,7 +336,11 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
     _check_recommendations(campaign, model, params)
     rules = _rules(services, campaign, model, params)
     recent = _recent(services, campaign, model, params.get("userId"), rules)
-    allowed = rules.allowed(params.get("filterArn"), params.get("filterValues"))
+    # A use case's built-in filter (the items the user watched or purchased) holds for every item.
+    automatic = rules.allowed_by_expression(campaign.auto_filter) if campaign.auto_filter else None
+    allowed = combine(
+        rules.allowed(params.get("filterArn"), params.get("filterValues")), automatic, np.logical_and
+    )
     recommendation_id = _recommendation_id()
     if promotion is None:
         request = _ranking_request(services, campaign, model, params, recent)
@@ -292,8 +348,12 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         items = _items(model, ranked)
     else:
         # The promotion's own filter applies to the promoted share, the request's filter to the rest.
-        promoted_allowed = rules.allowed(
-            promotion.get("filterArn"), promotion.get("filterValues"), field="promotions.1.filterArn"
+        promoted_allowed = combine(
+            rules.allowed(
+                promotion.get("filterArn"), promotion.get("filterValues"), field="promotions.1.filterArn"
+            ),
+            automatic,
+            np.logical_and,
         )
         request = _ranking_request(services, campaign, model, params, recent)
         ranked, items = _promoted(

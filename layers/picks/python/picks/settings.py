@@ -35,6 +35,7 @@ class Settings:
     # Per dataset group.
     max_solutions_per_group: int = 10
     max_campaigns_per_group: int = 5
+    max_recommenders_per_group: int = 5
     # Filters (current guide: "30 filters per dataset group"; "The maximum number of distinct dataset
     # fields for a filter ... is 10. The maximum number of distinct dataset fields across all filters
     # in a dataset group is 20").

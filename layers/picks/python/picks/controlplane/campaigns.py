@@ -52,20 +52,25 @@ def get_campaign(services: Services, arn: str, field: str = "campaignArn") -> Re
     return solutions.get_resource(services, arn, kind=KIND, what=WHAT, field=field)
 
 
+def check_exploration_value(key: str, value: str, prefix: str) -> None:
+    """One ``itemExplorationConfig`` entry (of a campaign or a recommender: ``prefix`` names where)."""
+    field = f"{prefix}.{key}"
+    if key not in EXPLORATION_LIMITS:
+        raise InvalidInputException(f"{field}: unknown key; use {' or '.join(EXPLORATION_LIMITS)}.")
+    low, high = EXPLORATION_LIMITS[key]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise InvalidInputException(f"{field}: '{value}' must be a number {bounds}.")
+
+
 def _campaign_config(given: dict[str, Any] | None) -> dict[str, Any]:
     config = dict(given or {})
     for key, value in (config.get("itemExplorationConfig") or {}).items():
-        field = f"campaignConfig.itemExplorationConfig.{key}"
-        if key not in EXPLORATION_LIMITS:
-            raise InvalidInputException(f"{field}: unknown key; use {' or '.join(EXPLORATION_LIMITS)}.")
-        low, high = EXPLORATION_LIMITS[key]
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number) or number < low or (high is not None and number > high):
-            bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-            raise InvalidInputException(f"{field}: '{value}' must be a number {bounds}.")
+        check_exploration_value(key, value, "campaignConfig.itemExplorationConfig")
     config.setdefault("enableMetadataWithRecommendations", False)
     config.setdefault("syncWithLatestSolutionVersion", False)
     return config

@@ -15,6 +15,7 @@ from picks.controlplane import (  # noqa: F401
     filters,
     import_jobs,
     recipes,
+    recommenders,
     schemas,
     solution_versions,
     solutions,

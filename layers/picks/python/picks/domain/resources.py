@@ -4,7 +4,8 @@
 a client reads never depends on the serializer dropping unmodelled keys.  What picks needs and
 never returns — the trained model a version produced, the data an import left on a dataset, the
 version a campaign serves — is ``Resource.state``, a typed record per resource kind
-(``DatasetState``, ``SolutionVersionState``, ``CampaignState``; ``NoState`` for the others),
+(``DatasetState``, ``SolutionVersionState``, ``CampaignState``, ``RecommenderState``; ``NoState`` for
+the others),
 stored beside the document (``picks.dal.resources``) and read as ``version.version_state.model``.
 
 Records written before the state had its own attribute kept it in the document under
@@ -24,8 +25,11 @@ CAMPAIGN_KIND = "campaign"
 TRACKER_KIND = "event-tracker"
 BATCH_INFERENCE_JOB_KIND = "batch-inference-job"
 BATCH_SEGMENT_JOB_KIND = "batch-segment-job"
+RECOMMENDER_KIND = "recommender"
 # The pending update inside a campaign's document (a member of the Campaign shape).
 CAMPAIGN_UPDATE = "latestCampaignUpdate"
+# ... and inside a recommender's (a member of the Recommender shape).
+RECOMMENDER_UPDATE = "latestRecommenderUpdate"
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,48 @@ class CampaignState:
 
 
 @dataclass
+class RecommenderState:
+    """What a recommender serves and how it is kept fresh (``picks.workflows.recommender``)."""
+
+    model: ModelRef | None = None  # the model served; set when it first becomes ACTIVE
+    metrics: dict[str, float] = field(default_factory=dict)  # the last full training's holdout metrics
+    training_job_name: str | None = None  # the job of its creation or of a retraining config update
+    events_until: int = 0  # epoch ms: the cut-off of the real-time events that job trains on
+    retrained: float = 0.0  # epoch s: when its last full training started (weekly retraining)
+    # Its automatic updates and weekly retrainings, oldest first (the last ``HISTORY``); Describe has
+    # no member for them, so they are picks' own record, as for solution versions.
+    maintenance: list[ModelUpdate] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.model is not None:
+            data["model"] = self.model.to_json()
+        if self.metrics:
+            data["metrics"] = self.metrics
+        if self.training_job_name is not None:
+            data["trainingJobName"] = self.training_job_name
+        if self.events_until:
+            data["eventsUntil"] = self.events_until
+        if self.retrained:
+            data["retrained"] = self.retrained
+        if self.maintenance:
+            data["maintenance"] = [update.to_json() for update in self.maintenance]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecommenderState:
+        model = data.get("model")
+        return cls(
+            model=ModelRef.from_json(model) if model else None,
+            metrics=dict(data.get("metrics") or {}),
+            training_job_name=data.get("trainingJobName"),
+            events_until=int(data.get("eventsUntil", 0)),
+            retrained=float(data.get("retrained", 0.0)),
+            maintenance=[ModelUpdate.from_json(update) for update in data.get("maintenance") or []],
+        )
+
+
+@dataclass
 class BatchJobState:
     """A batch job's run (``picks.workflows.batch_jobs``): where its input was staged, and as what."""
 
@@ -228,15 +274,18 @@ class BatchJobState:
         )
 
 
-ResourceState = NoState | DatasetState | SolutionVersionState | CampaignState | BatchJobState
+ResourceState = (
+    NoState | DatasetState | SolutionVersionState | CampaignState | BatchJobState | RecommenderState
+)
 STATE_TYPES: dict[str, type[ResourceState]] = {
     DATASET_KIND: DatasetState,
     SOLUTION_VERSION_KIND: SolutionVersionState,
     CAMPAIGN_KIND: CampaignState,
     BATCH_INFERENCE_JOB_KIND: BatchJobState,
     BATCH_SEGMENT_JOB_KIND: BatchJobState,
+    RECOMMENDER_KIND: RecommenderState,
 }
-_State = TypeVar("_State", DatasetState, SolutionVersionState, CampaignState, BatchJobState)
+_State = TypeVar("_State", DatasetState, SolutionVersionState, CampaignState, BatchJobState, RecommenderState)
 
 
 def new_state(kind: str) -> ResourceState:
@@ -283,6 +332,10 @@ class Resource:
     @property
     def batch_state(self) -> BatchJobState:
         return self._state(BatchJobState)
+
+    @property
+    def recommender_state(self) -> RecommenderState:
+        return self._state(RecommenderState)
 
     def _state(self, expected: type[_State]) -> _State:
         if not isinstance(self.state, expected):

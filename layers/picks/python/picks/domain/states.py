@@ -16,6 +16,24 @@ STOPPING_STATES = (CREATE_STOPPING, CREATE_STOPPED)
 # A solution version in one of these still has training work (or a stop) under way.
 VERSION_BUSY_STATES = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 
+# Recommenders besides the CREATE states: StopRecommender, StartRecommender, DeleteRecommender.
+STOP_PENDING = "STOP PENDING"
+STOP_IN_PROGRESS = "STOP IN_PROGRESS"
+INACTIVE = "INACTIVE"
+START_PENDING = "START PENDING"
+START_IN_PROGRESS = "START IN_PROGRESS"
+DELETE_PENDING = "DELETE PENDING"
+# A recommender in one of these is moving between states: it takes no other change meanwhile.
+RECOMMENDER_BUSY_STATES = (
+    CREATE_PENDING,
+    CREATE_IN_PROGRESS,
+    STOP_PENDING,
+    STOP_IN_PROGRESS,
+    START_PENDING,
+    START_IN_PROGRESS,
+    DELETE_PENDING,
+)
+
 # Batch inference (and batch segment) jobs: PENDING -> IN PROGRESS -> ACTIVE or CREATE FAILED, as
 # Personalize spells them for batch jobs (no "CREATE" before the first two).
 BATCH_PENDING = "PENDING"

@@ -227,14 +227,25 @@ class RequestRules:
         resource = filter_resource(self.services, filter_arn)
         if resource.doc.get("datasetGroupArn") not in (None, self.group_arn):
             raise InvalidInputException(f"{field}: {filter_arn} belongs to another dataset group.")
-        expression = parse_cached(resource.doc["filterExpression"])
+        return self.allowed_by_expression(resource.doc["filterExpression"], filter_values, field, filter_arn)
+
+    def allowed_by_expression(
+        self,
+        text: str,
+        filter_values: dict[str, str] | None = None,
+        field: str = "filterArn",
+        name: str = "the use case's filter",
+    ) -> np.ndarray:
+        """The items the filter expression ``text`` lets through for this request (``name`` says
+        whose expression it is in errors)."""
+        expression = parse_cached(text)
         catalog = item_catalog(self.services, self.group_arn, self.model, self.model_key)
         needs_user = expression.uses_current_user
         needs_history = bool(expression.interaction_event_types)
         current = None
         if expression.uses_current_item:
             if not self.item_id:
-                raise InvalidInputException(f"{field}: {filter_arn} uses CurrentItem, which needs an itemId.")
+                raise InvalidInputException(f"{field}: {name} uses CurrentItem, which needs an itemId.")
             current = catalog.current_item(self.item_id)
         return evaluate(
             expression,

@@ -163,6 +163,28 @@ BATCH_SEGMENT = Workflow(
     timeout_s=25 * 3600,
 )
 
+# A recommender's model (picks.workflows.recommender): Prepare stages the group's data as for a
+# solution version (or, for an UpdateRecommender that changes no training input, applies the update
+# and ends the workflow), Train is the same training job, Register publishes the model.
+RECOMMENDER_TRAINING = Workflow(
+    name="RecommenderTraining",
+    steps=(
+        Step("Prepare", "workflow_steps", "recommender.prepare"),
+        TrainingStep("Train", ends_without_request=True),
+        Step("Register", "workflow_steps", "recommender.register"),
+    ),
+    on_failure=Step("RecordFailure", "workflow_steps", "recommender.record_failure"),
+    timeout_s=25 * 3600,
+)
+
+# StopRecommender, StartRecommender, DeleteRecommender: the pending status to the final one.
+RECOMMENDER_STATUS_CHANGE = Workflow(
+    name="RecommenderStatusChange",
+    steps=(Step("ChangeStatus", "workflow_steps", "recommender.change_status"),),
+    on_failure=Step("RecordFailure", "workflow_steps", "recommender.status_record_failure"),
+    timeout_s=900,
+)
+
 WORKFLOWS: dict[str, Workflow] = {
     w.name: w
     for w in (
@@ -172,6 +194,8 @@ WORKFLOWS: dict[str, Workflow] = {
         CAMPAIGN_DEPLOYMENT,
         BATCH_INFERENCE,
         BATCH_SEGMENT,
+        RECOMMENDER_TRAINING,
+        RECOMMENDER_STATUS_CHANGE,
     )
 }
 

@@ -14,6 +14,13 @@ emulator's ticker invokes the same handler, on the emulator's clock (``Services.
   updated ``UPDATE_INTERVAL_S`` after its model was last published or its last update started
   (``picks.workflows.model_update``).
 
+* **Recommenders** (``picks.domain.use_cases``): an ACTIVE recommender is retrained in full
+  ``RETRAIN_INTERVAL_S`` (a week) after its last full training started, and the use cases with
+  automatic updates (Top picks for you, Recommended for you) are updated every
+  ``UPDATE_INTERVAL_S`` (2 h) in between: RecommenderTraining with ``purpose`` "maintain"
+  (``picks.workflows.recommender``), the model published in place.  An INACTIVE (stopped)
+  recommender is skipped; once started again, what is due runs at the next tick.
+
 Nothing starts for a solution while one of its versions trains, and a retraining that is due
 goes before an update.  Idempotent: an automatic version's id is derived from the slot it fills
 (a second tick's create finds it: ResourceAlreadyExistsException), and an update is claimed on the
@@ -29,12 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 from picks import arns
 from picks import recipe_catalog as catalog
-from picks.controlplane import solution_versions, solutions
-from picks.domain.resources import CAMPAIGN_KIND, ModelUpdate
-from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, VERSION_BUSY_STATES
+from picks.controlplane import recommenders, solution_versions, solutions
+from picks.domain import use_cases
+from picks.domain.resources import CAMPAIGN_KIND, RECOMMENDER_KIND, RECOMMENDER_UPDATE, ModelUpdate
+from picks.domain.states import (
+    ACTIVE,
+    CREATE_FAILED,
+    CREATE_IN_PROGRESS,
+    IN_PROGRESS_STATES,
+    VERSION_BUSY_STATES,
+)
 from picks.errors import InvalidInputException, ResourceAlreadyExistsException, ResourceInUseException
 from picks.observability import logger
 from picks.workflows import model_update
+from picks.workflows import recommender as recommender_workflow
 
 if TYPE_CHECKING:
     from picks.domain.resources import Resource
@@ -56,13 +71,15 @@ FULL_MODES = ("FULL", "AUTOTRAIN")
 
 @dataclass(frozen=True)
 class Started:
-    """What a tick started: ``kind`` "training" (a new AUTOTRAIN version) or "update"."""
+    """What a tick started: ``kind`` "training" (a new AUTOTRAIN version) or "update" of a solution
+    version; "recommender-update" or "recommender-retraining" of a recommender (``arn_key``)."""
 
     kind: str
     solution_version_arn: str
+    arn_key: str = "solutionVersionArn"
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "solutionVersionArn": self.solution_version_arn}
+        return {"kind": self.kind, self.arn_key: self.solution_version_arn}
 
 
 class _NotDue(Exception):
@@ -129,6 +146,16 @@ def tick(services: Services) -> list[Started]:
             begun = _tick_solution(services, solution, now)
         except Exception:  # noqa: BLE001 - one solution's failure must not stop the others
             logger.exception("schedule tick failed for a solution", extra={"solutionArn": solution.arn})
+            continue
+        if begun is not None:
+            started.append(begun)
+    for recommender in services.resources.list(RECOMMENDER_KIND):
+        try:
+            begun = _tick_recommender(services, recommender, now)
+        except Exception:  # noqa: BLE001 - one recommender's failure must not stop the others
+            logger.exception(
+                "schedule tick failed for a recommender", extra={"recommenderArn": recommender.arn}
+            )
             continue
         if begun is not None:
             started.append(begun)
@@ -213,6 +240,70 @@ def _start_update(services: Services, version: Resource, now: float) -> Started 
         raise
     logger.info("automatic update started", extra={"solutionVersionArn": version.arn, "jobName": job_name})
     return Started("update", version.arn)
+
+
+def recommender_due(recommender: Resource, now: float) -> str | None:
+    """The maintenance due for an ACTIVE recommender at ``now``: "FULL" (the weekly retraining),
+    "UPDATE" (the 2-hourly automatic update, for the use cases that have it) or None."""
+    recommender_state = recommender.recommender_state
+    if recommender.doc.get("status") != ACTIVE or recommender_state.model is None:
+        return None  # a stopped recommender is not maintained (StopRecommender); Start resumes
+    if (recommender.doc.get(RECOMMENDER_UPDATE) or {}).get("status") in IN_PROGRESS_STATES:
+        return None  # UpdateRecommender's own training goes first
+    history = recommender_state.maintenance
+    if (
+        history
+        and history[-1].status == CREATE_IN_PROGRESS
+        and now - history[-1].started < UPDATE_ABANDONED_AFTER_S
+    ):
+        return None
+    if now >= recommender_state.retrained + use_cases.RETRAIN_INTERVAL_S:
+        return "FULL"
+    use_case = use_cases.USE_CASES.get(arns.parse(recommender.doc["recipeArn"]).path)
+    if use_case is None or not use_case.automatic_updates:
+        return None
+    since = max([recommender_state.retrained] + [update.started for update in history])
+    return "UPDATE" if now >= since + use_cases.UPDATE_INTERVAL_S else None
+
+
+def _tick_recommender(services: Services, recommender: Resource, now: float) -> Started | None:
+    mode = recommender_due(recommender, now)
+    if mode is None:
+        return None
+    job_name = recommenders.job_name(recommender.doc["name"], "u" if mode == "UPDATE" else "r")
+
+    def claim(resource: Resource) -> None:
+        # Decided on the record being written: of two ticks, the second sees the first's claim.
+        if recommender_due(resource, now) != mode:
+            raise _NotDue(resource.arn)
+        history = resource.recommender_state.maintenance
+        if history and history[-1].status == CREATE_IN_PROGRESS:
+            history[-1] = replace(
+                history[-1],
+                status=CREATE_FAILED,
+                finished=now,
+                failure_reason="abandoned: its workflow never ended",
+            )
+        update = ModelUpdate(started=now, job_name=job_name, status=CREATE_IN_PROGRESS)
+        resource.recommender_state.maintenance = [*history, update][-recommender_workflow.HISTORY :]
+
+    try:
+        services.resources.update(recommender.arn, claim, what="Recommender")
+    except _NotDue:
+        return None
+    payload = {"purpose": recommender_workflow.MAINTAIN, "mode": mode, "jobName": job_name}
+    try:
+        recommenders.start_training(services, recommender, payload)
+    except Exception as error:
+        recommender_workflow.mark_maintenance_failed(
+            services, recommender.arn, job_name, f"the update could not start: {error}"[:1000]
+        )
+        raise
+    kind = "recommender-update" if mode == "UPDATE" else "recommender-retraining"
+    logger.info(
+        "recommender maintenance started", extra={"recommenderArn": recommender.arn, "jobName": job_name}
+    )
+    return Started(kind, recommender.arn, arn_key="recommenderArn")
 
 
 def run_tick(services: Services, state: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ output is SageMaker's default ``model.tar.gz`` is still registered: its files ar
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -151,11 +152,22 @@ def prepare(services: Services, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def stage_training(
-    services: Services, solution: Resource, version: Resource, job_name: str, previous: ModelRef | None
+    services: Services,
+    solution: Resource,
+    version: Resource,
+    job_name: str,
+    previous: ModelRef | None,
+    *,
+    config: dict[str, Any] | None = None,
+    excluded_columns: dict[str, list[str]] | None = None,
 ) -> tuple[TrainingRequest, int]:
     """Stage the job's channel: the dataset group's tables joined with what PutEvents / PutItems /
     PutUsers stored until now and, to train in UPDATE mode, the ``previous`` model; returns the
-    job's request and the cut-off (epoch ms) of the real-time events it trains on."""
+    job's request and the cut-off (epoch ms) of the real-time events it trains on.
+
+    ``solution`` names the group (``datasetGroupArn``) and recipe (``recipeArn``); a recommender
+    passes itself with its own ``config.json`` (``config``) and the Items / Users columns its
+    ``trainingDataConfig`` leaves out of training (``excluded_columns`` by dataset type)."""
     group_arn = solution.doc["datasetGroupArn"]
     datasets = group_datasets(services, group_arn)
     interactions = datasets.get("INTERACTIONS")
@@ -167,13 +179,17 @@ def stage_training(
     rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions", schema)
     for dataset_type in TRAINED_DATASETS[1:]:
         if dataset_type in datasets:
-            stage_entities(services, datasets[dataset_type], channel + dataset_type.lower())
+            excluded = (excluded_columns or {}).get(dataset_type, [])
+            stage_entities(services, datasets[dataset_type], channel + dataset_type.lower(), excluded)
     recipe = arns.parse(solution.doc["recipeArn"]).path if solution.doc.get("recipeArn") else ""
     if previous is not None:
         for name in (MANIFEST_NAME, ARRAYS_NAME):
             _copy_object(services.s3, bucket, previous.prefix + name, f"{channel}previous_model/{name}")
     mode = "UPDATE" if previous is not None else version.doc.get("trainingMode") or "FULL"
-    config = _training_config(solution, version, recipe, mode)
+    if config is None:
+        config = _training_config(solution, version, recipe, mode)
+    else:
+        config = {**config, "trainingMode": mode}
     services.s3.put_object(Bucket=bucket, Key=channel + CONFIG_FILE, Body=json.dumps(config).encode())
     request = TrainingRequest(
         jobName=job_name,
@@ -230,8 +246,11 @@ def _training_config(solution: Resource, version: Resource, recipe: str, mode: s
     }
 
 
-def stage_entities(services: Services, dataset: Resource, destination: str) -> None:
-    """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records."""
+def stage_entities(
+    services: Services, dataset: Resource, destination: str, excluded: list[str] | None = None
+) -> None:
+    """The ITEMS / USERS table for training: bulk data upserted with PutItems / PutUsers records,
+    without the ``excluded`` columns (a recommender's ``trainingDataConfig``)."""
     table = dataset.dataset_state.data
     written = None
     if services.metadata is not None:
@@ -240,14 +259,20 @@ def stage_entities(services: Services, dataset: Resource, destination: str) -> N
             dataset.doc["datasetType"],
             services.metadata.scan_all(dataset.arn),
         )
-    if written is None:
+    if written is None and not excluded:
         if table is not None:
             _copy_table(services, table.prefix, destination)
         return
     bulk = read_table(services.s3, services.settings.bucket_name, table.prefix) if table is not None else None
     # The individually written record wins over the bulk row with the same id.
-    merged = merge(bulk, written, dataset.doc["datasetType"])
-    write_table(services.s3, services.settings.bucket_name, destination, merged)
+    staged = merge(bulk, written, dataset.doc["datasetType"]) if written is not None else bulk
+    if staged is None:
+        return
+    if excluded:
+        dropped = {name.upper() for name in excluded}
+        kept = {name: column for name, column in staged.columns.items() if name.upper() not in dropped}
+        staged = dataclasses.replace(staged, columns=kept)
+    write_table(services.s3, services.settings.bucket_name, destination, staged)
 
 
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
