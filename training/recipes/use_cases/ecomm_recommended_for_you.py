@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 RECIPE = "aws-ecomm-recommended-for-you"
 RECIPE_TYPE = user_personalization.RECIPE_TYPE
 USE_CASE = UseCase(RECIPE, "Recommended for you", needs_items=False)
-DEFAULTS = resolved_hyperparameters(user_personalization.RECIPE, None)
+# Interacted items are not excluded wholesale (nor left to ``auto``): the use case's documented
+# auto-filter (items the user purchased) is applied at request time, and items only viewed or clicked
+# may be recommended again, as Personalize documents the use case.
+DEFAULTS = {
+    **resolved_hyperparameters(user_personalization.RECIPE, None),
+    "exclude_interacted_items": "false",
+}
 
 
 def training_job(job: TrainingJob) -> TrainingJob:

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 RECIPE = "aws-vod-top-picks"
 RECIPE_TYPE = user_personalization.RECIPE_TYPE
 USE_CASE = UseCase(RECIPE, "Top picks for you", needs_items=True)
-DEFAULTS = resolved_hyperparameters(user_personalization.RECIPE, None)
+# Interacted items are not excluded wholesale (nor left to ``auto``): the use case's documented
+# auto-filter (items the user watched) is applied at request time, and items only viewed or clicked
+# may be recommended again, as Personalize documents the use case.
+DEFAULTS = {
+    **resolved_hyperparameters(user_personalization.RECIPE, None),
+    "exclude_interacted_items": "false",
+}
 
 
 def training_job(job: TrainingJob) -> TrainingJob:
