@@ -215,7 +215,7 @@ def ecommerce_demo(
     recommenders) on a build without them."""
     s3, personalize = _clients(endpoint_url, region)
     say("")
-    say(f"ECOMMERCE domain: the same shoppers in a {DOMAIN} dataset group, served by use cases")
+    say(f"ECOMMERCE domain: the same shoppers in an {DOMAIN} dataset group, served by use cases")
     loaded: dict[str, Any] = {
         "bucket": BUCKET,
         **_import_group(

@@ -1,6 +1,8 @@
 """``python -m emulator serve`` (empty) or ``python -m emulator demo`` (loads the demo data, trains
 aws-user-personalization, aws-sims and aws-popularity-count on it, deploys a campaign for each and
-prints their offline metrics and sample recommendations; ``--no-train`` only loads the data).
+prints their offline metrics and sample recommendations, then loads the ECOMMERCE domain part;
+``--no-train`` only loads the data).  The demo's report alone goes to the terminal: the training
+jobs' and server's logs go to ``<data-dir>/logs/demo.log`` unless ``--verbose``.
 
 State (dataset groups, models, campaigns, events, S3 objects) is kept in ``--data-dir``
 (``PICKS_DATA_DIR``, default ``.picks-data/`` in the repository) and survives restarts; delete that
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"state: {data_dir} (restored in {restored.seconds:.2f}s; delete the directory or run "
                 "`make clean-state` to start empty)",
+                file=terminal.out,
                 flush=True,
             )
             for arn in restored.interrupted:
