@@ -554,8 +554,9 @@ def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData, unseen: st
 
 def _samples_text(samples: dict[str, Any]) -> str:
     def line(entry: dict[str, Any], scored: bool = True) -> str:
-        # User-Personalization's scores share 1 over the whole catalog: small ones need their exponent.
-        score = f"  score {entry['score']:.3g}" if scored and "score" in entry else ""
+        # User-Personalization's scores share 1 over the whole catalog, the filtered-out items' too:
+        # small ones need their exponent, and one below the answer's 8 decimals is left out.
+        score = f"  score {entry['score']:.3g}" if scored and entry.get("score") else ""
         return f"    {entry['itemId']}  {entry['category']:<12}{score}"
 
     lines = [
