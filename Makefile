@@ -41,8 +41,9 @@ fuzz: venv
 serve: venv
 	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator serve
 
+# `make demo VERBOSE=1` shows the training jobs' and server's logs with the report (else: a log file).
 demo: venv
-	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator demo
+	PORT=$(PORT) PICKS_DATA_DIR="$(PICKS_DATA_DIR)" $(PY) -m emulator demo $(if $(VERBOSE),--verbose)
 
 # Start the next `make serve` / `make demo` empty (stop the server first).
 clean-state:

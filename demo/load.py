@@ -10,7 +10,10 @@ version is not trained again, so a restart is quick.
 With ``train=True`` (what ``make demo`` does) it goes on like the getting-started guide:
 one solution each for aws-user-personalization, aws-sims and aws-popularity-count,
 a solution version and a campaign for each, then it prints the versions' offline
-metrics side by side and a few sample recommendations.
+metrics side by side (and how far personalization beats popularity) and a few sample
+recommendations ("Recommended for you" through a filter that leaves out what the user already
+viewed or bought).  With ``ecommerce=True`` (``make demo`` again) it also loads the same data into
+an ECOMMERCE domain dataset group and serves two use cases from it (``demo.ecommerce``).
 
     python -m demo.load --endpoint-url http://127.0.0.1:4566 [--no-train]
 """
@@ -23,7 +26,9 @@ import os
 import sys
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.config import Config
@@ -57,8 +62,31 @@ METRIC_COLUMNS = (
     ("coverage", "coverage"),
 )
 SAMPLE_RESULTS = 5
+# "Recommended for you" in the report: nothing the user already viewed or bought.
+UNSEEN_EXPRESSION = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("View", "Purchase")'
 
-__all__ = ["BUCKET", "DATASET_GROUP", "DEMO_SOLUTIONS", "DemoLoadError", "load_demo", "main", "train_demo"]
+__all__ = [
+    "BUCKET",
+    "DATASET_GROUP",
+    "DEMO_SOLUTIONS",
+    "DemoLoadError",
+    "GroupData",
+    "load_demo",
+    "main",
+    "train_demo",
+]
+
+Say = Callable[[str], None]
+
+
+def _sayer(quiet: bool, out: TextIO | None) -> Say:
+    """Print a line of the report to ``out`` (stdout when None), or nothing when ``quiet``."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=out if out is not None else sys.stdout, flush=True)
+
+    return say
 
 
 class DemoLoadError(RuntimeError):
@@ -112,32 +140,44 @@ def _ensure_bucket(s3: Any, region: str) -> None:
             raise
 
 
-def _ensure_dataset_group(personalize: Any, timeout: float) -> str:
+def _domain(domain: str | None) -> dict[str, str]:
+    """CreateDatasetGroup's / CreateSchema's ``domain`` argument, only when there is one."""
+    return {"domain": domain} if domain is not None else {}
+
+
+def _ensure_dataset_group(
+    personalize: Any, timeout: float, group: str = DATASET_GROUP, domain: str | None = None
+) -> str:
     try:
-        arn = personalize.create_dataset_group(name=DATASET_GROUP)["datasetGroupArn"]
+        arn = personalize.create_dataset_group(name=group, **_domain(domain))["datasetGroupArn"]
     except personalize.exceptions.ResourceAlreadyExistsException:
-        arn = _find(_paginate(personalize, "list_dataset_groups", "datasetGroups"), name=DATASET_GROUP)[
+        arn = _find(_paginate(personalize, "list_dataset_groups", "datasetGroups"), name=group)[
             "datasetGroupArn"
         ]
     _wait_active(
         lambda: personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"],
-        f"dataset group {DATASET_GROUP}",
+        f"dataset group {group}",
         timeout,
     )
     return str(arn)
 
 
-def _ensure_schema(personalize: Any, name: str, schema: str) -> str:
+def _ensure_schema(personalize: Any, name: str, schema: str, domain: str | None = None) -> str:
     try:
-        return str(personalize.create_schema(name=name, schema=schema)["schemaArn"])
+        return str(personalize.create_schema(name=name, schema=schema, **_domain(domain))["schemaArn"])
     except personalize.exceptions.ResourceAlreadyExistsException:
         return str(_find(_paginate(personalize, "list_schemas", "schemas"), name=name)["schemaArn"])
 
 
 def _ensure_dataset(
-    personalize: Any, group_arn: str, dataset_type: str, schema_arn: str, timeout: float
+    personalize: Any,
+    group_arn: str,
+    dataset_type: str,
+    schema_arn: str,
+    timeout: float,
+    group: str = DATASET_GROUP,
 ) -> str:
-    name = f"{DATASET_GROUP}-{dataset_type.lower()}"
+    name = f"{group}-{dataset_type.lower()}"
     try:
         arn = personalize.create_dataset(
             name=name, schemaArn=schema_arn, datasetGroupArn=group_arn, datasetType=dataset_type
@@ -150,14 +190,16 @@ def _ensure_dataset(
     return str(arn)
 
 
-def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
+def _start_import(
+    personalize: Any, dataset_arn: str, dataset_type: str, group: str = DATASET_GROUP, prefix: str = ""
+) -> str:
     """Start a FULL import of the just-uploaded CSV.
 
     On a re-run the earlier job's name is taken, so the new job gets a timestamp suffix: a
     FULL import replaces the dataset, which keeps a re-run with other data (``--seed``) honest.
     A job still running is reused instead, since a dataset takes one import at a time.
     """
-    base = f"{DATASET_GROUP}-{dataset_type.lower()}-import"
+    base = f"{group}-{dataset_type.lower()}-import"
     name = base
     for job in _paginate(
         personalize, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset_arn
@@ -171,7 +213,7 @@ def _start_import(personalize: Any, dataset_arn: str, dataset_type: str) -> str:
         personalize.create_dataset_import_job(
             jobName=name,
             datasetArn=dataset_arn,
-            dataSource={"dataLocation": f"s3://{BUCKET}/{DATASET_FILES[dataset_type]}.csv"},
+            dataSource={"dataLocation": f"s3://{BUCKET}/{prefix}{DATASET_FILES[dataset_type]}.csv"},
             roleArn=ROLE_ARN,
             importMode="FULL",
         )["datasetImportJobArn"]
@@ -203,10 +245,75 @@ def _active_import(personalize: Any, dataset_arn: str) -> str | None:
     )
 
 
-def _upload(s3: Any, region: str, data: DemoData) -> None:
+def _upload(s3: Any, region: str, texts: dict[str, str], prefix: str = "") -> None:
+    """Each CSV text (file stem -> text) at ``s3://BUCKET/<prefix><stem>.csv``."""
     _ensure_bucket(s3, region)
-    for stem, text in data.csv_texts().items():
-        s3.put_object(Bucket=BUCKET, Key=f"{stem}.csv", Body=text.encode("utf-8"), ContentType="text/csv")
+    for stem, text in texts.items():
+        s3.put_object(
+            Bucket=BUCKET, Key=f"{prefix}{stem}.csv", Body=text.encode("utf-8"), ContentType="text/csv"
+        )
+
+
+@dataclass(frozen=True)
+class GroupData:
+    """What one dataset group imports: its name, domain, and per dataset type the schema and CSV."""
+
+    group: str
+    schemas: dict[str, str]  # dataset type -> Avro schema text
+    texts: dict[str, str]  # CSV stem (DATASET_FILES' values) -> CSV text
+    domain: str | None = None
+    prefix: str = ""  # S3 key prefix of the CSVs
+
+    def summary(self) -> str:
+        rows = {stem: max(0, text.count("\n") - 1) for stem, text in self.texts.items()}
+        return ", ".join(f"{count} {stem}" for stem, count in rows.items())
+
+
+def _import_group(
+    s3: Any, personalize: Any, region: str, spec: GroupData, *, timeout: float, reuse: bool, say: Say
+) -> dict[str, Any]:
+    """The dataset group, its schemas and datasets, and ACTIVE imports of ``spec``'s CSVs (with
+    ``reuse``, kept when every dataset already has one); return their ARNs as ``load_demo`` does."""
+    group_arn = _ensure_dataset_group(personalize, timeout, spec.group, spec.domain)
+    say(f"dataset group {group_arn}")
+    schema_arns: dict[str, str] = {}
+    dataset_arns: dict[str, str] = {}
+    for dataset_type, schema in spec.schemas.items():
+        schema_arns[dataset_type] = _ensure_schema(
+            personalize, f"{spec.group}-{dataset_type.lower()}", schema, spec.domain
+        )
+        dataset_arns[dataset_type] = _ensure_dataset(
+            personalize, group_arn, dataset_type, schema_arns[dataset_type], timeout, spec.group
+        )
+    imported = {t: _active_import(personalize, arn) for t, arn in dataset_arns.items()} if reuse else {}
+    if reuse and all(imported.values()):
+        say(
+            f"{spec.group}: data already imported (kept from the last run); "
+            "delete the state to load it afresh"
+        )
+        job_arns = {t: str(arn) for t, arn in imported.items()}
+    else:
+        _upload(s3, region, spec.texts, spec.prefix)
+        say(f"uploaded {spec.summary()} to s3://{BUCKET}/{spec.prefix}")
+        # Start all imports before waiting on any, so the server can run them side by side.
+        job_arns = {
+            t: _start_import(personalize, arn, t, spec.group, spec.prefix) for t, arn in dataset_arns.items()
+        }
+    for dataset_type, job_arn in job_arns.items():
+        started = time.monotonic()
+
+        def describe_job(job_arn: str = job_arn) -> dict[str, Any]:
+            job: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)
+            return job["datasetImportJob"]
+
+        _wait_active(describe_job, f"{dataset_type} import job {job_arn}", timeout)
+        say(f"{dataset_type.lower()} import ACTIVE (waited {time.monotonic() - started:.1f}s)")
+    return {
+        "datasetGroupArn": group_arn,
+        "schemaArns": schema_arns,
+        "datasetArns": dataset_arns,
+        "datasetImportJobArns": job_arns,
+    }
 
 
 def how_to(endpoint_url: str, region: str, group_arn: str) -> str:
@@ -236,8 +343,13 @@ def load_demo(
     quiet: bool = False,
     train: bool = False,
     reuse: bool = False,
+    ecommerce: bool = False,
+    out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Upload the demo CSVs and import them; return the ARNs of everything involved.
+
+    With ``ecommerce`` it also loads the ECOMMERCE domain dataset group and its recommenders
+    (``demo.ecommerce``; the result's ``ecommerce``).  ``out``: where the report goes (stdout).
 
     With ``reuse`` the datasets that already have an ACTIVE import keep it (nothing is uploaded or
     imported when all do) and solutions with an ACTIVE version keep it (see ``train_demo``).
@@ -249,57 +361,14 @@ def load_demo(
     """
     data = data if data is not None else generate()
     s3, personalize = _clients(endpoint_url, region)
-
-    def say(message: str) -> None:
-        if not quiet:
-            print(message, flush=True)
-
-    group_arn = _ensure_dataset_group(personalize, wait_timeout)
-    say(f"dataset group {group_arn}")
-    schema_arns: dict[str, str] = {}
-    dataset_arns: dict[str, str] = {}
-    for dataset_type in DATASET_FILES:
-        schema_arns[dataset_type] = _ensure_schema(
-            personalize, f"{DATASET_GROUP}-{dataset_type.lower()}", data.schemas[dataset_type]
-        )
-        dataset_arns[dataset_type] = _ensure_dataset(
-            personalize, group_arn, dataset_type, schema_arns[dataset_type], wait_timeout
-        )
-
-    imported = {t: _active_import(personalize, arn) for t, arn in dataset_arns.items()} if reuse else {}
-    if reuse and all(imported.values()):
-        say("demo data already imported (kept from the last run); delete the state to load it afresh")
-        job_arns = {t: str(arn) for t, arn in imported.items()}
-    else:
-        _upload(s3, region, data)
-        say(
-            f"uploaded {len(data.users)} users, {len(data.items)} items, "
-            f"{len(data.interactions)} interactions to s3://{BUCKET}/"
-        )
-        # Start all imports before waiting on any, so the server can run them side by side.
-        job_arns = {t: _start_import(personalize, arn, t) for t, arn in dataset_arns.items()}
-    for dataset_type, job_arn in job_arns.items():
-        started = time.monotonic()
-
-        def describe_job(job_arn: str = job_arn) -> dict[str, Any]:
-            job: dict[str, Any] = personalize.describe_dataset_import_job(datasetImportJobArn=job_arn)
-            return job["datasetImportJob"]
-
-        _wait_active(
-            describe_job,
-            f"{dataset_type} import job {job_arn}",
-            wait_timeout,
-        )
-        say(f"{dataset_type.lower()} import ACTIVE (waited {time.monotonic() - started:.1f}s)")
-
-    say(how_to(endpoint_url, region, group_arn))
+    say = _sayer(quiet, out)
+    spec = GroupData(DATASET_GROUP, data.schemas, data.csv_texts())
     loaded: dict[str, Any] = {
         "bucket": BUCKET,
-        "datasetGroupArn": group_arn,
-        "schemaArns": schema_arns,
-        "datasetArns": dataset_arns,
-        "datasetImportJobArns": job_arns,
+        **_import_group(s3, personalize, region, spec, timeout=wait_timeout, reuse=reuse, say=say),
     }
+    group_arn = loaded["datasetGroupArn"]
+    say(how_to(endpoint_url, region, group_arn))
     if train:
         loaded.update(
             train_demo(
@@ -310,7 +379,14 @@ def load_demo(
                 wait_timeout=wait_timeout,
                 quiet=quiet,
                 reuse=reuse,
+                out=out,
             )
+        )
+    if ecommerce:
+        from demo.ecommerce import ecommerce_demo  # noqa: PLC0415 - it imports this module
+
+        loaded["ecommerce"] = ecommerce_demo(
+            endpoint_url, data, region=region, wait_timeout=wait_timeout, reuse=reuse, say=say
         )
     return loaded
 
@@ -400,13 +476,47 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def versus_popularity(metrics: dict[str, dict[str, float]], key: str = "precision_at_10") -> str:
+    """One line: how many times popularity's ``key`` personalization reaches (the baseline
+    Personalize recommends comparing with)."""
+    personal = metrics.get("aws-user-personalization", {}).get(key)
+    popular = metrics.get("aws-popularity-count", {}).get(key)
+    title = dict(METRIC_COLUMNS).get(key, key)
+    if personal is None or popular is None:
+        return ""
+    if popular <= 0:
+        return f"  aws-user-personalization {title} {personal:.4f}; aws-popularity-count scores no hits"
+    return (
+        f"  aws-user-personalization's {title} is {personal / popular:.1f}x aws-popularity-count's "
+        f"({personal:.4f} vs {popular:.4f})"
+    )
+
+
+def _ensure_filter(personalize: Any, group_arn: str, timeout: float) -> str:
+    """The demo's filter that keeps out what the user already viewed or bought: "Recommended for
+    you" shows new items (the model itself may recommend an item again, as a viewer comes back to
+    buy it)."""
+    name = f"{DATASET_GROUP}-unseen"
+    try:
+        arn = str(
+            personalize.create_filter(
+                name=name, datasetGroupArn=group_arn, filterExpression=UNSEEN_EXPRESSION
+            )["filterArn"]
+        )
+    except personalize.exceptions.ResourceAlreadyExistsException:
+        listed = _paginate(personalize, "list_filters", "Filters", datasetGroupArn=group_arn)
+        arn = str(_find(listed, name=name)["filterArn"])
+    _wait_active(lambda: personalize.describe_filter(filterArn=arn)["filter"], f"filter {name}", timeout)
+    return arn
+
+
 def _sample_user(data: DemoData) -> str:
     """The demo user with the most interactions (ties: the first), so explanations have material."""
     counts = Counter(row[0] for row in data.interactions)
     return max((row[0] for row in data.users if row[0] in counts), key=counts.__getitem__)
 
 
-def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData) -> dict[str, Any]:
+def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData, unseen: str) -> dict[str, Any]:
     category = {row[0]: row[1] for row in data.items}
     user = _sample_user(data)
     history = sorted((row for row in data.interactions if row[0] == user), key=lambda row: row[2])
@@ -415,6 +525,7 @@ def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData) -> dict[st
         userId=user,
         numResults=SAMPLE_RESULTS,
         context={"PICKS_EXPLAIN": "true"},
+        filterArn=unseen,
     )["itemList"]
     item = history[-1][1]
     related = runtime.get_recommendations(
@@ -443,7 +554,9 @@ def _samples(runtime: Any, campaigns: dict[str, str], data: DemoData) -> dict[st
 
 def _samples_text(samples: dict[str, Any]) -> str:
     def line(entry: dict[str, Any], scored: bool = True) -> str:
-        score = f"  score {entry['score']:.4f}" if scored and "score" in entry else ""
+        # User-Personalization's scores share 1 over the whole catalog, the filtered-out items' too:
+        # small ones need their exponent, and one below the answer's 8 decimals is left out.
+        score = f"  score {entry['score']:.3g}" if scored and entry.get("score") else ""
         return f"    {entry['itemId']}  {entry['category']:<12}{score}"
 
     lines = [
@@ -451,7 +564,8 @@ def _samples_text(samples: dict[str, Any]) -> str:
         "",
         f"  user {samples['userId']} lately: "
         + ", ".join(f"{h['itemId']} ({h['category']}, {h['eventType']})" for h in samples["userHistory"]),
-        "  aws-user-personalization for that user, with PICKS_EXPLAIN reasons:",
+        "  Recommended for you (aws-user-personalization, filtered to items the user has not viewed or "
+        "bought), with PICKS_EXPLAIN reasons:",
     ]
     for entry in samples["userRecommendations"]:
         lines.append(line(entry))
@@ -465,8 +579,14 @@ def _samples_text(samples: dict[str, Any]) -> str:
 
 
 def serving_how_to(
-    endpoint_url: str, region: str, campaigns: dict[str, str], versions: dict[str, str], user: str, item: str
+    endpoint_url: str,
+    region: str,
+    campaigns: dict[str, str],
+    versions: dict[str, str],
+    samples: dict[str, Any],
+    unseen: str,
 ) -> str:
+    user, item = samples["userId"], samples["itemId"]
     return f"""\
 Campaigns are ACTIVE. Paste into Python to ask them yourself:
 
@@ -476,10 +596,12 @@ Campaigns are ACTIVE. Paste into Python to ask them yourself:
   runtime = boto3.client("personalize-runtime", **kwargs)
   personalize = boto3.client("personalize", **kwargs)
 
-  # Items for a user, with the interactions behind each one (picks' PICKS_EXPLAIN context)
+  # Items for a user, with the interactions behind each one (picks' PICKS_EXPLAIN context);
+  # the filter leaves out what the user already viewed or bought
   runtime.get_recommendations(
       campaignArn="{campaigns["aws-user-personalization"]}",
-      userId="{user}", numResults=10, context={{"PICKS_EXPLAIN": "true"}})["itemList"]
+      userId="{user}", numResults=10, context={{"PICKS_EXPLAIN": "true"}},
+      filterArn="{unseen}")["itemList"]
 
   # Items related to an item (aws-sims)
   runtime.get_recommendations(
@@ -506,6 +628,7 @@ def train_demo(
     wait_timeout: float = 300,
     quiet: bool = False,
     reuse: bool = False,
+    out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Train and deploy the DEMO_SOLUTIONS on the loaded dataset group, through the public API.
     With ``reuse`` a solution that has an ACTIVE version is not trained again.
@@ -515,10 +638,7 @@ def train_demo(
     """
     personalize = _client("personalize", endpoint_url, region)
     runtime = _client("personalize-runtime", endpoint_url, region)
-
-    def say(message: str) -> None:
-        if not quiet:
-            print(message, flush=True)
+    say = _sayer(quiet, out)
 
     started = time.monotonic()
     solutions = {
@@ -547,8 +667,9 @@ def train_demo(
         recipe: _ensure_campaign(personalize, f"{DATASET_GROUP}-{short}", versions[recipe], wait_timeout)
         for short, recipe in DEMO_SOLUTIONS
     }
+    unseen = _ensure_filter(personalize, group_arn, wait_timeout)
     say(f"campaigns ACTIVE ({time.monotonic() - started:.1f}s)")
-    samples = _samples(runtime, campaigns, data)
+    samples = _samples(runtime, campaigns, data, unseen)
 
     say("")
     say(
@@ -556,16 +677,18 @@ def train_demo(
         "interactions):"
     )
     say(metrics_table(metrics))
+    say(versus_popularity(metrics))
     say("")
     say(_samples_text(samples))
     say("")
-    say(serving_how_to(endpoint_url, region, campaigns, versions, samples["userId"], samples["itemId"]))
+    say(serving_how_to(endpoint_url, region, campaigns, versions, samples, unseen))
     return {
         "solutionArns": solutions,
         "solutionVersionArns": versions,
         "campaignArns": campaigns,
         "metrics": metrics,
         "recommendations": samples,
+        "filterArn": unseen,
     }
 
 
@@ -590,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
             data=data,
             wait_timeout=args.wait_timeout,
             train=not args.no_train,
+            ecommerce=not args.no_train,
         )
     except DemoLoadError as error:
         print(f"demo load failed: {error}", file=sys.stderr)

@@ -1,6 +1,8 @@
 """``python -m emulator serve`` (empty) or ``python -m emulator demo`` (loads the demo data, trains
 aws-user-personalization, aws-sims and aws-popularity-count on it, deploys a campaign for each and
-prints their offline metrics and sample recommendations; ``--no-train`` only loads the data).
+prints their offline metrics and sample recommendations, then loads the ECOMMERCE domain part;
+``--no-train`` only loads the data).  The demo's report alone goes to the terminal: the training
+jobs' and server's logs go to ``<data-dir>/logs/demo.log`` unless ``--verbose``.
 
 State (dataset groups, models, campaigns, events, S3 objects) is kept in ``--data-dir``
 (``PICKS_DATA_DIR``, default ``.picks-data/`` in the repository) and survives restarts; delete that
@@ -17,10 +19,12 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from demo.console import Terminal, divert_output
 from emulator.durable import StateDirectoryInUse
 from emulator.journal import JournalError
 from emulator.schedules import TICK_PATH
@@ -38,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4566")))
     parser.add_argument("--region", default=os.environ.get("PICKS_REGION", "us-east-1"))
     parser.add_argument("--no-train", action="store_true", help="demo: load the data only, train nothing")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="demo: show the server's and training jobs' logs with the report (default: in <data-dir>/logs)",
+    )
     parser.add_argument(
         "--data-dir",
         default=os.environ.get("PICKS_DATA_DIR") or str(DEFAULT_DATA_DIR),
@@ -57,15 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     # PICKS_DATA_FSYNC=0: no fsync per change (faster writes; a power cut may lose the last ones).
     fsync = os.environ.get("PICKS_DATA_FSYNC", "1").lower() not in ("0", "false", "no", "off")
     emulator = Emulator(args.host, args.port, args.region, data_dir=data_dir, fsync=fsync)
+    terminal = Terminal(sys.stdout, sys.stderr)
+    if args.command == "demo" and not args.verbose:
+        log_path = _demo_log_path(data_dir)
+        terminal = divert_output(log_path)
+        print(f"logs (training jobs, server): {log_path}; --verbose shows them here", file=terminal.out)
     try:
         emulator.start()
     except (StateDirectoryInUse, JournalError) as error:
-        print(f"picks emulator: {error}", file=sys.stderr)
+        print(f"picks emulator: {error}", file=terminal.err)
         return 1
     stop_on_sigterm()
     try:
         print(
             f"picks emulator listening on {emulator.url} (S3 + Personalize APIs); Ctrl-C stops it.",
+            file=terminal.out,
             flush=True,
         )
         if emulator.restored is not None:
@@ -73,30 +88,52 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"state: {data_dir} (restored in {restored.seconds:.2f}s; delete the directory or run "
                 "`make clean-state` to start empty)",
+                file=terminal.out,
                 flush=True,
             )
             for arn in restored.interrupted:
                 print(
                     f"  {arn} was running when the server stopped: now CREATE FAILED (create it again)",
+                    file=terminal.out,
                     flush=True,
                 )
         else:
-            print("state: in memory only (--ephemeral): nothing survives a restart", flush=True)
+            print(
+                "state: in memory only (--ephemeral): nothing survives a restart",
+                file=terminal.out,
+                flush=True,
+            )
         if args.command == "demo":
             from demo.load import DemoLoadError, load_demo
 
             try:
-                load_demo(emulator.url, region=args.region, train=not args.no_train, reuse=True)
+                load_demo(
+                    emulator.url,
+                    region=args.region,
+                    train=not args.no_train,
+                    reuse=True,
+                    ecommerce=not args.no_train,
+                    out=terminal.out,
+                )
             except DemoLoadError as error:
                 # Keep serving what did load: the emulator is still useful, and the reason is printed.
-                print(f"demo load failed: {error}", file=sys.stderr, flush=True)
-            print(f"picks emulator serving on {emulator.url}; Ctrl-C stops it.", flush=True)
+                print(f"demo load failed: {error}", file=terminal.err, flush=True)
+            print(
+                f"picks emulator serving on {emulator.url}; Ctrl-C stops it.", file=terminal.out, flush=True
+            )
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         emulator.stop()
     return 0
+
+
+def _demo_log_path(data_dir: str | None) -> Path:
+    """The demo's log: in the state directory, or (with --ephemeral) a temporary file."""
+    if data_dir is not None:
+        return Path(data_dir) / "logs" / "demo.log"
+    return Path(tempfile.gettempdir()) / f"picks-demo-{os.getpid()}.log"
 
 
 def tick(url: str, advance_s: float) -> int:

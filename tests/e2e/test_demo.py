@@ -8,6 +8,8 @@ import io
 
 import pytest
 
+from demo import ecommerce
+from demo.ecommerce import ecommerce_demo
 from demo.load import DEMO_SOLUTIONS, METRIC_COLUMNS, load_demo, main
 from demo.synthetic import generate
 from tests.conftest import client_for
@@ -85,6 +87,8 @@ def test_summary_has_sample_recommendations(loaded, data):
         assert len(listed) == 5 and len({entry["itemId"] for entry in listed}) == 5
         assert all(entry["category"] == items[entry["itemId"]] for entry in listed)
     assert samples["itemId"] not in {entry["itemId"] for entry in samples["relatedItems"]}
+    # "Recommended for you" leaves out what the user already viewed or bought (the demo's filter).
+    assert not {entry["itemId"] for entry in samples["userRecommendations"]} & set(history)
     # PICKS_EXPLAIN: the reasons name the user's own interactions.
     reasons = [reason for entry in samples["userRecommendations"] for reason in entry.get("reason", [])]
     assert reasons and all(any(f"item {item} " in reason for item in history) for reason in reasons)
@@ -109,6 +113,10 @@ def test_printed_report_has_the_table_samples_and_snippets(loaded):
         assert values == pytest.approx(expected, abs=1e-4)
         assert summary["campaignArns"][recipe] in printed
     assert "PICKS_EXPLAIN" in printed and "because interacted with item" in printed
+    personal, popular = (
+        summary["metrics"][r]["precision_at_10"] for r in ("aws-user-personalization", "aws-popularity-count")
+    )
+    assert f"is {personal / popular:.1f}x aws-popularity-count's" in report.splitlines()[5]
     assert summary["recommendations"]["userId"] in printed
     assert "runtime.get_recommendations(" in printed and 'boto3.client("personalize-runtime"' in printed
 
@@ -163,3 +171,32 @@ def test_a_restarted_demo_reuses_its_data_and_models(loaded, emulator, data, per
         assert campaign["solutionVersionArn"] == again["solutionVersionArns"][recipe]
         assert again["solutionVersionArns"][recipe] in trained[recipe]
     assert again["recommendations"]["userRecommendations"]
+
+
+def test_ecommerce_part_loads_a_domain_group_and_serves_its_use_cases_or_says_it_cannot(
+    emulator, personalize
+):
+    """`make demo`'s ECOMMERCE part: the domain dataset group with its three datasets imported, then
+    the two recommenders side by side, or (a build without recommenders) one line saying so."""
+    data = generate(n_users=300, n_items=120, n_interactions=15_000, seed=5)
+    said: list[str] = []
+    loaded = ecommerce_demo(emulator.url, data, wait_timeout=120, say=said.append)
+    group = personalize.describe_dataset_group(datasetGroupArn=loaded["datasetGroupArn"])["datasetGroup"]
+    assert group["domain"] == "ECOMMERCE" and group["name"] == ecommerce.DATASET_GROUP
+    for arn in loaded["datasetImportJobArns"].values():
+        assert (
+            personalize.describe_dataset_import_job(datasetImportJobArn=arn)["datasetImportJob"]["status"]
+            == "ACTIVE"
+        )
+    printed = "\n".join(said)
+    if not loaded["available"]:
+        assert ecommerce.UNAVAILABLE.format(group=loaded["datasetGroupArn"]) in said
+        assert "recommenderArns" not in loaded
+        return
+    answers = loaded["answers"]
+    assert len(answers["recommendedForYou"]) == len(answers["frequentlyBoughtTogether"]) == 5
+    # Recommended for you auto-filters purchased items; the planted partner is bought together first.
+    bought = {row[1] for row in data.interactions if row[0] == answers["userId"] and row[3] == "Purchase"}
+    assert not {entry["itemId"] for entry in answers["recommendedForYou"]} & bought
+    assert answers["frequentlyBoughtTogether"][0]["itemId"] == answers["plantedPartner"]
+    assert ecommerce.answers_text(answers) in printed

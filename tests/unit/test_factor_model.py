@@ -275,3 +275,16 @@ def test_explain_names_history_items_with_positive_shares(model, data):
     sources = {source for source, _ in model.explain("newcomer", item, recent=recent)}
     assert sources <= set(data.items_of(1)[:3].tolist())
     assert model.explain("nobody", item) == []
+
+
+def test_an_item_is_never_explained_by_itself(model, data):
+    """A recommended item the user already interacted with (a repeat) is explained by the user's
+    other interactions: "because interacted with item X" for X itself explains nothing."""
+    for user in (0, 65, 100):
+        user_id = model.user_ids[user]
+        history = data.interactions.items[data.interactions.users == user].tolist()
+        for item in history[:5]:
+            reasons = model.explain(user_id, item)
+            assert reasons, item
+            assert item not in {source for source, _ in reasons}
+            assert sum(share for _, share in reasons) <= 1.0 + 1e-9

@@ -178,3 +178,66 @@ def test_stream_is_deterministic_and_exact(tmp_path: Path) -> None:
 def test_stream_without_header() -> None:
     text = "".join(interactions_csv_chunks(10, n_users=5, n_items=5, header=False))
     assert text.count("\n") == 10 and not text.startswith("USER_ID")
+
+
+def _co_purchases(data: DemoData, window: int = 3_600) -> dict[str, Counter[str]]:
+    """Item -> items the same user bought within ``window`` seconds of it."""
+    bought: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, item_id, timestamp, event_type in data.interactions:
+        if event_type == "Purchase":
+            bought[user_id].append((timestamp, item_id))
+    together: dict[str, Counter[str]] = defaultdict(Counter)
+    for purchases in bought.values():
+        for (first_time, first), (second_time, second) in itertools.combinations(purchases, 2):
+            if first != second and abs(second_time - first_time) <= window:
+                together[first][second] += 1
+                together[second][first] += 1
+    return together
+
+
+def test_planted_partners_are_pairs_within_a_category(demo_data: DemoData) -> None:
+    category = {row[0]: row[1] for row in demo_data.items}
+    partners = demo_data.bought_together
+    assert len(partners) >= 0.95 * len(demo_data.items)
+    for item_id, partner in partners.items():
+        assert partner != item_id and category[partner] == category[item_id]
+    assert sum(partners.get(partner) == item_id for item_id, partner in partners.items()) >= 0.95 * len(
+        partners
+    )
+
+
+def test_planted_co_purchases_are_what_is_bought_together(demo_data: DemoData) -> None:
+    """For items bought together often enough to tell, the item bought most often with each is its
+    planted partner: what "Frequently bought together" must find."""
+    together = _co_purchases(demo_data)
+    evident = {item: counts for item, counts in together.items() if counts.total() >= 5}
+    assert len(evident) >= 100
+    first = sum(
+        counts.most_common(1)[0][0] == demo_data.bought_together.get(item) for item, counts in evident.items()
+    )
+    assert first >= 0.9 * len(evident), (first, len(evident))
+
+
+def test_event_types_and_purchase_share(demo_data: DemoData) -> None:
+    events = Counter(row[3] for row in demo_data.interactions)
+    assert set(events) == {"View", "Purchase"}
+    assert events["Purchase"] == round(synthetic.DEFAULT_INTERACTIONS * synthetic.PURCHASE_RATE)
+    assert events["Purchase"] >= 1_000 and events["View"] >= 1_000  # the ECOMMERCE use cases' minimum
+
+
+def test_sessions_carry_sequential_co_views(demo_data: DemoData) -> None:
+    """A view minutes after the user's previous view is mostly of the same category (a companion),
+    while views days apart follow the user's taste only."""
+    category = {row[0]: row[1] for row in demo_data.items}
+    last: dict[str, tuple[int, str]] = {}
+    close, far = Counter[bool](), Counter[bool]()
+    for user_id, item_id, timestamp, event_type in demo_data.interactions:
+        if event_type != "View":
+            continue
+        if user_id in last:
+            previous_time, previous = last[user_id]
+            same = category[previous] == category[item_id]
+            (close if timestamp - previous_time <= max(synthetic.SESSION_GAP_SECONDS) else far)[same] += 1
+        last[user_id] = (timestamp, item_id)
+    assert close.total() > 0.3 * (close.total() + far.total())
+    assert close[True] / close.total() > far[True] / far.total() + 0.1

@@ -684,6 +684,8 @@ class FactorModel(ServingModel):
         system = self._ridge + (factors.T * (weights - 1.0)) @ factors
         solved = np.linalg.solve(system, self.item_factors[item].astype(np.float64))
         contributions = weights * (factors @ solved)
+        # An item the user already has (a repeat) is not its own reason: the other interactions are.
+        contributions[items == item] = 0.0
         total = np.abs(contributions).sum() or 1.0
         best = np.argsort(-contributions)[:top]
         return [(int(items[i]), float(contributions[i] / total)) for i in best if contributions[i] > 0]
