@@ -173,11 +173,10 @@ def test_a_restarted_demo_reuses_its_data_and_models(loaded, emulator, data, per
     assert again["recommendations"]["userRecommendations"]
 
 
-def test_ecommerce_part_loads_a_domain_group_and_serves_its_use_cases_or_says_it_cannot(
-    emulator, personalize
-):
+def test_ecommerce_part_loads_a_domain_group_and_serves_its_use_cases(emulator, personalize):
     """`make demo`'s ECOMMERCE part: the domain dataset group with its three datasets imported, then
-    the two recommenders side by side, or (a build without recommenders) one line saying so."""
+    the two recommenders side by side (a build without recommenders says so in one line instead:
+    tests/unit/test_demo_ecommerce.py)."""
     data = generate(n_users=300, n_items=120, n_interactions=15_000, seed=5)
     said: list[str] = []
     loaded = ecommerce_demo(emulator.url, data, wait_timeout=120, say=said.append)
@@ -189,10 +188,8 @@ def test_ecommerce_part_loads_a_domain_group_and_serves_its_use_cases_or_says_it
             == "ACTIVE"
         )
     printed = "\n".join(said)
-    if not loaded["available"]:
-        assert ecommerce.UNAVAILABLE.format(group=loaded["datasetGroupArn"]) in said
-        assert "recommenderArns" not in loaded
-        return
+    assert loaded["available"], said  # this build serves recommenders
+    assert ecommerce.UNAVAILABLE.format(group=loaded["datasetGroupArn"]) not in said
     answers = loaded["answers"]
     assert len(answers["recommendedForYou"]) == len(answers["frequentlyBoughtTogether"]) == 5
     # Recommended for you auto-filters purchased items; the planted partner is bought together first.
