@@ -33,7 +33,7 @@ their neighbours come from metadata, and they can be neighbours of any item.
 Hyperparameters: Personalize's ``item_id_hidden_dim`` (100) is the rank of the co-occurrence factors
 above; ``item_metadata_hidden_dim`` is accepted, as documented, and does not change picks' model,
 which works on the sparse features directly.  picks' own: ``metadata_weight`` (0.1: on
-ml-latest-small 0.3 cost warm NDCG@25 0.132 → 0.122 with the estimate above; on the demo data,
+ml-latest-small 0.3 costs warm NDCG@25 0.132 → 0.125 with the estimate above; on the demo data,
 whose metadata is more telling, 0.3 measures 0.207), ``cold_item_interactions`` (5, the guide's
 "fewer than five interactions"), and SIMS's co-occurrence settings with SIMS's defaults.
 """
