@@ -85,17 +85,50 @@ def test_no_metadata_leaves_cooccurrence_as_it_is():
     assert (neighbors[3:] == -1).all()
 
 
-def test_a_cold_item_inherits_the_cooccurrence_of_the_items_it_resembles():
-    coldness = np.array([0.0, 0.0, 0.0, 1.0, 0.5])
-    estimated = similar_items.estimated_cooccurrence(CO_NEIGHBORS, CO_SCORES, FEATURES, coldness).toarray()
-    assert estimated.shape == (3, 5) and not estimated[:, :3].any()  # warm items keep their own
-    # Item 3 looks like item 0 only: it co-occurs as item 0 does (with 1 and 2, each scored 1).
-    assert estimated[:, 3].tolist() == pytest.approx([0.0, 1.0, 1.0])
-    # Item 4 is half cold, like items 1 (cosine 0.6) and 2 (0.96): their co-occurrence, averaged.
-    expected = 0.5 * np.array([0.6 * 1.0 + 0.96 * 0.5, 0.0, 0.6 * 0.2]) / 1.56
-    assert estimated[:, 4] == pytest.approx(expected)
-    # In the blend, item 1 (weight 0.3) ranks the look-alike of its co-occurring item 0 next to it.
-    neighbors, _ = blend(
-        CO_NEIGHBORS, CO_SCORES, FEATURES, np.full(5, 0.3, np.float32), 4, estimated=sp.csr_matrix(estimated)
+def two_groups() -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """40 warm items in two groups of 20, each co-occurring (score 1) with its group only, and one
+    feature per group; items 40 and 41, without interactions, have group 0's and group 1's."""
+    group = np.repeat([0, 1], 20)
+    co_neighbors = np.array(
+        [[k for k in range(40) if group[k] == group[i] and k != i] for i in range(40)], dtype=np.int32
     )
-    assert neighbors[1, :2].tolist() == [0, 3]
+    features = np.zeros((42, 2), dtype=np.float32)
+    features[np.arange(40), group] = 1.0
+    features[40, 0] = features[41, 1] = 1.0
+    return co_neighbors, np.ones(co_neighbors.shape, np.float32), sp.csr_matrix(features)
+
+
+def test_a_cold_item_gets_the_cooccurrence_its_metadata_predicts_on_the_warm_items_scale():
+    co_neighbors, co_scores, features = two_groups()
+    coldness = np.array([0.0] * 40 + [1.0, 0.5])
+    estimated = similar_items.cold_cooccurrence(co_neighbors, co_scores, features, coldness, rank=4)
+    assert estimated is not None and estimated.items.tolist() == [40, 41]
+    guessed = estimated.rows @ estimated.vectors.T  # warm items × cold items
+    # Item 40 co-occurs with group 0 about as its members do with each other (1), not with group 1.
+    assert guessed[:20, 0] == pytest.approx(np.ones(20), abs=0.1)
+    assert np.abs(guessed[20:, 0]).max() < 0.05
+    # Item 41 is half cold: half of group 1's co-occurrence.
+    assert guessed[20:, 1] == pytest.approx(np.full(20, 0.5), abs=0.05)
+    assert np.abs(guessed[:20, 1]).max() < 0.05
+    # In the blend, group 0's items list item 40 right after their co-occurring items, item 41 far below.
+    weights = np.concatenate([np.full(40, 0.1), [1.0, 1.0]]).astype(np.float32)
+    neighbors, scores = blend(co_neighbors, co_scores, features, weights, 25, estimated=estimated)
+    assert neighbors[0, 19] == 40 and scores[0, 19] > 0.8
+    assert 41 not in neighbors[0, :20].tolist()
+    assert neighbors[25, 19] == 41 and 40 not in neighbors[25, :20].tolist()
+
+
+def test_no_estimate_without_cold_items_or_enough_warm_ones():
+    co_neighbors, co_scores, features = two_groups()
+    assert similar_items.cold_cooccurrence(co_neighbors, co_scores, features, np.zeros(42), 4) is None
+    few = np.concatenate([np.ones(30), np.zeros(10), [1.0, 1.0]])  # 10 fully warm items: too few
+    assert similar_items.cold_cooccurrence(co_neighbors, co_scores, features, few, 4) is None
+
+
+def test_truncated_svd_is_seeded_and_recovers_a_low_rank_matrix():
+    rng = np.random.default_rng(0)
+    matrix = sp.csr_matrix(rng.random((30, 3)) @ rng.random((3, 25)))
+    rows, columns = similar_items.truncated_svd(matrix, 3, seed=1)
+    assert rows @ columns.T == pytest.approx(matrix.toarray(), abs=1e-8)
+    again = similar_items.truncated_svd(matrix, 3, seed=1)
+    assert np.array_equal(rows, again[0]) and np.array_equal(columns, again[1])

@@ -241,14 +241,14 @@ _PICKS_SIMS_RANGES = (
     _integer("sequence_window", 0, 100, tunable=False),
     _continuous("sequence_decay", 0.0, 1.0, tunable=True),
 )
-# aws-similar-items (training/recipes/similar_items.py): the documented embedding sizes are accepted
-# (picks' model has no embeddings); picks blends SIMS co-occurrence (SIMS's settings) with metadata
-# cosine, metadata_weight of it for an item with cold_item_interactions users or more, all of it for
-# an item with none.
+# aws-similar-items (training/recipes/similar_items.py): picks blends SIMS co-occurrence (SIMS's
+# settings) with metadata cosine, metadata_weight of it for an item with cold_item_interactions users
+# or more, all of it for an item with none; item_id_hidden_dim is the rank of the co-occurrence
+# factors a cold item's co-occurrence is estimated through (item_metadata_hidden_dim is accepted).
 _PICKS_SIMILAR_ITEMS_DEFAULTS = {
     "item_id_hidden_dim": "100",
     "item_metadata_hidden_dim": "100",
-    "metadata_weight": "0.3",
+    "metadata_weight": "0.1",
     "cold_item_interactions": "5",
     **_PICKS_SIMS_DEFAULTS,
 }
