@@ -27,6 +27,7 @@ from demo.load import (
     Say,
     _client,
     _clients,
+    _ensure_filter,
     _error_code,
     _find,
     _import_group,
@@ -166,7 +167,7 @@ def answers_text(answers: dict[str, Any]) -> str:
     category = answers["categories"]
     item = answers["itemId"]
     table = side_by_side(
-        f"Recommended for you ({answers['userId']})",
+        f"Recommended for you ({answers['userId']}, unseen)",
         _entries(answers["recommendedForYou"], category),
         f"Frequently bought together with {item} ({category.get(item, '?')})",
         _entries(answers["frequentlyBoughtTogether"], category, answers.get("plantedPartner")),
@@ -181,11 +182,15 @@ def answers_text(answers: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _answers(runtime: Any, recommenders: dict[str, str], data: DemoData) -> dict[str, Any]:
+def _answers(runtime: Any, recommenders: dict[str, str], data: DemoData, unseen: str) -> dict[str, Any]:
     user = _sample_user(data)
     item = _last_purchase(data, user)
+    # The use case filters purchased items itself; the group's filter leaves out viewed ones too.
     for_you = runtime.get_recommendations(
-        recommenderArn=recommenders[RECOMMENDED_FOR_YOU], userId=user, numResults=SAMPLE_RESULTS
+        recommenderArn=recommenders[RECOMMENDED_FOR_YOU],
+        userId=user,
+        numResults=SAMPLE_RESULTS,
+        filterArn=unseen,
     )["itemList"]
     together = runtime.get_recommendations(
         recommenderArn=recommenders[FREQUENTLY_BOUGHT_TOGETHER], itemId=item, numResults=SAMPLE_RESULTS
@@ -242,8 +247,9 @@ def ecommerce_demo(
 
         _wait_active(describe, f"{recipe} recommender {arn}", wait_timeout)
         say(f"{recipe} recommender ACTIVE")
+    unseen = _ensure_filter(personalize, group_arn, wait_timeout, name=f"{DATASET_GROUP}-unseen")
     runtime = _client("personalize-runtime", endpoint_url, region)
-    answers = _answers(runtime, recommenders, data)
+    answers = _answers(runtime, recommenders, data, unseen)
     say("")
     say(answers_text(answers))
     return {**loaded, "available": True, "recommenderArns": recommenders, "answers": answers}

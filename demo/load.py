@@ -492,11 +492,12 @@ def versus_popularity(metrics: dict[str, dict[str, float]], key: str = "precisio
     )
 
 
-def _ensure_filter(personalize: Any, group_arn: str, timeout: float) -> str:
+def _ensure_filter(
+    personalize: Any, group_arn: str, timeout: float, name: str = f"{DATASET_GROUP}-unseen"
+) -> str:
     """The demo's filter that keeps out what the user already viewed or bought: "Recommended for
     you" shows new items (the model itself may recommend an item again, as a viewer comes back to
     buy it)."""
-    name = f"{DATASET_GROUP}-unseen"
     try:
         arn = str(
             personalize.create_filter(

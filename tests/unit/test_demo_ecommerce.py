@@ -116,7 +116,7 @@ def test_answers_text_shows_both_use_cases_and_marks_the_planted_partner():
     }
     text = ecommerce.answers_text(answers)
     lines = text.splitlines()
-    header = next(line for line in lines if "Recommended for you (U00001)" in line)
+    header = next(line for line in lines if "Recommended for you (U00001, unseen)" in line)
     assert "Frequently bought together with I00002 (kitchen)" in header
     first, second = lines[lines.index(header) + 1 : lines.index(header) + 3]
     assert first.split() == ["I00010", "books", "I00003", "kitchen", "*"]
