@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from picks.dataset_schema import metadata_fields
 from picks.filters.catalog import BOOLEAN, CATEGORICAL, NUMERIC, FieldValues, ItemCatalog, split_values
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -176,31 +177,26 @@ def tfidf(
     documents: list[str], codes: np.ndarray, *, min_df: int = MIN_DF, max_terms: int = MAX_TERMS
 ) -> tuple[sp.csr_matrix, list[str]]:
     """(rows × terms TF-IDF, the terms as ``:word``) of the texts ``documents[codes[row]]``
-    (-1: no text).  Each distinct text is tokenised once; frequencies count rows, not texts.
-
-    The one place text becomes numbers: scikit-learn's ``TfidfVectorizer(sublinear_tf=True,
-    min_df=min_df, max_features=max_terms)`` computes the same weighting, should it join the
-    training image."""
-    vocabulary: dict[str, int] = {}
-    rows, cols, counts = [], [], []
-    for position, text in enumerate(documents):
-        words, frequency = np.unique(np.array(tokens(text), dtype=object), return_counts=True)
-        for word, count in zip(words.tolist(), frequency.tolist(), strict=True):
-            rows.append(position)
-            cols.append(vocabulary.setdefault(word, len(vocabulary)))
-            counts.append(count)
-    per_text = sp.csr_matrix(
-        (np.asarray(counts, dtype=np.float64), (rows, cols)), shape=(len(documents), len(vocabulary))
+    (-1: no text), by scikit-learn's ``TfidfVectorizer``: ``tokens`` as the tokenizer, sublinear
+    term frequency (1 + ln tf), smoothed idf ln((1 + n) / (1 + df)) + 1 over the rows, terms in at
+    least ``min_df`` rows, the ``max_terms`` most frequent kept; rows left unnormalised (``featurize``
+    normalises each field group)."""
+    texts = [documents[code] if code >= 0 else "" for code in np.asarray(codes).tolist()]
+    vectorizer = TfidfVectorizer(
+        tokenizer=tokens,
+        lowercase=False,  # tokens lower-cases
+        token_pattern=None,
+        sublinear_tf=True,
+        min_df=min_df,
+        max_features=max_terms,
+        norm=None,
+        dtype=np.float64,
     )
-    term_counts = sp.csr_matrix(_rows_of_codes(codes, len(documents)) @ per_text)
-    document_frequency = np.bincount(term_counts.indices, minlength=len(vocabulary))
-    kept = np.flatnonzero(document_frequency >= min_df)
-    if len(kept) > max_terms:  # the most frequent, ties by first appearance
-        kept = np.sort(kept[np.argsort(-document_frequency[kept], kind="stable")[:max_terms]])
-    term_counts = term_counts[:, kept]
-    term_counts.data = 1.0 + np.log(term_counts.data)
-    words = np.array(list(vocabulary), dtype=object)[kept]
-    return _times_idf(term_counts), [f":{word}" for word in words.tolist()]
+    try:
+        matrix = vectorizer.fit_transform(texts)
+    except ValueError:  # no term in min_df rows (or no text at all): no columns
+        return sp.csr_matrix((len(texts), 0)), []
+    return sp.csr_matrix(matrix), [f":{word}" for word in vectorizer.get_feature_names_out().tolist()]
 
 
 def _binned(numbers: np.ndarray, bins: int = NUMERIC_BINS) -> tuple[sp.csr_matrix, list[str]]:
