@@ -8,6 +8,7 @@ trainingDataConfig's excluded columns left out of the staged Items table."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -43,19 +44,32 @@ def recorded(services: Services) -> tuple[Services, RecordedWorkflows]:
     return dataclasses.replace(services, workflows=workflows), workflows
 
 
-def _group_with_items(services: Services) -> tuple[str, str]:
-    """An ECOMMERCE group whose interactions count as imported and whose Items table is stored."""
+# The domain's interactions schema with one context column, DEVICE.
+WITH_DEVICE = json.dumps(
+    {
+        **json.loads(DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, "INTERACTIONS")]),
+        "fields": [
+            *json.loads(DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, "INTERACTIONS")])["fields"],
+            {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        ],
+    }
+)
+
+
+def _group_with_items(services: Services, device: bool = False) -> tuple[str, str]:
+    """An ECOMMERCE group whose interactions count as imported and whose Items table is stored
+    (``device``: the interactions have a DEVICE column)."""
     group = dispatch(services, "CreateDatasetGroup", {"name": "shop", "domain": ECOMMERCE})["datasetGroupArn"]
     arns = {}
+    schemas = {
+        "INTERACTIONS": WITH_DEVICE if device else DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, "INTERACTIONS")],
+        "ITEMS": DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, "ITEMS")],
+    }
     for kind in ("INTERACTIONS", "ITEMS"):
         schema = dispatch(
             services,
             "CreateSchema",
-            {
-                "name": f"shop-{kind.lower()}",
-                "schema": DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, kind)],
-                "domain": ECOMMERCE,
-            },
+            {"name": f"shop-{kind.lower()}", "schema": schemas[kind], "domain": ECOMMERCE},
         )["schemaArn"]
         arns[kind] = dispatch(
             services,
@@ -73,10 +87,11 @@ def _group_with_items(services: Services) -> tuple[str, str]:
         [("i1", {"PRICE": 1.5, "CATEGORY_L1": "A"}), ("i2", {"PRICE": 2.5, "CATEGORY_L1": "B"})],
     )
     assert items is not None
-    rows = "".join(f"u{n % 50},i{1 + n % 2},View,{1_700_000_000 + n}\n" for n in range(1200))
+    extra = ",phone" if device else ""
+    rows = "".join(f"u{n % 50},i{1 + n % 2},View,{1_700_000_000 + n}{extra}\n" for n in range(1200))
     interactions = read_csv(
-        ("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n" + rows).encode(),
-        parse_schema(DOMAIN_DEFAULT_SCHEMAS[(ECOMMERCE, "INTERACTIONS")]),
+        (f"USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP{',DEVICE' if device else ''}\n" + rows).encode(),
+        parse_schema(schemas["INTERACTIONS"]),
         "INTERACTIONS",
     )
     tables = {"INTERACTIONS": interactions, "ITEMS": items}
@@ -216,3 +231,36 @@ def test_excluded_columns_are_left_out_of_the_staged_items(
         "Body"
     ].read()
     assert b'"recipe": "aws-ecomm-recommended-for-you"' in config_json
+
+
+def test_excluded_interaction_columns_are_left_out_of_the_staged_interactions(
+    recorded: tuple[Services, RecordedWorkflows],
+) -> None:
+    services, workflows = recorded
+    group, _ = _group_with_items(services, device=True)
+    config = {"trainingDataConfig": {"excludedDatasetColumns": {"INTERACTIONS": ["device"]}}}
+    dispatch(
+        services,
+        "CreateRecommender",
+        {"name": "r", "datasetGroupArn": group, "recipeArn": RECIPE, "recommenderConfig": config},
+    )
+    state = steps.prepare(services, workflows.started[-1][1])
+    channel = state["training"]["inputUri"].split("/", 3)[3]
+    staged = read_table(services.s3, services.settings.bucket_name, channel + "interactions")
+    assert set(staged.columns) == {"USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"}
+    assert staged.row_count == 1200
+    # Without the exclusion the context column is trained on.
+    dispatch(
+        services,
+        "CreateRecommender",
+        {
+            "name": "r2",
+            "datasetGroupArn": group,
+            "recipeArn": RECIPE.replace("recommended-for-you", "popular-items-by-views"),
+        },
+    )
+    state = steps.prepare(services, workflows.started[-1][1])
+    channel = state["training"]["inputUri"].split("/", 3)[3]
+    assert (
+        "DEVICE" in read_table(services.s3, services.settings.bucket_name, channel + "interactions").columns
+    )

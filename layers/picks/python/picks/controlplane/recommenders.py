@@ -50,7 +50,7 @@ TRAINING_WORKFLOW = "RecommenderTraining"
 STATUS_WORKFLOW = "RecommenderStatusChange"
 DEFAULT_MIN_RPS = 1
 # Dataset types whose metadata columns trainingDataConfig may leave out of training.
-EXCLUDABLE_DATASETS = ("ITEMS", "USERS")
+EXCLUDABLE_DATASETS = ("INTERACTIONS", "ITEMS", "USERS")
 SUMMARY_FIELDS = (
     "name",
     "recommenderArn",
@@ -90,8 +90,7 @@ def _check_excluded_columns(services: Services, group_arn: str, training: dict[s
         kind = dataset_type.upper()
         if kind not in EXCLUDABLE_DATASETS:
             raise InvalidInputException(
-                f"{field}: columns can be excluded from the "
-                f"{' and '.join(EXCLUDABLE_DATASETS)} datasets only."
+                f"{field}: columns can be excluded from the {', '.join(EXCLUDABLE_DATASETS)} datasets only."
             )
         dataset = group_dataset(services, group_arn, kind)
         if dataset is None:

@@ -28,6 +28,7 @@ from picks.domain.resources import ModelRef, TableRef
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, STOPPING_STATES
 from picks.ingest.columnar import (
     MISSING_OBJECT_CODES,
+    ColumnTable,
     concat,
     merge,
     object_bytes,
@@ -166,7 +167,7 @@ def stage_training(
     job's request and the cut-off (epoch ms) of the real-time events it trains on.
 
     ``solution`` names the group (``datasetGroupArn``) and recipe (``recipeArn``); a recommender
-    passes itself with its own ``config.json`` (``config``) and the Items / Users columns its
+    passes itself with its own ``config.json`` (``config``) and the metadata columns its
     ``trainingDataConfig`` leaves out of training (``excluded_columns`` by dataset type)."""
     group_arn = solution.doc["datasetGroupArn"]
     datasets = group_datasets(services, group_arn)
@@ -176,7 +177,15 @@ def stage_training(
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
     events_until = int(services.clock() * 1000)
     schema = dataset_schema(services, interactions) if interactions else None
-    rows = _stage_interactions(services, group_arn, data, events_until, channel + "interactions", schema)
+    rows = _stage_interactions(
+        services,
+        group_arn,
+        data,
+        events_until,
+        channel + "interactions",
+        schema,
+        (excluded_columns or {}).get("INTERACTIONS"),
+    )
     for dataset_type in TRAINED_DATASETS[1:]:
         if dataset_type in datasets:
             excluded = (excluded_columns or {}).get(dataset_type, [])
@@ -207,11 +216,13 @@ def _stage_interactions(
     events_until: int,
     destination: str,
     schema: DatasetSchema | None = None,
+    excluded: list[str] | None = None,
 ) -> int:
     """Stage the INTERACTIONS table for training: the bulk data (``data``: the dataset's stored
     table, if any) joined by the real-time events (PutEvents) received before ``events_until``,
     what users did since the last import, with their ``properties`` as the columns of the
-    dataset's ``schema`` they set (context such as DEVICE, trained on like imported columns).
+    dataset's ``schema`` they set (context such as DEVICE, trained on like imported columns),
+    without the ``excluded`` metadata columns (a recommender's ``trainingDataConfig``).
     Returns the row count; TrainingDataMissing if too few."""
     bucket = services.settings.bucket_name
     streamed = None
@@ -224,12 +235,23 @@ def _stage_interactions(
         raise TrainingDataMissing(
             f"training needs at least {MINIMUM_INTERACTIONS} interactions; the dataset group has {rows}."
         )
-    if streamed is not None:
-        parts = [streamed] + ([read_table(services.s3, bucket, data.prefix)] if data else [])
-        write_table(services.s3, bucket, destination, concat(parts))
+    if streamed is not None or excluded:
+        parts = ([streamed] if streamed is not None else []) + (
+            [read_table(services.s3, bucket, data.prefix)] if data else []
+        )
+        write_table(services.s3, bucket, destination, _without(concat(parts), excluded))
     elif data:
         _copy_table(services, data.prefix, destination)
     return rows
+
+
+def _without(table: ColumnTable, excluded: list[str] | None) -> ColumnTable:
+    """``table`` without the ``excluded`` columns (matched case-insensitively)."""
+    if not excluded:
+        return table
+    dropped = {name.upper() for name in excluded}
+    kept = {name: column for name, column in table.columns.items() if name.upper() not in dropped}
+    return dataclasses.replace(table, columns=kept)
 
 
 def _training_config(solution: Resource, version: Resource, recipe: str, mode: str) -> dict[str, Any]:
@@ -268,11 +290,7 @@ def stage_entities(
     staged = merge(bulk, written, dataset.doc["datasetType"]) if written is not None else bulk
     if staged is None:
         return
-    if excluded:
-        dropped = {name.upper() for name in excluded}
-        kept = {name: column for name, column in staged.columns.items() if name.upper() not in dropped}
-        staged = dataclasses.replace(staged, columns=kept)
-    write_table(services.s3, services.settings.bucket_name, destination, staged)
+    write_table(services.s3, services.settings.bucket_name, destination, _without(staged, excluded))
 
 
 def _read_archive(services: Services, uri: str) -> dict[str, bytes]:
