@@ -13,9 +13,9 @@ user-personalization model, computed at every training (FULL and UPDATE).
   ``impression``, which ``picks.realtime.events_table`` exports as that column); ``info
   ["explorationReference"]``: the latest interaction, from which ages are counted.
 
-Impressions implied by ``recommendationId`` alone (an event naming the recommendation it follows,
-without ``impression``) are not counted: picks does not record which items a recommendationId
-showed (docs/exploration.md).
+An event that names the recommendation it follows (``recommendationId``) without ``impression``
+counts the explored items that recommendation showed, which its id names
+(``picks.serving.exploration.recommendation_id``; docs/exploration.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from picks.serving.exploration import CREATED, IMPRESSIONS, INTERACTIONS, REFERENCE
+from picks.serving.exploration import CREATED, IMPRESSIONS, INTERACTIONS, REFERENCE, TOKEN_PREFIX, item_token
 
 from training.data import item_index_type
 
@@ -101,16 +101,23 @@ def _indices(column: Column, index: dict[str, int]) -> np.ndarray:
 
 
 def impression_counts(column: Column, index: dict[str, int], n: int) -> np.ndarray:
-    """How often each item is listed in an IMPRESSION value (``|``-separated ids), over every row."""
+    """How often each item is listed in an IMPRESSION value (``|``-separated ids, or the
+    ``exploration.item_token`` of an item a recommendationId named), over every row."""
     codes = np.asarray(column.data)
     dictionary = column.string_dictionary
     rows_per_value = np.bincount(codes[codes >= 0], minlength=len(dictionary))
     counts = np.zeros(n, dtype=np.float64)
+    tokens: dict[str, int] | None = None  # item_token -> index, built when a token is met
     for value, times in zip(dictionary.tolist(), rows_per_value.tolist(), strict=True):
         if not times:
             continue
         for item in str(value).split(IMPRESSION_SEPARATOR):
-            position = index.get(item.strip())
+            name = item.strip()
+            position = index.get(name)
+            if position is None and name.startswith(TOKEN_PREFIX):
+                if tokens is None:
+                    tokens = {item_token(item_id): at for item_id, at in index.items()}
+                position = tokens.get(name)
             if position is not None:
                 counts[position] += times
     return counts

@@ -132,3 +132,54 @@ def test_impressions_without_interactions_lower_the_share(explored):
     campaign = _exploring(personalize, "explore-0-9-shown", second, "0.9")
     _, shown = _new_item_share(runtime, campaign, users)
     assert shown < explored["before"] / 2, (shown, explored["before"])
+
+
+def test_a_recommendation_id_sent_back_counts_the_explored_items_it_showed(clients):
+    """No ``impression`` list: the answers' own recommendationIds name the explored items they
+    showed, and events sent back with them make those items impressions at the next training."""
+    personalize, runtime, _, events = clients
+    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=12)
+    group, _ = group_with(clients[:3], "explore-rid", data)
+    schema = personalize.create_schema(name="explore-rid-items", schema=ITEMS_SCHEMA)["schemaArn"]
+    items_dataset = personalize.create_dataset(
+        name="explore-rid-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
+    )["datasetArn"]
+    solution_arn = solution(personalize, group, "explore-rid")
+    train(personalize, solution_arn)
+    now = int(time.time())
+    events.put_items(
+        datasetArn=items_dataset,
+        items=[
+            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
+            for item in NEW_ITEMS
+        ],
+    )
+    first, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+    campaign = _exploring(personalize, "explore-rid-0-9", first, "0.9")
+    users = [str(user) for user in data.interactions.user_ids.tolist()]
+    _, before = _new_item_share(runtime, campaign, users)
+    assert before > 0
+    tracker = personalize.create_event_tracker(name="explore-rid-tracker", datasetGroupArn=group)
+    sent_at = datetime.datetime.now(datetime.UTC)
+    named = 0
+    for user in users:
+        answer = runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=RESULTS)
+        shown = [item["itemId"] for item in answer["itemList"]]
+        rid = answer["recommendationId"]
+        assert len(rid) <= 40
+        new_shown = [item for item in shown if item in NEW_ITEMS]
+        # New items are explored: an answer showing them names them (young warm items may be too).
+        assert rid.startswith("RIE-") or not new_shown
+        named += bool(new_shown)
+        chosen = next(item for item in shown if item not in NEW_ITEMS)
+        events.put_events(
+            trackingId=tracker["trackingId"],
+            userId=user,
+            sessionId=f"rid-{user}",
+            eventList=[{"eventType": "View", "itemId": chosen, "sentAt": sent_at, "recommendationId": rid}],
+        )
+    assert named > 0
+    second, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+    after_campaign = _exploring(personalize, "explore-rid-0-9-shown", second, "0.9")
+    _, after = _new_item_share(runtime, after_campaign, users)
+    assert after < before / 2, (after, before)

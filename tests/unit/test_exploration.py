@@ -256,3 +256,38 @@ def test_batch_blocks_explore_as_requests_do(large_catalogue, case, weight, bloc
         assert explored == 0
     if weight == 0.9:
         assert explored > 0
+
+
+def test_a_recommendation_id_names_up_to_six_explored_items_in_40_characters():
+    from picks.serving.exploration import (
+        MAX_EXPLORED_IN_ID,
+        item_token,
+        recommendation_id,
+        shown_tokens,
+    )
+
+    plain = recommendation_id([])
+    assert plain.startswith("RID-") and len(plain) == 36 and shown_tokens(plain) == []
+    items = [f"item-{n}" for n in range(9)]
+    for count in range(1, 9):
+        rid = recommendation_id(items[:count])
+        assert rid.startswith("RIE-") and len(rid) <= 40
+        assert shown_tokens(rid) == [item_token(item) for item in items[: min(count, MAX_EXPLORED_IN_ID)]]
+    assert recommendation_id(items[:2]) != recommendation_id(items[:2])  # a nonce: ids stay unique
+    for garbage in ("RIE-", "RIE-!!!!", "RIE-AAAAA", "other", None):
+        assert shown_tokens(garbage) == []
+
+
+def test_impression_counts_match_recommendation_id_tokens_to_the_catalogue():
+    from picks.dataset_schema import Field
+    from picks.ingest.columnar import string_column
+    from picks.serving.exploration import item_token
+
+    from training.exploration import impression_counts
+
+    index = {"a": 0, "b": 1, "c": 2}
+    values = np.array([f"a|{item_token('c')}", item_token("b"), "#00000000|zz"], dtype=object)
+    column = string_column(
+        Field("IMPRESSION", "string", nullable=True), np.array([0, 1, 0, 2], np.int32), values
+    )
+    assert impression_counts(column, index, 3).tolist() == [2.0, 1.0, 2.0]

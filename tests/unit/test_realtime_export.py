@@ -123,6 +123,8 @@ def test_properties_are_exported_as_the_schemas_columns() -> None:
         "sessionId": "s1",
         "eventList": [
             {
+                # Events received together are exported in eventId order: named, not random.
+                "eventId": "e1",
                 "eventType": "watch",
                 "sentAt": 1,
                 "itemId": "a",

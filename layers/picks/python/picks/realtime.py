@@ -28,6 +28,7 @@ from picks.ingest.columnar import (
     string_column,
 )
 from picks.records import validate_event_properties
+from picks.serving import exploration
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -187,7 +188,8 @@ def events_table(events: Iterable[StoredEvent], schema: DatasetSchema | None = N
             np.array([v is None for v in values], dtype=bool),
         ),
     }
-    impressions = [e.impression for _, e in rows]
+    # An event without its own impression list: the explored items its recommendationId names.
+    impressions = [e.impression or exploration.shown_tokens(e.recommendation_id) for _, e in rows]
     if any(impressions):
         # As bulk data writes it (``|``-separated): item exploration counts impressions from it.
         shown = DictionaryEncoder()

@@ -20,7 +20,6 @@ stock clients parse it.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from picks.domain.resources import RECOMMENDER_KIND
 from picks.domain.states import ACTIVE, INACTIVE
 from picks.domain.use_cases import USE_CASES
 from picks.errors import InvalidInputException, ResourceNotFoundException
+from picks.serving import exploration
 from picks.serving.business_rules import RequestRules, combine, items_schema, promote, promoted_count
 from picks.serving.exploration import ExplorationConfig
 from picks.serving.rankers import RankingRequest, ServingModel
@@ -183,7 +183,8 @@ def _read_trend_events(
 
 
 def _recommendation_id() -> str:
-    return f"RID-{uuid.uuid4().hex}"  # 36 characters: fits PutEvents' recommendationId (1-40)
+    """An id naming no item: 36 characters, which fits PutEvents' recommendationId (1-40)."""
+    return exploration.recommendation_id([])
 
 
 def _scoring_context(params: dict[str, Any]) -> dict[str, str]:
@@ -341,12 +342,16 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
     allowed = combine(
         rules.allowed(params.get("filterArn"), params.get("filterValues")), automatic, np.logical_and
     )
-    recommendation_id = _recommendation_id()
     if promotion is None:
         request = _ranking_request(services, campaign, model, params, recent)
         ranked = model.recommend_request(request, count, allowed=allowed)
         items = _items(model, ranked)
+        # Names the explored items it shows, whose impressions training counts from PutEvents.
+        recommendation_id = exploration.recommendation_id(
+            [model.item_ids[i] for i in model.explored(request, ranked.indices).tolist()]
+        )
     else:
+        recommendation_id = _recommendation_id()
         # The promotion's own filter applies to the promoted share, the request's filter to the rest.
         promoted_allowed = combine(
             rules.allowed(

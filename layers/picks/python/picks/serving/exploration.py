@@ -26,8 +26,11 @@ weight of 0 leaves the scores untouched, bit for bit.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
+import secrets
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -189,3 +192,57 @@ def explore(
     if not explorer.changes_nothing:
         explorer.apply(score, user_id)
     return scored
+
+
+# --- impressions implied by a recommendationId ---------------------------------------------------------
+#
+# PutEvents names the recommendation an event answered (``recommendationId``, at most 40 characters);
+# the items that recommendation showed and the user did not choose are impressions of them.  picks
+# keeps no record of its answers, so a GetRecommendations answer that shows explored items (the ones
+# whose impressions change their bonus) carries them in its id: ``RIE-`` and the URL-safe base64 of a
+# 3-byte nonce and a 4-byte digest per explored item (at most ``MAX_EXPLORED_IN_ID``).  Training
+# exports such an event's explored items as its IMPRESSION (``#`` and the digest's hex per item,
+# matched against the catalogue's digests: ``item_token``) unless the event lists its impressions.
+PLAIN_ID_PREFIX = "RID-"
+EXPLORED_ID_PREFIX = "RIE-"
+MAX_EXPLORED_IN_ID = 6  # 3 + 6 × 4 bytes = 36 base64 characters: 40 with the prefix
+_NONCE_BYTES, _DIGEST_BYTES = 3, 4
+TOKEN_PREFIX = "#"
+
+
+def _digest(item_id: str) -> bytes:
+    return hashlib.blake2b(item_id.encode(), digest_size=_DIGEST_BYTES).digest()
+
+
+def item_token(item_id: str) -> str:
+    """How an IMPRESSION implied by a recommendationId names ``item_id``."""
+    return TOKEN_PREFIX + _digest(item_id).hex()
+
+
+def recommendation_id(explored_items: list[str]) -> str:
+    """A GetRecommendations answer's id: random, and naming up to ``MAX_EXPLORED_IN_ID`` of the
+    explored items it shows (the first ones in the answer); 36 or 40 characters."""
+    if not explored_items:
+        return f"{PLAIN_ID_PREFIX}{uuid.uuid4().hex}"
+    payload = secrets.token_bytes(_NONCE_BYTES) + b"".join(
+        _digest(item) for item in explored_items[:MAX_EXPLORED_IN_ID]
+    )
+    return EXPLORED_ID_PREFIX + base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def shown_tokens(recommendation: str | None) -> list[str]:
+    """The ``item_token``s of the explored items a ``recommendation_id`` names ([] for any other id)."""
+    if not recommendation or not recommendation.startswith(EXPLORED_ID_PREFIX):
+        return []
+    encoded = recommendation[len(EXPLORED_ID_PREFIX) :]
+    try:
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (ValueError, TypeError):
+        return []
+    digests = payload[_NONCE_BYTES:]
+    if len(digests) % _DIGEST_BYTES or len(digests) > MAX_EXPLORED_IN_ID * _DIGEST_BYTES:
+        return []
+    return [
+        TOKEN_PREFIX + digests[start : start + _DIGEST_BYTES].hex()
+        for start in range(0, len(digests), _DIGEST_BYTES)
+    ]

@@ -163,6 +163,11 @@ class ServingModel(ABC):
         share); none where the model has no such reasons."""
         return [[] for _ in range(len(items))]
 
+    def explored(self, request: RankingRequest, items: np.ndarray) -> np.ndarray:
+        """Which of the ranked ``items`` (indices) the request's exploration bonus applied to; none
+        where the model does not explore."""
+        return np.empty(0, np.int64)
+
     def trains_on(self, event_type: str | None, value: float | None) -> bool:
         """Whether training would keep this interaction (the solution's eventType / thresholds)."""
         return self.event_rule is None or self.event_rule.weight(event_type, value) > 0
@@ -360,6 +365,13 @@ class FactorModel(ServingModel):
         return self.recommend(
             request.user_id, k, excluded=excluded, allowed=allowed, scored=request.memo["scores"]
         )
+
+    def explored(self, request: RankingRequest, items: np.ndarray) -> np.ndarray:
+        if self.evidence is None or request.exploration is None:
+            return np.empty(0, np.int64)
+        candidates = self.evidence.explorer(request.exploration).candidates
+        found: np.ndarray = items[np.isin(items, candidates)] if len(candidates) else np.empty(0, np.int64)
+        return found
 
     def rank_request(self, request: RankingRequest, candidates: np.ndarray) -> Ranked:
         return self.rank(
