@@ -61,26 +61,43 @@ def _new_item_share(runtime, campaign: str, users: list[str]) -> tuple[int, int]
     return reached, shown
 
 
-@pytest.fixture(scope="module")
-def explored(clients):
-    personalize, runtime, _, events = clients
-    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=11)
-    group, _ = group_with(clients[:3], "explore", data)
-    schema = personalize.create_schema(name="explore-items", schema=ITEMS_SCHEMA)["schemaArn"]
-    items_dataset = personalize.create_dataset(
-        name="explore-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
+def items_dataset(personalize, group: str, name: str) -> str:
+    """An ITEMS dataset (GENRE, CREATION_TIMESTAMP) in ``group``."""
+    schema = personalize.create_schema(name=f"{name}-items", schema=ITEMS_SCHEMA)["schemaArn"]
+    return personalize.create_dataset(
+        name=f"{name}-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
     )["datasetArn"]
-    solution_arn = solution(personalize, group, "explore")
-    train(personalize, solution_arn)
-    now = int(time.time())
+
+
+def put_new_items(events, dataset_arn: str, created: int) -> None:
+    """NEW_ITEMS, created at ``created`` (epoch seconds), with PutItems: no interactions."""
     events.put_items(
-        datasetArn=items_dataset,
+        datasetArn=dataset_arn,
         items=[
-            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
+            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {created}}}'}
             for item in NEW_ITEMS
         ],
     )
-    first, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+
+
+def group_with_new_items(clients, name: str, seed: int):
+    """(planted data, group, solution, UPDATE version): a FULL version, then NEW_ITEMS added with
+    PutItems and folded in by an UPDATE."""
+    personalize, _, _, events = clients
+    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=seed)
+    group, _ = group_with(clients[:3], name, data)
+    dataset = items_dataset(personalize, group, name)
+    solution_arn = solution(personalize, group, name)
+    train(personalize, solution_arn)
+    put_new_items(events, dataset, int(time.time()))
+    update, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+    return data, group, solution_arn, update
+
+
+@pytest.fixture(scope="module")
+def explored(clients):
+    personalize, runtime, _, events = clients
+    data, group, solution_arn, first = group_with_new_items(clients, "explore", seed=11)
     users = [str(user) for user in data.interactions.user_ids.tolist()]
     return {
         "personalize": personalize,
@@ -138,23 +155,7 @@ def test_a_recommendation_id_sent_back_counts_the_explored_items_it_showed(clien
     """No ``impression`` list: the answers' own recommendationIds name the explored items they
     showed, and events sent back with them make those items impressions at the next training."""
     personalize, runtime, _, events = clients
-    data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=12)
-    group, _ = group_with(clients[:3], "explore-rid", data)
-    schema = personalize.create_schema(name="explore-rid-items", schema=ITEMS_SCHEMA)["schemaArn"]
-    items_dataset = personalize.create_dataset(
-        name="explore-rid-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
-    )["datasetArn"]
-    solution_arn = solution(personalize, group, "explore-rid")
-    train(personalize, solution_arn)
-    now = int(time.time())
-    events.put_items(
-        datasetArn=items_dataset,
-        items=[
-            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
-            for item in NEW_ITEMS
-        ],
-    )
-    first, _ = train(personalize, solution_arn, trainingMode="UPDATE")
+    data, group, solution_arn, first = group_with_new_items(clients, "explore-rid", seed=12)
     campaign = _exploring(personalize, "explore-rid-0-9", first, "0.9")
     users = [str(user) for user in data.interactions.user_ids.tolist()]
     _, before = _new_item_share(runtime, campaign, users)

@@ -228,15 +228,18 @@ def test_new_items_reach_users_after_the_automatic_update_only_through_explorati
     """Issue 15's acceptance, end to end: items added with PutItems (no interactions) appear after the
     automatic update with explorationWeight 0.9 and never with 0.0, and appear less once a later
     automatic update has seen them shown (PutEvents impressions) and never chosen."""
-    from tests.e2e.test_exploration import ITEMS_SCHEMA, NEW_ITEMS, _exploring, _new_item_share
+    from tests.e2e.test_exploration import (
+        NEW_ITEMS,
+        _exploring,
+        _new_item_share,
+        items_dataset,
+        put_new_items,
+    )
 
     personalize, runtime_client, _, events = clients
     data = planted(users_per_cluster=100, items_per_group=60, per_user=10, seed=11)
     group, _ = group_with(clients[:3], "sched-explore", data)
-    schema = personalize.create_schema(name="sched-explore-items", schema=ITEMS_SCHEMA)["schemaArn"]
-    items_dataset = personalize.create_dataset(
-        name="sched-explore-items", schemaArn=schema, datasetGroupArn=group, datasetType="ITEMS"
-    )["datasetArn"]
+    dataset = items_dataset(personalize, group, "sched-explore")
     solution_arn = personalize.create_solution(
         name="sched-explore",
         datasetGroupArn=group,
@@ -249,14 +252,7 @@ def test_new_items_reach_users_after_the_automatic_update_only_through_explorati
     users = [str(user) for user in data.interactions.user_ids.tolist()]
     assert _new_item_share(runtime_client, eager, users) == (0, 0)  # not in the model yet
 
-    now = int(emulator.clock())
-    events.put_items(
-        datasetArn=items_dataset,
-        items=[
-            {"itemId": item, "properties": f'{{"genre": "new", "creationTimestamp": {now}}}'}
-            for item in NEW_ITEMS
-        ],
-    )
+    put_new_items(events, dataset, int(emulator.clock()))
     assert mine(emulator.tick(advance_s=UPDATE_INTERVAL_S + 60), solution_arn) == [
         {"kind": "update", "solutionVersionArn": full_arn}
     ]
