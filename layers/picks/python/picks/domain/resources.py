@@ -66,6 +66,11 @@ class ModelRef:
         }
 
     @classmethod
+    def from_manifest(cls, prefix: str, manifest: dict[str, Any], events_until: int) -> ModelRef:
+        """The model published under ``prefix`` with this manifest (``picks.model_artifact``)."""
+        return cls(prefix, manifest["recipe"], manifest["recipeType"], events_until)
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelRef:
         return cls(
             prefix=data["prefix"],

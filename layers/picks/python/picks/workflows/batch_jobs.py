@@ -20,7 +20,6 @@ job ends either way.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,13 @@ from picks.model_artifact import ARRAYS_NAME, MANIFEST_NAME
 from picks.observability import logger
 from picks.workflows.declaration import TRAINING_INPUT_PREFIX, TRAINING_OUTPUT_PREFIX
 from picks.workflows.failures import TRAINING_JOB_FAILED, BatchJobFailed, failure_reason
-from picks.workflows.training_contract import CONFIG_FILE, TrainingRequest, model_artifacts_uri, split_s3_uri
+from picks.workflows.training_contract import (
+    CONFIG_FILE,
+    TrainingRequest,
+    model_artifacts_uri,
+    split_s3_uri,
+    unique_job_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,12 +87,6 @@ def _s3_failure(error: ClientError, field: str, uri: str, role_arn: str, doing: 
     if code in _DENIED:
         return BatchJobFailed(f"{field}: access denied {doing} {excerpt(uri, 200)} as roleArn {role_arn}.")
     return None
-
-
-def job_name_for(job: Resource) -> str:
-    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``), unique per run."""
-    stem = "".join(c if c.isalnum() else "-" for c in job.doc["jobName"]).strip("-")[:40] or "job"
-    return f"picks-batch-{stem}-{uuid.uuid4().hex[:8]}"
 
 
 def instance_type_for(input_bytes: int, model_bytes: int) -> str:
@@ -247,7 +246,7 @@ def prepare(
     _check_destination(
         _client(services, kind, job, job.doc["jobOutput"]["s3DataDestination"]["path"], writes=True), job
     )
-    job_name = job_name_for(job)
+    job_name = unique_job_name("batch", job.doc["jobName"])
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
 
     def record(resource: Resource) -> None:  # first, so a failure from here on cleans the channel up

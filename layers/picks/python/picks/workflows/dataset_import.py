@@ -42,6 +42,7 @@ from picks.workflows.training_contract import (
     is_archive,
     model_artifacts_uri,
     split_s3_uri,
+    unique_job_name,
 )
 
 if TYPE_CHECKING:
@@ -64,12 +65,6 @@ def _set_status(services: Services, job_arn: str, status: str, reason: str | Non
             job.doc["failureReason"] = reason
 
     return services.resources.update(job_arn, apply, what=JOB)
-
-
-def job_name_for(job: Resource) -> str:
-    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``), unique per run."""
-    stem = "".join(c if c.isalnum() else "-" for c in job.doc["jobName"]).strip("-")[:40] or "job"
-    return f"picks-import-{stem}-{uuid.uuid4().hex[:8]}"
 
 
 def instance_type_for(source_bytes: int) -> str:
@@ -166,7 +161,7 @@ def _stage_job(
 ) -> TrainingRequest:
     """Copy the source (and an INCREMENTAL import's current table) into a job channel with its
     ``config.json``; the request for the Import step.  A failure removes what was staged."""
-    job_name = job_name_for(job)
+    job_name = unique_job_name("import", job.doc["jobName"])
     channel = f"{TRAINING_INPUT_PREFIX}{job_name}/"
     bucket = services.settings.bucket_name
     mode = (job.doc.get("importMode") or "FULL").upper()

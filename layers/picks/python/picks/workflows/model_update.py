@@ -14,17 +14,16 @@ Every update is a ``ModelUpdate`` in the version's private state, oldest first.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from picks import arns
 from picks.domain.resources import ModelRef
 from picks.domain.states import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from picks.observability import logger
 from picks.workflows.failures import failure_reason
 from picks.workflows.solution_version import (
     EXPECTED_FAILURES,
+    job_name_for,
     model_prefix,
     stage_training,
     trained_model,
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 WHAT = "Solution version"
 # Updates kept in a version's history (12 a day: about a week).
 HISTORY = 100
-_JOB_NAME_LIMIT = 63
 
 
 class UpdateNotRunning(Exception):
@@ -49,10 +47,7 @@ class UpdateNotRunning(Exception):
 def update_job_name(version: Resource, started: float) -> str:
     """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``) unique per version and update
     (updates of one version are hours apart, so the second they started tells them apart)."""
-    solution_name, _, version_id = arns.parse(version.arn).path.partition("/")
-    suffix = f"-{version_id}-u{int(started)}"
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", solution_name).strip("-")
-    return f"picks-{stem[: _JOB_NAME_LIMIT - len(suffix) - 6] or 'solution'}{suffix}"
+    return job_name_for(version, suffix=f"-u{int(started)}")
 
 
 def _change_update(
@@ -101,12 +96,7 @@ def publish(services: Services, state: dict[str, Any]) -> dict[str, Any]:
             reason = f"{resource.arn} is {resource.doc.get('status')}: the update was not published."
             updates[index] = replace(update, status=CREATE_FAILED, finished=now, failure_reason=reason)
             return
-        resource.version_state.model = ModelRef(
-            prefix=prefix,
-            recipe=manifest["recipe"],
-            recipe_type=manifest["recipeType"],
-            events_until=update.events_until,
-        )
+        resource.version_state.model = ModelRef.from_manifest(prefix, manifest, update.events_until)
         updates[index] = replace(update, status=ACTIVE, finished=now)
         resource.doc["lastUpdatedDateTime"] = now
 

@@ -159,12 +159,7 @@ def model_prefix(recommender_arn: str, job_name: str) -> str:
 def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     arn = state["recommenderArn"]
     prefix, manifest = trained_model(services, state["trainingJob"], model_prefix(arn, state["jobName"]))
-    model = ModelRef(
-        prefix=prefix,
-        recipe=manifest["recipe"],
-        recipe_type=manifest["recipeType"],
-        events_until=int(state.get("eventsUntil") or 0),
-    )
+    model = ModelRef.from_manifest(prefix, manifest, int(state.get("eventsUntil") or 0))
     metrics = (manifest.get("info") or {}).get("metrics") or {}
     if state["purpose"] == MAINTAIN:
         _publish_maintenance(services, arn, state, model, metrics)

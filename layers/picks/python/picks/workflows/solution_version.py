@@ -81,11 +81,13 @@ def instance_type_for(rows: int, recipe: str) -> str:
     return "ml.m5.12xlarge"
 
 
-def job_name_for(version: Resource) -> str:
-    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``) unique per version."""
+def job_name_for(version: Resource, suffix: str = "") -> str:
+    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``) unique per version (and
+    ``suffix``: an update's)."""
     solution_name, _, version_id = arns.parse(version.arn).path.partition("/")
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", solution_name).strip("-")[: 63 - len(version_id) - 7] or "solution"
-    return f"picks-{stem}-{version_id}"
+    tail = f"-{version_id}{suffix}"
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", solution_name).strip("-")[: 63 - len(tail) - 6] or "solution"
+    return f"picks-{stem}{tail}"
 
 
 def model_prefix(version: Resource) -> str:
@@ -376,12 +378,7 @@ def register(services: Services, state: dict[str, Any]) -> dict[str, Any]:
     info = manifest.get("info", {})
     seconds = float(state["trainingJob"].get("BillableTimeInSeconds") or info.get("trainingSeconds") or 0)
     changes: dict[str, Any] = {"status": ACTIVE, "trainingHours": round(seconds / 3600.0, 6)}
-    model = ModelRef(
-        prefix=prefix,
-        recipe=manifest["recipe"],
-        recipe_type=manifest["recipeType"],
-        events_until=version.version_state.events_until,
-    )
+    model = ModelRef.from_manifest(prefix, manifest, version.version_state.events_until)
     metrics = info.get("metrics", {})
     if info.get("tunedHPOParams"):
         changes["tunedHPOParams"] = info["tunedHPOParams"]

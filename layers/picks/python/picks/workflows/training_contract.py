@@ -23,6 +23,7 @@ Inside the job, the SageMaker training contract (``SM_MODEL_DIR``, ``SM_CHANNEL_
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,6 +57,13 @@ class TrainingRequest:
     def model_artifacts_uri(self) -> str:
         """Where the job's model files go (``S3ModelArtifacts`` of an uncompressed-output job)."""
         return f"{self.outputUri.rstrip('/')}/{self.jobName}/output/{MODEL_OUTPUT}"
+
+
+def unique_job_name(kind: str, name: str) -> str:
+    """A SageMaker job name (``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``) for a ``kind`` of job on the
+    resource named ``name``, unique per run."""
+    stem = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40] or "job"
+    return f"picks-{kind}-{stem}-{uuid.uuid4().hex[:8]}"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
