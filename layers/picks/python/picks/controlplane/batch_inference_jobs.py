@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane import batch_jobs
+from picks.controlplane import batch_jobs, campaigns
 from picks.controlplane.registry import operation
 from picks.domain.resources import BATCH_INFERENCE_JOB_KIND
-from picks.errors import InvalidInputException, excerpt
+from picks.errors import InvalidInputException
 
 if TYPE_CHECKING:
     from picks.domain.resources import ModelRef, Resource
@@ -30,7 +30,6 @@ MAX_RESULTS = 500  # GetRecommendations' maximum; batch lines answer the same re
 MODES = ("BATCH_INFERENCE", "THEME_GENERATION")
 # itemExplorationConfig keys (User-Personalization): the share of exploration, and how old (days)
 # an item may be to count as new.
-EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, float("inf"))}
 EXPLORING_RECIPES = ("aws-user-personalization",)
 JOBS = batch_jobs.BatchJobOperations(
     kind=BATCH_INFERENCE_JOB_KIND,
@@ -92,18 +91,7 @@ def _check_exploration(config: dict[str, Any] | None, model: ModelRef) -> None:
             f"{field}: only for {', '.join(EXPLORING_RECIPES)} solution versions, not {model.recipe}."
         )
     for key, value in exploration.items():
-        if key not in EXPLORATION_KEYS:
-            raise InvalidInputException(
-                f"{field}: unknown key '{excerpt(key)}'; the keys are {', '.join(EXPLORATION_KEYS)}."
-            )
-        low, high = EXPLORATION_KEYS[key]
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not low <= number <= high:
-            bound = f"between {low:g} and {high:g}" if high != float("inf") else f"at least {low:g}"
-            raise InvalidInputException(f"{field}.{key}: '{excerpt(value)}' must be a number {bound}.")
+        campaigns.check_exploration_value(key, value, field)
 
 
 @operation("CreateBatchInferenceJob")

@@ -29,6 +29,7 @@ from picks.errors import (
     InvalidInputException,
     LimitExceededException,
     ResourceInUseException,
+    excerpt,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def check_exploration_value(key: str, value: str, prefix: str) -> None:
         number = math.nan
     if not math.isfinite(number) or number < low or (high is not None and number > high):
         bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInputException(f"{field}: '{value}' must be a number {bounds}.")
+        raise InvalidInputException(f"{field}: '{excerpt(value)}' must be a number {bounds}.")
 
 
 def _campaign_config(given: dict[str, Any] | None) -> dict[str, Any]:
