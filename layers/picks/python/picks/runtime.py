@@ -21,6 +21,7 @@ stock clients parse it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,6 +67,11 @@ class ServingCampaign:
     use_case: str = ""
     required_inputs: tuple[str, ...] = ()
     auto_filter: str | None = None
+
+    @cached_property
+    def exploration(self) -> ExplorationConfig:
+        """Its ``itemExplorationConfig``, read once per cached campaign rather than per request."""
+        return ExplorationConfig.from_wire(self.config.get("itemExplorationConfig"))
 
 
 _campaigns: cache.TTLCache[str, ServingCampaign] = cache.named(cache.CAMPAIGNS)
@@ -307,7 +313,7 @@ def _ranking_request(
         now=now,
         live_items=live_items,
         live_times=live_times,
-        exploration=ExplorationConfig.from_wire(campaign.config.get("itemExplorationConfig")),
+        exploration=campaign.exploration,
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from picks.serving.exploration import explore
 from picks.serving.repeats import COUNT_BUCKETS, lift_repeats
-from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, softmax, softmax_normaliser, top_k
+from picks.serving.topk import MAX_CANDIDATES, TOP_K_SAMPLE_STRIDE, Ranked, softmax, top_k
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -648,8 +648,7 @@ def _recommend_block(
     for row, (score, mask, repeat) in enumerate(zip(raw, masks, repeats, strict=True)):
         if plain[row]:
             indices = lists[row][lists[row] >= 0]
-            normaliser = softmax_normaliser(score, temperature)
-            answers.append(Ranked(indices, softmax(score, temperature, indices, normaliser)))
+            answers.append(Ranked(indices, softmax(score, temperature, indices)))
         else:
             scored = model._with_repeats(score, seen[row] if exclude else empty, repeat)
             if explores:

@@ -102,6 +102,7 @@ class Explorer:
     hidden: np.ndarray  # catalogue-only items without a bonus: -inf
     salt: int
     seed: int | None
+    is_candidate: np.ndarray  # bool per item: in ``candidates`` (a lookup for an answer's few items)
 
     @property
     def changes_nothing(self) -> bool:
@@ -172,8 +173,10 @@ class ItemEvidence:
             )
             candidates = np.flatnonzero(full > 0)
             scale = full[candidates].astype(np.float32)
-        hidden = self.cold[~np.isin(self.cold, candidates)]
-        return Explorer(candidates, scale, hidden, self.salt, config.seed)
+        is_candidate = np.zeros(len(self.age_days), dtype=bool)
+        is_candidate[candidates] = True
+        hidden = self.cold[~is_candidate[self.cold]]
+        return Explorer(candidates, scale, hidden, self.salt, config.seed, is_candidate)
 
 
 def explore(

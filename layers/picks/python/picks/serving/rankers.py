@@ -369,8 +369,7 @@ class FactorModel(ServingModel):
     def explored(self, request: RankingRequest, items: np.ndarray) -> np.ndarray:
         if self.evidence is None or request.exploration is None:
             return np.empty(0, np.int64)
-        candidates = self.evidence.explorer(request.exploration).candidates
-        found: np.ndarray = items[np.isin(items, candidates)] if len(candidates) else np.empty(0, np.int64)
+        found: np.ndarray = items[self.evidence.explorer(request.exploration).is_candidate[items]]
         return found
 
     def rank_request(self, request: RankingRequest, candidates: np.ndarray) -> Ranked:
@@ -518,15 +517,12 @@ class FactorModel(ServingModel):
         values both the single-request and the batch paths multiply by."""
         return np.array([self.recent_decay**position for position in range(count)], dtype=np.float32)
 
-    def _neighbor_scores(self, last: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
-        """The recent items' summed neighbour scores per item (in ``out``, zeroed first, if given)."""
+    def _neighbor_scores(self, last: np.ndarray) -> np.ndarray | None:
+        """The recent items' summed neighbour scores per item."""
         if not self.recent_weight or len(last) == 0:
             return None
         assert self.neighbors is not None and self.neighbor_scores is not None  # else recent_weight is 0
-        if out is None:
-            out = np.zeros(self.item_count, dtype=np.float32)
-        else:
-            out.fill(0.0)
+        out = np.zeros(self.item_count, dtype=np.float32)
         # All the last items' neighbours in one np.add.at, in the order (and with the float32
         # values) of a loop over the items, newest first: the sums are the same.
         decay = self._recent_decays(len(last))
