@@ -23,16 +23,6 @@ INACTIVE = "INACTIVE"
 START_PENDING = "START PENDING"
 START_IN_PROGRESS = "START IN_PROGRESS"
 DELETE_PENDING = "DELETE PENDING"
-# A recommender in one of these is moving between states: it takes no other change meanwhile.
-RECOMMENDER_BUSY_STATES = (
-    CREATE_PENDING,
-    CREATE_IN_PROGRESS,
-    STOP_PENDING,
-    STOP_IN_PROGRESS,
-    START_PENDING,
-    START_IN_PROGRESS,
-    DELETE_PENDING,
-)
 
 # Batch inference (and batch segment) jobs: PENDING -> IN PROGRESS -> ACTIVE or CREATE FAILED, as
 # Personalize spells them for batch jobs (no "CREATE" before the first two).
