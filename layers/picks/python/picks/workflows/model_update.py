@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from picks.services import Services
 
 WHAT = "Solution version"
-# Updates kept in a version's history (12 a day: about a week).
-HISTORY = 100
 
 
 class UpdateNotRunning(Exception):

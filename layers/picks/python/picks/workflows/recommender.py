@@ -53,8 +53,6 @@ WHAT = "Recommender"
 CREATE = "create"
 UPDATE = "update"
 MAINTAIN = "maintain"
-# Maintenance jobs kept in a recommender's history (12 updates a day: about a week).
-HISTORY = 100
 # StopRecommender / StartRecommender: (pending, in progress, done); a failed change goes back to
 # the status it started from.
 TRANSITIONS = {

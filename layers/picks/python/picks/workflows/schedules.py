@@ -65,6 +65,8 @@ DAY_S = 86400
 # An update still marked running after this long lost its workflow (the workflow's own timeout is
 # 25 h): the next one may start.
 UPDATE_ABANDONED_AFTER_S = 26 * 3600
+# Updates kept in a version's (or recommender's maintenance) history: 12 a day, about a week.
+HISTORY = 100
 _RATE = re.compile(r"rate\((\d+) days?\)")
 FULL_MODES = ("FULL", "AUTOTRAIN")
 
@@ -105,11 +107,16 @@ def training_due(solution: Resource, versions: list[Resource], now: float) -> fl
     return due if now >= due else None
 
 
+def updates_automatically(solution: Resource) -> bool:
+    """Whether the solution's recipe trains in UPDATE mode (its deployed versions are updated)."""
+    recipe = catalog.RECIPES.get(arns.parse(solution.doc["recipeArn"]).path)
+    return recipe is not None and recipe.update_training
+
+
 def update_candidate(solution: Resource, versions: list[Resource]) -> Resource | None:
     """The version automatic updates apply to: the newest ACTIVE FULL (or AUTOTRAIN) version of a
     solution whose recipe trains in UPDATE mode."""
-    recipe = catalog.RECIPES.get(arns.parse(solution.doc["recipeArn"]).path)
-    if recipe is None or not recipe.update_training:
+    if not updates_automatically(solution):
         return None
     full = [
         v
@@ -165,6 +172,8 @@ def tick(services: Services) -> list[Started]:
 def _tick_solution(services: Services, solution: Resource, now: float) -> Started | None:
     if solution.doc.get("status") != ACTIVE:
         return None
+    if schedule_days(solution) is None and not updates_automatically(solution):
+        return None  # nothing can be due: its versions need not be listed
     versions = solutions.versions_of(services, solution.arn)
     if any(v.doc.get("status") in VERSION_BUSY_STATES for v in versions):
         return None  # one training at a time per solution; the next tick looks again
@@ -192,6 +201,20 @@ def _start_training(services: Services, solution: Resource, slot: float) -> Star
     return Started("training", arn)
 
 
+def _with_running(history: list[ModelUpdate], update: ModelUpdate) -> list[ModelUpdate]:
+    """A version's updates (or a recommender's maintenance) with the running ``update`` appended,
+    the last ``HISTORY`` kept; a last one still running (its workflow lost) is closed as failed."""
+    if history and history[-1].status == CREATE_IN_PROGRESS:
+        abandoned = replace(
+            history[-1],
+            status=CREATE_FAILED,
+            finished=update.started,
+            failure_reason="abandoned: its workflow never ended",
+        )
+        history = [*history[:-1], abandoned]
+    return [*history, update][-HISTORY:]
+
+
 def _served(services: Services, solution: Resource, version: Resource) -> bool:
     """Whether a campaign serves ``version`` (Personalize updates only a deployed version)."""
     return any(
@@ -208,21 +231,12 @@ def _start_update(services: Services, version: Resource, now: float) -> Started 
         claimed.clear()
         if resource.doc.get("status") != ACTIVE or not update_due(resource, now):
             raise _NotDue(resource.arn)
-        updates = resource.version_state.updates
         update = ModelUpdate(
             started=now,
             job_name=model_update.update_job_name(resource, now),
             status=CREATE_IN_PROGRESS,
         )
-        # An abandoned running update (its workflow lost) is closed as failed.
-        if updates and updates[-1].status == CREATE_IN_PROGRESS:
-            updates[-1] = replace(
-                updates[-1],
-                status=CREATE_FAILED,
-                finished=now,
-                failure_reason="abandoned: its workflow never ended",
-            )
-        resource.version_state.updates = [*updates, update][-model_update.HISTORY :]
+        resource.version_state.updates = _with_running(resource.version_state.updates, update)
         claimed.append(update)
 
     try:
@@ -276,16 +290,8 @@ def _tick_recommender(services: Services, recommender: Resource, now: float) -> 
         # Decided on the record being written: of two ticks, the second sees the first's claim.
         if recommender_due(resource, now) != mode:
             raise _NotDue(resource.arn)
-        history = resource.recommender_state.maintenance
-        if history and history[-1].status == CREATE_IN_PROGRESS:
-            history[-1] = replace(
-                history[-1],
-                status=CREATE_FAILED,
-                finished=now,
-                failure_reason="abandoned: its workflow never ended",
-            )
         update = ModelUpdate(started=now, job_name=job_name, status=CREATE_IN_PROGRESS)
-        resource.recommender_state.maintenance = [*history, update][-recommender_workflow.HISTORY :]
+        resource.recommender_state.maintenance = _with_running(resource.recommender_state.maintenance, update)
 
     try:
         services.resources.update(recommender.arn, claim, what="Recommender")
