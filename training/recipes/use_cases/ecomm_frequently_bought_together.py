@@ -27,17 +27,17 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from picks.model_artifact import ModelArtifact
 
 from training.data import Interactions, TrainingJob, event_type_codes, in_user_time_order
 from training.recipes import sims
-from training.recipes.common import resolved_hyperparameters, unique_user_counts
+from training.recipes.common import resolved_hyperparameters
 from training.recipes.use_cases.common import UseCase, dense, rows_of_event_type
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from picks.ingest.columnar import ColumnTable
+    from picks.model_artifact import ModelArtifact
 
 RECIPE = "aws-ecomm-frequently-bought-together"
 RECIPE_TYPE = sims.RECIPE_TYPE
@@ -185,19 +185,8 @@ def baskets(purchases: Purchases, window: int = BASKET_WINDOW_SECONDS) -> Intera
 
 
 def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
-    """Co-purchase neighbours of ``interactions``, whose users are baskets (``baskets``)."""
-    params = {**DEFAULTS, **params}
-    neighbors, scores = sims.cooccurrence(interactions, params)
-    return USE_CASE.labelled(
-        ModelArtifact(
-            recipe=RECIPE,
-            recipe_type=RECIPE_TYPE,
-            item_ids=interactions.item_ids,
-            arrays={
-                "popularity": unique_user_counts(interactions),
-                "neighbors": neighbors,
-                "neighbor_scores": scores,
-            },
-            info={"hyperParameters": dict(params), "basketWindowSeconds": BASKET_WINDOW_SECONDS},
-        )
-    )
+    """Co-purchase neighbours of ``interactions``, whose users are baskets (``baskets``): SIMS'
+    model of them, labelled with the use case (the artifact keeps the base recipe's name)."""
+    artifact = sims.fit(interactions, {**DEFAULTS, **params}, seed=seed)
+    artifact.info["basketWindowSeconds"] = BASKET_WINDOW_SECONDS
+    return USE_CASE.labelled(artifact)
