@@ -58,14 +58,10 @@ CG_ITERATIONS = 300
 CG_TOLERANCE = 1e-9
 
 
-def enabled(params: Mapping[str, str]) -> bool:
-    return flag(params, "use_metadata") if "use_metadata" in params else False
-
-
 def attach(artifact: ModelArtifact, job: TrainingJob, params: Mapping[str, str]) -> None:
     """Metadata vectors for the artifact's cold items and users, and the USERS dataset's users
     without interactions appended (in place; see the module docstring)."""
-    if "item_factors" not in artifact.arrays or not enabled(params):
+    if "item_factors" not in artifact.arrays or not flag(params, "use_metadata"):
         return
     regularization = number(params, "metadata_regularization", float, 0)
     cold_items = number(params, "cold_item_interactions", int, 0)
