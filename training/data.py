@@ -265,7 +265,7 @@ def event_rule(table: ColumnTable, config: dict[str, Any]) -> dict[str, Any] | N
     return rule or None
 
 
-def _dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
+def dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes in use, each row's index among them): np.unique(return_inverse) in O(n), no sort.
     The indices keep the codes' integer type (int32 for a table's), as the codes themselves where
     every code is in use: no copy of a 25M-row column."""
@@ -313,8 +313,8 @@ def interactions_from_table(table: ColumnTable, config: dict[str, Any]) -> Inter
         return column if every_row else column[mask]
 
     event_types, event_type_names = event_type_codes(table)
-    user_codes_unique, users = _dense(kept(table["USER_ID"].data), len(table["USER_ID"].string_dictionary))
-    item_codes_unique, items = _dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].string_dictionary))
+    user_codes_unique, users = dense(kept(table["USER_ID"].data), len(table["USER_ID"].string_dictionary))
+    item_codes_unique, items = dense(kept(table["ITEM_ID"].data), len(table["ITEM_ID"].string_dictionary))
     return in_user_time_order(
         Interactions(
             users=users,

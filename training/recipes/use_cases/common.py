@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training.data import Interactions, TrainingDataError, TrainingJob, column_counts, in_user_time_order
+from training.data import (
+    Interactions,
+    TrainingDataError,
+    TrainingJob,
+    column_counts,
+    dense,
+    in_user_time_order,
+)
 
 if TYPE_CHECKING:
     from picks.model_artifact import ModelArtifact
@@ -117,14 +124,6 @@ def rows_of_event_type(interactions: Interactions, event_type: str) -> np.ndarra
     if interactions.event_types is None or event_type.lower() not in names:
         return np.empty(0, dtype=np.int64)
     return np.flatnonzero(interactions.event_types == names.index(event_type.lower()))
-
-
-def dense(codes: np.ndarray, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes in use, each code's index among them)."""
-    used = np.flatnonzero(column_counts(codes, cardinality))
-    remap = np.full(max(cardinality, 1), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    return used, remap[codes]
 
 
 def of_event_type(interactions: Interactions, event_type: str) -> Interactions:

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from training.data import Interactions, TrainingJob, event_type_codes, in_user_time_order
+from training.data import Interactions, TrainingJob, dense, event_type_codes, in_user_time_order
 from training.recipes import sims
 from training.recipes.common import resolved_hyperparameters
-from training.recipes.use_cases.common import UseCase, dense, rows_of_event_type
+from training.recipes.use_cases.common import UseCase, rows_of_event_type
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
