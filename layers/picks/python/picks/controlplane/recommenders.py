@@ -22,7 +22,7 @@ from picks.controlplane import campaigns, solutions
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import metadata_fields
-from picks.domain.queries import dataset_schema, group_dataset
+from picks.domain.queries import dataset_schema, group_dataset, has_imported_interactions
 from picks.domain.resources import RECOMMENDER_KIND, RECOMMENDER_UPDATE
 from picks.domain.states import (
     ACTIVE,
@@ -134,8 +134,7 @@ def _domain_group(services: Services, group_arn: str) -> Resource:
 
 
 def _check_trainable(services: Services, group_arn: str) -> None:
-    interactions = group_dataset(services, group_arn, "INTERACTIONS")
-    if interactions is None or interactions.dataset_state.data is None:
+    if not has_imported_interactions(services, group_arn):
         raise InvalidInputException(
             f"datasetGroupArn: dataset group {group_arn} has no imported interactions; import them into its "
             "INTERACTIONS dataset with CreateDatasetImportJob first."

@@ -22,7 +22,7 @@ from picks.controlplane import solutions
 from picks.controlplane.common import list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import metadata_fields
-from picks.domain.queries import dataset_schema, group_dataset
+from picks.domain.queries import dataset_schema, group_dataset, has_imported_interactions
 from picks.domain.resources import SOLUTION_VERSION_KIND
 from picks.domain.states import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPED, CREATE_STOPPING
 from picks.errors import (
@@ -46,11 +46,6 @@ ITEM_ATTRIBUTE_AFFINITY = "aws-item-attribute-affinity"
 
 def get_version(services: Services, arn: str, field: str = "solutionVersionArn") -> Resource:
     return solutions.get_resource(services, arn, kind=KIND, what=WHAT, field=field)
-
-
-def _has_imported_interactions(services: Services, group_arn: str) -> bool:
-    interactions = group_dataset(services, group_arn, "INTERACTIONS")
-    return interactions is not None and interactions.dataset_state.data is not None
 
 
 def _check_recipe_datasets(services: Services, group_arn: str, recipe: catalog.Recipe) -> None:
@@ -131,7 +126,7 @@ def start_training(
     _check_training_mode(services, solution, recipe, mode)
     group_arn = solution.doc["datasetGroupArn"]
     _check_recipe_datasets(services, group_arn, recipe)
-    if not _has_imported_interactions(services, group_arn):
+    if not has_imported_interactions(services, group_arn):
         raise InvalidInputException(
             f"solutionArn: dataset group {group_arn} has no imported interactions; import them into its "
             "INTERACTIONS dataset with CreateDatasetImportJob first."

@@ -45,6 +45,12 @@ def group_dataset(services: Services, group_arn: str, dataset_type: str) -> Reso
     return group_datasets(services, group_arn).get(dataset_type)
 
 
+def has_imported_interactions(services: Services, group_arn: str) -> bool:
+    """Whether the group's INTERACTIONS dataset has data (an import finished): what training needs."""
+    interactions = group_dataset(services, group_arn, "INTERACTIONS")
+    return interactions is not None and interactions.dataset_state.data is not None
+
+
 def dataset_schema(services: Services, dataset: Resource) -> DatasetSchema:
     """The dataset's current schema, parsed."""
     schema = services.resources.get(dataset.doc["schemaArn"], what="Schema", kind=SCHEMA_KIND)
