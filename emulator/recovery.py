@@ -1,8 +1,8 @@
 """After a restart: jobs the previous server was running end as Personalize ends a failed job.
 
 A dataset import, a solution version's training (or its model's automatic update), a campaign
-deployment or a batch job that was pending or in progress when the server stopped has no workflow
-running it any more.  Each is handed to its
+deployment, a batch job, or a recommender's training, status change or maintenance that was pending
+or in progress when the server stopped has no workflow running it any more.  Each is handed to its
 workflow's own failure step (``on_failure`` in ``picks.workflows.declaration``, the state machine's
 Catch) with an ``Interrupted`` error, so it ends CREATE FAILED (a version being stopped: CREATE
 STOPPED) with a failureReason saying why, exactly as if its step had failed; the caller creates it
@@ -24,17 +24,27 @@ from picks.controlplane import (
     import_jobs,
     solution_versions,
 )
+from picks.domain.resources import RECOMMENDER_KIND, RECOMMENDER_UPDATE
 from picks.domain.states import (
     BATCH_RUNNING_STATES,
     CREATE_IN_PROGRESS,
+    CREATE_PENDING,
+    DELETE_PENDING,
     IN_PROGRESS_STATES,
+    START_IN_PROGRESS,
+    START_PENDING,
+    STOP_IN_PROGRESS,
+    STOP_PENDING,
     VERSION_BUSY_STATES,
 )
+from picks.workflows import recommender as recommender_workflow
 from picks.workflows.declaration import (
     BATCH_INFERENCE,
     BATCH_SEGMENT,
     CAMPAIGN_DEPLOYMENT,
     DATASET_IMPORT,
+    RECOMMENDER_STATUS_CHANGE,
+    RECOMMENDER_TRAINING,
     SOLUTION_VERSION_TRAINING,
     SOLUTION_VERSION_UPDATE,
     TRIGGERS,
@@ -78,7 +88,7 @@ def end_interrupted_jobs(services: Services) -> list[str]:
         elif update.get("status") in IN_PROGRESS_STATES:
             _fail(CAMPAIGN_DEPLOYMENT, {"campaignArn": campaign.arn, "update": True})
             ended.append(campaign.arn)
-    return ended + _end_interrupted_batch_jobs(services)
+    return ended + _end_interrupted_batch_jobs(services) + _end_interrupted_recommenders(services)
 
 
 # Each batch job kind: its resources, its workflow, and the workflow state's key for the job's ARN.
@@ -120,3 +130,41 @@ def undelivered_drops(services: Services) -> list[tuple[str, dict[str, Any]]]:
                     continue
                 pending.append((entry["Key"], {"etag": entry["ETag"].strip('"'), "size": entry["Size"]}))
     return pending
+
+
+# A recommender's pending or running status change, by status: the change its workflow was making.
+RECOMMENDER_CHANGES = {
+    STOP_PENDING: "stop",
+    STOP_IN_PROGRESS: "stop",
+    START_PENDING: "start",
+    START_IN_PROGRESS: "start",
+    DELETE_PENDING: "delete",
+}
+
+
+def _end_interrupted_recommenders(services: Services) -> list[str]:
+    """A recommender's creation, UpdateRecommender training, status change or maintenance job
+    that no workflow runs any more ends as its workflow's Catch ends it."""
+    ended: list[str] = []
+    for recommender in services.resources.list(RECOMMENDER_KIND):
+        key = {"recommenderArn": recommender.arn}
+        status = recommender.doc.get("status")
+        interrupted = [
+            (
+                RECOMMENDER_TRAINING,
+                {**key, "purpose": recommender_workflow.MAINTAIN, "jobName": update.job_name},
+            )
+            for update in recommender.recommender_state.maintenance  # the model it serves stays
+            if update.status == CREATE_IN_PROGRESS
+        ]
+        if status in (CREATE_PENDING, CREATE_IN_PROGRESS):
+            interrupted.append((RECOMMENDER_TRAINING, {**key, "purpose": recommender_workflow.CREATE}))
+        elif status in RECOMMENDER_CHANGES:
+            interrupted.append((RECOMMENDER_STATUS_CHANGE, {**key, "change": RECOMMENDER_CHANGES[status]}))
+        elif (recommender.doc.get(RECOMMENDER_UPDATE) or {}).get("status") in IN_PROGRESS_STATES:
+            interrupted.append((RECOMMENDER_TRAINING, {**key, "purpose": recommender_workflow.UPDATE}))
+        for workflow, state in interrupted:
+            _fail(workflow, state)
+        if interrupted:
+            ended.append(recommender.arn)
+    return ended

@@ -264,3 +264,42 @@ def test_excluded_interaction_columns_are_left_out_of_the_staged_interactions(
     assert (
         "DEVICE" in read_table(services.s3, services.settings.bucket_name, channel + "interactions").columns
     )
+
+
+def test_a_restart_ends_what_no_workflow_runs_any_more(recorded: tuple[Services, RecordedWorkflows]) -> None:
+    """The emulator's restart recovery: a recommender left being created ends CREATE FAILED, one
+    left stopping is ACTIVE again, and a maintenance job left running fails in the history (the
+    recommender keeps serving); each with the interruption as the reason."""
+    from picks.domain.resources import ModelRef, ModelUpdate
+
+    from emulator.recovery import end_interrupted_jobs
+
+    services, _ = recorded
+    group, _ = _group_with_items(services)
+    arns = [
+        dispatch(
+            services, "CreateRecommender", {"name": name, "datasetGroupArn": group, "recipeArn": RECIPE}
+        )["recommenderArn"]
+        for name in ("creating", "stopping", "maintained")
+    ]
+    creating, stopping, maintained = arns
+    model = ModelRef("models/m/", "aws-user-personalization", "USER_PERSONALIZATION")
+    for arn in (stopping, maintained):
+        services.resources.update(arn, lambda r: r.doc.update(status="ACTIVE"), what="Recommender")
+    dispatch(services, "StopRecommender", {"recommenderArn": stopping})
+
+    def running(resource: Any) -> None:
+        resource.recommender_state.model = model
+        resource.recommender_state.maintenance = [ModelUpdate(1.0, "picks-rec-u", "CREATE IN_PROGRESS")]
+
+    services.resources.update(maintained, running, what="Recommender")
+
+    assert sorted(end_interrupted_jobs(services)) == sorted(arns)
+    created = dispatch(services, "DescribeRecommender", {"recommenderArn": creating})["recommender"]
+    assert created["status"] == "CREATE FAILED" and "server stopped" in created["failureReason"]
+    assert _status(services, stopping) == "ACTIVE"
+    after = services.resources.get(maintained, what="Recommender")
+    assert after.doc["status"] == "ACTIVE" and after.recommender_state.model == model
+    [update] = after.recommender_state.maintenance
+    assert update.status == "CREATE FAILED" and "server stopped" in (update.failure_reason or "")
+    assert end_interrupted_jobs(services) == []  # nothing is left running
