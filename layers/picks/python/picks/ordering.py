@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Rows per block where a pass is written block by block (a few MB of temporaries each).
+_BLOCK = 1 << 20
+
 
 def _bits(value: int) -> int:
     return max(int(value).bit_length(), 1)
@@ -41,28 +44,56 @@ def time_order(groups: np.ndarray, timestamps: np.ndarray, newest_first: bool = 
         order = np.lexsort((timestamps, groups))
         return to_newest_first(order, groups) if newest_first else order
     mask = np.int64((1 << row_bits) - 1)
-    rows = np.arange(n, dtype=np.int64)
     if grouped_in_time_order(groups, timestamps):
+        rows = np.arange(n, dtype=np.int64)
         return to_newest_first(rows, groups) if newest_first else rows
-    if not newest_first and bool(np.all(timestamps[1:] >= timestamps[:-1])):
-        by_time = rank = rows  # already in (time, row) order
-    else:
+    by_time: np.ndarray | None = None  # None: the rows are in (time, row) order already
+    if newest_first or not bool(np.all(timestamps[1:] >= timestamps[:-1])):
         # Newest first: (time, row) both descending — the reverse of oldest first, ties included.
         key = (high - timestamps) if newest_first else (timestamps - low)
         key <<= row_bits
-        key |= (n - 1 - rows) if newest_first else rows
+        _or_rows(key, reverse=newest_first)
         key.sort()
         by_time = key & mask  # rows in (time, row) order, or its reverse
+        del key
         if newest_first:
             np.subtract(n - 1, by_time, out=by_time)
-        rank = np.empty(n, dtype=np.int64)
-        rank[by_time] = rows
-        del key
-    key = groups.astype(np.int64) << row_bits
-    key |= rank
+    key = _group_keys(groups, by_time, row_bits)
     key.sort()
     key &= mask
-    return key if by_time is rows else by_time[key]
+    return key if by_time is None else by_time[key]
+
+
+def _group_keys(groups: np.ndarray, by_time: np.ndarray | None, row_bits: int) -> np.ndarray:
+    """``(group << row_bits) | rank``, each row's rank in time order in the low bits (its own index
+    when ``by_time`` is None).  Written block by block into the one result array: on millions of
+    rows, catalogue-long temporaries (the widened groups, the shifted copy, the row numbers) cost
+    more in fresh memory than the arithmetic itself."""
+    n = len(groups)
+    key = np.empty(n, dtype=np.int64)
+    if by_time is None:
+        for start in range(0, n, _BLOCK):
+            block = key[start : start + _BLOCK]
+            block[:] = groups[start : start + _BLOCK]
+            block <<= row_bits
+            block |= np.arange(start, start + len(block), dtype=np.int64)
+        return key
+    key[by_time] = np.arange(n, dtype=np.int64)  # the rank of each row in time order
+    for start in range(0, n, _BLOCK):
+        block = key[start : start + _BLOCK]
+        block |= groups[start : start + _BLOCK].astype(np.int64) << row_bits
+    return key
+
+
+def _or_rows(key: np.ndarray, *, reverse: bool) -> None:
+    """``key |= row`` (``n - 1 - row`` with ``reverse``), block by block without an n-long arange."""
+    n = len(key)
+    for start in range(0, n, _BLOCK):
+        block = key[start : start + _BLOCK]
+        rows = np.arange(start, start + len(block), dtype=np.int64)
+        if reverse:
+            np.subtract(n - 1, rows, out=rows)
+        block |= rows
 
 
 def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
