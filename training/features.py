@@ -31,7 +31,6 @@ import numpy as np
 import scipy.sparse as sp
 from picks.dataset_schema import metadata_fields
 from picks.filters.catalog import BOOLEAN, CATEGORICAL, NUMERIC, FieldValues, ItemCatalog, split_values
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -181,6 +180,10 @@ def tfidf(
     term frequency (1 + ln tf), smoothed idf ln((1 + n) / (1 + df)) + 1 over the rows, terms in at
     least ``min_df`` rows, the ``max_terms`` most frequent kept; rows left unnormalised (``featurize``
     normalises each field group)."""
+    # Imported here: scikit-learn takes ~0.7 s to import, which every job process (imports, batch
+    # jobs, training without text fields) would otherwise pay for nothing.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     texts = [documents[code] if code >= 0 else "" for code in np.asarray(codes).tolist()]
     vectorizer = TfidfVectorizer(
         tokenizer=tokens,

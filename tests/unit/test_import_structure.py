@@ -157,3 +157,21 @@ def test_every_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
         timeout=300,
     )
     assert json.loads(result.stdout.splitlines()[-1]) == {}
+
+
+def test_job_entry_point_does_not_import_scikit_learn() -> None:
+    """Every job process (imports, batch jobs, training) starts with ``training.train``; scikit-learn
+    takes most of a second to import and only text featurisation needs it."""
+    probe = (
+        "import json, sys, training.train; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT.parents[2],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT.parents[2])])},
+    )
+    assert json.loads(result.stdout) == []
