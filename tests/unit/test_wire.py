@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import TYPE_CHECKING
 
 import pytest
+from botocore.model import ShapeResolver
 from picks.errors import InvalidInputException, ResourceInUseException, ResourceNotFoundException
 from picks.routes import FUNCTIONS, route_for, routes
 from picks.wire.protocol import error_headers, error_status
-from picks.wire.serialize import serialize_output
-from picks.wire.validation import _translate_java_pattern, validate_input
+from picks.wire.serialize import _shaper, serialize_output
+from picks.wire.validation import _checker, _Collector, _translate_java_pattern, validate_input
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 
 def test_valid_input_passes():
@@ -129,3 +135,92 @@ def test_routes_come_from_the_model():
     assert route_for("POST", "/events/").function == "events"
     assert route_for("GET", "/events") is None
     assert {r.function for r in routes()} <= set(FUNCTIONS)
+
+
+def test_validation_lists_failures_in_model_order_with_nested_paths():
+    # Members in the model's order (not the request's), list elements and map keys by path.
+    with pytest.raises(InvalidInputException) as raised:
+        validate_input(
+            "personalize-runtime",
+            "GetRecommendations",
+            {
+                "promotions": [{"name": "", "percentPromotedItems": 101}],
+                "filterValues": {"bad key": "x", "ok": 3},
+                "campaignArn": 5,
+            },
+        )
+    assert raised.value.message == (
+        "6 validation errors detected: "
+        "Value 5 at 'campaignArn' failed to satisfy constraint: Member must be a string; "
+        "Value 'bad key' at 'filterValues.key' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern: [A-Za-z0-9_]+; "
+        "Value 3 at 'filterValues.ok' failed to satisfy constraint: Member must be a string; "
+        "Value '' at 'promotions.1.member.name' failed to satisfy constraint: Member must have length "
+        "greater than or equal to 1; "
+        "Value '' at 'promotions.1.member.name' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern: ^[a-zA-Z0-9][a-zA-Z0-9\\-_]*; "
+        "Value 101 at 'promotions.1.member.percentPromotedItems' failed to satisfy constraint: Member must "
+        "have value less than or equal to 100"
+    )
+
+
+def test_serialize_writes_members_in_model_order_and_copies_nested_values():
+    reason = ("picks: interacted with item a (60%)",)
+    metadata = {"GENRE": "drama"}
+    item = {
+        "reason": reason,
+        "score": 0.5,
+        "metadata": metadata,
+        "itemId": "i",
+        "promotionName": None,
+        "x": 1,
+    }
+    out = serialize_output(
+        "personalize-runtime", "GetRecommendations", {"recommendationId": "r", "itemList": [item]}
+    )
+    assert json.dumps(out) == json.dumps(
+        {
+            "itemList": [
+                {"itemId": "i", "score": 0.5, "metadata": {"GENRE": "drama"}, "reason": [reason[0]]}
+            ],
+            "recommendationId": "r",
+        }
+    )
+    assert out["itemList"][0]["metadata"] is not metadata
+    assert serialize_output("personalize-runtime", "GetRecommendations", None) == {}
+
+
+def _recursive_shape() -> Shape:
+    # No Personalize shape contains itself today; a model that did must still compile.
+    resolver = ShapeResolver(
+        {
+            "Node": {
+                "type": "structure",
+                "required": ["name"],
+                "members": {"name": {"shape": "Name"}, "children": {"shape": "Nodes"}},
+            },
+            "Nodes": {"type": "list", "member": {"shape": "Node"}},
+            "Name": {"type": "string", "max": 3},
+        }
+    )
+    shape: Shape = resolver.get_shape_by_name("Node")
+    return shape
+
+
+def test_shapes_that_contain_themselves_compile():
+    shape = _recursive_shape()
+    tree = {"name": "a", "children": [{"name": "b", "x": 1, "children": [{"name": "long"}, {}]}]}
+    assert _shaper(shape, {})(tree) == {
+        "name": "a",
+        "children": [{"name": "b", "children": [{"name": "long"}, {}]}],
+    }
+    out = _Collector()
+    check = _checker(shape, {})
+    assert check is not None
+    check(tree, "", out)
+    assert out.errors == [
+        "Value 'long' at 'children.1.member.children.1.member.name' failed to satisfy constraint: "
+        "Member must have length less than or equal to 3",
+        "Value null at 'children.1.member.children.2.member.name' failed to satisfy constraint: "
+        "Member must not be null",
+    ]

@@ -203,11 +203,10 @@ def _wants_explanation(params: dict[str, Any]) -> bool:
 
 
 def _items(model: ServingModel, ranked: Ranked) -> list[dict[str, Any]]:
-    ids = model.item_ids
-    return [
-        {"itemId": ids[i], "score": round(float(s), 8)}
-        for i, s in zip(ranked.indices.tolist(), ranked.scores.tolist(), strict=True)
-    ]
+    # The ids and the scores (as Python floats) taken out in one call each, not item by item.
+    ids = model.item_ids[ranked.indices].tolist()
+    scores = ranked.scores.astype(np.float64, copy=False).tolist()
+    return [{"itemId": item, "score": round(score, 8)} for item, score in zip(ids, scores, strict=True)]
 
 
 def _explain(
@@ -354,7 +353,7 @@ def get_recommendations(services: Services, params: dict[str, Any]) -> dict[str,
         items = _items(model, ranked)
         # Names the explored items it shows, whose impressions training counts from PutEvents.
         recommendation_id = exploration.recommendation_id(
-            [model.item_ids[i] for i in model.explored(request, ranked.indices).tolist()]
+            model.item_ids[model.explored(request, ranked.indices)].tolist()
         )
     else:
         recommendation_id = _recommendation_id()

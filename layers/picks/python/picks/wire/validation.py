@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
     from botocore.model import Shape
 
+    # A value's checker: (value, its member path, where failures go).
+    Checker = Callable[[Any, str, "_Collector"], None]
+    # (size, the value it is the size of, its path, where failures go)
+    SizeChecker = Callable[[int, Any, str, "_Collector"], None]
+
 # java.util.regex meanings of the shorthands the models use, where Python's differ: Java's are ASCII-only.
 # (``\p{L}``, ``\p{Z}``, ``\p{N}``, ``\p{ASCII}`` need no rewrite: the ``regex`` package knows them
 # as Java does.)
@@ -95,93 +100,142 @@ class _Collector:
         self.errors.append(f"Value {_fmt(value)} at '{path}' failed to satisfy constraint: {constraint}")
 
 
-def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    # The containers below dispatch their members through _CHECKERS directly: one call per value, not two
-    # (this runs on every request).
-    _CHECKERS.get(shape.type_name, _check_nothing)(shape, value, path, out)
+# Each input shape is compiled once into a checker (``_checker``), so a request walks plain closures over
+# precomputed constraints instead of asking botocore's shapes for their type, members and metadata value
+# by value.
 
 
-def _check_structure(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    if not isinstance(value, dict):
-        out.fail(value, path, "Member must be a structure")
-        return
-    for name in shape.required_members:
-        if value.get(name) is None:
-            out.fail(None, _join(path, name), "Member must not be null")
+def _checker(shape: Shape, structures: dict[str, Checker]) -> Checker | None:
+    """The checker of ``shape``'s values; None where the model gives them nothing the server checks
+    (blobs and the like)."""
+    kind = shape.type_name
+    if kind == "structure":
+        found = structures.get(shape.name)
+        return found if found is not None else _structure_checker(shape, structures)
+    if kind == "list":
+        return _list_checker(shape, structures)
+    if kind == "map":
+        return _map_checker(shape, structures)
+    if kind == "string":
+        return _string_checker(shape)
+    if kind in ("integer", "long"):
+        return _integer_checker(shape)
+    return _SCALAR_CHECKERS.get(kind)
+
+
+def _structure_checker(shape: Shape, structures: dict[str, Checker]) -> Checker:
+    required = tuple(shape.required_members)
+    # Filled after this checker is registered under the shape's name, so that a shape containing itself
+    # compiles (botocore builds a new Shape object for every reference to a named shape).
+    members: list[tuple[str, Checker]] = []
+
+    def check_structure(value: Any, path: str, out: _Collector) -> None:
+        if not isinstance(value, dict):
+            out.fail(value, path, "Member must be a structure")
+            return
+        prefix = f"{path}." if path else ""
+        for name in required:
+            if value.get(name) is None:
+                out.fail(None, prefix + name, "Member must not be null")
+        for name, check in members:
+            item = value.get(name)
+            if item is not None:
+                check(item, prefix + name, out)
+
+    structures[shape.name] = check_structure
     for name, member in shape.members.items():
-        if value.get(name) is not None:
-            _CHECKERS.get(member.type_name, _check_nothing)(member, value[name], _join(path, name), out)
+        check = _checker(member, structures)
+        if check is not None:
+            members.append((name, check))
+    return check_structure
 
 
-def _check_list(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    if not isinstance(value, list):
-        out.fail(value, path, "Member must be a list")
-        return
-    _check_size(len(value), shape.metadata, value, path, out, "length")
-    member = shape.member
-    check_member = _CHECKERS.get(member.type_name, _check_nothing)
-    for index, item in enumerate(value):
-        check_member(member, item, f"{path}.{index + 1}.member" if path else str(index + 1), out)
+def _list_checker(shape: Shape, structures: dict[str, Checker]) -> Checker:
+    check_size = _size_checker(shape.metadata, "length")
+    check_member = _checker(shape.member, structures)
+
+    def check_list(value: Any, path: str, out: _Collector) -> None:
+        if not isinstance(value, list):
+            out.fail(value, path, "Member must be a list")
+            return
+        check_size(len(value), value, path, out)
+        if check_member is not None:
+            for index, item in enumerate(value):
+                check_member(item, f"{path}.{index + 1}.member" if path else str(index + 1), out)
+
+    return check_list
 
 
-def _check_map(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    if not isinstance(value, dict):
-        out.fail(value, path, "Member must be a map")
-        return
-    _check_size(len(value), shape.metadata, value, path, out, "length")
-    key_shape, value_shape = shape.key, shape.value
-    check_key = _CHECKERS.get(key_shape.type_name, _check_nothing)
-    check_value = _CHECKERS.get(value_shape.type_name, _check_nothing)
-    for key, item in value.items():
-        check_key(key_shape, key, f"{path}.key", out)
-        check_value(value_shape, item, f"{path}.{excerpt(str(key))}", out)
+def _map_checker(shape: Shape, structures: dict[str, Checker]) -> Checker:
+    check_size = _size_checker(shape.metadata, "length")
+    check_key = _checker(shape.key, structures) or _check_nothing
+    check_value = _checker(shape.value, structures) or _check_nothing
+
+    def check_map(value: Any, path: str, out: _Collector) -> None:
+        if not isinstance(value, dict):
+            out.fail(value, path, "Member must be a map")
+            return
+        check_size(len(value), value, path, out)
+        for key, item in value.items():
+            check_key(key, f"{path}.key", out)
+            check_value(item, f"{path}.{excerpt(str(key))}", out)
+
+    return check_map
 
 
-def _check_string(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    if not isinstance(value, str):
-        out.fail(value, path, "Member must be a string")
-        return
+def _string_checker(shape: Shape) -> Checker:
     meta = shape.metadata
-    _check_size(len(value), meta, value, path, out, "length")
-    if "pattern" in meta and not compiled_pattern(meta["pattern"]).fullmatch(value):
-        out.fail(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
-    if shape.enum and value not in shape.enum:
-        out.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+    check_size = _size_checker(meta, "length")
+    pattern = compiled_pattern(meta["pattern"]) if "pattern" in meta else None
+    pattern_failure = f"Member must satisfy regular expression pattern: {meta.get('pattern')}"
+    enum = frozenset(shape.enum)
+    enum_failure = f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+
+    def check_string(value: Any, path: str, out: _Collector) -> None:
+        if not isinstance(value, str):
+            out.fail(value, path, "Member must be a string")
+            return
+        check_size(len(value), value, path, out)
+        if pattern is not None and not pattern.fullmatch(value):
+            out.fail(value, path, pattern_failure)
+        if enum and value not in enum:
+            out.fail(value, path, enum_failure)
+
+    return check_string
 
 
-def _check_integer(shape: Shape, value: Any, path: str, out: _Collector) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        out.fail(value, path, "Member must be an integer")
-        return
-    _check_size(value, shape.metadata, value, path, out, "value")
+def _integer_checker(shape: Shape) -> Checker:
+    check_size = _size_checker(shape.metadata, "value")
+
+    def check_integer(value: Any, path: str, out: _Collector) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            out.fail(value, path, "Member must be an integer")
+            return
+        check_size(value, value, path, out)
+
+    return check_integer
 
 
-def _check_number(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+def _check_number(value: Any, path: str, out: _Collector) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         out.fail(value, path, "Member must be a number")
 
 
-def _check_boolean(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+def _check_boolean(value: Any, path: str, out: _Collector) -> None:
     if not isinstance(value, bool):
         out.fail(value, path, "Member must be a boolean")
 
 
-def _check_timestamp(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+def _check_timestamp(value: Any, path: str, out: _Collector) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float | str | dt.datetime):
         out.fail(value, path, "Member must be a timestamp")
 
 
-def _check_nothing(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+def _check_nothing(value: Any, path: str, out: _Collector) -> None:
     """Blobs and the like: the model gives them no constraint the server checks."""
 
 
-_CHECKERS: dict[str, Callable[[Shape, Any, str, _Collector], None]] = {
-    "structure": _check_structure,
-    "list": _check_list,
-    "map": _check_map,
-    "string": _check_string,
-    "integer": _check_integer,
-    "long": _check_integer,
+_SCALAR_CHECKERS: dict[str, Checker] = {
     "float": _check_number,
     "double": _check_number,
     "boolean": _check_boolean,
@@ -189,24 +243,33 @@ _CHECKERS: dict[str, Callable[[Shape, Any, str, _Collector], None]] = {
 }
 
 
-def _check_size(size: int, meta: dict[str, Any], value: Any, path: str, out: _Collector, noun: str) -> None:
-    if "min" in meta and size < meta["min"]:
-        out.fail(value, path, f"Member must have {noun} greater than or equal to {meta['min']}")
-    if "max" in meta and size > meta["max"]:
-        out.fail(value, path, f"Member must have {noun} less than or equal to {meta['max']}")
+def _size_checker(meta: dict[str, Any], noun: str) -> SizeChecker:
+    low, high = meta.get("min"), meta.get("max")
+    too_small = f"Member must have {noun} greater than or equal to {low}"
+    too_large = f"Member must have {noun} less than or equal to {high}"
+
+    def check_size(size: int, value: Any, path: str, out: _Collector) -> None:
+        if low is not None and size < low:
+            out.fail(value, path, too_small)
+        if high is not None and size > high:
+            out.fail(value, path, too_large)
+
+    return check_size
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+@cache
+def _input_checker(service: str, operation: str) -> Checker | None:
+    shape = operation_model(service, operation).input_shape
+    return None if shape is None else _checker(shape, {})
 
 
 def validate_input(service: str, operation: str, params: Any) -> None:
     """Raise InvalidInputException listing every constraint ``params`` breaks."""
-    shape = operation_model(service, operation).input_shape
-    if shape is None:
+    check = _input_checker(service, operation)
+    if check is None:
         return
     out = _Collector()
-    _check(shape, params if params is not None else {}, "", out)
+    check(params if params is not None else {}, "", out)
     if out.errors:
         count = len(out.errors)
         noun = "error" if count == 1 else "errors"
