@@ -96,6 +96,15 @@ def _or_rows(key: np.ndarray, *, reverse: bool) -> None:
         block |= rows
 
 
+def group_sizes(groups: np.ndarray) -> np.ndarray:
+    """``np.bincount(groups)`` for non-negative integer groups, counted block by block: bincount
+    widens its input to int64 first, a catalogue-long temporary on millions of rows."""
+    sizes = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=np.int64)
+    for start in range(0, len(groups), _BLOCK):
+        sizes += np.bincount(groups[start : start + _BLOCK], minlength=len(sizes))
+    return sizes
+
+
 def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:
     """Rows already by group, then time (a table written in that order): no sort needed."""
     if len(groups) < 2:

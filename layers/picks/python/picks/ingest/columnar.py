@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 
 from picks import npz
 from picks.dataset_schema import DatasetSchema, Field
-from picks.ordering import time_order
+from picks.ordering import group_sizes, time_order
 
 if TYPE_CHECKING:
     import mmap
@@ -460,7 +460,17 @@ def in_user_time_order(table: ColumnTable) -> ColumnTable:
     order = time_order(codes, timestamps.data.astype(np.int64, copy=False))
     if bool(np.all(order[1:] > order[:-1])):
         return table
-    return table.take(order)
+    others = {name: column for name, column in table.columns.items() if column is not users}
+    ordered = ColumnTable(table.schema_name, table.dataset_type, others, table.row_count).take(order)
+    # The users in their new order are each code repeated as often as it occurs: a sequential
+    # write, where gathering them by ``order`` would be one more random read per row.
+    counts = group_sizes(codes)
+    sorted_codes = np.repeat(np.arange(len(counts), dtype=codes.dtype), counts)
+    columns = {
+        name: replace(column, data=sorted_codes) if column is users else ordered.columns[name]
+        for name, column in table.columns.items()
+    }
+    return ColumnTable(table.schema_name, table.dataset_type, columns, table.row_count, dict(table.extra))
 
 
 def merge(existing: ColumnTable | None, incoming: ColumnTable, dataset_type: str) -> ColumnTable:
