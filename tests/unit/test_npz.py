@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,3 +115,17 @@ def test_a_stream_that_cannot_seek_gets_aligned_members_too():
         if array.size:
             assert 0 <= array.ctypes.data - start < len(data), name  # a view, not a copy
             assert (array.ctypes.data - start) % npz.ALIGNMENT == 0, name
+
+
+def test_hashing_writer_hashes_what_it_writes_large_chunks_on_its_thread_included() -> None:
+    rng = np.random.default_rng(5)
+    chunks: list[Any] = [rng.bytes(3 << 20), b"small", bytearray(rng.bytes(2 << 20)), rng.bytes(1 << 20)]
+    target = io.BytesIO()
+    with npz.HashingWriter(target) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        digest = writer.hexdigest()
+    whole = b"".join(bytes(chunk) for chunk in chunks)
+    assert target.getvalue() == whole
+    assert (digest, writer.size) == (hashlib.sha256(whole).hexdigest(), len(whole))
+    assert not target.closed  # the target's owner closes it

@@ -101,40 +101,13 @@ def _arrays(artifact: ModelArtifact, aliases: dict[str, str]) -> dict[str, np.nd
     return arrays
 
 
-class _HashingWriter(io.RawIOBase):
-    """A write-only stream that hashes what passes through it on the way to ``target``.
-
-    It cannot seek, so ``zipfile`` (inside ``picks.npz.write``) writes each member once, in order, with
-    a data descriptor after it instead of going back to patch the header: the bytes are hashed
-    as they are written, with no second pass over hundreds of MB and no copy in memory.
-    """
-
-    def __init__(self, target: BinaryIO) -> None:
-        super().__init__()
-        self._target = target
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        size = memoryview(data).nbytes
-        self._hash.update(data)
-        self._target.write(data)
-        self.size += size
-        return size
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-
 def _write(target: BinaryIO, artifact: ModelArtifact) -> bytes:
     """Write model.npz to ``target``; the matching manifest.json."""
     aliases = artifact.aliases()
-    writer = _HashingWriter(target)
-    npz.write(writer, _arrays(artifact, aliases))
-    return json.dumps(artifact.manifest(writer.hexdigest(), writer.size, aliases), indent=1).encode()
+    with npz.HashingWriter(target) as writer:
+        npz.write(writer, _arrays(artifact, aliases))
+        digest = writer.hexdigest()
+    return json.dumps(artifact.manifest(digest, writer.size, aliases), indent=1).encode()
 
 
 def serialize(artifact: ModelArtifact) -> tuple[bytes, bytes]:

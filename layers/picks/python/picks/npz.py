@@ -13,12 +13,14 @@ manifest's SHA-256 of the whole buffer.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mmap
 import struct
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -29,6 +31,8 @@ ALIGNMENT = 64  # numpy pads .npy headers to 64 bytes too, so the data of an ali
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the 30 fixed bytes of a zip local file header
 _ZIP64_LOCAL_EXTRA = 20  # zipfile adds it to a member opened with force_zip64
 _PADDING_ID = 0xD935  # the extra-field id zipalign uses for padding; readers skip unknown ids
+# Chunks at least this large are hashed on HashingWriter's second thread (numpy writes 16 MiB ones).
+_BACKGROUND_HASH_BYTES = 1 << 20
 
 
 class Writable(Protocol):
@@ -52,6 +56,56 @@ def write(target: Writable, arrays: Mapping[str, np.ndarray]) -> None:
             member.extra = struct.pack("<HH", _PADDING_ID, pad) + bytes(pad)
             with archive.open(member, mode="w", force_zip64=True) as handle:
                 np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+
+
+class HashingWriter(io.RawIOBase):
+    """A write-only stream that SHA-256-hashes what passes through it on the way to ``target``.
+
+    It cannot seek, so ``zipfile`` (inside ``write``) writes each member once, in order, with a data
+    descriptor after it instead of going back to patch the header: the bytes are hashed as they are
+    written, with no second pass over hundreds of MB and no copy in memory.  Large ``bytes`` chunks
+    (immutable: numpy hands its arrays over as 16 MiB ones) are hashed on a second thread while the
+    next chunk is prepared and written (hashlib releases the GIL); one chunk at a time is in flight.
+    """
+
+    def __init__(self, target: BinaryIO) -> None:
+        super().__init__()
+        self._target = target
+        self._hash = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="npz-hash")
+        self._pending: Future[None] | None = None
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self._wait()
+        if isinstance(data, bytes) and size >= _BACKGROUND_HASH_BYTES:
+            self._pending = self._pool.submit(self._hash.update, data)
+        else:
+            self._hash.update(data)
+        self._target.write(data)
+        self.size += size
+        return size
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def hexdigest(self) -> str:
+        self._wait()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Stops the hashing thread; ``target`` stays open (its owner closes it)."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+            super().close()
 
 
 def map_file(path: str | Path) -> mmap.mmap | bytes:

@@ -554,23 +554,21 @@ def build_manifest(table: ColumnTable, data_size: int, data_sha256: str) -> dict
 def serialize(table: ColumnTable) -> tuple[bytes, dict[str, Any]]:
     """The ``data.npz`` bytes and the manifest describing them."""
     buffer = io.BytesIO()
-    npz.write(buffer, _arrays(table))
+    with npz.HashingWriter(buffer) as writer:  # the same bytes as ``save`` writes to its file
+        npz.write(writer, _arrays(table))
+        digest = writer.hexdigest()
     data = buffer.getvalue()
-    return data, build_manifest(table, len(data), hashlib.sha256(data).hexdigest())
+    return data, build_manifest(table, len(data), digest)
 
 
 def save(table: ColumnTable, folder: Path) -> dict[str, Any]:
     """``serialize``'s ``data.npz`` and ``manifest.json`` as files in ``folder``, the data written
     straight to disk (a table of millions of rows is never one more copy in memory); the manifest."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / DATA_NAME).open("wb") as handle:
-        npz.write(handle, _arrays(table))
-    written = npz.map_file(folder / DATA_NAME)
-    try:
-        manifest = build_manifest(table, len(written), hashlib.sha256(written).hexdigest())
-    finally:
-        if not isinstance(written, bytes):
-            written.close()
+    with (folder / DATA_NAME).open("wb") as handle, npz.HashingWriter(handle) as writer:
+        npz.write(writer, _arrays(table))
+        digest = writer.hexdigest()
+    manifest = build_manifest(table, writer.size, digest)
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     return manifest
 
