@@ -9,10 +9,10 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infrastructure import constants
+from infrastructure.constructs import queues
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -35,7 +35,6 @@ class Schedules(Construct):
 
     RETRY_ATTEMPTS = 2
     MAX_EVENT_AGE = Duration.minutes(10)  # past this the next tick is as good
-    QUEUE_RETENTION = Duration.days(14)
 
     def __init__(
         self,
@@ -46,13 +45,7 @@ class Schedules(Construct):
         functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=self.QUEUE_RETENTION,
-        )
+        self.dead_letter_queue = queues.failure_queue(self, "DeadLetters")
         # One role per scheduled function, under this construct (not the stack-wide singleton the
         # target would create): EventBridge Scheduler assumes it to invoke that function only.
         self.roles: dict[str, iam.Role] = {

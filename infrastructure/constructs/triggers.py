@@ -10,10 +10,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infrastructure import constants
+from infrastructure.constructs import queues
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -45,7 +45,6 @@ class ObjectCreatedTriggers(Construct):
     # Lambda's asynchronous retries (at most 2) and how long an event may wait in its queue (at most 6 h).
     FUNCTION_MAX_EVENT_AGE = Duration.hours(2)
     FUNCTION_RETRY_ATTEMPTS = 2
-    QUEUE_RETENTION = Duration.days(14)  # SQS's maximum: time to notice the alarm and re-drive
 
     def __init__(
         self,
@@ -57,20 +56,8 @@ class ObjectCreatedTriggers(Construct):
         functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=self.QUEUE_RETENTION,
-        )
-        self.failed_invocation_queue = sqs.Queue(
-            self,
-            "FailedInvocations",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=self.QUEUE_RETENTION,
-        )
+        self.dead_letter_queue = queues.failure_queue(self, "DeadLetters")
+        self.failed_invocation_queue = queues.failure_queue(self, "FailedInvocations")
         # One per function (several triggers may share one); the destination grants sqs:SendMessage on
         # this queue to the function's role.
         self.invoke_configs: dict[str, lambda_.EventInvokeConfig] = {
