@@ -257,6 +257,41 @@ def test_coverage_either_way_is_coverage_of_each_setting(large):
         )
 
 
+def test_evaluation_scores_with_blas_on_one_thread(large, monkeypatch):
+    # The fold-ins' many small products on BLAS threads took several times as long; one thread
+    # gives the same metrics, and the limit ends with the evaluation.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    data, artifact = large
+    holdout = evaluation.split(data.interactions, 3)
+    model = model_of(artifact, lifted=True)
+    threads: list[int] = []
+
+    def recording(original):
+        def call(*args, **kwargs):
+            threads.extend(entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas")
+            return original(*args, **kwargs)
+
+        return call
+
+    with threadpool_limits(2, "blas"):
+        # Without the limit (two threads), as before it.
+        expected = (
+            evaluate.__wrapped__(model, data.interactions, holdout),
+            evaluate_exclusion.__wrapped__(model, data.interactions, holdout),
+        )
+        for name in ("rank_sequences", "recommend_known_users"):
+            monkeypatch.setattr(batch_ranking, name, recording(getattr(batch_ranking, name)))
+        found = (
+            evaluate(model, data.interactions, holdout),
+            evaluate_exclusion(model, data.interactions, holdout),
+        )
+        after = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+    assert found == expected
+    assert threads and set(threads) == {1}
+    assert set(after) == {2}
+
+
 def reference_ranking_metrics(recommended, relevant) -> dict[str, float]:
     """``ranking_metrics`` as it was: one request at a time."""
 
