@@ -102,6 +102,8 @@ def install_training(timer: StageTimer) -> None:
     timer.patch(batch_ranking, "recommend_sequences")
     timer.patch(batch_ranking, "rank_sequences")
     timer.patch(batch_ranking, "recommend_known_users")
+    timer.patch(batch_ranking, "rank_known_users")
+    timer.patch(evaluation, "coverage_both_ways")
     timer.patch(user_personalization, "prepare")
     timer.patch(data.Interactions, "subset", "interactions_subset")
     timer.patch(user_personalization.Prepared, "without", "prepared_without")

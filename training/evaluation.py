@@ -12,8 +12,10 @@ metrics measure what the runtime serves, under Personalize's metric keys.
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from picks.serving import batch_ranking
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
     from picks.serving.topk import Ranked
 
+Function = TypeVar("Function", bound="Callable[..., Any]")
+
 HOLDOUT_FRACTION = 0.1
 TOP_K = 25
 CUTOFFS = (5, 10, 25)
@@ -33,6 +37,50 @@ COVERAGE_SAMPLE_USERS = 5_000
 # Past this many held-out users a random subset is scored: the mean is as precise, and scoring is
 # a per-user solve.  (10% of users are still held out of training.)
 MAX_EVALUATED_USERS = 5_000
+
+
+class _OneBlasThread:
+    """BLAS on one thread while any thread is inside (``threadpoolctl``'s limit is process-wide:
+    set by the first to enter, restored by the last to leave, whatever order they leave in)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limit: Any = None
+
+    def __enter__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with self._lock:
+            if self._inside == 0:
+                self._limit = threadpool_limits(1, "blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+_blas_limit = _OneBlasThread()
+
+
+def _one_blas_thread(function: Function) -> Function:
+    """``function`` run with BLAS on one thread.  Scoring folds each user in by small products
+    (factors × the user's history): OpenBLAS splitting those over threads costs more than the
+    products, several times over when the other core is busy (measured: 5,000 held-out users of
+    25M interactions, 4-13 s on two threads, 1.1-1.8 s on one), while the one large product per
+    block of users gains little from a second thread.  The same bits either way: OpenBLAS splits
+    a product by blocks of its output, each element summed by the same kernel."""
+
+    @functools.wraps(function)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        with _blas_limit:
+            return function(*args, **kwargs)
+
+    return limited  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -168,6 +216,7 @@ def _lists(rows: np.ndarray) -> list[np.ndarray]:
     return [row[row >= 0] for row in rows]
 
 
+@_one_blas_thread
 def evaluate(
     model: ServingModel, interactions: Interactions, holdout: Holdout, with_coverage: bool = True
 ) -> dict[str, float]:
@@ -187,6 +236,7 @@ def evaluate(
     return metrics
 
 
+@_one_blas_thread
 def evaluate_exclusion(
     model: ServingModel, interactions: Interactions, holdout: Holdout
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -218,35 +268,60 @@ def _scored_subset(holdout: Holdout, limit: int = MAX_EVALUATED_USERS, seed: int
     )
 
 
+@_one_blas_thread
 def coverage(
     model: ServingModel, interactions: Interactions, seed: int = 0, exclude_history: bool | None = None
 ) -> float:
     """Share of the catalog that appears in top-25 lists, over (a sample of) all users
     (``exclude_history``: a factor model served with or without the user's history left out, if
     not as its own setting says)."""
-    # The users with interactions, ascending (np.unique's answer, without a sort or a count).
-    has_interactions = np.zeros(interactions.user_count, dtype=bool)
-    has_interactions[interactions.users] = True
-    users = np.flatnonzero(has_interactions)
-    if isinstance(model, FactorModel):  # users the model trained on (held-out ones have no vector)
-        users = users[np.diff(model.history_indptr)[users] > 0]
-    if len(users) > COVERAGE_SAMPLE_USERS:
-        users = np.random.default_rng(seed).choice(users, COVERAGE_SAMPLE_USERS, replace=False)
-    seen = np.zeros(model.item_count, dtype=bool)
+    users = _coverage_users(model, interactions, seed)
     by_user: Callable[[int], Ranked]
     if isinstance(model, SimsModel):
         last = _last_items(interactions)
         by_user = lambda u: model.related(str(model.item_ids[last[u]]), TOP_K)  # noqa: E731
     elif isinstance(model, FactorModel):
-        top = batch_ranking.recommend_known_users(model, users, TOP_K, exclude=exclude_history)
-        seen[top[top >= 0]] = True
-        return float(seen.sum() / max(1, model.item_count))
+        return _catalog_share(
+            model, batch_ranking.recommend_known_users(model, users, TOP_K, exclude=exclude_history)
+        )
     elif isinstance(model, TrendingModel):
         by_user = lambda u: model.recommend(TOP_K, now=float(model.data_end))  # noqa: E731
     else:
         by_user = lambda u: model.popular(TOP_K)  # noqa: E731
+    seen = np.zeros(model.item_count, dtype=bool)
     for user in users.tolist():
         seen[by_user(user).indices] = True
+    return float(seen.sum() / max(1, model.item_count))
+
+
+@_one_blas_thread
+def coverage_both_ways(model: ServingModel, interactions: Interactions, seed: int = 0) -> tuple[float, float]:
+    """``coverage`` of the model served with the user's history left out and without (what
+    ``exclude_interacted_items=auto`` chooses between): a factor model scores the users once and
+    ranks them both ways."""
+    if not isinstance(model, FactorModel):  # nothing to exclude: the same lists either way
+        value = coverage(model, interactions, seed)
+        return value, value
+    users = _coverage_users(model, interactions, seed)
+    excluding, keeping = batch_ranking.rank_known_users(model, users, TOP_K, (True, False))
+    return _catalog_share(model, excluding), _catalog_share(model, keeping)
+
+
+def _coverage_users(model: ServingModel, interactions: Interactions, seed: int) -> np.ndarray:
+    """The users ``coverage`` ranks: those with interactions, ascending (those the model trained
+    on for a factor model: held-out ones have no vector), or a sample of them."""
+    users = np.flatnonzero(interactions.user_counts > 0)
+    if isinstance(model, FactorModel):
+        users = users[np.diff(model.history_indptr)[users] > 0]
+    if len(users) > COVERAGE_SAMPLE_USERS:
+        users = np.random.default_rng(seed).choice(users, COVERAGE_SAMPLE_USERS, replace=False)
+    return users
+
+
+def _catalog_share(model: ServingModel, top: np.ndarray) -> float:
+    """Share of the model's items in the ranked lists ``top`` (-1 pads)."""
+    seen = np.zeros(model.item_count, dtype=bool)
+    seen[top[top >= 0]] = True
     return float(seen.sum() / max(1, model.item_count))
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from picks.serving.exploration import CREATED, IMPRESSIONS, INTERACTIONS, REFERENCE, TOKEN_PREFIX, item_token
 
-from training.data import item_index_type
+from training.data import column_counts, item_index_type
 
 if TYPE_CHECKING:
     from picks.ingest.columnar import Column, ColumnTable
@@ -57,11 +57,8 @@ def attach(artifact: ModelArtifact, job: TrainingJob) -> None:
     impressions = np.zeros(n, dtype=np.float64)
     reference = 0
     if table is not None and table.row_count:
-        rows = _indices(table["ITEM_ID"], index)
         times = np.asarray(table["TIMESTAMP"].data, dtype=np.int64)
-        known_rows = rows >= 0
-        interactions = np.bincount(rows[known_rows], minlength=n).astype(np.float64)
-        np.minimum.at(first, rows[known_rows], times[known_rows].astype(np.float64))
+        _count_rows_and_first_times(table["ITEM_ID"], times, index, interactions, first)
         reference = int(times.max())
         if "IMPRESSION" in table:
             impressions = impression_counts(table["IMPRESSION"], index, n)
@@ -92,12 +89,27 @@ def _catalogue(items: ColumnTable | None) -> tuple[np.ndarray, np.ndarray]:
     return ids, created
 
 
-def _indices(column: Column, index: dict[str, int]) -> np.ndarray:
-    """A string column's rows as item indices (-1: an item not in ``index``)."""
-    dictionary = column.string_dictionary
+def _count_rows_and_first_times(
+    column: Column, times: np.ndarray, index: dict[str, int], counts: np.ndarray, first: np.ndarray
+) -> None:
+    """Per item of ``index``, the rows naming it into ``counts`` and its earliest of ``times``
+    into ``first`` (float64; left as they are for items no row names).
+
+    Counted per code of the column's dictionary, then added to the items' indices: no per-row
+    index column, and the earliest time is taken in int64 (its float64 is the earliest of the
+    float64 times: the conversion keeps the order)."""
     codes = np.asarray(column.data)
-    mapping = np.array([index.get(v, -1) for v in dictionary.tolist()] + [-1], dtype=np.int64)
-    return mapping[codes]  # null codes (-1) read the appended -1
+    if len(codes) and int(codes.min()) < 0:  # rows without an item name none
+        named_rows = codes >= 0
+        codes, times = codes[named_rows], times[named_rows]
+    size = len(column.string_dictionary)
+    per_code = column_counts(codes, size)
+    earliest = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, codes, times)
+    mapping = np.array([index.get(v, -1) for v in column.string_dictionary.tolist()], dtype=np.int64)
+    named = (mapping >= 0) & (per_code > 0)
+    np.add.at(counts, mapping[named], per_code[named])
+    np.minimum.at(first, mapping[named], earliest[named].astype(np.float64))
 
 
 def impression_counts(column: Column, index: dict[str, int], n: int) -> np.ndarray:

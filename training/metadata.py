@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from training.data import column_counts
 from training.features import featurize
 from training.recipes.common import flag, number
 
@@ -67,11 +68,13 @@ def attach(artifact: ModelArtifact, job: TrainingJob, params: Mapping[str, str])
     cold_items = number(params, "cold_item_interactions", int, 0)
     cold_users = number(params, "cold_user_interactions", int, 0)
     indptr = artifact.arrays["history_indptr"]
-    item_users = np.bincount(artifact.arrays["history_items"], minlength=len(artifact.item_ids))
     items = featurize(artifact.item_ids, job.items).matrix
-    blended = blend(artifact.arrays["item_factors"], items, item_users, cold_items, regularization)
-    if blended is not None:
-        artifact.arrays["item_factors"], artifact.arrays[ITEM_SHARE] = blended
+    if items.shape[1]:  # without item metadata no item is blended: the counts are not needed
+        # In slices: bincount would first copy the whole uint16 column to int64.
+        item_users = column_counts(artifact.arrays["history_items"], len(artifact.item_ids))
+        blended = blend(artifact.arrays["item_factors"], items, item_users, cold_items, regularization)
+        if blended is not None:
+            artifact.arrays["item_factors"], artifact.arrays[ITEM_SHARE] = blended
     if job.users is None:
         return
     known = set(artifact.user_ids.tolist())

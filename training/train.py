@@ -110,15 +110,19 @@ def _fit_and_measure(
     chosen_exclude = None
     if str(params.get("exclude_interacted_items", "")).lower() == "auto":
         # Scoring-only choice: the same model, served with and without the user's history left out
-        # (the held-out users scored once, ranked both ways).
-        excluding, keeping = evaluate_exclusion(serving, interactions, holdout)
-        exclude = excluding[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
+        # (the held-out users scored once, ranked both ways).  The coverage of either choice is
+        # computed meanwhile on a second thread (scoring is single-threaded: the other core is
+        # free but for the filter arrays' thread).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="picks-coverage") as pool:
+            coverages = pool.submit(evaluation.coverage_both_ways, serving, interactions)
+            excluding, keeping = evaluate_exclusion(serving, interactions, holdout)
+            exclude = excluding[AUTO_OBJECTIVE] >= keeping[AUTO_OBJECTIVE]
+            # What evaluate_model would report as coverage for the model served as chosen.
+            metrics = {
+                **(excluding if exclude else keeping),
+                "coverage": coverages.result()[0 if exclude else 1],
+            }
         split_model.info["exclude_interacted_items"] = exclude
-        # What evaluate_model would report as coverage for the model served as chosen.
-        metrics = {
-            **(excluding if exclude else keeping),
-            "coverage": evaluation.coverage(serving, interactions, exclude_history=exclude),
-        }
         chosen_exclude = exclude
     else:
         metrics = evaluate_model(serving, interactions, holdout)

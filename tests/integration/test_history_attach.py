@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from picks.dataset_schema import parse_schema
+from picks.ingest.columnar import in_user_time_order as in_user_time_order_table
 from picks.ingest.csv_reader import read_csv
 from picks.model_artifact import ModelArtifact, deserialize, serialize
 from picks.serving.rankers import PopularityModel
@@ -215,3 +216,28 @@ def test_filter_items_widen_past_65536_items():
     assert artifact.arrays["filter_items"].dtype == np.int32
     expected = _reference(artifact, table, history.PER_TYPE)["filter_items"]
     np.testing.assert_array_equal(artifact.arrays["filter_items"], expected)
+
+
+@pytest.mark.parametrize("per_type", [1, 3, 1000])
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 22])
+def test_rows_stored_by_user_and_time_are_read_without_a_sort(monkeypatch, per_type, chunk):
+    # As the import stores interactions (one event type, every item known to the model): each
+    # user's newest rows are its last ones reversed; the same arrays as the definition, in slices
+    # of any size, and no sort.
+    table = in_user_time_order_table(_table(np.random.default_rng(per_type + 40), 600, with_types=False))
+    artifact = ModelArtifact(
+        recipe="r", recipe_type="USER_PERSONALIZATION", item_ids=table["ITEM_ID"].dictionary
+    )
+    monkeypatch.setattr(history, "time_order", _no_sort)
+    monkeypatch.setattr(history._newest_stored, "__defaults__", (chunk,))
+    history.attach(artifact, table, per_type)
+    expected = _reference(artifact, table, per_type)
+    np.testing.assert_array_equal(artifact.arrays["filter_indptr"], expected["filter_indptr"])
+    assert artifact.arrays["filter_items"].dtype == np.uint16
+    np.testing.assert_array_equal(artifact.arrays["filter_items"], expected["filter_items"].astype(np.uint16))
+    assert "filter_types" not in artifact.arrays
+    assert artifact.strings["filter_event_types"].tolist() == [""]
+
+
+def _no_sort(*args, **kwargs):
+    raise AssertionError("rows stored by user and time need no sort")

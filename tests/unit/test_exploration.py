@@ -291,3 +291,27 @@ def test_impression_counts_match_recommendation_id_tokens_to_the_catalogue():
         Field("IMPRESSION", "string", nullable=True), np.array([0, 1, 0, 2], np.int32), values
     )
     assert impression_counts(column, index, 3).tolist() == [2.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_item_counts_and_first_times_match_the_per_row_definition(seed):
+    # Counted per dictionary code and moved to the items (rows without an item, items the model
+    # lacks, a name listed twice in the dictionary): what a per-row index column gave.
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    dictionary = np.array([f"i{n}" for n in range(12)] + ["i3"], dtype=object)
+    codes = rng.integers(-1, len(dictionary), 400).astype(np.int32)
+    times = rng.integers(1_600_000_000, 1_700_000_000, 400).astype(np.int64)
+    index = {f"i{n}": position for position, n in enumerate(rng.permutation(15)) if n != 5}
+    n = len(index) + 3
+    counts, first = np.zeros(n), np.full(n, np.inf)
+    column = SimpleNamespace(data=codes, string_dictionary=dictionary)
+    training_exploration._count_rows_and_first_times(column, times, index, counts, first)
+    mapping = np.array([index.get(v, -1) for v in dictionary.tolist()] + [-1], dtype=np.int64)
+    rows = mapping[codes]
+    known = rows >= 0
+    expected_first = np.full(n, np.inf)
+    np.minimum.at(expected_first, rows[known], times[known].astype(np.float64))
+    np.testing.assert_array_equal(counts, np.bincount(rows[known], minlength=n).astype(np.float64))
+    np.testing.assert_array_equal(first, expected_first)

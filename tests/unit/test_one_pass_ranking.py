@@ -257,6 +257,74 @@ def test_coverage_either_way_is_coverage_of_each_setting(large):
         )
 
 
+def test_coverage_both_ways_is_coverage_of_each_setting(large):
+    data, artifact = large
+    model = model_of(artifact, lifted=True)
+    both = evaluation.coverage_both_ways(model, data.interactions)
+    assert both == tuple(
+        evaluation.coverage(model, data.interactions, exclude_history=exclude) for exclude in (True, False)
+    )
+    users = np.arange(0, data.interactions.user_count, 3)
+    ranked = batch_ranking.rank_known_users(model, users, K, (True, False), batch=16)
+    for exclude, rows in zip((True, False), ranked, strict=True):
+        np.testing.assert_array_equal(
+            rows, batch_ranking.recommend_known_users(model, users, K, batch=16, exclude=exclude)
+        )
+
+
+def test_blas_limit_outlives_every_thread_inside_it():
+    # Two evaluations at once (the coverage beside the holdout's): the limit holds until the last
+    # one leaves, and the original setting comes back whichever leaves first.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"}
+
+    with threadpool_limits(2, "blas"):
+        limit = evaluation._blas_limit
+        limit.__enter__()
+        limit.__enter__()
+        limit.__exit__(None, None, None)
+        assert blas_threads() == {1}
+        limit.__exit__(None, None, None)
+        assert blas_threads() == {2}
+
+
+def test_evaluation_scores_with_blas_on_one_thread(large, monkeypatch):
+    # The fold-ins' many small products on BLAS threads took several times as long; one thread
+    # gives the same metrics, and the limit ends with the evaluation.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    data, artifact = large
+    holdout = evaluation.split(data.interactions, 3)
+    model = model_of(artifact, lifted=True)
+    threads: list[int] = []
+
+    def recording(original):
+        def call(*args, **kwargs):
+            threads.extend(entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas")
+            return original(*args, **kwargs)
+
+        return call
+
+    with threadpool_limits(2, "blas"):
+        # Without the limit (two threads), as before it.
+        expected = (
+            evaluate.__wrapped__(model, data.interactions, holdout),
+            evaluate_exclusion.__wrapped__(model, data.interactions, holdout),
+        )
+        for name in ("rank_sequences", "recommend_known_users"):
+            monkeypatch.setattr(batch_ranking, name, recording(getattr(batch_ranking, name)))
+        found = (
+            evaluate(model, data.interactions, holdout),
+            evaluate_exclusion(model, data.interactions, holdout),
+        )
+        after = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+    assert found == expected
+    assert threads and set(threads) == {1}
+    assert set(after) == {2}
+
+
 def reference_ranking_metrics(recommended, relevant) -> dict[str, float]:
     """``ranking_metrics`` as it was: one request at a time."""
 

@@ -251,7 +251,19 @@ def recommend_known_users(
     """Top-``k`` item indices (-1 pads) per known user index, as ``recommend`` orders them
     (``exclude``: with or without the user's history left out; None: as the model says)."""
     exclude = model.exclude_history if exclude is None else exclude
-    out = np.full((len(users), k), -1, dtype=np.int64)
+    return rank_known_users(model, users, k, (exclude,), batch)[0]
+
+
+def rank_known_users(
+    model: FactorModel,
+    users: np.ndarray,
+    k: int,
+    excludes: Sequence[bool] = (True, False),
+    batch: int = 512,
+) -> list[np.ndarray]:
+    """``recommend_known_users``' answer once per setting of ``excludes`` (True: the user's history
+    left out), from one scoring pass: only the ranking depends on the setting."""
+    outs = [np.full((len(users), k), -1, dtype=np.int64) for _ in excludes]
     buffers: list[np.ndarray] = []
     for start in range(0, len(users), batch):
         chunk = np.asarray(users[start : start + batch])
@@ -263,10 +275,12 @@ def recommend_known_users(
             for user, last in zip(chunk.tolist(), lasts, strict=True)
         ]
         repeats = repeat_candidates_rows(model, lasts, last_types)
-        out[start : start + len(chunk)] = _rank_rows(
-            model, raw, np.ones(len(chunk), dtype=bool), lasts, seen, k, repeats, (exclude,), buffers
-        )[0]
-    return out
+        ranked = _rank_rows(
+            model, raw, np.ones(len(chunk), dtype=bool), lasts, seen, k, repeats, excludes, buffers
+        )
+        for out, rows in zip(outs, ranked, strict=True):
+            out[start : start + len(chunk)] = rows
+    return outs
 
 
 def _factor_scores(model: FactorModel, vectors: np.ndarray, buffers: list[np.ndarray]) -> np.ndarray:
