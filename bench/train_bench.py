@@ -166,6 +166,8 @@ def benchmark(
         f"wrote {shape.rows:,} rows ({shape.csv_bytes / 1e6:.0f} MB) in {shape.seconds:.1f}s: {shape}",
         flush=True,
     )
+    # The CSV's dirty pages are written back now, not by the kernel in the middle of the import.
+    os.sync()
     params = dict(RECIPES[RECIPE].default_hyperparameters)
     parse_seconds = compare_readers(csv_path) if readers else {}
     reader_used = importer.csv_reader_for().__module__.rsplit(".", 1)[-1]
