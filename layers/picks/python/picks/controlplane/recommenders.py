@@ -18,7 +18,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from picks.controlplane import campaigns, solutions
+from picks.controlplane import campaigns, dataset_groups, solutions
 from picks.controlplane.common import arn_for, create_resource, list_page, new_resource
 from picks.controlplane.registry import operation
 from picks.dataset_schema import metadata_fields
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 KIND = RECOMMENDER_KIND
 WHAT = "Recommender"
-GROUP_KIND = "dataset-group"
 # Declared in picks.workflows.declaration; named here so this module does not depend on the steps.
 TRAINING_WORKFLOW = "RecommenderTraining"
 STATUS_WORKFLOW = "RecommenderStatusChange"
@@ -117,18 +116,12 @@ def recommender_config(
 
 
 def _domain_group(services: Services, group_arn: str) -> Resource:
-    group = solutions.get_resource(
-        services, group_arn, kind=GROUP_KIND, what="Dataset group", field="datasetGroupArn"
-    )
+    group = dataset_groups.active_group(services, group_arn)
     if not group.doc.get("domain"):
         raise InvalidInputException(
             f"datasetGroupArn: {group_arn} is a custom dataset group; recommenders need a domain dataset "
             "group (CreateDatasetGroup with domain ECOMMERCE or VIDEO_ON_DEMAND). Use CreateSolution and "
             "CreateCampaign for a custom one."
-        )
-    if group.doc.get("status") != ACTIVE:
-        raise ResourceInUseException(
-            f"datasetGroupArn: {group_arn} is {group.doc.get('status')}, not ACTIVE."
         )
     return group
 
