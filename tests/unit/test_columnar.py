@@ -342,3 +342,21 @@ def test_interactions_are_stored_by_user_then_time_keeping_ties_in_arrival_order
 def test_entity_tables_keep_their_row_order() -> None:
     items = table_from(ITEMS, "ITEMS", "ITEM_ID,GENRES,PRICE,IN_STOCK,DESCRIPTION", "z,,1,,", "a,,2,,")
     assert in_user_time_order(items) is items
+
+
+def test_a_large_take_gathers_columns_on_threads_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = table_from(
+        INTERACTIONS,
+        "INTERACTIONS",
+        "USER_ID,ITEM_ID,TIMESTAMP,EVENT_VALUE",
+        "b,i1,30,1",
+        "a,i2,20,",
+        "c,i3,10,3",
+    )
+    order = np.array([2, 0, 1, 2])
+    serial = table.take(order).to_pylist()
+    monkeypatch.setattr(columnar, "PARALLEL_TAKE_ROWS", 0)
+    assert table.take(order).to_pylist() == serial
+    assert [row["ITEM_ID"] for row in serial] == ["i3", "i1", "i2", "i3"]
