@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from picks.model_artifact import ModelArtifact
 
 from training import metadata
+from training.data import listed_ids
 from training.features import FeatureMatrix, featurize
 from training.recipes import sims
 from training.recipes.common import number, unique_user_counts
@@ -115,11 +116,11 @@ def prepare(
 
 
 def catalogue(interactions: Interactions, items: ColumnTable | None) -> np.ndarray:
-    """The model's item ids: the interactions' items, then the ITEMS dataset's other items."""
-    if items is None or "ITEM_ID" not in items:
+    """The model's item ids: the interactions' items, then the ITEMS dataset's other items (sorted)."""
+    listed, _ = listed_ids(items, "ITEM_ID")
+    if len(listed) == 0:
         return interactions.item_ids
-    listed = [value for value in items["ITEM_ID"].decoded().tolist() if value is not None]
-    cold = np.setdiff1d(np.array(listed, dtype=object), interactions.item_ids)
+    cold = np.setdiff1d(listed, interactions.item_ids)
     if len(cold) == 0:
         return interactions.item_ids
     return np.concatenate([interactions.item_ids, cold.astype(object)])
