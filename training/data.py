@@ -190,6 +190,20 @@ def read_table_folder(folder: Path) -> ColumnTable | None:
     return deserialize(npz.map_file(folder / manifest["data"]["key"]), manifest)
 
 
+def listed_ids(table: ColumnTable | None, id_column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct ids in an ITEMS / USERS table's ``id_column`` (``ITEM_ID``, ``USER_ID``), in
+    first-row order, nulls left out; the row each is first on).  Empty without the table or the
+    column.  A staged table holds one row per id (``picks.ingest.columnar.deduplicate``): the ids
+    are then its rows' ids, in its order."""
+    if table is None or id_column not in table:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    column = table[id_column]
+    codes = np.asarray(column.data)
+    _, first = np.unique(codes, return_index=True)  # a string column's codes: one per distinct id
+    rows = np.sort(first[codes[first] >= 0]).astype(np.int64)
+    return column.string_dictionary[codes[rows]], rows
+
+
 def _event_filter(table: ColumnTable, config: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray]:
     """(row mask, None for every row; row weights) from the solution's eventType,
     eventValueThreshold and eventsConfig.  Without eventsConfig weights are a read-only broadcast 1."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from picks.serving.exploration import CREATED, IMPRESSIONS, INTERACTIONS, REFERENCE, TOKEN_PREFIX, item_token
 
-from training.data import column_counts, item_index_type
+from training.data import column_counts, item_index_type, listed_ids
 
 if TYPE_CHECKING:
     from picks.ingest.columnar import Column, ColumnTable
@@ -74,18 +74,14 @@ def attach(artifact: ModelArtifact, job: TrainingJob) -> None:
 
 
 def _catalogue(items: ColumnTable | None) -> tuple[np.ndarray, np.ndarray]:
-    """(the ITEMS dataset's item ids, their CREATION_TIMESTAMP in epoch seconds, NaN where none)."""
-    if items is None or items.row_count == 0 or "ITEM_ID" not in items:
-        return np.empty(0, dtype=object), np.empty(0)
-    column = items["ITEM_ID"]
-    codes = np.asarray(column.data)
-    present = codes >= 0
-    ids = column.string_dictionary[codes[present]]
+    """(the ITEMS dataset's item ids (``listed_ids``), their CREATION_TIMESTAMP in epoch seconds,
+    NaN where none)."""
+    ids, rows = listed_ids(items, "ITEM_ID")
     created = np.full(len(ids), np.nan)
-    if "CREATION_TIMESTAMP" in items:
+    if items is not None and "CREATION_TIMESTAMP" in items:
         stamps = items["CREATION_TIMESTAMP"]
-        values = np.asarray(stamps.data, dtype=np.float64)[present]
-        created = np.where(stamps.null_mask()[present], np.nan, values)
+        values = np.asarray(stamps.data, dtype=np.float64)[rows]
+        created = np.where(stamps.null_mask()[rows], np.nan, values)
     return ids, created
 
 

@@ -37,14 +37,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from training.data import column_counts
+from training.data import column_counts, listed_ids
 from training.features import featurize
 from training.recipes.common import flag, number
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from picks.ingest.columnar import ColumnTable
     from picks.model_artifact import ModelArtifact
 
     from training.data import TrainingJob
@@ -78,7 +77,7 @@ def attach(artifact: ModelArtifact, job: TrainingJob, params: Mapping[str, str])
     if job.users is None:
         return
     known = set(artifact.user_ids.tolist())
-    listed = listed_ids(job.users, "USER_ID")
+    listed, _ = listed_ids(job.users, "USER_ID")
     new_users = np.array([user for user in listed.tolist() if user not in known], dtype=object)
     user_ids = np.concatenate([artifact.user_ids, new_users]) if len(new_users) else artifact.user_ids
     features = featurize(user_ids, job.users).matrix
@@ -182,14 +181,6 @@ def _conjugate_gradients(design: sp.csr_matrix, targets: np.ndarray, regularizat
         )
         norms = new_norms
     return solution
-
-
-def listed_ids(table: ColumnTable, id_column: str) -> np.ndarray:
-    """The distinct ids of a dataset table, in first-row order."""
-    if id_column not in table:
-        return np.empty(0, dtype=object)
-    values = [value for value in table[id_column].decoded().tolist() if value is not None]
-    return np.array(list(dict.fromkeys(values)), dtype=object)
 
 
 def append_users(artifact: ModelArtifact, new_users: np.ndarray) -> None:

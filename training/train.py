@@ -85,17 +85,20 @@ def _fit_and_measure(
     fitted: threading.Event | None = None,
     rule: dict[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
+    prepared: Any = None,
 ) -> tuple[ModelArtifact, ModelArtifact, dict]:
     """(model on the holdout split, final model on all data, holdout metrics); ``fitted`` is set
     once the split model is trained.  ``rule``: the solution's ``event_rule``, which both models
     carry, so the held-out users' input is folded in with the event weights training used.
-    ``tables``: the dataset tables the recipe's ``fit`` takes (``_fit_tables``)."""
+    ``tables``: the dataset tables the recipe's ``fit`` takes (``_fit_tables``).  ``prepared``:
+    the recipe's ``prepare`` output built earlier in the job (``_prepared``), used where it fits."""
     tables = tables or {}
     holdout = split(interactions, seed)
     train_part = interactions.subset(holdout.train_mask)
-    # What the recipe derives from the interactions alone is built once, on all of them; the split
-    # model gets the same without the held-out users' rows (identical to building it on train_part).
-    full = module.prepare(interactions, params) if hasattr(module, "prepare") else None
+    # What the recipe derives from the interactions (and tables) alone is built once, on all of
+    # them; the split model gets the same without the held-out users' rows (identical to building
+    # it on train_part).
+    full = _prepared(module, interactions, params, tables, prepared)
     on_split = {} if full is None else {"prepared": full.without(holdout.users)}
     if previous is not None:
         split_model = module.refresh(previous, train_part, params, **on_split)
@@ -136,7 +139,9 @@ def _fit_and_measure(
             **({} if full is None else {"prepared": full}),
         )
     else:
-        final = module.fit(interactions, params, seed=seed, **tables)
+        final = module.fit(
+            interactions, params, seed=seed, **tables, **({} if full is None else {"prepared": full})
+        )
     if rule is not None:
         final.info["eventRule"] = rule  # the runtime folds in real-time events as training kept rows
     if chosen_exclude is not None:
@@ -172,10 +177,27 @@ def _inside(params: Mapping[str, str], ranges: Mapping[str, Any]) -> bool:
     return True
 
 
+def _prepared(
+    module: Any,
+    interactions: Interactions,
+    params: Mapping[str, str],
+    tables: Mapping[str, Any],
+    earlier: Any = None,
+) -> Any:
+    """The recipe's ``prepare`` output for ``interactions`` (and the ``tables`` its ``fit`` takes)
+    under ``params``: ``earlier`` where it fits them, else built; None for a recipe without one."""
+    if not hasattr(module, "prepare"):
+        return None
+    if earlier is not None and earlier.fits(interactions, params):
+        return earlier
+    return module.prepare(interactions, params, **tables)
+
+
 def _tune(
-    module: Any, job: TrainingJob, params: dict[str, str]
+    module: Any, job: TrainingJob, params: dict[str, str], prepared: Any = None
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Random search over ``hpoConfig`` ranges, scored on the holdout; returns the best parameters."""
+    """Random search over ``hpoConfig`` ranges, scored on the holdout; returns the best parameters.
+    ``prepared``: the recipe's ``prepare`` output for the job's interactions, where built already."""
     solution_config = job.config.get("solutionConfig") or {}
     hpo = solution_config.get("hpoConfig") or {}
     ranges = hpo.get("algorithmHyperParameterRanges") or {}
@@ -185,18 +207,17 @@ def _tune(
     holdout = split(job.interactions, job.seed + 1)  # tune on a different split than the reported one
     train_part = job.interactions.subset(holdout.train_mask)
     # Trials whose hyperparameters leave it unchanged share it (the recipe checks; others rebuild).
-    on_split = (
-        {"prepared": module.prepare(job.interactions, params).without(holdout.users)}
-        if hasattr(module, "prepare")
-        else {}
-    )
+    tables = _fit_tables(module, job)
+    full = _prepared(module, job.interactions, params, tables, prepared)
+    on_split = {} if full is None else {"prepared": full.without(holdout.users)}
+    del full
     rule = event_rule(job.interactions_table, job.config) if job.interactions_table is not None else None
     best, best_score, history = params, -np.inf, []
     for trial in range(max(1, trials)):
         # The defaults are the first candidate only where they fall inside the ranges asked for.
         use_defaults = trial == 0 and _inside(params, ranges)
         candidate = params if use_defaults else {**params, **_sample_hyperparameters(ranges, rng)}
-        model = module.fit(train_part, candidate, seed=job.seed, **on_split, **_fit_tables(module, job))
+        model = module.fit(train_part, candidate, seed=job.seed, **on_split, **tables)
         if rule is not None:
             model.info["eventRule"] = rule
         score = evaluate_model(serving_model(model), job.interactions, holdout).get(objective, 0.0)
@@ -272,8 +293,13 @@ def run(job: TrainingJob) -> ModelArtifact:
                     module, job.interactions, params, job.seed, job.previous_model, fitted, rule
                 )
             else:
+                tables = _fit_tables(module, job)
+                prepared = None
                 if job.config.get("performHPO"):
-                    params, trials = _tune(module, job, params)
+                    # Built once for the trials and the final fit (rebuilt there if the tuned
+                    # hyperparameters change what it depends on).
+                    prepared = _prepared(module, job.interactions, params, tables)
+                    params, trials = _tune(module, job, params, prepared)
                     info["tunedHPOParams"] = {"algorithmHyperParameters": params}
                     info["hpoTrials"] = trials
                 _, final, metrics = _fit_and_measure(
@@ -283,8 +309,10 @@ def run(job: TrainingJob) -> ModelArtifact:
                     job.seed,
                     fitted=fitted,
                     rule=rule,
-                    tables=_fit_tables(module, job),
+                    tables=tables,
+                    prepared=prepared,
                 )
+                del prepared
         finally:
             fitted.set()  # never leave the thread waiting
         filtered = filters.result() if filters is not None else None

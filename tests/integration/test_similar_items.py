@@ -4,6 +4,8 @@ training entry point trains it with the items table and SIMS's metrics."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from picks.dataset_schema import parse_schema
@@ -14,6 +16,8 @@ from demo.schemas import avro_schema
 from tests.unit.planted import planted
 from training import train
 from training.data import TrainingJob
+from training.evaluation import split
+from training.features import featurize
 from training.recipes import similar_items, sims
 from training.recipes.common import resolved_hyperparameters
 
@@ -110,3 +114,55 @@ def test_training_entry_point_passes_the_items_table_and_reports_sims_metrics(da
     assert set(artifact.info["metrics"]) == set(reference.info["metrics"])
     assert artifact.info["metrics"]["precision_at_10"] > 0
     assert artifact.info["metadataFeatures"]["GENRES"] == 3  # group0, group1, all
+
+
+def test_fit_with_the_prepared_catalogue_equals_building_it(data):
+    params = resolved_hyperparameters("aws-similar-items", {})
+    table = items_table(data)
+    holdout = split(data.interactions, 4)
+    part = data.interactions.subset(holdout.train_mask)
+    prepared = similar_items.prepare(data.interactions, params, items=table)
+    # Nothing in it depends on users: the split's is the same, and its catalogue is the split's own.
+    assert prepared.without(holdout.users) is prepared and prepared.fits(part, params)
+    built = similar_items.fit(part, params, seed=2, items=table)
+    given = similar_items.fit(part, params, seed=2, prepared=prepared)
+    assert given.item_ids.tolist() == built.item_ids.tolist()
+    assert given.info == built.info
+    for name, array in built.arrays.items():
+        np.testing.assert_array_equal(given.arrays[name], array, strict=True)
+
+
+def test_prepared_for_other_items_is_not_used(data):
+    params = resolved_hyperparameters("aws-similar-items", {})
+    fewer = data.interactions.subset(data.interactions.items != 0)
+    fewer = replace(fewer, item_ids=fewer.item_ids[1:], items=fewer.items - 1)
+    prepared = similar_items.prepare(data.interactions, params, items=items_table(data))
+    assert not prepared.fits(fewer, params)
+    model = similar_items.fit(fewer, params, items=None, prepared=prepared)
+    assert model.item_ids.tolist() == fewer.item_ids.tolist()  # built from its own items, no metadata
+
+
+def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return featurize(*args, **kwargs)
+
+    monkeypatch.setattr(similar_items, "featurize", counted)
+    hpo = {
+        "hpoResourceConfig": {"maxNumberOfTrainingJobs": "3"},
+        "algorithmHyperParameterRanges": {
+            "continuousHyperParameterRanges": [{"name": "metadata_weight", "minValue": 0.0, "maxValue": 1.0}]
+        },
+    }
+    config = {
+        "recipe": "aws-similar-items",
+        "seed": 3,
+        "performHPO": True,
+        "solutionConfig": {"hpoConfig": hpo},
+    }
+    artifact = train.run(TrainingJob(config=config, interactions=data.interactions, items=items_table(data)))
+    assert len(artifact.info["hpoTrials"]) == 3
+    assert len(calls) == 1  # not once per trial, holdout model and final model
+    assert calls[0].tolist() == artifact.item_ids.tolist()

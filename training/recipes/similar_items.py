@@ -48,7 +48,8 @@ import scipy.sparse as sp
 from picks.model_artifact import ModelArtifact
 
 from training import metadata
-from training.features import featurize
+from training.data import listed_ids
+from training.features import FeatureMatrix, featurize
 from training.recipes import sims
 from training.recipes.common import number, unique_user_counts
 
@@ -83,12 +84,43 @@ class ColdCooccurrence:
     vectors: np.ndarray  # one per cold item × rank
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``fit`` derives from the ITEMS dataset: the catalogue and its feature rows.  Built once
+    per job (``prepare``) and used as it is by the holdout split's model, the final one and every
+    HPO trial: a subset of the interactions keeps their item ids, so the catalogue, and neither the
+    catalogue nor the features depend on users or hyperparameters."""
+
+    interaction_items: np.ndarray  # the item ids of the interactions it was built for
+    item_ids: np.ndarray  # catalogue(interactions, items)
+    features: FeatureMatrix  # featurize(item_ids, items)
+
+    def without(self, users: np.ndarray) -> Prepared:
+        """The same (``users`` are ignored): no part of it depends on users."""
+        return self
+
+    def fits(self, interactions: Interactions, params: Mapping[str, str]) -> bool:
+        """Whether it was built for these interactions' items (any ``params``)."""
+        return self.interaction_items is interactions.item_ids or np.array_equal(
+            self.interaction_items, interactions.item_ids
+        )
+
+
+def prepare(
+    interactions: Interactions, params: Mapping[str, str], *, items: ColumnTable | None = None
+) -> Prepared:
+    """The catalogue of ``interactions`` and ``items`` and its feature rows, for ``fit(prepared=)``."""
+    del params  # accepted as every recipe's prepare takes it: the metadata does not depend on them
+    item_ids = catalogue(interactions, items)
+    return Prepared(interactions.item_ids, item_ids, featurize(item_ids, items))
+
+
 def catalogue(interactions: Interactions, items: ColumnTable | None) -> np.ndarray:
-    """The model's item ids: the interactions' items, then the ITEMS dataset's other items."""
-    if items is None or "ITEM_ID" not in items:
+    """The model's item ids: the interactions' items, then the ITEMS dataset's other items (sorted)."""
+    listed, _ = listed_ids(items, "ITEM_ID")
+    if len(listed) == 0:
         return interactions.item_ids
-    listed = [value for value in items["ITEM_ID"].decoded().tolist() if value is not None]
-    cold = np.setdiff1d(np.array(listed, dtype=object), interactions.item_ids)
+    cold = np.setdiff1d(listed, interactions.item_ids)
     if len(cold) == 0:
         return interactions.item_ids
     return np.concatenate([interactions.item_ids, cold.astype(object)])
@@ -232,12 +264,16 @@ def fit(
     *,
     seed: int = 0,
     items: ColumnTable | None = None,
+    prepared: Prepared | None = None,
 ) -> ModelArtifact:
-    item_ids = catalogue(interactions, items)
+    """The model of ``interactions`` and ``items``; ``prepared``: their ``prepare`` output when the
+    caller has it already (where it fits ``interactions``, ``items`` is not read)."""
+    if prepared is None or not prepared.fits(interactions, params):
+        prepared = prepare(interactions, params, items=items)
+    item_ids, features = prepared.item_ids, prepared.features
     popularity = np.zeros(len(item_ids), dtype=np.float32)
     popularity[: interactions.item_count] = unique_user_counts(interactions)
     co_neighbors, co_scores = sims.cooccurrence(interactions, params)
-    features = featurize(item_ids, items)
     cold_interactions = number(params, "cold_item_interactions", int, 0)
     weights = metadata_weights(
         popularity, features.has_metadata, number(params, "metadata_weight", float, 0, 1), cold_interactions
