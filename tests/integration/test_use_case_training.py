@@ -39,7 +39,7 @@ from tests.utils import METRIC_KEYS
 from training import train
 from training.data import TrainingDataError, TrainingJob, interactions_from_table, load_channel
 from training.recipes import RECIPE_MODULES
-from training.recipes.use_cases import USE_CASE_MODULES, common
+from training.recipes.use_cases import USE_CASE_RECIPES, common
 from training.recipes.use_cases import ecomm_frequently_bought_together as fbt
 
 if TYPE_CHECKING:
@@ -144,9 +144,9 @@ def vod() -> list[tuple]:
 def test_every_use_case_is_a_registered_recipe_of_its_catalog_type():
     from picks.recipe_catalog import RECIPES
 
-    names = {module.RECIPE for module in USE_CASE_MODULES}
+    names = {module.RECIPE for module in USE_CASE_RECIPES}
     assert names == {name for name, recipe in RECIPES.items() if recipe.domain is not None}
-    for module in USE_CASE_MODULES:
+    for module in USE_CASE_RECIPES:
         assert RECIPE_MODULES[module.RECIPE] is module
         assert module.RECIPE_TYPE == RECIPES[module.RECIPE].recipe_type
 
@@ -356,7 +356,7 @@ def write_channel(
     return channel
 
 
-@pytest.mark.parametrize("module", USE_CASE_MODULES, ids=lambda module: module.RECIPE)
+@pytest.mark.parametrize("module", USE_CASE_RECIPES, ids=lambda module: module.RECIPE)
 def test_each_use_case_trains_from_a_channel_into_a_servable_artifact(module, tmp_path, vod, ecommerce):
     rows = vod if module.RECIPE.startswith("aws-vod-") else ecommerce
     config = {"recipe": module.RECIPE, "seed": 3, "solutionConfig": {"algorithmHyperParameters": SMALL_ALS}}

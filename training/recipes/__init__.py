@@ -23,22 +23,27 @@ from training.recipes import (
     trending_now,
     user_personalization,
 )
-from training.recipes.use_cases import USE_CASE_MODULES
+from training.recipes.use_cases import USE_CASE_RECIPES
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-RECIPE_MODULES: dict[str, ModuleType] = {
-    module.RECIPE: module
-    for module in (
-        popularity_count,
-        sims,
-        similar_items,
-        user_personalization,
-        personalized_ranking,
-        trending_now,
-        item_affinity,
-        item_attribute_affinity,
-        *USE_CASE_MODULES,
-    )
+    from training.recipes.use_cases.common import UseCase
+
+RECIPE_MODULES: dict[str, ModuleType | UseCase] = {
+    **{
+        module.RECIPE: module
+        for module in (
+            popularity_count,
+            sims,
+            similar_items,
+            user_personalization,
+            personalized_ranking,
+            trending_now,
+            item_affinity,
+            item_attribute_affinity,
+        )
+    },
+    # A use case is a declaration (``use_cases.common.UseCase``) with the modules' interface.
+    **{use_case.RECIPE: use_case for use_case in USE_CASE_RECIPES},
 }

@@ -11,15 +11,19 @@ the recommender ends CREATE FAILED saying what to import.
 
 The thresholds are module constants: the documented values, which tests on small data lower.
 
-The models are the recipes picks already trains; their artifacts keep the base recipe's name
-(the serving side picks its model class by it: ``aws-trending-now`` is a ``TrendingModel``) and
-carry the use case in ``info["useCase"]``.
+The models are the recipes picks already trains: a ``UseCase`` declares its base recipe and the
+hyperparameters it fixes over that recipe's defaults, and is itself the recipe interface
+``training.train`` calls (``RECIPE``, ``RECIPE_TYPE``, ``TABLES``, ``DEFAULTS``, ``training_job``,
+``fit``).  ``training.train`` merges ``DEFAULTS`` under the solution's hyperparameters (a use
+case's catalog entry has none: recommenders take none), so ``fit`` gets them resolved, as every
+recipe's does.  The artifacts keep the base recipe's name (the serving side picks its model class
+by it: ``aws-trending-now`` is a ``TrendingModel``) and carry the use case in ``info["useCase"]``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,8 +35,12 @@ from training.data import (
     dense,
     in_user_time_order,
 )
+from training.recipes.common import resolved_hyperparameters
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import ModuleType
+
     from picks.model_artifact import ModelArtifact
 
 MINIMUM_INTERACTIONS = 1000
@@ -42,17 +50,46 @@ MINIMUM_EVENTS = 1000
 LISTED_EVENT_TYPES = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UseCase:
+    """One use case at training: its data requirements and the recipe that trains its model."""
+
     recipe: str  # the recipe ARN's last part, e.g. aws-ecomm-popular-items-by-purchases
     title: str  # the developer guide's name, e.g. Best sellers
+    base: ModuleType  # the recipe module (training.recipes) whose model the use case serves
     # The required event type: at least MINIMUM_EVENTS of it, and the only events trained on.
     event_type: str | None = None
     needs_items: bool = False  # the ITEMS dataset is a required dataset
+    # Hyperparameters the use case sets over the base recipe's defaults.
+    fixed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return f"{self.recipe} ({self.title})"
+
+    # training.recipes' module interface, which training.train reads.
+    @property
+    def RECIPE(self) -> str:
+        return self.recipe
+
+    @property
+    def RECIPE_TYPE(self) -> str:
+        return str(self.base.RECIPE_TYPE)
+
+    @property
+    def TABLES(self) -> tuple[str, ...]:
+        return tuple(getattr(self.base, "TABLES", ()))
+
+    @property
+    def DEFAULTS(self) -> dict[str, str]:
+        return {**resolved_hyperparameters(self.base.RECIPE, None), **self.fixed}
+
+    def fit(
+        self, interactions: Interactions, params: Mapping[str, str], *, seed: int = 0, **inputs: Any
+    ) -> ModelArtifact:
+        """The base recipe's model of ``interactions`` (``inputs``: the ``TABLES`` and whatever
+        else the base recipe's ``fit`` takes), labelled with the use case."""
+        return self.labelled(self.base.fit(interactions, params, seed=seed, **inputs))
 
     def check(self, job: TrainingJob) -> None:
         """The use case's documented data requirements, on every interaction of the dataset group."""

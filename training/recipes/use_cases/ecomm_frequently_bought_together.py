@@ -24,13 +24,12 @@ use case answers.  The model's ``info["counts"]["users"]`` therefore counts bask
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from training.data import Interactions, TrainingJob, dense, event_type_codes, in_user_time_order
 from training.recipes import sims
-from training.recipes.common import resolved_hyperparameters
 from training.recipes.use_cases.common import UseCase, rows_of_event_type
 
 if TYPE_CHECKING:
@@ -39,20 +38,9 @@ if TYPE_CHECKING:
     from picks.ingest.columnar import ColumnTable
     from picks.model_artifact import ModelArtifact
 
-RECIPE = "aws-ecomm-frequently-bought-together"
-RECIPE_TYPE = sims.RECIPE_TYPE
 PURCHASE = "Purchase"
 SESSION_COLUMN = "SESSION_ID"
 BASKET_WINDOW_SECONDS = 24 * 3600
-USE_CASE = UseCase(RECIPE, "Frequently bought together", event_type=PURCHASE)
-DEFAULTS = {
-    **resolved_hyperparameters(sims.RECIPE, None),
-    # A pair bought together once may be chance; twice, in different baskets, is a habit.
-    "min_cointeraction_count": "2",
-    # Every basket counts 1 and the order inside a basket means nothing.
-    "user_history_length_discount": "0",
-    "sequence_weight": "0",
-}
 
 
 @dataclass(frozen=True)
@@ -63,16 +51,6 @@ class Purchases:
     item_ids: np.ndarray
     timestamps: np.ndarray  # int64 epoch seconds
     sessions: np.ndarray | None  # int64 session code per purchase, -1 where it has none
-
-
-def training_job(job: TrainingJob) -> TrainingJob:
-    USE_CASE.check(job)
-    source = (
-        purchases_of_table(job.interactions_table)
-        if job.interactions_table is not None
-        else purchases_of(job.interactions)
-    )
-    return replace(job, config={**job.config, "eventType": PURCHASE}, interactions=baskets(source))
 
 
 def purchases_of(interactions: Interactions) -> Purchases:
@@ -184,9 +162,39 @@ def baskets(purchases: Purchases, window: int = BASKET_WINDOW_SECONDS) -> Intera
     )
 
 
-def fit(interactions: Interactions, params: Mapping[str, str], *, seed: int = 0) -> ModelArtifact:
-    """Co-purchase neighbours of ``interactions``, whose users are baskets (``baskets``): SIMS'
-    model of them, labelled with the use case (the artifact keeps the base recipe's name)."""
-    artifact = sims.fit(interactions, {**DEFAULTS, **params}, seed=seed)
-    artifact.info["basketWindowSeconds"] = BASKET_WINDOW_SECONDS
-    return USE_CASE.labelled(artifact)
+@dataclass(frozen=True, eq=False)
+class FrequentlyBoughtTogether(UseCase):
+    """The use case whose "users" are baskets: its training job turns the purchases into them."""
+
+    def training_job(self, job: TrainingJob) -> TrainingJob:
+        self.check(job)
+        source = (
+            purchases_of_table(job.interactions_table)
+            if job.interactions_table is not None
+            else purchases_of(job.interactions)
+        )
+        return replace(job, config={**job.config, "eventType": PURCHASE}, interactions=baskets(source))
+
+    def fit(
+        self, interactions: Interactions, params: Mapping[str, str], *, seed: int = 0, **inputs: Any
+    ) -> ModelArtifact:
+        """Co-purchase neighbours of ``interactions``, whose users are baskets (``baskets``): SIMS'
+        model of them, labelled with the use case (the artifact keeps the base recipe's name)."""
+        artifact = sims.fit(interactions, params, seed=seed, **inputs)
+        artifact.info["basketWindowSeconds"] = BASKET_WINDOW_SECONDS
+        return self.labelled(artifact)
+
+
+USE_CASE = FrequentlyBoughtTogether(
+    "aws-ecomm-frequently-bought-together",
+    "Frequently bought together",
+    sims,
+    event_type=PURCHASE,
+    fixed={
+        # A pair bought together once may be chance; twice, in different baskets, is a habit.
+        "min_cointeraction_count": "2",
+        # Every basket counts 1 and the order inside a basket means nothing.
+        "user_history_length_discount": "0",
+        "sequence_weight": "0",
+    },
+)

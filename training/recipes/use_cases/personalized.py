@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from training.recipes import user_personalization
-from training.recipes.common import resolved_hyperparameters
+from training.recipes.use_cases.common import UseCase
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -19,43 +19,22 @@ if TYPE_CHECKING:
     import numpy as np
     from picks.model_artifact import ModelArtifact
 
-    from training.data import Interactions, TrainingJob
-    from training.recipes.use_cases.common import UseCase
+    from training.data import Interactions
     from training.recipes.user_personalization import Prepared
 
-RECIPE_TYPE = user_personalization.RECIPE_TYPE
 # Interacted items are not excluded wholesale (nor left to ``auto``): the use case's documented
 # auto-filter (items the user watched / purchased) is applied at request time, and items only
 # viewed or clicked may be recommended again, as Personalize documents the two use cases.
-DEFAULTS = {
-    **resolved_hyperparameters(user_personalization.RECIPE, None),
-    "exclude_interacted_items": "false",
-}
+FIXED = {"exclude_interacted_items": "false"}
 
 
-@dataclass(frozen=True)
-class PersonalizedUseCase:
-    """The recipe functions of one personalized use case (``training.recipes``' module interface)."""
-
-    use_case: UseCase
-
-    def training_job(self, job: TrainingJob) -> TrainingJob:
-        return self.use_case.training_job(job)
+@dataclass(frozen=True, eq=False)
+class PersonalizedUseCase(UseCase):
+    """A personalized use case: ``aws-user-personalization``'s ``prepare`` and ``refresh`` too (the
+    base recipe's ``fit`` takes the ``prepared`` that ``UseCase.fit`` passes on)."""
 
     def prepare(self, interactions: Interactions, params: Mapping[str, str]) -> Prepared:
-        return user_personalization.prepare(interactions, {**DEFAULTS, **params})
-
-    def fit(
-        self,
-        interactions: Interactions,
-        params: Mapping[str, str],
-        *,
-        seed: int = 0,
-        prepared: Prepared | None = None,
-    ) -> ModelArtifact:
-        return self.use_case.labelled(
-            user_personalization.fit(interactions, {**DEFAULTS, **params}, seed=seed, prepared=prepared)
-        )
+        return user_personalization.prepare(interactions, params)
 
     def refresh(
         self,
@@ -66,8 +45,10 @@ class PersonalizedUseCase:
         *,
         prepared: Prepared | None = None,
     ) -> ModelArtifact:
-        return self.use_case.labelled(
-            user_personalization.refresh(
-                artifact, interactions, {**DEFAULTS, **params}, users, prepared=prepared
-            )
+        return self.labelled(
+            user_personalization.refresh(artifact, interactions, params, users, prepared=prepared)
         )
+
+
+def personalized(recipe: str, title: str, *, needs_items: bool) -> PersonalizedUseCase:
+    return PersonalizedUseCase(recipe, title, user_personalization, needs_items=needs_items, fixed=FIXED)
