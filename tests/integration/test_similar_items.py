@@ -166,3 +166,18 @@ def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
     assert len(artifact.info["hpoTrials"]) == 3
     assert len(calls) == 1  # not once per trial, holdout model and final model
     assert calls[0].tolist() == artifact.item_ids.tolist()
+
+
+def test_more_like_x_featurizes_the_items_once(data, monkeypatch):
+    """The use case over similar-items shares its once-per-job item features (holdout and final fit)."""
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return featurize(*args, **kwargs)
+
+    monkeypatch.setattr(similar_items, "featurize", counted)
+    config = {"recipe": "aws-vod-more-like-x", "seed": 3}
+    artifact = train.run(TrainingJob(config=config, interactions=data.interactions, items=items_table(data)))
+    assert len(calls) == 1
+    assert calls[0].tolist() == artifact.item_ids.tolist()

@@ -11,7 +11,7 @@ trains differently enough (on baskets) to have a module of its own."""
 from __future__ import annotations
 
 from training.recipes import popularity_count, similar_items, sims, trending_now
-from training.recipes.use_cases.common import UseCase
+from training.recipes.use_cases.common import PreparingUseCase, UseCase
 from training.recipes.use_cases.ecomm_frequently_bought_together import (
     USE_CASE as FREQUENTLY_BOUGHT_TOGETHER,
 )
@@ -24,7 +24,7 @@ USE_CASE_RECIPES: tuple[UseCase, ...] = (
     # Videos similar to a given one by co-watching and metadata: aws-similar-items over every event
     # type (Watch and Click are the recommended ones) blended with the ITEMS dataset's similarity,
     # so videos with few interactions get neighbours too.
-    UseCase("aws-vod-more-like-x", "More like X", similar_items, needs_items=True),
+    PreparingUseCase("aws-vod-more-like-x", "More like X", similar_items, needs_items=True),
     # The videos watched by the most users: popularity count over the Watch events alone.
     UseCase("aws-vod-most-popular", "Most popular", popularity_count, event_type="Watch"),
     # The videos whose popularity grows fastest: aws-trending-now with its default 2-hour window over

@@ -116,6 +116,16 @@ class UseCase:
         return artifact
 
 
+@dataclass(frozen=True, eq=False)
+class PreparingUseCase(UseCase):
+    """A use case over a recipe that builds its costly inputs once per job (``prepare``, e.g.
+    similar-items' item features): forwarded, so the holdout fit, the final fit and HPO trials
+    share them as they do for the base recipe (``UseCase.fit`` passes ``prepared`` on)."""
+
+    def prepare(self, interactions: Interactions, params: Mapping[str, str], **tables: Any) -> Any:
+        return self.base.prepare(interactions, params, **tables)
+
+
 def check_minimums(interactions: Interactions, name: str) -> None:
     found = len(interactions)
     if found < MINIMUM_INTERACTIONS:
