@@ -142,7 +142,8 @@ def test_prepared_for_other_items_is_not_used(data):
     assert model.item_ids.tolist() == fewer.item_ids.tolist()  # built from its own items, no metadata
 
 
-def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
+def _count_featurize(monkeypatch):
+    """The item-id arrays similar_items featurizes, one entry per call, from now on."""
     calls = []
 
     def counted(*args, **kwargs):
@@ -150,6 +151,11 @@ def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
         return featurize(*args, **kwargs)
 
     monkeypatch.setattr(similar_items, "featurize", counted)
+    return calls
+
+
+def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
+    calls = _count_featurize(monkeypatch)
     hpo = {
         "hpoResourceConfig": {"maxNumberOfTrainingJobs": "3"},
         "algorithmHyperParameterRanges": {
@@ -170,13 +176,7 @@ def test_a_training_job_featurizes_the_items_once(data, monkeypatch):
 
 def test_more_like_x_featurizes_the_items_once(data, monkeypatch):
     """The use case over similar-items shares its once-per-job item features (holdout and final fit)."""
-    calls = []
-
-    def counted(*args, **kwargs):
-        calls.append(args[0])
-        return featurize(*args, **kwargs)
-
-    monkeypatch.setattr(similar_items, "featurize", counted)
+    calls = _count_featurize(monkeypatch)
     config = {"recipe": "aws-vod-more-like-x", "seed": 3}
     artifact = train.run(TrainingJob(config=config, interactions=data.interactions, items=items_table(data)))
     assert len(calls) == 1
