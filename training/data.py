@@ -16,7 +16,13 @@ import numpy as np
 from picks import npz
 from picks.ingest.columnar import ColumnTable, deserialize
 from picks.model_artifact import ArtifactError, ModelArtifact, load_dir
-from picks.ordering import grouped_in_time_order, position_in_run, time_order, to_newest_first  # noqa: F401 - re-exported
+from picks.ordering import (  # noqa: F401 - re-exported
+    column_counts,
+    grouped_in_time_order,
+    position_in_run,
+    time_order,
+    to_newest_first,
+)
 
 
 class TrainingDataError(ValueError):
@@ -295,15 +301,6 @@ def item_index_type(item_count: int) -> type[np.integer]:
     """The integer type artifacts store item indices in: uint16 while the catalog has at most
     65,536 items (the serving side widens a user's slice), int32 beyond."""
     return np.uint16 if item_count <= 1 << 16 else np.int32
-
-
-def column_counts(indices: np.ndarray, length: int, chunk: int = ROW_CHUNK) -> np.ndarray:
-    """``np.bincount(indices, minlength=length)`` in slices: bincount copies int32 input to int64
-    first, ~200 MB of fresh memory for 25M indices, where slices reuse a few MB."""
-    counts = np.zeros(length, dtype=np.int64)
-    for start in range(0, len(indices), chunk):
-        counts += np.bincount(indices[start : start + chunk], minlength=length)
-    return counts
 
 
 def event_type_codes(table: ColumnTable) -> tuple[np.ndarray | None, list[str]]:

@@ -32,10 +32,3 @@ def test_time_order_is_lexsort_order_across_blocks(monkeypatch: pytest.MonkeyPat
         np.testing.assert_array_equal(
             time_order(groups, times, newest_first=True), np.lexsort((-rows, -times, groups))
         )
-
-
-def test_group_sizes_is_bincount_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ordering, "_BLOCK", 5)
-    groups = np.random.default_rng(4).integers(0, 9, 103).astype(np.int32)
-    np.testing.assert_array_equal(ordering.group_sizes(groups), np.bincount(groups))
-    assert len(ordering.group_sizes(np.empty(0, np.int32))) == 0

@@ -72,11 +72,9 @@ def _group_keys(groups: np.ndarray, by_time: np.ndarray | None, row_bits: int) -
     n = len(groups)
     key = np.empty(n, dtype=np.int64)
     if by_time is None:
-        for start in range(0, n, _BLOCK):
-            block = key[start : start + _BLOCK]
-            block[:] = groups[start : start + _BLOCK]
-            block <<= row_bits
-            block |= np.arange(start, start + len(block), dtype=np.int64)
+        key[:] = groups  # widened in place, without a copy
+        key <<= row_bits
+        _or_rows(key, reverse=False)
         return key
     key[by_time] = np.arange(n, dtype=np.int64)  # the rank of each row in time order
     for start in range(0, n, _BLOCK):
@@ -96,13 +94,13 @@ def _or_rows(key: np.ndarray, *, reverse: bool) -> None:
         block |= rows
 
 
-def group_sizes(groups: np.ndarray) -> np.ndarray:
-    """``np.bincount(groups)`` for non-negative integer groups, counted block by block: bincount
-    widens its input to int64 first, a catalogue-long temporary on millions of rows."""
-    sizes = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=np.int64)
-    for start in range(0, len(groups), _BLOCK):
-        sizes += np.bincount(groups[start : start + _BLOCK], minlength=len(sizes))
-    return sizes
+def column_counts(indices: np.ndarray, length: int, chunk: int = _BLOCK) -> np.ndarray:
+    """``np.bincount(indices, minlength=length)`` in slices: bincount copies int32 input to int64
+    first, ~200 MB of fresh memory for 25M indices, where slices reuse a few MB."""
+    counts = np.zeros(length, dtype=np.int64)
+    for start in range(0, len(indices), chunk):
+        counts += np.bincount(indices[start : start + chunk], minlength=length)
+    return counts
 
 
 def grouped_in_time_order(groups: np.ndarray, timestamps: np.ndarray) -> bool:

@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from picks import npz
 from picks.dataset_schema import DatasetSchema, Field
-from picks.ordering import group_sizes, time_order
+from picks.ordering import column_counts, time_order
 
 if TYPE_CHECKING:
     import mmap
@@ -473,7 +473,7 @@ def in_user_time_order(table: ColumnTable) -> ColumnTable:
     ordered = ColumnTable(table.schema_name, table.dataset_type, others, table.row_count).take(order)
     # The users in their new order are each code repeated as often as it occurs: a sequential
     # write, where gathering them by ``order`` would be one more random read per row.
-    counts = group_sizes(codes)
+    counts = column_counts(codes, int(codes.max()) + 1)
     sorted_codes = np.repeat(np.arange(len(counts), dtype=codes.dtype), counts)
     columns = {
         name: replace(column, data=sorted_codes) if column is users else ordered.columns[name]
