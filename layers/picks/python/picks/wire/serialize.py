@@ -61,11 +61,7 @@ def _list_shaper(member: Shaper | None) -> Shaper:
 
 def _map_shaper(member: Shaper | None) -> Shaper:
     if member is None:
-
-        def copy_map(value: Any) -> dict[Any, Any]:
-            return {key: item for key, item in value.items()}
-
-        return copy_map
+        return dict
 
     def shape_map(value: Any) -> dict[Any, Any]:
         return {key: member(item) for key, item in value.items()}
