@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from training.recipes import user_personalization
-from training.recipes.use_cases.common import UseCase
+from training.recipes.use_cases.common import PreparingUseCase
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,12 +29,10 @@ FIXED = {"exclude_interacted_items": "false"}
 
 
 @dataclass(frozen=True, eq=False)
-class PersonalizedUseCase(UseCase):
-    """A personalized use case: ``aws-user-personalization``'s ``prepare`` and ``refresh`` too (the
-    base recipe's ``fit`` takes the ``prepared`` that ``UseCase.fit`` passes on)."""
-
-    def prepare(self, interactions: Interactions, params: Mapping[str, str]) -> Prepared:
-        return user_personalization.prepare(interactions, params)
+class PersonalizedUseCase(PreparingUseCase):
+    """A personalized use case: ``aws-user-personalization``'s ``prepare`` (``PreparingUseCase``)
+    and ``refresh`` too (the base recipe's ``fit`` takes the ``prepared`` that ``UseCase.fit``
+    passes on)."""
 
     def refresh(
         self,
